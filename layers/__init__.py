@@ -1,0 +1,7 @@
+"""The map layer catalog and its renderers: one declaration per layer, every output agrees."""
+
+from __future__ import annotations
+
+from layers.catalog import CATALOG, Category, Layer, layer
+
+__all__ = ["CATALOG", "Category", "Layer", "layer"]

@@ -1,0 +1,99 @@
+"""The data behind each map layer: one function every renderer calls.
+
+:func:`layer_frame` turns a project and a catalog layer into a GeoDataFrame in EPSG:4326 (WGS84
+longitude/latitude, which CGCS2000 data matches to centimetres) with the layer's properties and
+its category property. The OGC API, vector and raster tiles, Jupyter maps, static maps and
+reports all take their features from here, so they always show the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+from pyproj import CRS
+
+from layers.catalog import Layer, layer
+
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+WGS84 = CRS.from_epsg(4326)
+
+
+def layer_frame(
+    project: Project,
+    layer_id: str | Layer,
+    *,
+    as_of: dt.date | str | None = None,
+    level: str = "county",
+) -> gpd.GeoDataFrame:
+    """The features of one catalog layer, in EPSG:4326.
+
+    Parameters
+    ----------
+    project
+        The loaded project.
+    layer_id
+        A catalog layer id (or the layer itself).
+    as_of
+        Date for roster-dependent layers (coverage, gaps, crossings' chiefs); default today.
+    level
+        Admin level for level-dependent layers (coverage, crossings, boundary rivers).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer's properties (those present), its category property and geometry.
+
+    Raises
+    ------
+    NotFoundError
+        If the layer id is not in the catalog.
+    """
+    entry = layer_id if isinstance(layer_id, Layer) else layer(layer_id)
+    frame = _source_frame(project, entry.source, as_of=as_of, level=level)
+    frame = _to_wgs84(frame)
+    wanted = [*entry.properties]
+    if entry.category_property and entry.category_property not in wanted:
+        wanted.append(entry.category_property)
+    present = [c for c in wanted if c in frame.columns]
+    return frame[[*present, frame.geometry.name]]
+
+
+def _source_frame(
+    project: Project, source: str, *, as_of: dt.date | str | None, level: str
+) -> gpd.GeoDataFrame:
+    """The full result behind a source name."""
+    import rivernet
+
+    if source == "reaches":
+        return project.network.reaches.reset_index()
+    if source == "admin_units":
+        return project.admin_units
+    if source == "lakes":
+        return project.lakes
+    builders: dict[str, Any] = {
+        "coverage": lambda: rivernet.coverage_status(project, level=level, as_of=as_of),
+        "coverage_gaps": lambda: _at_level(rivernet.coverage_gaps(project, as_of=as_of), level),
+        "crossings": lambda: rivernet.crossings(project, level=level, as_of=as_of),
+        "boundary_rivers": lambda: rivernet.boundary_rivers(project, level=level),
+    }
+    return builders[source]()  # type: ignore[no-any-return]
+
+
+def _at_level(frame: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
+    """Rows of a result for one admin level (all rows if the result has no level column)."""
+    if "level" not in frame.columns:
+        return frame
+    return frame[frame["level"] == level]
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame in EPSG:4326 (CGCS2000 is relabelled, other CRS are transformed)."""
+    if frame.crs is None or CRS(frame.crs).equals(WGS84):
+        return frame
+    if CRS(frame.crs).equals(CRS.from_epsg(4490)):
+        return frame.set_crs(WGS84, allow_override=True)
+    return frame.to_crs(WGS84)

@@ -1,0 +1,417 @@
+"""Administrative units: GB/T 2260 codes, the five levels and the checks a unit table must pass.
+
+An admin-units table is a GeoDataFrame with the columns ``code`` (text: 6-digit province, city
+and county codes, 9-digit township and 12-digit village codes), ``name``, ``level`` (one of
+:data:`LEVELS`), ``parent_code`` and ``geometry`` (polygons; township and village units may have
+none). A unit's level and parent follow from its code:
+
+- ``NN0000`` is a province, ``NNNN00`` a city, any other 6-digit code a county;
+- a city's parent is its province; a county's parent is its city ``NNNN00``, except in the four
+  municipalities (北京 110000, 天津 120000, 上海 310000, 重庆 500000), whose districts and counties
+  (``NN01xx``, ``NN02xx``) all belong to the one city-level unit ``NN0100``, and the county-level
+  units that a province administers directly (``NN90xx``), whose parent is the province;
+- 9-digit township codes extend their county's code, 12-digit village codes their township's.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from rivernet._errors import AdminUnitsError, InputError, format_ids
+
+__all__ = [
+    "ADMIN_COLUMNS",
+    "LEVELS",
+    "LEVEL_LABELS_ZH",
+    "MUNICIPALITIES",
+    "AdminProblem",
+    "admin_units_from_frame",
+    "level_of_code",
+    "normalise_code",
+    "parent_code",
+    "require_valid_admin_units",
+    "validate_admin_units",
+]
+
+LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")
+LEVEL_LABELS_ZH: dict[str, str] = {
+    "province": "省",
+    "city": "市",
+    "county": "县",
+    "township": "乡",
+    "village": "村",
+}
+MUNICIPALITIES: frozenset[str] = frozenset({"110000", "120000", "310000", "500000"})
+ADMIN_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "geometry")
+
+_CODE_LENGTHS = (6, 9, 12)
+_DIGITS = re.compile(r"^[0-9]+$")
+
+AdminCheck = Callable[[gpd.GeoDataFrame], list["AdminProblem"]]
+
+
+def normalise_code(value: object) -> str:
+    """Turn a GB/T 2260 code given in any common form into its canonical text.
+
+    Parameters
+    ----------
+    value
+        An int (``320500``), an integral float as spreadsheets produce (``320500.0``) or text,
+        possibly with surrounding or inner whitespace, full-width digits (``"３２０５００"``) or a
+        trailing ``".0"``.
+
+    Returns
+    -------
+    str
+        The code as 6, 9 or 12 ASCII digits.
+
+    Raises
+    ------
+    InputError
+        When the value is not a 6-, 9- or 12-digit code.
+    """
+    text = _code_text(value)
+    if not _DIGITS.match(text) or len(text) not in _CODE_LENGTHS:
+        raise InputError(
+            f"admin code {value!r} is not a GB/T 2260 code: expected 6 digits (province, city, "
+            "county, e.g. '320500'), 9 (township) or 12 (village); store codes as text so that "
+            "spreadsheets do not change them"
+        )
+    return text
+
+
+def _code_text(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return str(int(number)) if np.isfinite(number) and number.is_integer() else repr(value)
+    if isinstance(value, str):
+        text = "".join(unicodedata.normalize("NFKC", value).split())
+        return text[:-2] if text.endswith(".0") else text
+    return repr(value)
+
+
+def level_of_code(code: object) -> str:
+    """Return the level (an entry of :data:`LEVELS`) that a code denotes.
+
+    Parameters
+    ----------
+    code
+        A code in any form :func:`normalise_code` accepts.
+
+    Returns
+    -------
+    str
+        ``"province"`` for NN0000, ``"city"`` for NNNN00, ``"county"`` for other 6-digit codes,
+        ``"township"`` for 9 digits and ``"village"`` for 12.
+    """
+    text = normalise_code(code)
+    if len(text) == 9:
+        return "township"
+    if len(text) == 12:
+        return "village"
+    if text[2:] == "0000":
+        return "province"
+    if text[4:] == "00":
+        return "city"
+    return "county"
+
+
+def parent_code(code: object) -> str | None:
+    """Return the code of the unit one level up, or None for a province.
+
+    Parameters
+    ----------
+    code
+        A code in any form :func:`normalise_code` accepts.
+
+    Returns
+    -------
+    str or None
+        The parent's code (see the module docs for municipalities and directly administered
+        county-level units).
+    """
+    text = normalise_code(code)
+    level = level_of_code(text)
+    if level == "province":
+        return None
+    province = text[:2] + "0000"
+    if level == "city":
+        return province
+    if level == "county":
+        if province in MUNICIPALITIES:
+            return text[:2] + "0100"
+        if text[2:4] == "90":
+            return province
+        return text[:4] + "00"
+    return text[:6] if level == "township" else text[:9]
+
+
+@dataclass(frozen=True)
+class AdminProblem:
+    """One problem found in an admin-units table.
+
+    Attributes
+    ----------
+    kind
+        A short key: ``missing_column``, ``bad_code``, ``invalid_geometry``, ``duplicate_code``,
+        ``level_mismatch``, ``parent_mismatch``, ``missing_parent``, ``overlap`` (issue 4 adds
+        ``gap`` through the ``extra_checks`` hook).
+    message
+        What is wrong, where and how to fix it.
+    codes
+        The codes concerned.
+    """
+
+    kind: str
+    message: str
+    codes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def admin_units_from_frame(
+    gdf: gpd.GeoDataFrame, *, code_column: str = "code", name_column: str = "name"
+) -> gpd.GeoDataFrame:
+    """Build an admin-units table from polygons with codes, deriving level and parent.
+
+    Parameters
+    ----------
+    gdf
+        Units with a code column (any form :func:`normalise_code` accepts) and a name column.
+    code_column, name_column
+        The columns holding the code and the name.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``code, name, level, parent_code, geometry`` (other columns follow), sorted by
+        level then code, with a fresh RangeIndex.
+    """
+    for column in (code_column, name_column):
+        if column not in gdf.columns:
+            raise AdminUnitsError(
+                f"admin units have no {column!r} column (columns: "
+                f"{', '.join(map(str, gdf.columns))}); pass code_column=/name_column= to name "
+                "the right ones"
+            )
+    codes = [normalise_code(value) for value in gdf[code_column]]
+    rest = [c for c in gdf.columns if c not in (code_column, name_column, gdf.geometry.name)]
+    rest = [c for c in rest if c not in ADMIN_COLUMNS]
+    table = pd.DataFrame(
+        {
+            "code": codes,
+            "name": gdf[name_column].to_numpy(),
+            "level": [level_of_code(code) for code in codes],
+            "parent_code": [parent_code(code) for code in codes],
+        }
+    )
+    for column in rest:
+        table[column] = gdf[column].to_numpy()
+    result = gpd.GeoDataFrame(table, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    order = np.lexsort((result["code"].to_numpy(), result["level"].map(LEVELS.index).to_numpy()))
+    return result.iloc[order].reset_index(drop=True)
+
+
+def validate_admin_units(
+    gdf: gpd.GeoDataFrame,
+    *,
+    overlap_tolerance_m2: float = 10_000.0,
+    extra_checks: Sequence[AdminCheck] = (),
+) -> list[AdminProblem]:
+    """Check an admin-units table and list every problem found.
+
+    Parameters
+    ----------
+    gdf
+        The table (columns ``code, name, level, parent_code, geometry``).
+    overlap_tolerance_m2
+        Overlaps between units of one level smaller than this (square metres) are ignored;
+        independently digitised neighbours always overlap a little along their border.
+    extra_checks
+        More checks, each a function of the table returning problems (issue 4 plugs the
+        coverage-gap check in here).
+
+    Returns
+    -------
+    list of AdminProblem
+        Empty when the table is valid.
+    """
+    missing = [c for c in ("code", "name", "level") if c not in gdf.columns]
+    if missing:
+        return [
+            AdminProblem(
+                "missing_column",
+                f"admin units lack the column(s) {', '.join(missing)}; build the table with "
+                "rivernet.admin.admin_units_from_frame",
+            )
+        ]
+    problems = _code_problems(gdf)
+    problems += _geometry_problems(gdf)
+    problems += _overlap_problems(gdf, tolerance_m2=overlap_tolerance_m2)
+    for check in extra_checks:
+        problems += check(gdf)
+    return problems
+
+
+def require_valid_admin_units(
+    gdf: gpd.GeoDataFrame,
+    *,
+    overlap_tolerance_m2: float = 10_000.0,
+    extra_checks: Sequence[AdminCheck] = (),
+) -> None:
+    """Raise AdminUnitsError listing every problem :func:`validate_admin_units` finds.
+
+    Parameters
+    ----------
+    gdf
+        The admin-units table.
+    overlap_tolerance_m2, extra_checks
+        As for :func:`validate_admin_units`.
+    """
+    problems = validate_admin_units(
+        gdf, overlap_tolerance_m2=overlap_tolerance_m2, extra_checks=extra_checks
+    )
+    if problems:
+        lines = "\n".join(f"- {problem.message}" for problem in problems)
+        raise AdminUnitsError(f"admin units have {len(problems)} problem(s):\n{lines}")
+
+
+def _code_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
+    problems: list[AdminProblem] = []
+    codes: list[str | None] = []
+    for row, value in enumerate(gdf["code"]):
+        try:
+            codes.append(normalise_code(value))
+        except InputError as error:
+            codes.append(None)
+            problems.append(AdminProblem("bad_code", f"row {row}: {error}", (str(value),)))
+    valid = pd.Series(codes, dtype=object).dropna()
+    duplicated = sorted(set(valid[valid.duplicated()]))
+    if duplicated:
+        problems.append(
+            AdminProblem(
+                "duplicate_code",
+                f"codes used by more than one unit: {format_ids(duplicated)}; keep one row per "
+                "code (merge the polygons with dissolve if they are parts of one unit)",
+                tuple(duplicated),
+            )
+        )
+    known = set(valid)
+    has_parent_column = "parent_code" in gdf.columns
+    for row, code in enumerate(codes):
+        if code is None:
+            continue
+        problems += _row_code_problems(gdf, row, code, known, check_parent=has_parent_column)
+    return problems
+
+
+def _row_code_problems(
+    gdf: gpd.GeoDataFrame, row: int, code: str, known: set[str], *, check_parent: bool
+) -> list[AdminProblem]:
+    problems: list[AdminProblem] = []
+    level = level_of_code(code)
+    stated = gdf["level"].iloc[row]
+    if stated != level:
+        problems.append(
+            AdminProblem(
+                "level_mismatch",
+                f"unit {code}: level is {stated!r} but the code denotes {level!r}; fix the level "
+                f"(one of {', '.join(LEVELS)}) or the code",
+                (code,),
+            )
+        )
+    expected = parent_code(code)
+    if check_parent:
+        stated_parent = gdf["parent_code"].iloc[row]
+        stated_parent = None if pd.isna(stated_parent) else str(stated_parent)
+        if stated_parent != expected:
+            problems.append(
+                AdminProblem(
+                    "parent_mismatch",
+                    f"unit {code}: parent_code is {stated_parent} but the code implies {expected}",
+                    (code,),
+                )
+            )
+    if expected is not None and expected not in known:
+        problems.append(
+            AdminProblem(
+                "missing_parent",
+                f"unit {code} ({gdf['name'].iloc[row]}): its parent {expected} is not in the "
+                "table; add the parent unit (or a row without geometry for it)",
+                (code,),
+            )
+        )
+    return problems
+
+
+def _geometry_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
+    problems: list[AdminProblem] = []
+    geoms = gdf.geometry.to_numpy()
+    present = ~shapely.is_missing(geoms)
+    kinds = shapely.get_type_id(geoms)
+    for row in np.flatnonzero(present & ~np.isin(kinds, (3, 6))):
+        code = str(gdf["code"].iloc[row])
+        problems.append(
+            AdminProblem(
+                "invalid_geometry",
+                f"unit {code}: geometry is a {geoms[row].geom_type}, not a "
+                "(Multi)Polygon; admin units need areas (or no geometry at all)",
+                (code,),
+            )
+        )
+    invalid = present & ~shapely.is_valid(geoms)
+    for row in np.flatnonzero(invalid):
+        code = str(gdf["code"].iloc[row])
+        reason = shapely.is_valid_reason(geoms[row])
+        problems.append(
+            AdminProblem(
+                "invalid_geometry",
+                f"unit {code}: invalid polygon ({reason}); repair it with "
+                "gdf.geometry = gdf.geometry.make_valid() (or shapely.make_valid)",
+                (code,),
+            )
+        )
+    return problems
+
+
+def _overlap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float) -> list[AdminProblem]:
+    geoms = gdf.geometry.to_numpy()
+    usable = ~shapely.is_missing(geoms) & shapely.is_valid(geoms) & ~shapely.is_empty(geoms)
+    if gdf.crs is None or usable.sum() < 2:
+        return []
+    from rivernet.crs import metric_crs_for
+
+    subset = gdf.loc[usable]
+    metric = subset.geometry.to_crs(metric_crs_for(subset)).to_numpy()
+    levels = subset["level"].to_numpy()
+    codes = subset["code"].astype(str).to_numpy()
+    left, right = shapely.STRtree(metric).query(metric, predicate="intersects")
+    keep = (left < right) & (levels[left] == levels[right])
+    left, right = left[keep], right[keep]
+    areas = shapely.area(shapely.intersection(metric[left], metric[right]))
+    problems = []
+    for i, j, area in zip(left, right, areas, strict=True):
+        if area > tolerance_m2:
+            problems.append(
+                AdminProblem(
+                    "overlap",
+                    f"units {codes[i]} and {codes[j]} ({levels[i]}) overlap by {area / 1e6:.3f} "
+                    "km²; units of one level must not overlap: fix the shared boundary",
+                    (codes[i], codes[j]),
+                )
+            )
+    return problems

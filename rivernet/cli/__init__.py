@@ -1,0 +1,45 @@
+"""The ``rivernet`` command line: one click group, with each command family in its own module.
+
+Errors raised on purpose by rivernet (:class:`RivernetError`) are printed as one clear message
+and exit with status 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from rivernet._errors import RivernetError
+
+# Modules that define commands; each has ``register(group)``.
+COMMAND_MODULES = ("rivernet.cli.network",)
+
+
+class _Group(click.Group):
+    """A click group that turns library errors into clean messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RivernetError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Group)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes; errors only.")
+@click.option("--verbose", "-v", is_flag=True, help="Log what rivernet does.")
+@click.version_option(package_name="rivernet")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """rivernet: river networks and river-chief (河长制) responsibility analysis."""
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"quiet": quiet or not sys.stderr.isatty()}
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(main)

@@ -1,0 +1,236 @@
+"""``rivernet check``, ``rivernet navigate`` and ``rivernet info``: the network commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pyogrio
+
+from rivernet._errors import InputError
+from rivernet.network import RiverNetwork
+
+# Well-known (id, downstream id, outlet value) column pairs, tried in order.
+KNOWN_COLUMNS = (
+    ("reach_id", "downstream_id", 0),
+    ("HYRIV_ID", "NEXT_DOWN", 0),
+    ("COMID", "toCOMID", 0),
+    ("LINKNO", "DSLINKNO", -1),
+)
+
+
+def load_network(
+    path: Path,
+    *,
+    layer: str | None = None,
+    id_column: str | None = None,
+    downstream_column: str | None = None,
+    outlet_value: str | None = None,
+    crs: str | None = None,
+    quiet: bool = True,
+) -> RiverNetwork:
+    """Read a project file or a line file and build its network.
+
+    Parameters
+    ----------
+    path
+        A project GeoPackage (with a ``reaches`` layer) or a shapefile/GeoJSON/GeoPackage of
+        reach lines.
+    layer
+        Layer to read from a multi-layer file.
+    id_column, downstream_column
+        Column names; detected from well-known names (HydroRIVERS, NHDPlus, project files)
+        when omitted. Without a downstream column, topology comes from shared endpoints.
+    outlet_value
+        Downstream value that marks an outlet (default 0, or -1 for TauDEM-style tables).
+    crs
+        CRS to assume when the file declares none.
+    quiet
+        Hide the progress bar.
+
+    Returns
+    -------
+    RiverNetwork
+        The network (not yet validated).
+    """
+    from tqdm import tqdm
+
+    from rivernet.io import read_lines
+    from rivernet.project import read_meta
+
+    with tqdm(total=2, desc="reading", disable=quiet, unit="step") as bar:
+        is_project = path.suffix.lower() == ".gpkg" and layer is None and _has_reaches(path)
+        if is_project:
+            meta = read_meta(path)
+            id_column = id_column or meta["id_column"]
+            downstream_column = downstream_column or meta["downstream_column"]
+            outlet_value = outlet_value or meta["outlet_values"].split(",")[0]
+        lines = read_lines(path, layer="reaches" if is_project else layer, crs=crs)
+        bar.update()
+        bar.set_description("building network")
+        id_column, downstream_column, default_outlet = _columns(lines, id_column, downstream_column)
+        if downstream_column is None or id_column is None:
+            net = RiverNetwork.from_lines(lines, id_column=id_column)
+        else:
+            outlet = _outlet(outlet_value, default_outlet, lines[downstream_column])
+            net = RiverNetwork.from_downstream_ids(
+                lines,
+                id_column=id_column,
+                downstream_column=downstream_column,
+                outlet_values=(outlet,),
+            )
+        bar.update()
+    return net
+
+
+def _has_reaches(path: Path) -> bool:
+    """Whether a GeoPackage has a ``reaches`` layer (i.e. is a project file)."""
+    try:
+        return "reaches" in {str(name) for name, _ in pyogrio.list_layers(path)}
+    except Exception:  # not readable as a GeoPackage: read_lines will say why
+        return False
+
+
+def _columns(
+    lines: Any, id_column: str | None, downstream_column: str | None
+) -> tuple[str | None, str | None, int]:
+    """The id and downstream columns to use, detected when not given."""
+    for ident, down, outlet in KNOWN_COLUMNS:
+        wanted = id_column in (None, ident) and downstream_column in (None, down)
+        if wanted and ident in lines.columns and down in lines.columns:
+            return ident, down, outlet
+    for given in (id_column, downstream_column):
+        if given is not None and given not in lines.columns:
+            raise InputError(
+                f"column {given!r} not found; the file has {', '.join(map(str, lines.columns))}."
+            )
+    return id_column, downstream_column, 0
+
+
+def _outlet(value: str | None, default: int, column: Any) -> Any:
+    """The outlet value, cast to the type of the downstream column."""
+    if value is None:
+        return default
+    if column.dtype.kind in "iu":
+        try:
+            return int(value)
+        except ValueError as error:
+            raise InputError(f"outlet value {value!r} is not an integer like the ids") from error
+    return value
+
+
+def _file_options(func: Any) -> Any:
+    """Options shared by the commands that read a network file."""
+    options = [
+        click.option("--layer", help="Layer of a multi-layer file."),
+        click.option("--id-column", help="Reach id column (detected if omitted)."),
+        click.option("--downstream-column", help="Downstream id column (detected if omitted)."),
+        click.option("--outlet-value", help="Downstream value meaning 'outlet' (default 0)."),
+        click.option("--crs", help="CRS to assume when the file has none, e.g. EPSG:4490."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_file_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def check(ctx: click.Context, path: Path, as_json: bool, **options: Any) -> None:
+    """Validate a project or network file; exit status 1 when it has errors."""
+    net = load_network(path, quiet=ctx.obj["quiet"], **options)
+    report = net.validate()
+    click.echo(report.to_json() if as_json else str(report))
+    if not report.ok:
+        ctx.exit(1)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_file_options
+@click.option("--reach", "reach", required=True, help="Start reach id.")
+@click.option(
+    "--mode",
+    type=click.Choice(["UT", "UM", "DM", "DD"]),
+    default="UT",
+    show_default=True,
+    help="UT/UM upstream (tributaries/main stem), DM/DD downstream (main/diversions).",
+)
+@click.option("--distance-km", type=float, help="Stop after this along-network distance.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the reaches found (.geojson, .gpkg or .csv).",
+)
+@click.pass_context
+def navigate(
+    ctx: click.Context,
+    path: Path,
+    reach: str,
+    mode: str,
+    distance_km: float | None,
+    output: Path | None,
+    **options: Any,
+) -> None:
+    """List the reaches upstream or downstream of a reach, with their distances."""
+    from rivernet.io import write_vector
+
+    net = load_network(path, quiet=ctx.obj["quiet"], **options)
+    start = _typed_id(net, reach)
+    if mode in ("UT", "UM"):
+        result = net.upstream(start, mode=mode, distance_km=distance_km)
+    else:
+        result = net.downstream(start, mode=mode, distance_km=distance_km)
+    if output is not None:
+        write_vector(result, output)
+        click.echo(f"wrote {len(result)} reaches to {output}")
+    total = float(net.reaches.loc[result["reach_id"], "length_m"].sum()) / 1000.0
+    click.echo(
+        f"{mode} from reach {start}: {len(result)} reaches, {total:.1f} km of river, "
+        f"farthest {result['distance_km'].max():.1f} km"
+    )
+    if output is None:
+        click.echo(result[["reach_id", "distance_km"]].head(20).to_string(index=False))
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_file_options
+@click.pass_context
+def info(ctx: click.Context, path: Path, **options: Any) -> None:
+    """Summarise a network: reaches, length, outlets, orders, extent."""
+    net = load_network(path, quiet=ctx.obj["quiet"], **options)
+    core = net.core
+    strahler = net.strahler_order().value_counts().sort_index()
+    lines = [
+        f"file:      {path}",
+        f"crs:       {net.crs.to_string()} ({net.crs.name})",
+        f"reaches:   {len(net)}",
+        f"length:    {net.reaches['length_m'].sum() / 1000.0:,.1f} km",
+        f"outlets:   {int((core.downstream < 0).sum())} "
+        f"({len(core.dangling)} where the data was clipped)",
+        f"braids:    {len(core.secondary)} secondary links",
+        f"extent:    {', '.join(f'{v:.4f}' for v in net.reaches.total_bounds)}",
+        "strahler:  " + ", ".join(f"{k}: {v}" for k, v in strahler.items()),
+    ]
+    click.echo("\n".join(lines))
+
+
+def _typed_id(net: RiverNetwork, text: str) -> Any:
+    """A reach id typed like the network's ids (the CLI receives text)."""
+    if net.reaches.index.dtype.kind in "iu":
+        try:
+            return int(text)
+        except ValueError as error:
+            raise InputError(f"reach ids are integers here; {text!r} is not one") from error
+    return text
+
+
+def register(group: click.Group) -> None:
+    """Add the network commands to the ``rivernet`` group."""
+    for command in (check, navigate, info):
+        group.add_command(command)

@@ -1,0 +1,362 @@
+"""Reading users' river files and writing results, catching the defects Chinese data often has.
+
+:func:`read_lines` reads reach lines from a shapefile, GeoJSON or GeoPackage and stops at, or works
+around, the usual problems:
+
+- a shapefile without ``.prj`` has no CRS: rivernet refuses to guess and says how to set one;
+- a shapefile without ``.cpg`` whose text is GBK-encoded (most Chinese desktop GIS output) is
+  read as UTF-8 when that decodes, else as GB18030 (a superset of GBK), with a
+  :class:`~rivernet._errors.DataQualityWarning` saying so;
+- coordinates that look like degrees in a layer labelled projected, or like metres in a layer
+  labelled geographic, are refused;
+- GCJ-02 coordinates labelled WGS84 cannot be seen from the file alone:
+  :func:`check_gcj02_offset` compares a layer with a trusted reference.
+
+:func:`write_vector` writes GeoJSON, GeoPackage or CSV atomically: to a temporary file in the
+target folder, then renamed over the target, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+from pyproj import CRS
+
+from rivernet._errors import CRSError, DataQualityWarning, InputError, format_ids
+from rivernet.crs import GCJ02Check, crs_equivalent, suspect_gcj02
+
+__all__ = ["check_gcj02_offset", "read_lines", "write_vector"]
+
+_LINE_TYPES = ("LineString", "MultiLineString")
+_GDAL_DEFAULT_SHAPEFILE_ENCODING = "ISO-8859-1"
+_WRITE_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".csv": "CSV"}
+
+
+def read_lines(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    crs: object = None,
+) -> gpd.GeoDataFrame:
+    """Read river lines from a shapefile, GeoJSON or GeoPackage, checking CRS and encoding.
+
+    Parameters
+    ----------
+    path
+        The file (for a shapefile, the ``.shp``).
+    layer
+        The layer to read from a multi-layer file (GeoPackage); the first one by default.
+    encoding
+        Text encoding of the attributes (``"GBK"``, ``"UTF-8"``); by default the file's own
+        declaration (a shapefile's ``.cpg``), else detected as described in the module docs.
+    crs
+        The CRS to use when the file declares none (a shapefile without ``.prj``), e.g.
+        ``"EPSG:4490"``. When the file declares a different one, ``crs`` wins, with a warning.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The lines, with a CRS.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or holds non-line or missing geometries.
+    CRSError
+        If no CRS is known, or the coordinates do not fit the CRS.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"file {file} does not exist; check the path")
+    gdf = _read_with_encoding(file, layer=layer, encoding=encoding)
+    gdf = _apply_crs(gdf, file, crs)
+    _check_coordinates_fit_crs(gdf, file)
+    _check_line_geometries(gdf, file)
+    return gdf
+
+
+def _read_with_encoding(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    if encoding is not None:
+        return _read(file, layer=layer, encoding=encoding)
+    if not _shapefile_without_declared_encoding(file):
+        gdf = _read(file, layer=layer, encoding=None)
+        if not _is_shapefile(file) or not _looks_like_gbk_mojibake(gdf):
+            return gdf
+        warnings.warn(
+            f"{file.name}: the declared encoding ({pyogrio.read_info(file).get('encoding')}) "
+            "turns the Chinese text into mojibake; read it as GBK (GB18030) instead. Fix the "
+            f"{file.with_suffix('.cpg').name} file (write GBK in it) or pass encoding=",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        return _read(file, layer=layer, encoding="GB18030")
+    try:
+        return _read(file, layer=layer, encoding="UTF-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        gdf = _read(file, layer=layer, encoding="GB18030")
+    except UnicodeDecodeError:
+        warnings.warn(
+            f"{file.name}: no .cpg file and the text is neither UTF-8 nor GBK; read as "
+            f"{_GDAL_DEFAULT_SHAPEFILE_ENCODING}, names may be garbled: pass encoding= or add a "
+            ".cpg file naming the encoding",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+        return _read(file, layer=layer, encoding=None)
+    warnings.warn(
+        f"{file.name}: no .cpg file and the text is not UTF-8; read it as GBK (GB18030). "
+        f"If names look wrong pass encoding=; to silence this add {file.with_suffix('.cpg').name} "
+        "containing the word GBK",
+        DataQualityWarning,
+        stacklevel=3,
+    )
+    return gdf
+
+
+def _read(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = pyogrio.read_dataframe(file, layer=layer, encoding=encoding)
+    except pyogrio.errors.DataLayerError as error:
+        raise InputError(f"cannot read layer {layer!r} of {file}: {error}") from error
+    except pyogrio.errors.DataSourceError as error:
+        raise InputError(f"cannot read {file} as vector data: {error}") from error
+    _reissue_gdal_warnings(caught, file)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"{file} (layer {layer!r}) has no geometry: expected river lines")
+    return gdf
+
+
+def _reissue_gdal_warnings(caught: list[warnings.WarningMessage], file: Path) -> None:
+    """Pass on GDAL's warnings, turning known data defects into DataQualityWarning."""
+    for warning in caught:
+        text = str(warning.message)
+        if "Several features with id" in text:
+            warnings.warn(
+                f"{file.name}: several features share one feature id; GDAL renumbered its "
+                "internal ids, the attribute columns are read unchanged (duplicate reach ids "
+                "are reported when the network is built)",
+                DataQualityWarning,
+                stacklevel=4,
+            )
+        else:
+            warnings.warn(warning.message, stacklevel=4)
+
+
+def _is_shapefile(file: Path) -> bool:
+    return file.suffix.lower() in (".shp", ".dbf")
+
+
+def _looks_like_gbk_mojibake(gdf: pd.DataFrame, *, rows: int = 200) -> bool:
+    """Tell whether text columns look like GBK bytes decoded as Latin-1 (e.g. 'Ì«ºþ' for 太湖)."""
+    for column in gdf.columns:
+        if column == getattr(gdf.geometry, "name", None) or gdf[column].dtype.kind not in "OT":
+            continue
+        for value in gdf[column].dropna().head(rows):
+            if not isinstance(value, str) or not any("\x80" <= ch <= "\xff" for ch in value):
+                continue
+            try:
+                decoded = value.encode("latin-1").decode("gb18030")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            if any("\u4e00" <= ch <= "\u9fff" for ch in decoded):
+                return True
+    return False
+
+
+def _shapefile_without_declared_encoding(file: Path) -> bool:
+    if not _is_shapefile(file):
+        return False
+    siblings = {p.name.lower() for p in file.parent.glob(f"{file.stem}.*")}
+    if f"{file.stem}.cpg".lower() in siblings:
+        return False
+    # Without a .cpg GDAL uses the DBF header's language driver id, or ISO-8859-1 without one.
+    info_encoding = pyogrio.read_info(file).get("encoding")
+    return info_encoding in (None, _GDAL_DEFAULT_SHAPEFILE_ENCODING)
+
+
+def _apply_crs(gdf: gpd.GeoDataFrame, file: Path, crs: object) -> gpd.GeoDataFrame:
+    if crs is not None:
+        if gdf.crs is not None and not crs_equivalent(gdf.crs, crs):
+            warnings.warn(
+                f"{file.name} declares {gdf.crs.name} but crs={crs!r} was passed; using "
+                f"{crs!r}. To reproject instead, read without crs= and call .to_crs()",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        return gdf.set_crs(crs, allow_override=True)
+    if gdf.crs is not None:
+        return gdf
+    looks = "longitude/latitude degrees" if _looks_geographic(gdf) else "projected metres"
+    example = (
+        "crs='EPSG:4326' (WGS84) or crs='EPSG:4490' (CGCS2000)"
+        if looks.startswith("longitude")
+        else "crs='EPSG:4549' (CGCS2000 / 3-degree Gauss-Kruger CM 120E) or your projection"
+    )
+    fix = "pass " + example + " to read_lines"
+    if file.suffix.lower() == ".shp":
+        fix += f", or put the matching {file.with_suffix('.prj').name} beside the shapefile"
+    raise CRSError(
+        f"{file.name} has no CRS (for a shapefile: no .prj file); its coordinates look like "
+        f"{looks}: {fix}. If the data came from a Chinese web map (Amap, Tencent) it is "
+        "probably GCJ-02: read it with crs='EPSG:4326' and convert with rivernet.crs.to_wgs84"
+    )
+
+
+def _looks_geographic(gdf: gpd.GeoDataFrame) -> bool:
+    if gdf.geometry.is_empty.all() or gdf.geometry.isna().all():
+        return True
+    minx, miny, maxx, maxy = gdf.total_bounds
+    return bool(minx >= -180.0 and maxx <= 180.0 and miny >= -90.0 and maxy <= 90.0)
+
+
+def _check_coordinates_fit_crs(gdf: gpd.GeoDataFrame, file: Path) -> None:
+    crs = CRS.from_user_input(gdf.crs)
+    if gdf.geometry.is_empty.all() or gdf.geometry.isna().all():
+        return
+    bounds = ", ".join(f"{value:.6g}" for value in gdf.total_bounds)
+    if crs.is_geographic and not _looks_geographic(gdf):
+        raise CRSError(
+            f"{file.name} is labelled {crs.name} (degrees) but its coordinates span {bounds}, "
+            "which are not longitudes/latitudes: the layer is probably projected; pass the "
+            "real projected CRS with crs= (e.g. crs='EPSG:4549') or fix the .prj"
+        )
+    if crs.is_projected and _looks_geographic(gdf):
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if maxx - minx < 360.0 and maxy - miny < 180.0:
+            raise CRSError(
+                f"{file.name} is labelled {crs.name} (projected) but its coordinates span "
+                f"{bounds}, which look like longitude/latitude degrees; pass crs='EPSG:4326' "
+                "(or 'EPSG:4490') or fix the .prj"
+            )
+
+
+def _check_line_geometries(gdf: gpd.GeoDataFrame, file: Path) -> None:
+    geoms = gdf.geometry.to_numpy()
+    missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if len(missing):
+        raise InputError(
+            f"{file.name}: rows {format_ids(missing.tolist())} have no geometry; delete them or "
+            "draw their lines"
+        )
+    kinds = gdf.geometry.geom_type.to_numpy()
+    wrong = np.flatnonzero(~np.isin(kinds, _LINE_TYPES))
+    if len(wrong):
+        found = ", ".join(sorted(set(kinds[wrong])))
+        raise InputError(
+            f"{file.name}: rows {format_ids(wrong.tolist())} are {found}, not lines; river "
+            "reaches must be LineString or MultiLineString (for polygons of rivers, use their "
+            "centre lines)"
+        )
+
+
+def check_gcj02_offset(
+    gdf: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, *, sample_size: int = 400
+) -> GCJ02Check:
+    """Warn when a layer labelled WGS84 looks like GCJ-02 compared with a trusted reference.
+
+    Parameters
+    ----------
+    gdf
+        The layer to check (lines or polygons in degrees).
+    reference
+        A trusted WGS84/CGCS2000 layer showing the same features (the same rivers or
+        boundaries); see :func:`rivernet.crs.suspect_gcj02`.
+    sample_size
+        How many vertices to compare.
+
+    Returns
+    -------
+    GCJ02Check
+        The measured distances and the verdict; a DataQualityWarning is issued when the layer
+        is likely GCJ-02.
+    """
+    check = suspect_gcj02(gdf, reference, sample_size=sample_size)
+    if check.likely_gcj02:
+        warnings.warn(
+            f"the layer sits a median {check.median_distance_m:.0f} m from the reference but "
+            f"{check.median_distance_converted_m:.0f} m once treated as GCJ-02: it is probably "
+            "GCJ-02 (Chinese web-map coordinates) labelled WGS84; convert it with "
+            "rivernet.crs.to_wgs84(gdf, source='gcj02')",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    return check
+
+
+def write_vector(
+    gdf: gpd.GeoDataFrame | pd.DataFrame, path: str | Path, *, layer: str | None = None
+) -> Path:
+    """Write a table to GeoJSON, GeoPackage or CSV atomically.
+
+    Parameters
+    ----------
+    gdf
+        The data; a plain DataFrame is accepted for GeoPackage (as an attribute table) and CSV.
+    path
+        The target file; its suffix chooses the format (``.geojson``/``.json``, ``.gpkg``,
+        ``.csv``). CSV is written as UTF-8 with a byte-order mark so that Excel shows Chinese
+        text, geometry as WKT in a ``geometry`` column.
+    layer
+        The GeoPackage layer to write (default: the file's stem); other layers of an existing
+        GeoPackage are kept, a layer of the same name is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    target = Path(path)
+    driver = _WRITE_DRIVERS.get(target.suffix.lower())
+    if driver is None:
+        raise InputError(
+            f"cannot write {target.name}: use a .geojson, .gpkg or .csv file (shapefiles lose "
+            "long field names and Chinese text; use GeoPackage instead)"
+        )
+    if driver == "GeoJSON" and not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"{target.name}: GeoJSON needs geometries; write a table as .csv")
+    if any(name is not None for name in gdf.index.names):
+        gdf = gdf.reset_index()  # keep a named index (reach_id, code) as a column
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        if driver == "GPKG" and target.exists():
+            shutil.copyfile(target, temp)
+        else:
+            temp.unlink()
+        _write(gdf, temp, driver=driver, layer=layer or target.stem)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
+def _write(gdf: pd.DataFrame, temp: Path, *, driver: str, layer: str) -> None:
+    if driver == "CSV":
+        frame = pd.DataFrame(gdf)
+        if isinstance(gdf, gpd.GeoDataFrame):
+            frame[gdf.geometry.name] = gdf.geometry.to_wkt()
+        frame.to_csv(temp, index=False, encoding="utf-8-sig")
+        return
+    if driver == "GPKG":
+        pyogrio.write_dataframe(gdf, temp, layer=layer, driver="GPKG")
+        return
+    pyogrio.write_dataframe(gdf, temp, driver="GeoJSON")

@@ -1,0 +1,65 @@
+"""Shared fixtures: a tiny hand-drawn network and the real Taihu sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely import LineString
+
+from rivernet import RiverNetwork
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
+SHARED = ROOT.parent / "shared" / "data"
+
+# A hand-drawn network in UTM metres (EPSG:32651). Flow is down the page (decreasing y):
+#
+#   7 (0,4000)->(0,3000)                        8 (5000,0)->(6000,0)  outlet, own system
+#   1 (0,3000)->(0,2000)   2 (1000,2000)->(0,2000)
+#   3 (0,2000)->(0,1000)   4 (2000,1000)->(0,1000)
+#   5 (0,1000)->(0,0)      outlet
+#   9 (5000,2000)->(5000,1000) points to 99, which does not exist (clip artefact)
+TINY_LINES = {
+    7: ([(0, 4000), (0, 3000)], 1),
+    1: ([(0, 3000), (0, 2000)], 3),
+    2: ([(1000, 2000), (0, 2000)], 3),
+    3: ([(0, 2000), (0, 1000)], 5),
+    4: ([(2000, 1000), (0, 1000)], 5),
+    5: ([(0, 1000), (0, 0)], 0),
+    8: ([(5000, 0), (6000, 0)], 0),
+    9: ([(5000, 2000), (5000, 1000)], 99),
+}
+
+
+def tiny_frame() -> gpd.GeoDataFrame:
+    """The tiny network as a reach table with ids and downstream ids."""
+    return gpd.GeoDataFrame(
+        {
+            "rid": list(TINY_LINES),
+            "down": [d for _, d in TINY_LINES.values()],
+        },
+        geometry=[LineString(c) for c, _ in TINY_LINES.values()],
+        crs="EPSG:32651",
+    )
+
+
+@pytest.fixture
+def tiny() -> RiverNetwork:
+    """The tiny hand-drawn network."""
+    return RiverNetwork.from_downstream_ids(tiny_frame(), id_column="rid", downstream_column="down")
+
+
+@pytest.fixture(scope="session")
+def hydrorivers() -> gpd.GeoDataFrame:
+    """The HydroRIVERS Taihu extract as shipped in the sample project."""
+    return gpd.read_file(SAMPLE, layer="reaches")
+
+
+@pytest.fixture(scope="session")
+def sample_network(hydrorivers: gpd.GeoDataFrame) -> RiverNetwork:
+    """The sample's network built from its reach layer."""
+    return RiverNetwork.from_downstream_ids(
+        hydrorivers, id_column="reach_id", downstream_column="downstream_id"
+    )

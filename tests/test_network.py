@@ -1,0 +1,163 @@
+"""RiverNetwork on the tiny hand-drawn network: construction, measures, navigation, networkx."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import LineString
+
+from rivernet import InputError, NotFoundError, RiverNetwork, TopologyError
+from tests.conftest import tiny_frame
+
+
+def as_dict(series: pd.Series) -> dict[int, float]:
+    return {int(k): float(v) for k, v in series.items()}
+
+
+def test_lengths_are_metric(tiny: RiverNetwork) -> None:
+    assert tiny.reaches.loc[4, "length_m"] == pytest.approx(2000.0)
+    assert tiny.reaches.index.name == "reach_id"
+
+
+def test_distance_to_outlet(tiny: RiverNetwork) -> None:
+    expected = {7: 3, 1: 2, 2: 2, 3: 1, 4: 1, 5: 0, 8: 0, 9: 0}
+    assert as_dict(tiny.distance_to_outlet_km()) == pytest.approx(expected)
+
+
+def test_upstream_length(tiny: RiverNetwork) -> None:
+    expected = {7: 1, 1: 2, 2: 1, 3: 4, 4: 2, 5: 7, 8: 1, 9: 1}
+    assert as_dict(tiny.upstream_length_km()) == pytest.approx(expected)
+
+
+def test_orders(tiny: RiverNetwork) -> None:
+    assert as_dict(tiny.strahler_order()) == {7: 1, 1: 1, 2: 1, 3: 2, 4: 1, 5: 2, 8: 1, 9: 1}
+    assert as_dict(tiny.shreve_order()) == {7: 1, 1: 1, 2: 1, 3: 2, 4: 1, 5: 3, 8: 1, 9: 1}
+
+
+def test_main_stem_follows_longest_upstream(tiny: RiverNetwork) -> None:
+    assert as_dict(tiny.main_stem_id()) == {7: 5, 1: 5, 2: 2, 3: 5, 4: 4, 5: 5, 8: 8, 9: 9}
+
+
+def test_main_stem_prefers_names() -> None:
+    frame = tiny_frame()
+    frame["name"] = ["甲河", "甲河", "乙河", "乙河", "乙河", "乙河", "丙河", "丁河"]
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="rid", downstream_column="down", name_column="name"
+    )
+    assert list(net.upstream(5, mode="UM")["reach_id"]) == [5, 3, 2]
+
+
+def test_upstream_tributaries_with_limit(tiny: RiverNetwork) -> None:
+    result = tiny.upstream(5, mode="UT")
+    assert dict(zip(result.reach_id, result.distance_km, strict=True)) == pytest.approx(
+        {5: 0, 3: 1, 4: 1, 1: 2, 2: 2, 7: 3}
+    )
+    near = tiny.upstream(5, mode="UT", distance_km=1)
+    assert sorted(near.reach_id) == [3, 4, 5]
+    assert near.crs == tiny.crs
+
+
+def test_upstream_main_stem(tiny: RiverNetwork) -> None:
+    result = tiny.upstream(5, mode="UM")
+    assert list(result.reach_id) == [5, 3, 1, 7]
+    assert list(result.distance_km) == pytest.approx([0, 1, 2, 3])
+
+
+def test_downstream_main(tiny: RiverNetwork) -> None:
+    result = tiny.downstream(7, mode="DM")
+    assert list(result.reach_id) == [7, 1, 3, 5]
+    assert list(result.distance_km) == pytest.approx([0, 1, 2, 3])
+    assert list(tiny.downstream(7, distance_km=2).reach_id) == [7, 1, 3]
+
+
+def test_downstream_diversions_follow_secondary_links() -> None:
+    frame = tiny_frame()
+    frame["down2"] = [0, 0, 0, 0, 3, 0, 0, 0]  # reach 4 also feeds reach 3 (a diversion)
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="rid", downstream_column="down", secondary_downstream_column="down2"
+    )
+    dd = net.downstream(4, mode="DD")
+    assert dict(zip(dd.reach_id, dd.distance_km, strict=True)) == pytest.approx({4: 0, 3: 1, 5: 1})
+    assert list(net.downstream(4, mode="DM").reach_id) == [4, 5]
+    ut = net.upstream(3, mode="UT")
+    assert dict(zip(ut.reach_id, ut.distance_km, strict=True)) == pytest.approx(
+        {3: 0, 1: 1, 2: 1, 7: 2, 4: 1}
+    )
+    graph = net.to_networkx()
+    assert graph.edges[4, 3]["secondary"] is True
+    assert graph.edges[4, 5]["secondary"] is False
+
+
+def test_path_down_and_up(tiny: RiverNetwork) -> None:
+    down = tiny.path(7, 5)
+    assert list(down.reach_id) == [7, 1, 3, 5]
+    assert list(down.distance_km) == pytest.approx([0, 1, 2, 3])
+    up = tiny.path(5, 7)
+    assert list(up.reach_id) == [5, 3, 1, 7]
+
+
+def test_path_between_branches_names_the_confluence(tiny: RiverNetwork) -> None:
+    with pytest.raises(NotFoundError, match="meets at reach 3"):
+        tiny.path(2, 7)
+    with pytest.raises(NotFoundError, match="different river systems"):
+        tiny.path(8, 5)
+
+
+def test_unknown_reach_and_bad_mode(tiny: RiverNetwork) -> None:
+    with pytest.raises(NotFoundError, match="12345"):
+        tiny.upstream(12345)
+    with pytest.raises(InputError, match="UT"):
+        tiny.upstream(5, mode="XX")
+    with pytest.raises(InputError, match="non-negative"):
+        tiny.downstream(5, distance_km=-1)
+
+
+def test_cycle_refuses_core_with_ids() -> None:
+    frame = tiny_frame()
+    frame.loc[frame.rid == 5, "down"] = 1  # 1 -> 3 -> 5 -> 1
+    net = RiverNetwork.from_downstream_ids(frame, id_column="rid", downstream_column="down")
+    with pytest.raises(TopologyError, match=r"cycle.*1, 3, 5|cycle.*5, 1, 3|cycle.*3, 5, 1"):
+        net.upstream(5)
+
+
+def test_substring_and_point_at(tiny: RiverNetwork) -> None:
+    stretch = tiny.substring(4, 500, 1500)
+    assert stretch.length == pytest.approx(1000)
+    assert tuple(stretch.coords[0]) == pytest.approx((1500, 1000))
+    assert tuple(tiny.point_at(4, 0).coords[0]) == pytest.approx((2000, 1000))
+    with pytest.raises(InputError, match="upstream end"):
+        tiny.substring(4, 0, 2500)
+
+
+def test_networkx_face_carries_crs_and_attributes(tiny: RiverNetwork) -> None:
+    graph = tiny.to_networkx()
+    assert graph.graph["crs"] == tiny.crs
+    assert set(graph.edges) == {(7, 1), (1, 3), (2, 3), (3, 5), (4, 5)}
+    assert graph.nodes[4]["length_m"] == pytest.approx(2000)
+    assert isinstance(graph.nodes[4]["geometry"], LineString)
+    back = RiverNetwork.from_networkx(graph)
+    assert as_dict(back.distance_to_outlet_km()) == as_dict(tiny.distance_to_outlet_km())
+
+
+def test_core_arrays_are_consistent(tiny: RiverNetwork) -> None:
+    core = tiny.core
+    n = len(core)
+    assert sorted(core.preorder.tolist()) == list(range(n))
+    assert np.array_equal(core.preorder[core.pre], np.arange(n))
+    rank = np.empty(n, dtype=int)
+    rank[core.order] = np.arange(n)
+    has_down = core.downstream >= 0
+    assert np.all(rank[has_down] < rank[core.downstream[has_down]])
+    assert sorted(core.post.tolist()) == list(range(n))
+    assert tiny.core is core  # cached
+
+
+def test_graph_face_agrees_on_tiny(tiny: RiverNetwork) -> None:
+    graph = tiny.to_networkx()
+    for node in graph:
+        ut = set(tiny.upstream(node).reach_id)
+        assert ut == nx.ancestors(graph, node) | {node}
+        dm = set(tiny.downstream(node).reach_id)
+        assert dm == nx.descendants(graph, node) | {node}
