@@ -31,21 +31,8 @@ def upstream(
 ) -> tuple[Positions, Distances]:
     """Reaches upstream of ``start`` (itself included) and their distances in metres.
 
-    Parameters
-    ----------
-    core
-        The network core.
-    start
-        Position of the start reach.
-    mode
-        ``"UT"`` (all tributaries, through diversions too) or ``"UM"`` (main stem only).
-    distance_m
-        Keep reaches at most this far from the start; None keeps all.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Positions and distances, sorted by distance.
+    ``mode`` is ``"UT"`` (all tributaries, through diversions too) or ``"UM"`` (main stem
+    only); ``distance_m`` keeps reaches at most that far. Results are sorted by distance.
     """
     if mode == "UT":
         positions, distances = _upstream_tributaries(core, start)
@@ -63,21 +50,8 @@ def downstream(
 ) -> tuple[Positions, Distances]:
     """Reaches downstream of ``start`` (itself included) and their distances in metres.
 
-    Parameters
-    ----------
-    core
-        The network core.
-    start
-        Position of the start reach.
-    mode
-        ``"DM"`` (main path to the outlet) or ``"DD"`` (following diversions as well).
-    distance_m
-        Keep reaches at most this far from the start; None keeps all.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        Positions and distances, sorted by distance.
+    ``mode`` is ``"DM"`` (main path to the outlet) or ``"DD"`` (following diversions as
+    well); ``distance_m`` keeps reaches at most that far. Results are sorted by distance.
     """
     if mode == "DM" or (mode == "DD" and not len(core.secondary)):
         positions = core.downstream_positions(start)

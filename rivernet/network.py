@@ -269,17 +269,18 @@ class RiverNetwork:
             report.findings += self.topology_report.findings
         return report
 
-    def upstream(
-        self, reach_id: Any, *, mode: str = "UT", distance_km: float | None = None
+    def navigate(
+        self, reach_id: Any, *, mode: str, distance_km: float | None = None
     ) -> gpd.GeoDataFrame:
-        """Reaches upstream of a reach (itself included), with their distances.
+        """Reaches reached from a reach in one NLDI mode (the start included), with distances.
 
         Parameters
         ----------
         reach_id
             The start reach.
         mode
-            ``"UT"`` upstream with tributaries, ``"UM"`` upstream main stem.
+            ``"UT"`` upstream with tributaries, ``"UM"`` upstream main stem, ``"DM"``
+            downstream main path, ``"DD"`` downstream with diversions.
         distance_km
             Keep reaches at most this far (km, outlet to outlet) from the start.
 
@@ -290,32 +291,27 @@ class RiverNetwork:
         """
         start = int(self.core.position(reach_id)[0])
         limit = None if distance_km is None else distance_km * 1000.0
-        positions, dist = navigate.upstream(self.core, start, mode=mode, distance_m=limit)
+        if mode in ("UT", "UM"):
+            positions, dist = navigate.upstream(self.core, start, mode=mode, distance_m=limit)
+        else:
+            positions, dist = navigate.downstream(self.core, start, mode=mode, distance_m=limit)
         return self._result(positions, dist)
+
+    def upstream(
+        self, reach_id: Any, *, mode: str = "UT", distance_km: float | None = None
+    ) -> gpd.GeoDataFrame:
+        """Reaches upstream of a reach: :meth:`navigate` in mode ``"UT"`` or ``"UM"``."""
+        if mode not in ("UT", "UM"):
+            raise InputError(f"unknown upstream mode {mode!r}; use 'UT' or 'UM'.")
+        return self.navigate(reach_id, mode=mode, distance_km=distance_km)
 
     def downstream(
         self, reach_id: Any, *, mode: str = "DM", distance_km: float | None = None
     ) -> gpd.GeoDataFrame:
-        """Reaches downstream of a reach (itself included), with their distances.
-
-        Parameters
-        ----------
-        reach_id
-            The start reach.
-        mode
-            ``"DM"`` downstream main path, ``"DD"`` downstream with diversions.
-        distance_km
-            Keep reaches at most this far (km, outlet to outlet) from the start.
-
-        Returns
-        -------
-        geopandas.GeoDataFrame
-            ``reach_id``, ``distance_km``, ``geometry``; sorted by distance.
-        """
-        start = int(self.core.position(reach_id)[0])
-        limit = None if distance_km is None else distance_km * 1000.0
-        positions, dist = navigate.downstream(self.core, start, mode=mode, distance_m=limit)
-        return self._result(positions, dist)
+        """Reaches downstream of a reach: :meth:`navigate` in mode ``"DM"`` or ``"DD"``."""
+        if mode not in ("DM", "DD"):
+            raise InputError(f"unknown downstream mode {mode!r}; use 'DM' or 'DD'.")
+        return self.navigate(reach_id, mode=mode, distance_km=distance_km)
 
     def path(self, from_id: Any, to_id: Any) -> gpd.GeoDataFrame:
         """The reaches water passes between two reaches, in order.

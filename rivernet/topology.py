@@ -147,33 +147,20 @@ def _conflicts(
     """Nodes where lines meet head-on (two ends, no start) or part tail-to-tail."""
     ends = np.bincount(end, minlength=max(start.max(), end.max()) + 1)
     starts = np.bincount(start, minlength=len(ends))
-    head_on = np.flatnonzero((ends >= 2) & (starts == 0))
-    tail_to_tail = np.flatnonzero((starts >= 2) & (ends == 0))
+    groups = (
+        (end, (ends >= 2) & (starts == 0), "end at the same point with nothing flowing on"),
+        (start, (starts >= 2) & (ends == 0), "start at the same point with nothing flowing in"),
+    )
     found: list[Finding] = []
-    if head_on.size:
-        lines = ids[np.isin(end, head_on)]
-        found.append(
-            Finding(
-                "direction_conflict",
-                "warning",
-                f"lines {format_ids(lines)} end at the same point with nothing flowing on: "
-                "one of each group is probably drawn against the flow. Reverse it, or pass "
-                "dem= so elevation decides the direction.",
-                tuple(lines),
+    for node_of, suspicious, what in groups:
+        lines = ids[np.isin(node_of, np.flatnonzero(suspicious))]
+        if lines.size:
+            message = (
+                f"lines {format_ids(lines)} {what}: unless that is a real confluence-less "
+                "junction, one of each group is drawn against the flow. Reverse it, or pass "
+                "dem= so elevation decides the direction."
             )
-        )
-    if tail_to_tail.size:
-        lines = ids[np.isin(start, tail_to_tail)]
-        found.append(
-            Finding(
-                "direction_conflict",
-                "warning",
-                f"lines {format_ids(lines)} start at the same point with nothing flowing in: "
-                "unless that is a real spring feeding two channels, one is drawn against the "
-                "flow. Reverse it, or pass dem=.",
-                tuple(lines),
-            )
-        )
+            found.append(Finding("direction_conflict", "warning", message, tuple(lines)))
     return found + _extra_outlets(ids, start, end, starts)
 
 
