@@ -233,6 +233,8 @@ class FlowCore:
         ``(k, 2)`` positions of extra downstream links (braids, diversions).
     dangling
         Positions whose downstream id pointed at no reach; they are treated as outlets.
+    index
+        A pandas index over ``ids``, if one is already built.
     """
 
     def __init__(
@@ -243,6 +245,7 @@ class FlowCore:
         length_m: FloatArray,
         secondary: IntArray,
         dangling: IntArray,
+        index: pd.Index | None = None,
     ) -> None:
         self.ids = ids
         self.downstream = downstream
@@ -262,7 +265,7 @@ class FlowCore:
             downstream, self.order, self.offsets, self.children
         )
         self.post = self.pre - self.depth + self.size - 1
-        self._index = pd.Index(ids)
+        self._index = index if index is not None else pd.Index(ids)
         self._names: IntArray | None = None
 
     @classmethod
@@ -325,7 +328,9 @@ class FlowCore:
             np.zeros(len(index)) if length_m is None else np.asarray(length_m, dtype=np.float64)
         )
         links = _secondary_positions(index, secondary)
-        return cls(ids_arr, downstream, length_m=lengths, secondary=links, dangling=dangling)
+        return cls(
+            ids_arr, downstream, length_m=lengths, secondary=links, dangling=dangling, index=index
+        )
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -348,8 +353,15 @@ class FlowCore:
         NotFoundError
             If an id is not a reach of this network.
         """
+        if np.ndim(ids) == 0:
+            try:
+                found = self._index.get_loc(ids)
+            except (KeyError, TypeError, ValueError):
+                found = None
+            if isinstance(found, int):
+                return np.array([found], dtype=np.int64)
         wanted = np.atleast_1d(np.asarray(ids, dtype=self.ids.dtype))
-        positions = self._index.get_indexer(wanted).astype(np.int64)
+        positions = self._index.get_indexer(pd.Index(wanted)).astype(np.int64)
         missing = wanted[positions < 0]
         if missing.size:
             raise NotFoundError(
@@ -375,6 +387,31 @@ class FlowCore:
         """
         start = self.pre[position] + (0 if include_self else 1)
         return self.preorder[start : self.pre[position] + self.size[position]]
+
+    @cached_property
+    def ids_in_preorder(self) -> npt.NDArray[Any]:
+        """Reach ids ordered by preorder number (read-only), so upstream sets are slices."""
+        ids = self.ids[self.preorder]
+        ids.flags.writeable = False
+        return ids
+
+    def upstream_ids(self, position: int, *, include_self: bool = True) -> npt.NDArray[Any]:
+        """Ids of every reach upstream of ``position``: a view, no copying or gathering.
+
+        Parameters
+        ----------
+        position
+            Position of the start reach.
+        include_self
+            Whether the start reach is part of the result.
+
+        Returns
+        -------
+        numpy.ndarray
+            Read-only ids in preorder.
+        """
+        start = self.pre[position] + (0 if include_self else 1)
+        return self.ids_in_preorder[start : self.pre[position] + self.size[position]]
 
     def downstream_positions(self, position: int) -> IntArray:
         """The reach at ``position`` and every reach below it down the primary path."""

@@ -101,3 +101,12 @@ def test_dangling_downstream_ids_become_outlets() -> None:
     core = FlowCore.from_downstream([1, 2, 3], [2, 99, 0])
     assert core.downstream.tolist() == [1, -1, -1]
     assert core.ids[core.dangling].tolist() == [2]
+
+
+def test_upstream_ids_are_a_preorder_view() -> None:
+    core = FlowCore.from_downstream([10, 11, 12, 13], [12, 12, 0, 12])
+    top = int(core.position(12)[0])
+    assert set(core.upstream_ids(top).tolist()) == {10, 11, 12, 13}
+    assert core.upstream_ids(top)[0] == 12
+    assert 12 not in core.upstream_ids(top, include_self=False).tolist()
+    assert not core.upstream_ids(top).flags.writeable
