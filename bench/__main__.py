@@ -1,0 +1,87 @@
+"""Command line of the benchmarks: ``python -m bench NAME [--sizes 10k,100k,1M] [--repeat N]``.
+
+``NAME`` is one of ``BENCHMARKS`` (``python -m bench --help`` lists them). Each benchmark
+prints a table (median times, ratios, targets, pass/fail) and writes the same rows as JSON to
+``bench/results/`` (git-ignored). The exit status is 1 when a target applicable at the chosen
+sizes is missed or an answer is wrong.
+
+A benchmark module offers ``run(sizes, *, repeat, seed) -> (rows, json_path)`` and may set
+``DEFAULT_SIZES`` (a string like ``"10k,100k"``); register it in ``BENCHMARKS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from bench._report import Row
+
+BENCHMARKS = {
+    "network": ("bench.network", "the array core against networkx"),
+    "boundary": ("bench.boundary", "cross-boundary analyses against geopandas.overlay"),
+    "maps": ("bench.maps", "explore() HTML size and build time against folium.GeoJson"),
+    "coverage": ("bench.coverage", "full-coverage audit against a geopandas per-level overlay"),
+    "tiles": ("bench.tiles", "MVT encoder against mapbox-vector-tile; cached tiles under wrk"),
+}
+DEFAULT_SIZES = "10k,100k,1M"
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"10k,100k,1M"`` -> ``[10000, 100000, 1000000]``."""
+    scales = {"k": 1_000, "m": 1_000_000}
+    sizes = []
+    for part in text.split(","):
+        token = part.strip().lower().replace("_", "")
+        scale = scales.get(token[-1:], 1)
+        number = token[:-1] if token[-1:] in scales else token
+        try:
+            sizes.append(round(float(number) * scale))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"bad size {part!r}: use numbers like 10000, 10k or 1M, separated by commas"
+            ) from None
+    return sizes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="benchmark", required=True)
+    for name, (_, summary) in BENCHMARKS.items():
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument(
+            "--sizes",
+            type=parse_sizes,
+            default=None,
+            help="numbers of reaches, comma separated, like 10k,100k,1M (default: the "
+            f"benchmark's DEFAULT_SIZES, else {DEFAULT_SIZES})",
+        )
+        command.add_argument("--repeat", type=int, default=3, help="timed runs (default 3)")
+        command.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+        command.add_argument("--quiet", action="store_true", help="no progress messages")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmark; return the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    module = importlib.import_module(BENCHMARKS[args.benchmark][0])
+    sizes = args.sizes or parse_sizes(getattr(module, "DEFAULT_SIZES", DEFAULT_SIZES))
+    rows, _ = module.run(sizes, repeat=args.repeat, seed=args.seed)
+    return 0 if all_met(rows) else 1
+
+
+def all_met(rows: list[Row]) -> bool:
+    """Whether no row failed its target or gave a wrong answer."""
+    return all(row.result in ("pass", "info") for row in rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
