@@ -28,6 +28,7 @@ def layer_frame(
     *,
     as_of: dt.date | str | None = None,
     level: str = "county",
+    policy: Any = None,
 ) -> gpd.GeoDataFrame:
     """The features of one catalog layer, in EPSG:4326.
 
@@ -41,6 +42,9 @@ def layer_frame(
         Date for roster-dependent layers (coverage, gaps, crossings' chiefs); default today.
     level
         Admin level for level-dependent layers (coverage, crossings, boundary rivers).
+    policy
+        Coverage policy (a :class:`rivernet.policy.CoveragePolicy` or a TOML path) for the
+        coverage layers; the project's default when omitted.
 
     Returns
     -------
@@ -53,7 +57,7 @@ def layer_frame(
         If the layer id is not in the catalog.
     """
     entry = layer_id if isinstance(layer_id, Layer) else layer(layer_id)
-    frame = _source_frame(project, entry.source, as_of=as_of, level=level)
+    frame = _source_frame(project, entry.source, as_of=as_of, level=level, policy=policy)
     frame = _to_wgs84(frame)
     wanted = [*entry.properties]
     if entry.category_property and entry.category_property not in wanted:
@@ -63,10 +67,11 @@ def layer_frame(
 
 
 def _source_frame(
-    project: Project, source: str, *, as_of: dt.date | str | None, level: str
+    project: Project, source: str, *, as_of: dt.date | str | None, level: str, policy: Any
 ) -> gpd.GeoDataFrame:
     """The full result behind a source name."""
-    import rivernet
+    from rivernet.boundary import boundary_rivers, crossings
+    from rivernet.coverage import coverage_gaps, coverage_status
 
     if source == "reaches":
         return project.network.reaches.reset_index()
@@ -74,13 +79,13 @@ def _source_frame(
         return project.admin_units
     if source == "lakes":
         return project.lakes
-    builders: dict[str, Any] = {
-        "coverage": lambda: rivernet.coverage_status(project, level=level, as_of=as_of),
-        "coverage_gaps": lambda: _at_level(rivernet.coverage_gaps(project, as_of=as_of), level),
-        "crossings": lambda: rivernet.crossings(project, level=level, as_of=as_of),
-        "boundary_rivers": lambda: rivernet.boundary_rivers(project, level=level),
-    }
-    return builders[source]()  # type: ignore[no-any-return]
+    if source == "coverage":
+        return coverage_status(project, level=level, as_of=as_of, policy=policy)
+    if source == "coverage_gaps":
+        return _at_level(coverage_gaps(project, as_of=as_of, policy=policy), level)
+    if source == "crossings":
+        return crossings(project, level=level, as_of=as_of)
+    return boundary_rivers(project, level=level)
 
 
 def _at_level(frame: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:

@@ -67,7 +67,10 @@ class Project:
     tables
         Other non-spatial layers of the file by layer name (issue 3 reads its roster here).
     roster
-        The chief roster, once a roster loader fills it; None until then.
+        The chief roster read from the ``roster_*`` tables; None when the file has none.
+    policy
+        The coverage policy read from ``policy.toml`` beside the file (or the file named by
+        the ``policy_file`` key of ``project_meta``); None means the built-in defaults.
     """
 
     path: Path
@@ -78,6 +81,7 @@ class Project:
     data_version: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     roster: Any = None
+    policy: Any = None
 
     def __repr__(self) -> str:
         return (
@@ -141,7 +145,7 @@ def open_project(path: str | Path) -> Project:
         for name, geometry_type in layers.items()
         if geometry_type is None and name != META_LAYER
     }
-    return Project(
+    project = Project(
         path=file,
         network=network,
         admin_units=admin_units,
@@ -149,7 +153,26 @@ def open_project(path: str | Path) -> Project:
         meta=meta,
         data_version=file_version(file),
         tables=tables,
+        policy=_read_policy(file, meta),
     )
+    from rivernet.roster import project_roster
+
+    project_roster(project)  # fills project.roster from the roster_* tables, if any
+    return project
+
+
+def _read_policy(file: Path, meta: dict[str, str]) -> Any:
+    """The coverage policy that goes with a project file, or None for the defaults."""
+    from rivernet.policy import load_policy
+
+    named = meta.get("policy_file")
+    path = file.parent / named if named else file.with_name("policy.toml")
+    if named and not path.exists():
+        raise ProjectFileError(
+            f"{file} names policy file {named!r} in {META_LAYER}, but {path} does not exist; "
+            "restore it or remove the policy_file key"
+        )
+    return load_policy(path) if path.exists() else None
 
 
 def file_version(path: Path) -> str:
