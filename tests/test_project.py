@@ -38,7 +38,14 @@ def test_sample_project_contents(sample: Project) -> None:
     assert sample.meta["id_column"] == "reach_id" and sample.meta["format_version"] == "1"
     assert sample.admin_units.crs == sample.network.crs
     assert sample.lakes.crs == sample.network.crs
-    assert sample.roster is None and sample.tables == {}
+    assert sample.roster is not None and sample.policy is not None
+    assert set(sample.tables) == {
+        "roster_assignments",
+        "roster_boards",
+        "roster_defects",
+        "roster_people",
+        "roster_units",
+    }
     digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()[:16]
     assert sample.data_version == digest
     assert "reaches=2082" in repr(sample)
@@ -84,7 +91,7 @@ def test_build_sample_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
     second = build.build(SHARED, tmp_path / "b.gpkg")
     assert first.read_bytes() == second.read_bytes()
     assert first.read_bytes() == SAMPLE.read_bytes(), "data/sample/taihu.gpkg is stale: rebuild it"
-    assert first.stat().st_size < 3_000_000
+    assert first.stat().st_size < 4_500_000  # base layers ~2.9 MB + fictional roster ~1.2 MB
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gpkg", "b.gpkg"]  # no temp left
     with sqlite3.connect(first) as connection:
         stamps = {row[0] for row in connection.execute("SELECT last_change FROM gpkg_contents")}

@@ -30,6 +30,7 @@ import csv
 import json
 import logging
 import os
+import runpy
 import sqlite3
 import sys
 import tempfile
@@ -117,8 +118,15 @@ def build(source: Path, output: Path) -> Path:
         os.replace(temp, output)
     finally:
         temp.unlink(missing_ok=True)
+    add_roster(output)
     LOGGER.info("wrote %s (%d bytes)", output, output.stat().st_size)
     return output
+
+
+def add_roster(output: Path) -> None:
+    """Add the fictional chief roster (``build_roster.py`` beside this script) to the sample."""
+    script = Path(__file__).with_name("build_roster.py")
+    runpy.run_path(str(script))["build_roster"](output)
 
 
 @contextmanager

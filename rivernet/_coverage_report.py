@@ -1,0 +1,264 @@
+"""Rows of :func:`rivernet.coverage.coverage_problems`, one builder per kind, and stretch shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from rivernet._audit import ACTIVE, EXPIRED
+from rivernet._coverage_input import AuditRun
+from rivernet.admin import LEVEL_LABELS_ZH, LEVELS
+from rivernet.geometry import substring
+
+__all__ = [
+    "broken_chain_rows",
+    "expired_rows",
+    "orphan_rows",
+    "overlap_rows",
+    "stale_board_rows",
+    "stretch_geometry",
+    "unit_names",
+    "vacancy_rows",
+]
+
+
+def unit_names(project: Any) -> dict[str, str]:
+    """Names of admin units and of the roster's sub-county units, by code."""
+    names = dict(zip(project.admin_units["code"], project.admin_units["name"], strict=True))
+    roster = getattr(project, "roster", None)
+    if roster is not None and len(roster.units):
+        names.update(zip(roster.units["code"], roster.units["name"], strict=True))
+    return names
+
+
+def stretch_geometry(network: Any, frame: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Line geometry of stretches ``reach_id, from_m, to_m`` (None where there is no reach)."""
+    out = np.full(len(frame), None, dtype=object)
+    if frame.empty or "reach_id" not in frame:
+        return out
+    reaches = network.reaches
+    known = frame["reach_id"].isin(reaches.index).to_numpy() & frame["from_m"].notna().to_numpy()
+    rows = np.flatnonzero(known)
+    ids = frame["reach_id"].to_numpy()[rows]
+    lines = reaches.geometry.reindex(ids).to_numpy()
+    length = reaches["length_m"].reindex(ids).to_numpy()
+    start = np.clip(frame["from_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
+    end = np.clip(frame["to_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
+    whole = (start <= 1e-9) & (end >= 1 - 1e-9)
+    for k, row in enumerate(rows):
+        out[row] = lines[k] if whole[k] else substring(lines[k], start[k], end[k])
+    return out
+
+
+def _people(run: AuditRun) -> pd.Series:
+    return run.roster.people.drop_duplicates("person_id").set_index("person_id")["name"]
+
+
+def _ids_text(assignments: pd.DataFrame, rows: npt.ArrayLike) -> str:
+    return ", ".join(str(a) for a in assignments["assignment_id"].to_numpy()[np.asarray(rows)])
+
+
+def overlap_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
+    """Overlaps with the ids of the assignments involved."""
+    if stretches.empty:
+        return stretches
+    runs = run.audit.overlaps
+    clipped = run.audit.clipped
+    active = clipped[(clipped["state"] == ACTIVE) & (clipped["role"] >= 0)]
+    pairs = runs.reset_index().merge(active, on=["piece", "level"], suffixes=("", "_a"))
+    pairs = pairs[(pairs["start_a"] < pairs["end"]) & (pairs["end_a"] > pairs["start"])]
+    assignments = run.roster.assignments
+    names = _people(run)
+    involved = pairs.groupby("index")["assignment"].apply(lambda rows: sorted(set(rows)))
+    frame = stretches.copy()
+    frame["kind"] = "overlap"
+    ids, messages = [], []
+    for i, row in enumerate(frame.itertuples()):
+        rows = involved.get(runs.index[i], [])
+        people = assignments["person_id"].to_numpy()[rows]
+        roles = sorted(set(assignments["role"].to_numpy()[rows]))
+        ids.append(_ids_text(assignments, rows))
+        messages.append(
+            f"{len(rows)} {row.level} chiefs ({'/'.join(roles)}: "
+            f"{'、'.join(names.reindex(people).fillna('?'))}) on reach {row.reach_id} "
+            f"{row.from_m:.0f}-{row.to_m:.0f} m; keep one per role and level (end the other "
+            "term or move it to its own stretch)"
+        )
+    frame["assignment_ids"] = ids
+    frame["message"] = messages
+    return frame
+
+
+def expired_rows(run: AuditRun) -> pd.DataFrame:
+    """Assignments whose term ended and whose stretch nobody covers now."""
+    rows = run.audit.expired_assignments
+    if not len(rows):
+        return pd.DataFrame()
+    assignments = run.roster.assignments.iloc[rows]
+    names = _people(run).reindex(assignments["person_id"]).fillna("?").to_numpy()
+    frame = pd.DataFrame(
+        {
+            "kind": "expired",
+            "level": assignments["level"].to_numpy(),
+            "reach_id": assignments["reach_id"].to_numpy(),
+            "from_m": assignments["from_m"].to_numpy(),
+            "to_m": assignments["to_m"].to_numpy(),
+            "lake_id": assignments["lake_id"].to_numpy(),
+            "unit_code": assignments["unit_code"].to_numpy(),
+            "assignment_ids": assignments["assignment_id"].astype(str).to_numpy(),
+        }
+    )
+    ended = assignments["valid_to"].dt.strftime("%Y-%m-%d").to_numpy()
+    target = [_target_text(a) for a in assignments.itertuples()]
+    frame["message"] = [
+        f"the term of {name} ({level} {role}, {where}) ended on {day} and nobody has been "
+        "appointed since; appoint a successor or record the new assignment"
+        for name, level, role, where, day in zip(
+            names, frame["level"], assignments["role"], target, ended, strict=True
+        )
+    ]
+    frame["unit_name"] = frame["unit_code"].map(unit_names(run.project))
+    return frame
+
+
+def _target_text(row: Any) -> str:
+    if row.reach_id is not None and not pd.isna(row.reach_id):
+        return f"reach {row.reach_id}"
+    if row.river_id is not None and not pd.isna(row.river_id):
+        return f"river {row.river_id}"
+    return f"lake {row.lake_id}"
+
+
+def vacancy_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+    """Lakes the policy lists that lack an active lake chief at a required level."""
+    assignments = run.roster.assignments
+    active = assignments[(run.state == ACTIVE) & (assignments["role"] == "湖长")]
+    have = set(zip(active["lake_id"], active["level"], strict=True))
+    names = dict(zip(project.lakes["lake_id"], project.lakes["name_zh"], strict=True))
+    rows = []
+    for rule in run.policy.lakes:
+        for lake in rule.lake_ids:
+            for level in rule.levels:
+                if (lake, level) in have:
+                    continue
+                name = names.get(lake) or f"lake {lake}"
+                rows.append(
+                    {
+                        "kind": "vacancy",
+                        "level": level,
+                        "lake_id": lake,
+                        "message": f"{name} (lake {lake}) has no {level}-level lake chief "
+                        f"(湖长) as of {run.as_of}; appoint one ({rule.name})",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def broken_chain_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
+    """Stretches covered at a level while the next required level above is not."""
+    if stretches.empty:
+        return stretches
+    missing = np.asarray(LEVELS, dtype=object)[run.audit.chains["missing_level"].to_numpy()]
+    frame = stretches.copy()
+    frame["kind"] = "broken_chain"
+    frame["message"] = [
+        f"reach {row.reach_id} {row.from_m:.0f}-{row.to_m:.0f} m has a {row.level} chief but "
+        f"no {above} ({LEVEL_LABELS_ZH[above]}) chief above; appoint the {above} chief"
+        for row, above in zip(frame.itertuples(), missing, strict=True)
+    ]
+    frame["missing_level"] = missing
+    return frame
+
+
+def orphan_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+    """Active assignments naming a reach, river or lake that does not exist."""
+    assignments = run.roster.assignments
+    has_target = np.zeros(len(assignments), dtype=bool)
+    has_target[run.targets["assignment"].to_numpy()] = True
+    lake = assignments["lake_id"].isin(project.lakes["lake_id"].tolist()).to_numpy()
+    orphan = (run.state == ACTIVE) & ~has_target & ~lake
+    picked = assignments[orphan]
+    if picked.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "kind": "orphan",
+            "level": picked["level"].to_numpy(),
+            "reach_id": picked["reach_id"].to_numpy(),
+            "lake_id": picked["lake_id"].to_numpy(),
+            "unit_code": picked["unit_code"].to_numpy(),
+            "unit_name": picked["unit_code"].map(unit_names(project)).to_numpy(),
+            "assignment_ids": picked["assignment_id"].astype(str).to_numpy(),
+            "message": [
+                f"assignment {a.assignment_id} names {_target_text(a)}, which is not in the "
+                "project (redrawn or deleted); reassign it to the current reach ids"
+                for a in picked.itertuples()
+            ],
+        }
+    )
+
+
+def stale_board_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+    """Sign boards still showing someone who is no longer the chief, past the allowed delay."""
+    boards = run.roster.boards
+    if boards.empty:
+        return pd.DataFrame()
+    clipped = run.audit.clipped
+    clipped = clipped[clipped["role"] >= 0]
+    assignments = run.roster.assignments
+    person = assignments["person_id"].to_numpy()[clipped["assignment"].to_numpy()]
+    start = assignments["valid_from"].to_numpy()[clipped["assignment"].to_numpy()]
+    end = assignments["valid_to"].to_numpy()[clipped["assignment"].to_numpy()]
+    network = project.network
+    offset = np.concatenate([[0.0], np.cumsum(network.core.length_m)])
+    on_reach = run.pieces["position"].to_numpy()[clipped["piece"].to_numpy()]
+    index = pd.Index(network.ids)
+    day = pd.Timestamp(run.as_of)
+    rows = []
+    for board in boards.itertuples():
+        position = index.get_indexer([board.reach_id])[0]
+        if position < 0:
+            continue
+        measure = _measure(board.measure_m)
+        where = offset[position] + measure
+        here = (
+            (on_reach == position)
+            & (clipped["level"].to_numpy() == LEVELS.index(board.level))
+            & (clipped["start"].to_numpy() <= where)
+            & (clipped["end"].to_numpy() >= where)
+        )
+        state = clipped["state"].to_numpy()
+        current = here & (state == ACTIVE)
+        if board.person_id in set(person[current]):
+            continue
+        shown = here & (state == EXPIRED) & (person == board.person_id)
+        changes = [pd.Timestamp(t) for t in start[current]]
+        changes += [pd.Timestamp(t) + pd.Timedelta(days=1) for t in end[shown]]
+        if not changes:
+            continue
+        changed = min(changes)
+        late = (day - changed).days - run.policy.board_update_days
+        if late > 0:
+            rows.append(_board_row(board, measure, changed, late, run.policy.board_update_days))
+    return pd.DataFrame(rows)
+
+
+def _measure(value: Any) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)
+
+
+def _board_row(board: Any, measure: float, changed: pd.Timestamp, late: int, days: int) -> dict:
+    return {
+        "kind": "stale_board",
+        "level": board.level,
+        "reach_id": board.reach_id,
+        "from_m": measure,
+        "to_m": measure,
+        "assignment_ids": str(board.board_id),
+        "message": f"sign board {board.board_id} on reach {board.reach_id} still shows a former "
+        f"{board.level} chief; the change on {changed.date()} should have been posted within "
+        f"{days} days ({late} days late): update the board",
+    }

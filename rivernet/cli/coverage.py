@@ -1,0 +1,204 @@
+"""``rivernet coverage`` and ``rivernet roster import/check/export``: the full-coverage commands."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+import pyogrio
+
+from rivernet._errors import RosterError
+
+LEVEL_CHOICE = click.Choice(["province", "city", "county", "township", "village"])
+
+
+def register(group: click.Group) -> None:
+    """Add the coverage and roster commands to the ``rivernet`` group."""
+    group.add_command(coverage)
+    group.add_command(roster)
+
+
+def _policy_for(project_path: Path, policy: Path | None) -> Any:
+    if policy is not None:
+        return policy
+    beside = project_path.with_name("policy.toml")
+    return beside if beside.exists() else None
+
+
+@click.command()
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", help="Audit day, e.g. 2025-06-30 (default: today).")
+@click.option("--unit", help="Only this admin unit and the units inside it (GB/T 2260 code).")
+@click.option("--level", type=LEVEL_CHOICE, help="Only this level.")
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Coverage policy TOML (default: policy.toml beside the project, else the defaults).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write coverage_gaps, coverage_problems and coverage_summary layers to this .gpkg.",
+)
+def coverage(
+    project: Path,
+    as_of: str | None,
+    unit: str | None,
+    level: str | None,
+    policy: Path | None,
+    output: Path | None,
+) -> None:
+    """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
+    from rivernet.coverage import coverage_gaps, coverage_problems, coverage_summary
+    from rivernet.project import open_project
+
+    opened = open_project(project)
+    chosen = _policy_for(project, policy)
+    summary = coverage_summary(opened, as_of=as_of, policy=chosen, unit=unit, level=level)
+    click.echo(format_summary(summary))
+    if output is None:
+        return
+    gaps = coverage_gaps(opened, as_of=as_of, policy=chosen)
+    problems = coverage_problems(opened, as_of=as_of, policy=chosen)
+    if level is not None:
+        gaps, problems = gaps[gaps["level"] == level], problems[problems["level"] == level]
+    if unit is not None:
+        gaps = gaps[gaps["unit_code"].fillna("").str.startswith(_prefix(unit))]
+        problems = problems[problems["unit_code"].fillna("").str.startswith(_prefix(unit))]
+    write_layers(
+        output,
+        {"coverage_gaps": gaps, "coverage_problems": problems, "coverage_summary": summary},
+    )
+    click.echo(f"wrote {len(gaps)} gaps and {len(problems)} problems to {output}", err=True)
+
+
+def _prefix(unit: str) -> str:
+    from rivernet.admin import level_of_code, normalise_code
+
+    code = normalise_code(unit)
+    return code[: {"province": 2, "city": 4}.get(level_of_code(code), len(code))]
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary table as aligned text (lengths in km)."""
+    if summary.empty:
+        return "no river length requires a chief under this policy"
+    table = summary.assign(
+        required_km=(summary["required_m"] / 1000).round(1),
+        covered_km=(summary["covered_m"] / 1000).round(1),
+    )
+    columns = ["unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct",
+               "gaps", "overlaps", "expired"]  # fmt: skip
+    return str(table[columns].to_string(index=False))
+
+
+def write_layers(path: Path, layers: dict[str, pd.DataFrame]) -> Path:
+    """Write several layers to a new GeoPackage in one step (temporary file, then rename).
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` to write (replaced if it exists).
+    layers
+        Frames by layer name; GeoDataFrames become spatial layers.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if path.suffix.lower() != ".gpkg":
+        raise click.BadParameter(f"{path.name}: write coverage results to a .gpkg file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".gpkg", dir=path.parent)
+    os.close(handle)
+    temp = Path(name)
+    temp.unlink()
+    try:
+        for layer, frame in layers.items():
+            pyogrio.write_dataframe(_writable(frame), temp, layer=layer, driver="GPKG")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def _writable(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.reset_index(drop=True).copy()
+    for column in out.columns:
+        if column != "geometry" and out[column].dtype == object:
+            out[column] = out[column].map(lambda v: None if v is None or pd.isna(v) else str(v))
+    return out
+
+
+@click.group()
+def roster() -> None:
+    """Import, check and export chief rosters (CSV or Excel, Chinese or English headers)."""
+
+
+@roster.command("import")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sheet", help="Excel worksheet to read (default: the first).")
+def import_roster(project: Path, file: Path, sheet: str | None) -> None:
+    """Validate FILE against PROJECT and store it as the project's roster (all or nothing)."""
+    from rivernet.project import open_project
+    from rivernet.roster import project_roster, read_roster, write_roster
+
+    opened = open_project(project)
+    new = read_roster(file, project=opened, sheet=sheet)
+    existing = project_roster(opened)
+    if existing is not None and len(existing.units):
+        new.units = existing.units
+    write_roster(new, project)
+    click.echo(
+        f"imported {len(new.assignments)} assignments of {len(new.people)} people from "
+        f"{file.name} into {project}"
+    )
+
+
+@roster.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--project",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also check reach ids, admin codes and units against this project.",
+)
+@click.option("--sheet", help="Excel worksheet to read (default: the first).")
+def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
+    """Check a roster FILE and list every problem with its row number."""
+    from rivernet.project import open_project
+    from rivernet.roster import read_roster
+
+    opened = open_project(project) if project is not None else None
+    try:
+        checked = read_roster(file, project=opened, sheet=sheet)
+    except RosterError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"{file.name}: ok, {len(checked.assignments)} assignments of {len(checked.people)} people"
+    )
+
+
+@roster.command("export")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--include-contact", is_flag=True, help="Include contact details (private).")
+def export_roster(project: Path, output: Path, include_contact: bool) -> None:
+    """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file."""
+    from rivernet._coverage_input import require_roster
+    from rivernet.project import open_project
+    from rivernet.roster import export_roster as export
+
+    roster = require_roster(open_project(project))
+    export(roster, output, include_contact=include_contact)
+    click.echo(f"wrote {len(roster.assignments)} assignments to {output}")

@@ -1,0 +1,136 @@
+"""``rivernet coverage`` and ``rivernet roster import/check/export``."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from rivernet.cli import main
+from rivernet.roster import write_roster
+from tests._coverage_project import tiny_roster, write_tiny_project
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "roster"
+POLICY_TOML = """
+default_levels = ["county"]
+[[rule]]
+name = "order 2"
+levels = ["city"]
+min_strahler = 2
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = write_tiny_project(tmp_path / "tiny.gpkg")
+    write_roster(tiny_roster(), path)
+    (tmp_path / "policy.toml").write_text(POLICY_TOML, encoding="utf-8")
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_coverage_prints_the_summary_and_writes_layers(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "coverage.gpkg"
+    result = CliRunner().invoke(
+        main, ["-q", "coverage", str(project), "--as-of", "2025-06-30", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct", "gaps",
+        "overlaps", "expired",
+    ]  # fmt: skip
+    assert lines[1].split() == ["320500", "苏州市", "city", "2.0", "1.0", "50.0", "1", "0", "0"]
+    assert lines[3].split() == ["320506", "东县", "county", "4.0", "3.0", "75.0", "1", "1", "1"]
+    layers = {str(name) for name, _ in pyogrio.list_layers(out)}
+    assert layers == {"coverage_gaps", "coverage_problems", "coverage_summary"}
+    gaps = pyogrio.read_dataframe(out, layer="coverage_gaps")
+    assert sorted(gaps["reach_id"].tolist()) == [4, 5, 9]
+    problems = pyogrio.read_dataframe(out, layer="coverage_problems")
+    assert set(problems["kind"]) == {"overlap", "expired", "broken_chain", "orphan",
+                                     "stale_board"}  # fmt: skip
+
+
+def test_coverage_filters_by_unit_and_level(project: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["coverage", str(project), "--as-of", "2025-06-30", "--unit", "320505", "--level",
+         "county"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == ["320505"]
+
+
+def test_coverage_explains_a_bad_policy(project: Path) -> None:
+    (project.parent / "policy.toml").write_text("default_levelz = []\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["coverage", str(project)])
+    assert result.exit_code != 0
+    assert "unknown key 'default_levelz'" in result.output
+
+
+def test_roster_import_replaces_the_roster(project: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(project), str(FIXTURES / "roster_gbk.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 3 assignments of 2 people" in result.output
+    table = pyogrio.read_dataframe(project, layer="roster_assignments", read_geometry=False)
+    assert table["reach_id"].tolist() == [7, 1, 2]
+
+
+def test_roster_import_of_a_bad_file_changes_nothing(project: Path) -> None:
+    before = _digest(project)
+    result = CliRunner().invoke(
+        main, ["roster", "import", str(project), str(FIXTURES / "roster_project.csv")]
+    )
+    assert result.exit_code != 0
+    assert "line 2: reach 99 is not in the project's network" in result.output
+    assert "nothing was imported" in result.output
+    assert _digest(project) == before
+    assert sorted(p.name for p in project.parent.iterdir()) == ["policy.toml", "tiny.gpkg"]
+
+
+def test_roster_check(project: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(main, ["roster", "check", str(FIXTURES / "roster_merged.xlsx")])
+    assert good.exit_code == 0
+    assert "ok, 3 assignments of 3 people" in good.output
+    bad = runner.invoke(main, ["roster", "check", str(FIXTURES / "roster_bad.csv")])
+    assert bad.exit_code == 1
+    assert "line 9: from_m 800 is not below to_m 200" in bad.output
+    checked = runner.invoke(
+        main,
+        ["roster", "check", str(FIXTURES / "roster_project.csv"), "--project", str(project)],
+    )
+    assert checked.exit_code == 1
+    assert "line 4: unit 320506 (county) does not contain reach 7" in checked.output
+
+
+def test_roster_export_keeps_contacts_private(project: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    plain = tmp_path / "roster.csv"
+    result = runner.invoke(main, ["roster", "export", str(project), "-o", str(plain)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(plain, encoding="utf-8-sig")
+    assert "contact" not in frame.columns
+    assert len(frame) == len(tiny_roster().assignments)
+    private = tmp_path / "private.csv"
+    runner.invoke(main, ["roster", "export", str(project), "-o", str(private), "--include-contact"])
+    assert "contact" in pd.read_csv(private, encoding="utf-8-sig").columns
+
+
+def test_coverage_without_a_roster(tmp_path: Path) -> None:
+    path = write_tiny_project(tmp_path / "bare.gpkg")
+    shutil.copyfile(path, tmp_path / "copy.gpkg")
+    result = CliRunner().invoke(main, ["coverage", str(path)])
+    assert result.exit_code != 0
+    assert "has no roster" in result.output
