@@ -1,0 +1,283 @@
+"""``rivernet crossings``, ``boundary-rivers``, ``partners`` and ``incident``: cross-boundary work.
+
+Each command reads a project file, prints a readable table in Chinese (``--lang zh``, the
+default) or English, and with ``--output`` writes the full result as GeoJSON, GeoPackage or CSV
+(the suffix chooses).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+LEVEL_CHOICE = click.Choice(["province", "city", "county"])
+LANG_CHOICE = click.Choice(["zh", "en"])
+
+# Column headings of the printed tables.
+HEADINGS: dict[str, tuple[str, str]] = {
+    "crossing_id": ("断面编号", "section"),
+    "reach_id": ("河段", "reach"),
+    "measure_m": ("里程(米)", "measure (m)"),
+    "river_id": ("河流", "river"),
+    "upstream_name": ("上游", "upstream"),
+    "downstream_name": ("下游", "downstream"),
+    "responsible_name": ("责任方", "responsible"),
+    "in_lake": ("湖区", "in lake"),
+    "upstream_chiefs": ("上游河长", "upstream chiefs"),
+    "downstream_chiefs": ("下游河长", "downstream chiefs"),
+    "left_name": ("左岸", "left bank"),
+    "right_name": ("右岸", "right bank"),
+    "length_m": ("长度(米)", "length (m)"),
+    "responsible": ("责任划分", "responsibility"),
+    "ambiguous": ("待协商", "ambiguous"),
+    "unit_name": ("单位", "unit"),
+    "relation": ("关系", "relation"),
+    "partner_name": ("伙伴", "partner"),
+    "distance_km": ("距离(公里)", "distance (km)"),
+    "partner_chiefs": ("伙伴河长", "partner chiefs"),
+    "order": ("序号", "order"),
+    "level_zh": ("级别", "level"),
+    "level": ("级别", "level"),
+    "arrival_h": ("到达(小时)", "arrival (h)"),
+    "chiefs": ("河长", "chiefs"),
+    "crossings": ("交接断面", "sections"),
+    "rivers": ("河流数", "rivers"),
+    "summary_zh": ("概要", "summary"),
+    "summary_en": ("概要", "summary"),
+    "boundary_river_km": ("界河(公里)", "boundary rivers (km)"),
+}
+RELATIONS_ZH = {
+    "upstream": "上游",
+    "downstream": "下游",
+    "tributary": "支流",
+    "main_stem": "干流",
+    "left_bank": "左岸",
+    "right_bank": "右岸",
+}
+
+
+def _project(path: Path) -> Any:
+    from rivernet.project import open_project
+
+    return open_project(path)
+
+
+def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 40) -> str:
+    """A readable plain-text table of some columns, headed in the chosen language."""
+    shown = frame[[c for c in columns if c in frame.columns]].head(limit).copy()
+    if lang == "zh" and "relation" in shown:
+        shown["relation"] = shown["relation"].map(lambda r: RELATIONS_ZH.get(r, r))
+    for column in shown.columns:
+        if shown[column].dtype.kind == "f":
+            shown[column] = shown[column].round(1)
+    index = 0 if lang == "zh" else 1
+    shown.columns = [HEADINGS.get(c, (c, c))[index] for c in shown.columns]
+    text = shown.to_string(index=False) if len(shown) else ("（无）" if lang == "zh" else "(none)")
+    if len(frame) > limit:
+        more = len(frame) - limit
+        text += f"\n… 另有 {more} 行" if lang == "zh" else f"\n… {more} more rows"
+    return text
+
+
+def _write(frame: pd.DataFrame, output: Path | None, lang: str) -> None:
+    if output is None:
+        return
+    from rivernet.io import write_vector
+
+    write_vector(frame, output)
+    click.echo(
+        f"已写入 {len(frame)} 行：{output}"
+        if lang == "zh"
+        else f"wrote {len(frame)} rows to {output}"
+    )
+
+
+_PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_OUTPUT = click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full result (.geojson, .gpkg or .csv).",
+)  # fmt: skip
+_LANG = click.option("--lang", type=LANG_CHOICE, default="zh", show_default=True,
+                     help="Language of the printed table.")  # fmt: skip
+_AS_OF = click.option("--as-of", help="Date for the chiefs (YYYY-MM-DD; default today).")
+
+
+@click.command()
+@_PROJECT
+@click.option("--level", type=LEVEL_CHOICE, default="province", show_default=True)
+@click.option("--no-lakes", is_flag=True, help="Drop crossings on lake flow paths.")
+@_AS_OF
+@_OUTPUT
+@_LANG
+def crossings(
+    project: Path, level: str, no_lakes: bool, as_of: str | None, output: Path | None, lang: str
+) -> None:
+    """List the handover sections (交接断面) where rivers cross unit boundaries."""
+    from rivernet.boundary import crossings as find_crossings
+
+    result = find_crossings(_project(project), level=level, as_of=as_of, include_lakes=not no_lakes)
+    _write(result, output, lang)
+    pairs = result.groupby(["upstream_name", "downstream_name"]).size()
+    click.echo(
+        f"{len(result)} 个交接断面（{level}）"
+        if lang == "zh"
+        else f"{len(result)} handover sections ({level})"
+    )
+    for (up, down), count in pairs.items():
+        click.echo(f"  {up} → {down}: {count}")
+    click.echo(
+        _table(result, ["crossing_id", "reach_id", "upstream_name", "downstream_name",
+                        "responsible_name", "in_lake", "upstream_chiefs", "downstream_chiefs"],
+               lang)
+    )  # fmt: skip
+
+
+@click.command("boundary-rivers")
+@_PROJECT
+@click.option("--level", type=LEVEL_CHOICE, default="province", show_default=True)
+@click.option("--tolerance-m", type=float, default=250.0, show_default=True,
+              help="How far the boundary may lie from the channel.")  # fmt: skip
+@click.option("--rule", type=click.Choice(["split_by_bank", "split_by_length", "escalate"]),
+              help="Responsibility rule (default: the project's configuration).")  # fmt: skip
+@_OUTPUT
+@_LANG
+def boundary_rivers(
+    project: Path,
+    level: str,
+    tolerance_m: float,
+    rule: str | None,
+    output: Path | None,
+    lang: str,
+) -> None:
+    """List boundary rivers (界河): stretches with each bank in a different unit."""
+    from rivernet.boundary import boundary_rivers as find_rivers
+
+    result = find_rivers(_project(project), level=level, tolerance_m=tolerance_m, rule=rule)
+    _write(result, output, lang)
+    km = float(result["length_m"].sum()) / 1000.0
+    click.echo(
+        f"{len(result)} 段界河，共 {km:.1f} 公里" if lang == "zh"
+        else f"{len(result)} boundary-river stretches, {km:.1f} km"
+    )  # fmt: skip
+    click.echo(
+        _table(result, ["reach_id", "left_name", "right_name", "length_m", "responsible",
+                        "ambiguous"], lang)
+    )  # fmt: skip
+
+
+@click.command()
+@_PROJECT
+@click.option("--unit", help="Unit code, e.g. 330500.")
+@click.option("--chief", help="Chief person id or name (needs a roster).")
+@click.option("--reach", help="Reach id.")
+@click.option("--level", type=LEVEL_CHOICE, help="Level (reach/chief queries; summary).")
+@click.option("--distance-km", type=float, help="Only partners within this distance.")
+@_AS_OF
+@_OUTPUT
+@_LANG
+def partners(
+    project: Path,
+    unit: str | None,
+    chief: str | None,
+    reach: str | None,
+    level: str | None,
+    distance_km: float | None,
+    as_of: str | None,
+    output: Path | None,
+    lang: str,
+) -> None:
+    """Joint-control partners of a unit, chief or reach; without one, the pair summary."""
+    from rivernet.coordination import partner_summary
+    from rivernet.coordination import partners as find_partners
+
+    opened = _project(project)
+    if unit is None and chief is None and reach is None:
+        summary = partner_summary(opened, level=level or "province", as_of=as_of)
+        _write(summary, output, lang)
+        column = "summary_zh" if lang == "zh" else "summary_en"
+        for line in summary[column]:
+            click.echo(line)
+        return
+    reach_id: Any = None
+    if reach is not None:
+        reach_id = int(reach) if reach.lstrip("-").isdigit() else reach
+    result = find_partners(
+        opened, unit=unit, chief=chief, reach=reach_id, level=level,
+        distance_km=distance_km, as_of=as_of,
+    )  # fmt: skip
+    _write(result, output, lang)
+    click.echo(
+        _table(result, ["unit_name", "relation", "partner_name", "river_id", "distance_km",
+                        "crossing_id", "partner_chiefs"], lang)
+    )  # fmt: skip
+
+
+@click.command()
+@_PROJECT
+@click.option("--lon", type=float, required=True, help="Longitude (WGS84 / CGCS2000).")
+@click.option("--lat", type=float, required=True, help="Latitude (WGS84 / CGCS2000).")
+@click.option("--distance-km", type=float, help="How far to look along the network.")
+@click.option(
+    "--velocity", "velocity_m_s", type=float, help="Flow velocity (m/s) for arrival times."
+)
+@click.option("--max-snap-m", type=float, default=1000.0, show_default=True,
+              help="Farthest a river may be from the point.")  # fmt: skip
+@_AS_OF
+@_OUTPUT
+@_LANG
+def incident(
+    project: Path,
+    lon: float,
+    lat: float,
+    distance_km: float | None,
+    velocity_m_s: float | None,
+    max_snap_m: float,
+    as_of: str | None,
+    output: Path | None,
+    lang: str,
+) -> None:
+    """Route a pollution incident: whom to notify downstream, where to look upstream."""
+    import geopandas as gpd
+    from shapely import Point
+
+    from rivernet.coordination import incident as route
+
+    point = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326")  # converted to the network's CRS
+    report = route(
+        _project(project), point, distance_km=distance_km, as_of=as_of,
+        velocity_m_s=velocity_m_s, max_snap_m=max_snap_m,
+    )  # fmt: skip
+    _write(report.sections, output, lang)
+    snapped = report.snapped
+    if lang == "zh":
+        click.echo(
+            f"事故点位于河段 {snapped['reach_id']}，里程 {snapped['measure_m']:.0f} 米"
+            f"（距输入点 {snapped['distance_m']:.0f} 米）"
+        )
+        click.echo("\n下游需通知的单位：")
+    else:
+        click.echo(
+            f"incident on reach {snapped['reach_id']} at {snapped['measure_m']:.0f} m "
+            f"({snapped['distance_m']:.0f} m from the given point)"
+        )
+        click.echo("\nunits to notify downstream:")
+    columns = ["order", "level_zh" if lang == "zh" else "level", "unit_name", "distance_km"]
+    if velocity_m_s is not None:
+        columns.append("arrival_h")
+    click.echo(_table(report.notify, [*columns, "chiefs"], lang))
+    click.echo("\n途经交接断面：" if lang == "zh" else "\nhandover sections passed:")
+    click.echo(
+        _table(report.sections, ["crossing_id", "level", "upstream_name", "downstream_name",
+                                 "distance_km"], lang)
+    )  # fmt: skip
+    click.echo("\n上游需排查的单位：" if lang == "zh" else "\nunits to check upstream:")
+    click.echo(_table(report.upstream, ["level", "unit_name", "distance_km", "chiefs"], lang))
+
+
+def register(group: click.Group) -> None:
+    """Add the cross-boundary commands to the ``rivernet`` group."""
+    for command in (crossings, boundary_rivers, partners, incident):
+        group.add_command(command)

@@ -1,0 +1,188 @@
+"""Tests of rivernet.coordination: jurisdiction graph, partners, summaries and incidents."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+import rivernet
+from rivernet._errors import InputError, NotFoundError, OutOfRangeError
+from rivernet.coordination import (
+    incident,
+    jurisdiction_graph,
+    jurisdiction_table,
+    partner_summary,
+    partner_table,
+    partners,
+)
+from tests.boundary_cases import make_project
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def project() -> rivernet.Project:
+    return make_project()
+
+
+@pytest.fixture(scope="module")
+def taihu() -> rivernet.Project:
+    return rivernet.open_project(SAMPLE)
+
+
+def test_jurisdiction_graph_hand_computed(project: rivernet.Project) -> None:
+    graph = jurisdiction_graph(project, level="province", boundary_tolerance_m=100)
+    assert isinstance(graph, nx.DiGraph) and graph.graph["level"] == "province"
+    assert set(graph.edges) == {("320000", "330000"), ("330000", "320000")}
+    west_east = graph.edges["320000", "330000"]
+    assert west_east["crossings"] == 5  # reaches 10, 20, 31, 41, 51
+    assert west_east["rivers"] == 5
+    assert graph.edges["330000", "320000"]["crossings"] == 2  # back on 10 and 51
+    assert west_east["boundary_river_km"] == pytest.approx(2.0)
+    assert graph.nodes["320000"]["name"] == "西省"
+
+
+def test_jurisdiction_table_lengths(project: rivernet.Project) -> None:
+    table = jurisdiction_table(project, level="province", boundary_tolerance_m=None)
+    row = table[(table["upstream_code"] == "330000")].iloc[0]
+    # 10 at 11000 m (11 km drain through) and 51 at 3000 m (3 km)
+    assert row["upstream_length_km"] == pytest.approx(14.0)
+    assert row["boundary_river_km"] == 0.0
+
+
+def test_unit_partners(project: rivernet.Project) -> None:
+    found = partners(project, unit="320000")
+    relations = set(zip(found["relation"], found["partner_code"], strict=True))
+    assert ("downstream", "330000") in relations
+    assert ("upstream", "330000") in relations  # water comes back on reaches 10 and 51
+    assert ("left_bank", "330000") in relations  # reach 20: 330000 holds the left bank
+    river10 = found[(found["relation"] == "upstream") & (found["river_id"] == 10)].iloc[0]
+    assert river10["distance_km"] == 0.0 and river10["crossing_id"] == "P10@11000"
+
+
+def test_unit_partners_distance_limit(project: rivernet.Project) -> None:
+    # at county level, reach 10 leaves 320102 for 330102 at 3000 m and comes back at 11000 m
+    far = partners(project, unit="330102", banks=False)
+    back = far[(far["relation"] == "downstream") & (far["river_id"] == 10)]
+    assert back["partner_code"].tolist() == ["320102"]
+    within = partners(project, unit="320102", distance_km=5, banks=False)
+    assert not ((within["relation"] == "upstream") & (within["distance_km"] > 5)).any()
+
+
+def test_reach_partners(project: rivernet.Project) -> None:
+    found = partners(project, reach=33, level="province")
+    assert found[["relation", "partner_code"]].values.tolist() == [["upstream", "320000"]]
+    assert found["distance_km"].iloc[0] == pytest.approx(0.0 + 2.828427, abs=1e-5)
+
+
+def test_partners_needs_one_subject(project: rivernet.Project) -> None:
+    with pytest.raises(InputError, match="exactly one"):
+        partners(project)
+    with pytest.raises(NotFoundError, match="999999"):
+        partners(project, unit="999999")
+    with pytest.raises(NotFoundError, match="no roster"):
+        partners(project, chief="张三")
+
+
+def test_partner_table_agrees_with_the_graph(project: rivernet.Project) -> None:
+    table = partner_table(project, level="province", banks=False)
+    downstream = table[table["relation"] == "downstream"]
+    pairs = set(zip(downstream["unit_code"], downstream["partner_code"], strict=True))
+    assert pairs == set(jurisdiction_graph(project, level="province").edges)
+
+
+def test_partner_summary_text(project: rivernet.Project) -> None:
+    summary = partner_summary(project, level="province")
+    assert summary["summary_zh"].iloc[0] == "西省 → 东省：5 条河流，5 个交接断面"
+    assert summary["summary_en"].iloc[1] == "东省 -> 西省: 2 rivers, 2 handover sections"
+
+
+def test_incident_on_a_river_crossing_twice(project: rivernet.Project) -> None:
+    report = incident(project, (-2500, -1990), velocity_m_s=1.0)
+    assert report.snapped["reach_id"] == 10
+    assert report.snapped["measure_m"] == pytest.approx(500)
+    assert report.snapped["distance_m"] == pytest.approx(10)
+    province = report.notify[report.notify["level"] == "province"]
+    assert province["unit_code"].tolist() == ["320000", "330000"]
+    assert province["distance_km"].tolist() == pytest.approx([0.0, 2.5])
+    assert province["arrival_h"].iloc[1] == pytest.approx(2500 / 3600)
+    sections = report.sections[report.sections["level"] == "province"]
+    assert sections["crossing_id"].tolist() == ["P10@3000", "P10@11000"]
+    assert sections["distance_km"].tolist() == pytest.approx([2.5, 10.5])
+    assert report.upstream.empty
+
+
+def test_incident_upstream_units(project: rivernet.Project) -> None:
+    report = incident(project, (1000, 2000))  # on reach 33, below the confluence
+    province = report.upstream[report.upstream["level"] == "province"]
+    assert province["unit_code"].tolist() == ["320000"]
+    assert province["distance_km"].iloc[0] == pytest.approx(1.414214, abs=1e-5)
+
+
+def test_incident_far_from_any_river(project: rivernet.Project) -> None:
+    with pytest.raises(OutOfRangeError, match="max_snap_m"):
+        incident(project, (50_000, 50_000))
+    with pytest.raises(InputError, match="velocity"):
+        incident(project, (-2500, -2000), velocity_m_s=0)
+
+
+def test_taihu_summary_has_the_basin_flows(taihu: rivernet.Project) -> None:
+    summary = partner_summary(taihu, level="province")
+    pairs = set(zip(summary["upstream_name"], summary["downstream_name"], strict=True))
+    assert {("浙江省", "江苏省"), ("江苏省", "上海市"), ("安徽省", "江苏省"),
+            ("安徽省", "浙江省")} <= pairs  # fmt: skip
+    assert isinstance(summary, pd.DataFrame)
+
+
+def test_taihu_incident_in_huzhou(taihu: rivernet.Project) -> None:
+    report = incident(taihu, (120.2, 30.9), max_snap_m=3000, distance_km=50)
+    assert report.notify["unit_code"].iloc[0] == "330000"
+    assert "320000" in set(report.notify["unit_code"])
+    assert (report.sections["distance_km"].diff().dropna() >= 0).all()
+
+
+def test_top_level_exports_are_the_functions(project: rivernet.Project) -> None:
+    # the module is rivernet.coordination, so importing it never shadows rivernet.partners
+    assert callable(rivernet.partners)
+    found = rivernet.partners(project, unit="320000")
+    assert found.equals(partners(project, unit="320000"))
+    assert rivernet.jurisdiction_graph is jurisdiction_graph
+    assert rivernet.incident is incident
+    assert rivernet.partner_summary is partner_summary
+
+
+def test_chiefs_are_joined_from_the_roster(project: rivernet.Project) -> None:
+    roster_module = pytest.importorskip("rivernet.roster")
+    people = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2", "p3"],
+            "name": ["王河长", "李河长", "赵前任"],
+            "post": ["省长", "省长", "副省长"],
+            "organisation": ["", "", ""],
+            "level": ["province"] * 3,
+            "unit_code": ["320000", "330000", "330000"],
+            "contact": ["", "", ""],
+            "is_fictional": [True] * 3,
+        }
+    )
+    assignments = pd.DataFrame(
+        {
+            "assignment_id": ["a1", "a2", "a3"],
+            "person_id": ["p1", "p2", "p3"],
+            "level": ["province"] * 3,
+            "unit_code": ["320000", "330000", "330000"],
+            "role": ["总河长", "总河长", "总河长"],
+            "valid_from": pd.to_datetime(["2020-01-01", "2020-01-01", "2015-01-01"]),
+            "valid_to": pd.to_datetime([None, None, "2019-12-31"]),
+        }
+    )
+    project.roster = roster_module.Roster(people=people, assignments=assignments)
+    found = rivernet.crossings(project, level="province", as_of="2024-06-01")
+    row = found[found["reach_id"] == 41].iloc[0]
+    assert row["upstream_chiefs"] == "王河长 (总河长)"
+    assert row["downstream_chiefs"] == "李河长 (总河长)"
+    old = rivernet.crossings(project, level="province", as_of="2018-06-01")
+    assert old[old["reach_id"] == 41].iloc[0]["downstream_chiefs"] == "赵前任 (总河长)"
+    assert "李河长 (总河长)" in set(partners(project, unit="320000")["partner_chiefs"])
+    by_chief = partners(project, chief="王河长")
+    assert set(by_chief["unit_code"]) == {"320000"}
