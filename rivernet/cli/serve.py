@@ -1,0 +1,73 @@
+"""``rivernet serve``: run the map server (OGC API, tiles, web map) on a project file.
+
+The server package is imported only when the command runs, so the library never depends on
+the web framework at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("serve")
+@click.argument("project", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+@click.pass_context
+def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> None:
+    """Serve PROJECT (default: $RIVERNET_PROJECT, else the Taihu sample) on HOST:PORT.
+
+    Other settings come from RIVERNET_* environment variables (RIVERNET_PUBLIC_URL,
+    RIVERNET_ROOT_PATH, RIVERNET_CORS_ORIGINS, ...).
+    """
+    import uvicorn
+
+    from rivernet.project import open_project
+    from server.app import create_app
+    from server.routers.features import route_paths
+    from server.settings import Settings
+
+    settings = Settings() if project is None else Settings(project=project)
+    quiet = bool((ctx.obj or {}).get("quiet", False))
+    loaded = open_project(settings.project)
+    app = create_app(settings, project=loaded)
+    url = server_url(settings.public_url, host, port)
+    click.echo(f"rivernet: serving {settings.project} ({len(loaded.network)} reaches)")
+    if "/map" in route_paths(app.routes):
+        click.echo(f"web map: open {url}map in a browser")
+    click.echo(f"OGC API: {url} (Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info")
+
+
+def server_url(public_url: str | None, host: str, port: int) -> str:
+    """The URL to print: the public URL if set, else ``http://host:port/``.
+
+    Parameters
+    ----------
+    public_url
+        ``RIVERNET_PUBLIC_URL``, if set.
+    host
+        The listening interface (a wildcard address prints as 127.0.0.1).
+    port
+        The port.
+
+    Returns
+    -------
+    str
+        The URL.
+    """
+    if public_url:
+        return public_url.rstrip("/") + "/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def register(group: click.Group) -> None:
+    """Add ``serve`` to the ``rivernet`` command group."""
+    group.add_command(serve)

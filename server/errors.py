@@ -1,0 +1,165 @@
+"""One table maps library exceptions to HTTP status codes; every error body is problem+json.
+
+Handlers are installed by :func:`install_error_handlers`. Library errors keep their message (it
+already says what was wrong and how to fix it); request validation errors are 400 (as OGC API asks)
+and list each bad parameter; anything unexpected is logged and answered with a plain 500 problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rivernet._errors import (
+    AdminUnitsError,
+    CRSError,
+    InputError,
+    NotFoundError,
+    OutOfRangeError,
+    PolicyError,
+    ProjectFileError,
+    RivernetError,
+    RosterError,
+    TopologyError,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# The first row whose class matches wins, so subclasses come before their bases.
+# Errors about the served data itself (not the request) are 503: the request was fine, but the
+# project cannot answer it until its data is fixed.
+ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotFoundError, 404, "Not Found"),
+    (OutOfRangeError, 404, "Out of Range"),
+    (ProjectFileError, 503, "Project Data Problem"),
+    (RosterError, 503, "Project Data Problem"),
+    (PolicyError, 503, "Project Data Problem"),
+    (AdminUnitsError, 503, "Project Data Problem"),
+    (TopologyError, 503, "Project Data Problem"),
+    (CRSError, 400, "Bad Coordinate Reference System"),
+    (InputError, 400, "Bad Request"),
+    (RivernetError, 400, "Bad Request"),
+)
+
+
+def status_for(error: Exception) -> tuple[int, str]:
+    """The HTTP status and title for an exception (500 when no row of the table matches)."""
+    for kind, status, title in ERROR_TABLE:
+        if isinstance(error, kind):
+            return status, title
+    return 500, "Internal Server Error"
+
+
+def problem(
+    status: int, title: str, detail: str, *, instance: str | None = None, **extra: Any
+) -> Response:
+    """An RFC 9457 problem+json response.
+
+    Parameters
+    ----------
+    status
+        HTTP status code.
+    title
+        Short summary of the kind of problem.
+    detail
+        What went wrong for this request and how to fix it.
+    instance
+        The request path.
+    **extra
+        More members (``errors`` for validation problems).
+
+    Returns
+    -------
+    fastapi.responses.Response
+        The response.
+    """
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _library_error(request: Request, error: Exception) -> Response:
+    status, title = status_for(error)
+    if status >= 500:
+        logger.error("project data problem on %s: %s", request.url.path, error)
+    detail = str(error)
+    notes = getattr(error, "__notes__", None)
+    if notes:
+        detail = " ".join([detail, *notes])
+    extra: dict[str, Any] = {}
+    problems = getattr(error, "problems", None)
+    if problems:
+        extra["problems"] = [{"line": line, "message": msg} for line, msg in problems]
+    return problem(status, title, detail, instance=request.url.path, **extra)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {
+            "parameter": ".".join(str(part) for part in item.get("loc", ())[1:]),
+            "in": str(item.get("loc", ("query",))[0]),
+            "message": item.get("msg", ""),
+            "value": item.get("input"),
+        }
+        for item in error.errors()
+    ]
+    detail = "; ".join(f"{e['in']} parameter {e['parameter']!r}: {e['message']}" for e in errors)
+    return problem(
+        400, "Invalid Parameters", detail or "invalid request", instance=request.url.path,
+        errors=errors,
+    )  # fmt: skip
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    detail = str(error.detail)
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"no resource at {request.url.path}; the API's landing page lists what exists"
+    response = problem(error.status_code, _reason(error.status_code), detail,
+                       instance=request.url.path)  # fmt: skip
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    logger.exception("unexpected error on %s", request.url.path, exc_info=error)
+    return problem(
+        500,
+        "Internal Server Error",
+        "the server failed to answer this request; the error is logged",
+        instance=request.url.path,
+    )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer library errors, bad parameters and HTTP errors with problem+json bodies."""
+    app.add_exception_handler(RivernetError, _library_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

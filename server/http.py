@@ -1,0 +1,210 @@
+"""HTTP behaviour shared by every router: absolute links, strong ETags, 304s and Cache-Control.
+
+The project never changes while the server runs, so a response is fully determined by the data
+version, the public base URL and the request (path, query, negotiated format and encoding).
+:func:`request_etag` hashes exactly those into a strong ETag; :func:`cached_response` answers
+``If-None-Match`` with 304 before building a body, and :func:`streamed_response` does the same for
+large bodies sent in chunks. Gzip is applied by the app's middleware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.state import get_state
+
+Body = bytes | Callable[[], bytes]
+
+
+def base_url(request: Request) -> str:
+    """The public base URL of the API, without a trailing slash.
+
+    ``RIVERNET_PUBLIC_URL`` when set, else the request's scheme, host and root path.
+    """
+    public = get_state(request).settings.public_url
+    if public:
+        return public
+    return str(request.base_url).rstrip("/")
+
+
+def absolute_url(request: Request, path: str, query: Mapping[str, object] | None = None) -> str:
+    """An absolute link to ``path`` (relative to the API root) with an optional query.
+
+    Parameters
+    ----------
+    request
+        The current request.
+    path
+        A path such as ``/collections/reaches/items``.
+    query
+        Query parameters; None values are left out.
+
+    Returns
+    -------
+    str
+        The URL, starting with :func:`base_url`.
+    """
+    url = base_url(request) + "/" + path.lstrip("/")
+    items = {k: v for k, v in (query or {}).items() if v is not None}
+    return f"{url}?{urlencode(items)}" if items else url
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the client accepts gzip (the middleware will compress large bodies)."""
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def request_etag(request: Request, parts: Iterable[object] = ()) -> str:
+    """A strong ETag for this request's response.
+
+    Parameters
+    ----------
+    request
+        The request: its path, sorted query, ``Accept`` and gzip acceptance are hashed.
+    parts
+        Anything else the body depends on (a resolved default date, say).
+
+    Returns
+    -------
+    str
+        A quoted strong entity tag.
+    """
+    state = get_state(request)
+    query = sorted(request.query_params.multi_items())
+    items = [
+        state.data_version,
+        base_url(request),
+        request.url.path,
+        repr(query),
+        request.headers.get("accept", ""),
+        "gzip" if accepts_gzip(request) else "identity",
+        *map(str, parts),
+    ]
+    digest = hashlib.blake2b("\x1f".join(items).encode(), digest_size=12).hexdigest()
+    return f'"{digest}"'
+
+
+def is_not_modified(request: Request, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, ``*`` matches anything)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def cache_headers(request: Request, etag: str) -> dict[str, str]:
+    """``ETag``, ``Cache-Control`` and ``Vary`` for a cacheable response."""
+    max_age = get_state(request).settings.cache_max_age
+    return {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept",
+    }
+
+
+def not_modified(request: Request, etag: str) -> Response:
+    """A 304 response carrying the validators."""
+    return Response(status_code=304, headers=cache_headers(request, etag))
+
+
+def cached_response(
+    request: Request,
+    body: Body,
+    media_type: str,
+    etag_parts: Iterable[object] = (),
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A response with a strong ETag, or 304 when the client already has it.
+
+    Parameters
+    ----------
+    request
+        The current request.
+    body
+        The bytes, or a function making them (not called for a 304).
+    media_type
+        The content type.
+    etag_parts
+        Anything besides the request that the body depends on.
+    headers
+        More headers (``Content-Crs``, ``Link``...).
+
+    Returns
+    -------
+    fastapi.responses.Response
+        200 with the body, or 304.
+    """
+    etag = request_etag(request, etag_parts)
+    if is_not_modified(request, etag):
+        return not_modified(request, etag)
+    content = body() if callable(body) else body
+    all_headers = {**cache_headers(request, etag), **(headers or {})}
+    return Response(content, media_type=media_type, headers=all_headers)
+
+
+def streamed_response(
+    request: Request,
+    chunks: Callable[[], Iterator[bytes]],
+    media_type: str,
+    etag_parts: Iterable[object] = (),
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Like :func:`cached_response` for a large body sent in chunks as it is made.
+
+    Parameters
+    ----------
+    request
+        The current request.
+    chunks
+        A function returning an iterator of byte chunks (not called for a 304).
+    media_type
+        The content type.
+    etag_parts
+        Anything besides the request that the body depends on.
+    headers
+        More headers.
+
+    Returns
+    -------
+    fastapi.responses.Response
+        A streaming 200 response, or 304.
+    """
+    etag = request_etag(request, etag_parts)
+    if is_not_modified(request, etag):
+        return not_modified(request, etag)
+    all_headers = {**cache_headers(request, etag), **(headers or {})}
+    return StreamingResponse(chunks(), media_type=media_type, headers=all_headers)
+
+
+class RootPathMiddleware:
+    """Set the ASGI ``root_path`` (``RIVERNET_ROOT_PATH``) when the server did not.
+
+    A proxy that serves the API under a prefix and strips it before forwarding makes every link
+    the API writes wrong unless the app knows the prefix; this puts it into each request scope.
+
+    Parameters
+    ----------
+    app
+        The wrapped ASGI app.
+    root_path
+        The prefix, such as ``/rivers``.
+    """
+
+    def __init__(self, app: ASGIApp, *, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with ``root_path`` set."""
+        if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
+            scope = {**scope, "root_path": self.root_path}
+        await self.app(scope, receive, send)

@@ -1,0 +1,361 @@
+"""Analysis endpoints: NLDI-style navigation, chiefs, coverage summary, partners and incidents.
+
+Navigation follows the USGS NLDI shape: ``/reaches/{id}/navigation/{UM|UT|DM|DD}?distance=``
+returns a GeoJSON FeatureCollection of reaches, each with its along-network ``distance_km`` from
+the start (outlet to outlet, as the library measures it). The other endpoints wrap the library's
+analysis functions and serialise whatever they return: GeoDataFrames as GeoJSON, tables as JSON
+(``items``) or CSV, composite results as a JSON object of those. An endpoint whose library
+function is not installed answers 404 saying so. Results are cached per data version and
+parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import geopandas as gpd
+import orjson
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pyproj import CRS, Transformer
+from shapely import Point
+
+from rivernet._errors import InputError, NotFoundError
+from server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
+from server.http import absolute_url, cached_response
+from server.params import DatetimeQuery, Level, as_of_date
+from server.routers.features import library_function, require_roster, to_wgs84
+from server.state import AppState, get_state
+
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+router = APIRouter(tags=["analysis"])
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+CSV = "text/csv; charset=utf-8"
+MODES = ("UM", "UT", "DM", "DD")
+MODE_TITLES = {
+    "UM": "upstream main stem",
+    "UT": "upstream with tributaries",
+    "DM": "downstream main path",
+    "DD": "downstream with diversions",
+}
+
+State = Annotated[AppState, Depends(get_state)]
+Mode = Literal["UM", "UT", "DM", "DD"]
+ReachPath = Annotated[str, Path(description="Reach id.")]
+DistanceQuery = Annotated[
+    float | None,
+    Query(ge=0, allow_inf_nan=False, description="Along-network distance limit in km."),
+]
+LonQuery = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude.")]
+LatQuery = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude.")]
+TableFormat = Annotated[Literal["json", "csv"] | None, Query(description="json or csv.")]
+
+
+def reach_id(project: Project, text: str) -> Any:
+    """The reach id written as ``text``, in the network's id type.
+
+    Raises
+    ------
+    NotFoundError
+        If no reach has that id.
+    """
+    index = project.network.reaches.index
+    value: Any = text
+    if pd.api.types.is_integer_dtype(index.dtype):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+    if value is None or value not in project.network:
+        raise NotFoundError(
+            f"no reach {text!r} in the network; reach ids are listed at /collections/reaches/items"
+        )
+    return value
+
+
+def network_point(project: Project, lon: float, lat: float) -> Point:
+    """A WGS84 longitude/latitude as a point in the network's CRS."""
+    crs = project.network.crs
+    if crs.is_geographic and crs.to_epsg() in (4326, 4490):
+        return Point(lon, lat)
+    transformer = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
+    return Point(*transformer.transform(lon, lat))
+
+
+@router.get("/reaches/{reach_id}/navigation", summary="Navigation modes of a reach")
+def navigation_modes(request: Request, state: State, reach_id: ReachPath) -> Response:
+    """The four navigation modes from a reach, with their URLs (as NLDI lists them)."""
+    rid = _reach(state, reach_id)
+    document = {
+        mode: {
+            "title": MODE_TITLES[mode],
+            "href": absolute_url(request, f"/reaches/{rid}/navigation/{mode}"),
+        }
+        for mode in MODES
+    }
+    return cached_response(request, orjson.dumps(document), JSON)
+
+
+@router.get("/reaches/{reach_id}/navigation/{mode}", summary="Navigate the network")
+def navigation(
+    request: Request,
+    state: State,
+    reach_id: ReachPath,
+    mode: Mode,
+    distance: DistanceQuery = None,
+    f: TableFormat = None,
+) -> Response:
+    """Reaches upstream (UM, UT) or downstream (DM, DD) of a reach, with distances in km.
+
+    Each feature has ``reach_id``, ``distance_km`` (along the network from the start, outlet
+    to outlet; the start is 0), ``length_m`` and ``downstream_id``; features are sorted by
+    distance.
+    """
+    rid = _reach(state, reach_id)
+    table = state.cached(
+        ("navigation", rid, mode, distance),
+        lambda: FeatureTable(_navigate(state.project, rid, mode, distance), id_column="reach_id"),
+    )
+    return _table_response(request, table, f=f, name=f"navigation-{rid}-{mode}")
+
+
+@router.get("/reaches/{reach_id}/chiefs", summary="Chiefs responsible for a reach")
+def reach_chiefs(
+    request: Request,
+    state: State,
+    reach_id: ReachPath,
+    measure: Annotated[
+        float | None,
+        Query(ge=0, allow_inf_nan=False, description="Metres from the reach's upstream end."),
+    ] = None,
+    datetime: DatetimeQuery = None,
+    f: TableFormat = None,
+) -> Response:
+    """Every chief responsible for a reach (or a place on it) on a date, by level."""
+    chiefs_at = library_function("chiefs_at")
+    require_roster(state.project)
+    rid = _reach(state, reach_id)
+    as_of = as_of_date(datetime)
+    result = state.cached(
+        ("chiefs_at", rid, measure, as_of),
+        lambda: chiefs_at(state.project, rid, as_of=as_of, measure_m=measure),
+    )
+    return _result_response(request, result, f=f, as_of=as_of, name=f"chiefs-{rid}")
+
+
+@router.get("/chiefs/at", summary="Chiefs responsible at a point")
+def point_chiefs(
+    request: Request,
+    state: State,
+    lon: LonQuery,
+    lat: LatQuery,
+    max_distance: Annotated[
+        float, Query(gt=0, allow_inf_nan=False, description="Snap limit in metres.")
+    ] = 1000.0,
+    datetime: DatetimeQuery = None,
+    f: TableFormat = None,
+) -> Response:
+    """Every chief responsible at the river nearest to a WGS84 point, on a date, by level."""
+    chiefs_at = library_function("chiefs_at")
+    require_roster(state.project)
+    as_of = as_of_date(datetime)
+    point = network_point(state.project, lon, lat)
+    result = state.cached(
+        ("chiefs_at_point", lon, lat, max_distance, as_of),
+        lambda: chiefs_at(state.project, point, as_of=as_of, max_distance_m=max_distance),
+    )
+    return _result_response(request, result, f=f, as_of=as_of, name="chiefs")
+
+
+@router.get("/coverage/summary", summary="Coverage per admin unit and level")
+def coverage_summary(
+    request: Request,
+    state: State,
+    datetime: DatetimeQuery = None,
+    level: Annotated[Level | None, Query(description="Only this level.")] = None,
+    unit: Annotated[
+        str | None, Query(description="Only this unit and the units inside it (code).")
+    ] = None,
+    f: TableFormat = None,
+) -> Response:
+    """Required and covered length, coverage % and defect counts per unit and level."""
+    summarise = library_function("coverage_summary")
+    require_roster(state.project)
+    as_of = as_of_date(datetime)
+    table = state.cached(
+        ("coverage_summary", as_of, unit, level),
+        lambda: summarise(state.project, as_of=as_of, policy=state.policy, unit=unit, level=level),
+    )
+    if unit is not None and table.empty:
+        raise NotFoundError(f"no admin unit {unit!r} with rivers to cover; codes look like 320500")
+    return _result_response(request, table, f=f, as_of=as_of, name="coverage-summary")
+
+
+@router.get("/partners", summary="Joint-control partners")
+def partners(
+    request: Request,
+    state: State,
+    unit: Annotated[str | None, Query(description="Admin unit code.")] = None,
+    chief: Annotated[str | None, Query(description="Person id of a chief.")] = None,
+    reach: Annotated[str | None, Query(description="Reach id.")] = None,
+    level: Annotated[Level | None, Query(description="Level for reach and chief queries.")] = None,
+    distance: DistanceQuery = None,
+    datetime: DatetimeQuery = None,
+    f: TableFormat = None,
+) -> Response:
+    """Upstream/downstream, left/right-bank and confluence partners of a unit, chief or reach."""
+    find = library_function("partners")
+    given = {k: v for k, v in {"unit": unit, "chief": chief, "reach": reach}.items() if v}
+    if len(given) != 1:
+        raise InputError("give exactly one of unit=CODE, chief=PERSON_ID or reach=REACH_ID")
+    if "reach" in given:
+        given["reach"] = _reach(state, given["reach"])
+    as_of = as_of_date(datetime)
+    key = ("partners", tuple(given.items()), level, distance, as_of)
+    result = state.cached(
+        key,
+        lambda: find(state.project, **given, level=level, distance_km=distance, as_of=as_of),
+    )
+    return _result_response(request, result, f=f, as_of=as_of, name="partners")
+
+
+@router.get("/partners/summary", summary="Partner summary per pair of units")
+def partners_summary(
+    request: Request,
+    state: State,
+    level: Annotated[Level, Query(description="Admin level of the pairs.")] = "province",
+    f: TableFormat = None,
+) -> Response:
+    """Rivers, handover sections and chiefs between each pair of neighbouring units."""
+    summarise = library_function("partner_summary")
+    result = state.cached(("partner_summary", level), lambda: summarise(state.project, level=level))
+    return _result_response(request, result, f=f, as_of=None, name="partner-summary")
+
+
+@router.get("/incident", summary="Incident routing from a point")
+def incident(
+    request: Request,
+    state: State,
+    lon: LonQuery,
+    lat: LatQuery,
+    distance: DistanceQuery = None,
+    velocity: Annotated[
+        float | None, Query(gt=0, allow_inf_nan=False, description="Flow velocity in m/s.")
+    ] = None,
+    max_snap: Annotated[
+        float, Query(gt=0, allow_inf_nan=False, description="Snap limit in metres.")
+    ] = 1000.0,
+    datetime: DatetimeQuery = None,
+) -> Response:
+    """Whom to notify downstream, in order of distance, and where to look upstream.
+
+    The answer has ``snapped`` (the point on the network), ``notify`` (units downstream, in
+    order), ``sections`` (handover sections passed, GeoJSON) and ``upstream`` (units to check).
+    """
+    route = library_function("incident")
+    as_of = as_of_date(datetime)
+    point = network_point(state.project, lon, lat)
+    result = state.cached(
+        ("incident", lon, lat, distance, velocity, max_snap, as_of),
+        lambda: route(
+            state.project,
+            point,
+            distance_km=distance,
+            as_of=as_of,
+            velocity_m_s=velocity,
+            max_snap_m=max_snap,
+        ),
+    )
+    return _result_response(request, result, f=None, as_of=as_of, name="incident")
+
+
+def _reach(state: AppState, text: str) -> Any:
+    return reach_id(state.project, text)
+
+
+def _navigate(project: Project, rid: Any, mode: str, distance: float | None) -> pd.DataFrame:
+    net = project.network
+    if mode in ("UM", "UT"):
+        result = net.upstream(rid, mode=mode, distance_km=distance)
+    else:
+        result = net.downstream(rid, mode=mode, distance_km=distance)
+    attributes = net.reaches.loc[result["reach_id"].to_numpy(), ["length_m", "downstream_id"]]
+    result["length_m"] = attributes["length_m"].to_numpy()
+    result["downstream_id"] = attributes["downstream_id"].to_numpy()
+    result["mode"] = mode
+    columns = ["reach_id", "distance_km", "length_m", "downstream_id", "mode", "geometry"]
+    return to_wgs84(result[columns])
+
+
+def _table_response(
+    request: Request, table: FeatureTable, *, f: str | None, name: str, as_of: dt.date | None = None
+) -> Response:
+    """A prepared table as GeoJSON (or CSV)."""
+    crs = output_crs(None)
+    positions = table.select()
+    parts = (as_of.isoformat() if as_of else "",)
+    headers = {"Content-Crs": f"<{CRS84}>"}
+    if f == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return cached_response(
+            request, lambda: b"".join(table.csv_chunks(positions, crs)), CSV, parts,
+            headers=headers,
+        )  # fmt: skip
+    members = {"numberMatched": len(table), "numberReturned": len(table)}
+    return cached_response(
+        request, lambda: b"".join(table.geojson_chunks(positions, crs, members=members)),
+        GEOJSON, parts, headers=headers,
+    )  # fmt: skip
+
+
+def _result_response(
+    request: Request, result: Any, *, f: str | None, as_of: dt.date | None, name: str
+) -> Response:
+    """Serialise a library result: GeoJSON for geometries, JSON items or CSV for tables."""
+    if isinstance(result, pd.DataFrame):
+        table = FeatureTable(to_wgs84(result))
+        if isinstance(result, gpd.GeoDataFrame) or f == "csv":
+            return _table_response(request, table, f=f, name=name, as_of=as_of)
+        document: Any = {"numberReturned": len(table), "items": _records(result)}
+    else:
+        if f == "csv":
+            raise InputError("this result has several parts; ask for f=json")
+        document = _plain(result)
+    parts = (as_of.isoformat() if as_of else "",)
+    return cached_response(
+        request, lambda: orjson.dumps(document, default=json_default), JSON, parts
+    )
+
+
+def _records(frame: pd.DataFrame) -> orjson.Fragment:
+    """A table as a pre-encoded JSON list of row objects."""
+    names = [str(c) for c in frame.columns]
+    columns = [plain_values(frame[c]) for c in frame.columns]
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return orjson.Fragment(orjson.dumps(rows, default=json_default))
+
+
+def _plain(value: Any) -> Any:
+    """Composite results (dataclasses, dicts, lists of frames) as JSON-ready values."""
+    if isinstance(value, pd.DataFrame):
+        if isinstance(value, gpd.GeoDataFrame):
+            table = FeatureTable(to_wgs84(value))
+            chunks = table.geojson_chunks(table.select(), output_crs(None), members={})
+            return orjson.Fragment(b"".join(chunks))
+        return _records(value)
+    if isinstance(value, pd.Series):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,72 @@
+"""The planners' web map ("河湖一张图") at ``/map`` and its static files under ``/static``.
+
+The page is plain HTML, CSS and JavaScript in ``server/static`` with MapLibre GL JS vendored in
+``server/static/vendor/maplibre-gl`` (no CDN, no online base map). It uses relative URLs only,
+so it works under any public URL or proxy prefix. Files are read once, gzip-compressed once and
+sent with strong ETags (304 on ``If-None-Match``).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from rivernet._errors import NotFoundError
+from server.routers.tiles import PreparedBody, send_body
+
+__all__ = ["STATIC", "router"]
+
+router = APIRouter(tags=["web map"])
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+"""Directory of the page's files."""
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+}
+_COMPRESSIBLE = frozenset({".html", ".js", ".css", ".json", ".svg", ".txt", ".md"})
+
+
+@router.get("/map", summary="The web map (河湖一张图)", response_class=Response)
+def web_map(request: Request) -> Response:
+    """The planners' single-page map: coverage, chiefs, partners, search and downloads."""
+    return send_body(request, static_body("index.html"), MEDIA_TYPES[".html"])
+
+
+@router.get("/static/{path:path}", summary="Files of the web map", include_in_schema=False)
+def static_file(request: Request, path: str) -> Response:
+    """A file of the web page (scripts, styles, the vendored MapLibre GL JS and its licence)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in MEDIA_TYPES:
+        raise NotFoundError(f"no web page file {path!r}")
+    return send_body(request, static_body(path), MEDIA_TYPES[suffix])
+
+
+def static_body(path: str) -> PreparedBody:
+    """The bytes, gzip form and ETags of a file under :data:`STATIC` (read once).
+
+    Raises
+    ------
+    NotFoundError
+        If the path leaves the static directory or names no file.
+    """
+    file = (STATIC / path).resolve()
+    if not file.is_relative_to(STATIC) or not file.is_file():
+        raise NotFoundError(f"no web page file {path!r}")
+    return _read(file, file.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(file: Path, mtime_ns: int) -> PreparedBody:
+    """Read and compress a file (cached per modification time)."""
+    content = file.read_bytes()
+    return PreparedBody.of(content, compress=file.suffix.lower() in _COMPRESSIBLE)

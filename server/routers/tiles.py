@@ -1,0 +1,610 @@
+"""Vector tiles (MVT), raster PNG tiles, TileJSON and the MapLibre style of the catalog layers.
+
+Routes
+------
+- ``/tiles/{layer}/{z}/{x}/{y}.mvt``: a Mapbox Vector Tile of one catalog layer in the
+  WebMercatorQuad tile matrix set (morecantile); the same tile at the OGC API – Tiles path
+  ``/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}`` (row before column, as OGC has it).
+- ``/tiles/{layer}/{z}/{x}/{y}.png``: the same features drawn into a 256 x 256 PNG with the
+  catalog colours, for clients without vector support.
+- ``/tiles/{layer}/tilejson.json``: TileJSON 3.0.0 with absolute URLs (public URL honoured).
+- ``/style.json``: a MapLibre style of every available layer, legend in its metadata.
+
+Level- and date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
+``datetime`` query parameters. Each layer is prepared once per data version, date and level;
+tiles are kept in an LRU cache with their gzip form and a strong, content-based ETag, so a
+cached tile costs a dictionary lookup, and ``If-None-Match`` gets a 304. Coordinates outside
+the tile matrix are answered 404 with a problem+json body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+import morecantile
+import numpy as np
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from layers.catalog import CATALOG, Layer, layer
+from layers.mvt import TileLayer
+from layers.raster import RasterLayer, png_bytes
+from layers.sources import layer_frame
+from layers.style import maplibre_style
+from rivernet._errors import NotFoundError, OutOfRangeError
+from server.http import absolute_url, accepts_gzip, cached_response, is_not_modified
+from server.params import LEVELS, DatetimeQuery, LevelQuery, as_of_date
+from server.state import AppState, LRUCache, get_state
+
+__all__ = ["MVT", "TMS", "PreparedBody", "TileCache", "available_layers", "router", "send_body"]
+
+router = APIRouter(tags=["tiles"])
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+MVT = "application/vnd.mapbox-vector-tile"
+PNG = "image/png"
+TILE_MAXZOOM = 14
+"""Highest zoom written in TileJSON; clients over-zoom beyond it (tiles are still served)."""
+# Library functions behind each analysis source: a layer is offered once its function exists.
+REQUIRES = {
+    "coverage": "coverage_status",
+    "coverage_gaps": "coverage_gaps",
+    "crossings": "crossings",
+    "boundary_rivers": "boundary_rivers",
+}
+ROSTER_SOURCES = frozenset({"coverage", "coverage_gaps"})
+"""Sources that need the project's chief roster."""
+TEMPORAL_SOURCES = frozenset({"coverage", "coverage_gaps", "crossings"})
+LEVEL_SOURCES = frozenset({"coverage", "coverage_gaps", "crossings", "boundary_rivers"})
+POLYGON_LEVEL_SOURCES = frozenset({"crossings", "boundary_rivers"})
+"""Sources cut by unit polygons: only levels with polygons apply."""
+_TILE_CACHE = "tiles"
+
+TileKind = Literal["mvt", "png"]
+LangQuery = Annotated[Literal["zh", "en"], Query(description="Language of titles: zh or en.")]
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    """A response body with its gzip form and strong ETags, computed once and then cached.
+
+    Used for tiles and for the web page's files.
+
+    Attributes
+    ----------
+    content
+        The tile bytes (may be empty: a tile without features).
+    gzipped
+        The gzip-compressed bytes, or None when not worth sending compressed.
+    etag, etag_gzip
+        Strong entity tags of the two representations.
+    """
+
+    content: bytes
+    gzipped: bytes | None
+    etag: str
+    etag_gzip: str
+
+    @classmethod
+    def of(cls, content: bytes, *, compress: bool) -> PreparedBody:
+        """Hash (and compress) fresh bytes."""
+        digest = hashlib.blake2b(content, digest_size=12).hexdigest()
+        gzipped = gzip.compress(content, compresslevel=6, mtime=0) if compress else None
+        return cls(content, gzipped, f'"{digest}"', f'"{digest}-gz"')
+
+
+class TileCache(LRUCache):
+    """The server's LRU cache of tiles, with a lookup that never computes.
+
+    Cached tiles are answered on the event loop; only misses go to a worker thread.
+    """
+
+    def peek(self, key: Hashable) -> Any:
+        """The cached value for ``key``, or None."""
+        found, value = self._lookup(key)
+        return value if found else None
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """What a tile depends on: layer, position and (for analysis layers) date and level."""
+
+    layer: Layer
+    z: int
+    x: int
+    y: int
+    as_of: dt.date | None
+    level: str | None
+
+    def key(self, kind: TileKind, data_version: str) -> tuple[Hashable, ...]:
+        """The cache key of the tile."""
+        return (data_version, kind, self.layer.id, self.z, self.x, self.y, self.as_of, self.level)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """The tile's Web Mercator bounds."""
+        b = TMS.xy_bounds(morecantile.Tile(self.x, self.y, self.z))
+        return (b.left, b.bottom, b.right, b.top)
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/tiles/{layer_id}/{z}/{x}/{y}.mvt",
+    summary="Vector tile (MVT) of a map layer",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
+)
+async def vector_tile(
+    request: Request,
+    layer_id: str,
+    z: int,
+    x: int,
+    y: int,
+    datetime: DatetimeQuery = None,
+    level: LevelQuery = "county",
+) -> Response:
+    """A Mapbox Vector Tile of one catalog layer (layer name = layer id)."""
+    return await _tile_response(request, "mvt", layer_id, z, x, y, datetime, level)
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+    summary="Vector tile (OGC API – Tiles path: tileMatrix/tileRow/tileCol)",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
+)
+async def ogc_vector_tile(
+    request: Request,
+    collection_id: str,
+    z: int,
+    y: int,
+    x: int,
+    datetime: DatetimeQuery = None,
+    level: LevelQuery = "county",
+) -> Response:
+    """The MVT tile at row ``y``, column ``x`` of tile matrix ``z``."""
+    return await _tile_response(request, "mvt", collection_id, z, x, y, datetime, level)
+
+
+@router.get(
+    "/tiles/{layer_id}/{z}/{x}/{y}.png",
+    summary="Raster tile (PNG) of a map layer",
+    response_class=Response,
+    responses={200: {"content": {PNG: {}}}, 304: {}, 404: {}},
+)
+async def raster_tile(
+    request: Request,
+    layer_id: str,
+    z: int,
+    x: int,
+    y: int,
+    datetime: DatetimeQuery = None,
+    level: LevelQuery = "county",
+) -> Response:
+    """A 256 x 256 RGBA PNG of one catalog layer drawn with the catalog colours."""
+    return await _tile_response(request, "png", layer_id, z, x, y, datetime, level)
+
+
+@router.get("/tiles/{layer_id}/tilejson.json", summary="TileJSON 3.0.0 of a map layer")
+def tilejson(
+    request: Request,
+    layer_id: str,
+    datetime: DatetimeQuery = None,
+    level: LevelQuery = "county",
+    lang: LangQuery = "zh",
+) -> Response:
+    """TileJSON describing a layer's vector tiles, with absolute tile URLs."""
+    state = get_state(request)
+    entry = offered_layer(state, layer_id)
+    document = tilejson_document(request, state, entry, datetime=datetime, level=level, lang=lang)
+    return _json(request, document)
+
+
+@router.get("/style.json", summary="MapLibre GL style of the map layers")
+def style(
+    request: Request,
+    datetime: DatetimeQuery = None,
+    level: LevelQuery = "county",
+    lang: LangQuery = "zh",
+) -> Response:
+    """A MapLibre style drawing every available layer; the legend is in its metadata."""
+    state = get_state(request)
+    entries = available_layers(state)
+    ids = {entry.id for entry in entries}
+    hidden = {"reaches"} if "coverage" in ids else set()
+    west, south, east, north = project_bounds(state)
+    document = maplibre_style(
+        lambda entry: absolute_url(
+            request,
+            f"/tiles/{entry.id}/tilejson.json",
+            {**_layer_query(state, entry, datetime, level), "lang": lang},
+        ),
+        layers=entries,
+        visible=ids - hidden,
+        name="rivernet 河湖一张图" if lang == "zh" else "rivernet river and lake map",
+        center=((west + east) / 2, (south + north) / 2),
+        zoom=_fit_zoom((west, south, east, north)),
+        basemap_url=state.settings.basemap_url,
+    )
+    document["metadata"]["rivernet:level"] = level
+    document["metadata"]["rivernet:polygon_levels"] = _polygon_levels(state)
+    document["metadata"]["rivernet:polygon_layers"] = [
+        entry.id for entry in entries if entry.source in POLYGON_LEVEL_SOURCES
+    ]
+    document["metadata"]["rivernet:bounds"] = [west, south, east, north]
+    return _json(request, document)
+
+
+# --- tiles -------------------------------------------------------------------------------------
+
+
+async def _tile_response(
+    request: Request,
+    kind: TileKind,
+    layer_id: str,
+    z: int,
+    x: int,
+    y: int,
+    datetime: str | None,
+    level: str,
+) -> Response:
+    """The cached tile, 304 when the client has it, or a freshly rendered one."""
+    state = get_state(request)
+    entry = offered_layer(state, layer_id)
+    check_tile(z, x, y)
+    source = entry.source
+    tile = TileRequest(
+        entry,
+        z,
+        x,
+        y,
+        as_of_date(datetime) if source in TEMPORAL_SOURCES else None,
+        layer_level(state, entry, level),
+    )
+    cache = tile_cache(state)
+    key = tile.key(kind, state.data_version)
+    body = cache.peek(key)
+    if body is None:
+        body = await anyio.to_thread.run_sync(
+            lambda: cache.get_or_compute(key, lambda: render_tile(state, tile, kind))
+        )
+    return send_body(request, body, MVT if kind == "mvt" else PNG)
+
+
+def send_body(request: Request, body: PreparedBody, media_type: str) -> Response:
+    """200 with the representation the client accepts (gzip or identity), or 304.
+
+    Parameters
+    ----------
+    request
+        The request (``Accept-Encoding``, ``If-None-Match``).
+    body
+        The prepared body.
+    media_type
+        Its content type.
+
+    Returns
+    -------
+    fastapi.responses.Response
+        The response, with a strong ETag per representation and ``Vary: Accept-Encoding``.
+    """
+    compressed = body.gzipped is not None and accepts_gzip(request)
+    etag = body.etag_gzip if compressed else body.etag
+    max_age = get_state(request).settings.cache_max_age
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    if is_not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gzipped, media_type=media_type, headers=headers)
+    return Response(body.content, media_type=media_type, headers=headers)
+
+
+def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedBody:
+    """Render one tile (in a worker thread) from the cached prepared layer.
+
+    Parameters
+    ----------
+    state
+        The server state.
+    tile
+        Layer, position, date and level.
+    kind
+        ``"mvt"`` or ``"png"``.
+
+    Returns
+    -------
+    PreparedBody
+        The tile with its gzip form and ETags.
+    """
+    entry = tile.layer
+    if tile.z < entry.minzoom or tile.z > entry.maxzoom:
+        content = b"" if kind == "mvt" else _blank_png()
+        return PreparedBody.of(content, compress=False)
+    key = ("tile-layer", kind, entry.id, tile.as_of, tile.level)
+    if kind == "mvt":
+        vector: TileLayer = state.cached(key, lambda: _vector_layer(state, tile))
+        content = vector.encode(tile.bounds)
+        return PreparedBody.of(content, compress=len(content) > 256)
+    raster: RasterLayer = state.cached(key, lambda: _raster_layer(state, tile))
+    return PreparedBody.of(raster.render(tile.bounds), compress=False)
+
+
+def _vector_layer(state: AppState, tile: TileRequest) -> TileLayer:
+    """A catalog layer's features prepared for vector tiles."""
+    entry = tile.layer
+    frame = _frame(state, tile)
+    columns = [*entry.properties]
+    if entry.category_property and entry.category_property not in columns:
+        columns.append(entry.category_property)
+    return TileLayer.from_frame(entry.id, frame, properties=columns)
+
+
+def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
+    """A catalog layer's features prepared for raster tiles."""
+    return RasterLayer.from_frame(tile.layer, _frame(state, tile))
+
+
+def _frame(state: AppState, tile: TileRequest) -> Any:
+    """The layer's features for the tile's date and level."""
+    return layer_frame(state.project, tile.layer, as_of=tile.as_of, level=tile.level or "county")
+
+
+def _blank_png() -> bytes:
+    """A transparent 256 x 256 PNG."""
+    return png_bytes(np.zeros((256, 256, 4), dtype=np.uint8), (0.0, 0.0, 1.0, 1.0))
+
+
+def tile_cache(state: AppState) -> TileCache:
+    """The server's tile cache (replacing the plain LRU cache on first use)."""
+    cache = state.caches.get(_TILE_CACHE)
+    if not isinstance(cache, TileCache):
+        cache = TileCache(state.settings.tile_cache_size)
+        state.caches[_TILE_CACHE] = cache
+    return cache
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """Raise :class:`OutOfRangeError` unless ``z/x/y`` lies in the WebMercatorQuad matrix.
+
+    Raises
+    ------
+    OutOfRangeError
+        With the valid ranges in the message.
+    """
+    if not TMS.minzoom <= z <= TMS.maxzoom:
+        raise OutOfRangeError(
+            f"tile {z}/{x}/{y}: zoom {z} is outside the WebMercatorQuad tile matrix set; "
+            f"use a zoom from {TMS.minzoom} to {TMS.maxzoom}."
+        )
+    matrix = TMS.matrix(z)
+    if not (0 <= x < matrix.matrixWidth and 0 <= y < matrix.matrixHeight):
+        raise OutOfRangeError(
+            f"tile {z}/{x}/{y} is outside the WebMercatorQuad tile matrix at zoom {z}: "
+            f"column x must be from 0 to {matrix.matrixWidth - 1} and row y from 0 to "
+            f"{matrix.matrixHeight - 1}."
+        )
+
+
+# --- layers, TileJSON, style -------------------------------------------------------------------
+
+
+def available_layers(state: AppState) -> list[Layer]:
+    """Catalog layers whose data the installed library can produce for this project."""
+    return [entry for entry in CATALOG if _missing(state, entry) is None]
+
+
+def offered_layer(state: AppState, layer_id: str) -> Layer:
+    """The catalog layer ``layer_id`` if it is available.
+
+    Raises
+    ------
+    NotFoundError
+        If the catalog has no such layer or the library lacks the analysis behind it.
+    """
+    entry = layer(layer_id)
+    missing = _missing(state, entry)
+    if missing is not None:
+        available = ", ".join(e.id for e in available_layers(state))
+        raise NotFoundError(
+            f"map layer {layer_id!r} needs {missing}; available layers: {available}."
+        )
+    return entry
+
+
+def _missing(state: AppState, entry: Layer) -> str | None:
+    """What a layer needs and this server lacks (None when it can be drawn)."""
+    needed = REQUIRES.get(entry.source)
+    if needed is None:
+        return None
+    import rivernet
+
+    try:
+        getattr(rivernet, needed)
+    except (AttributeError, ImportError):
+        return f"rivernet.{needed}, which this installation does not have yet"
+    if entry.source in ROSTER_SOURCES and not _has_roster(state):
+        return (
+            f"a chief roster, which project {state.project.path.name} does not have "
+            "(import one with `rivernet roster import`)"
+        )
+    return None
+
+
+def _has_roster(state: AppState) -> bool:
+    """Whether the project has a chief roster (checked once)."""
+
+    def check() -> bool:
+        try:
+            from rivernet.roster import project_roster
+        except ImportError:
+            return getattr(state.project, "roster", None) is not None
+        return project_roster(state.project) is not None
+
+    return bool(state.cached(("roster-present",), check))
+
+
+def _layer_query(
+    state: AppState, entry: Layer, datetime: str | None, level: str
+) -> dict[str, str | None]:
+    """The date and level parameters a layer's tiles depend on."""
+    query: dict[str, str | None] = {}
+    if entry.source in TEMPORAL_SOURCES and datetime:
+        query["datetime"] = datetime
+    query["level"] = layer_level(state, entry, level)
+    return query
+
+
+def layer_level(state: AppState, entry: Layer, level: str) -> str | None:
+    """The admin level a layer is drawn at for a requested ``level`` (None: no level).
+
+    Coverage layers follow the requested level. Crossings and boundary rivers are cut by unit
+    polygons, so below the finest level with polygons (townships and villages are assigned
+    to reaches, not drawn) they show that finest polygon level.
+    """
+    if entry.source not in LEVEL_SOURCES:
+        return None
+    if entry.source not in POLYGON_LEVEL_SOURCES:
+        return level
+    polygon_levels = _polygon_levels(state)
+    if level in polygon_levels or not polygon_levels:
+        return level
+    finer = [lv for lv in LEVELS if lv in polygon_levels and LEVELS.index(lv) < LEVELS.index(level)]
+    return finer[-1] if finer else polygon_levels[0]
+
+
+def _polygon_levels(state: AppState) -> list[str]:
+    """Admin levels with unit polygons in the project, coarse to fine."""
+
+    def compute() -> list[str]:
+        units = state.project.admin_units
+        present = set(units["level"].astype(str)) if "level" in units.columns else set()
+        return [lv for lv in LEVELS if lv in present]
+
+    return state.cached(("polygon-levels",), compute)
+
+
+def tilejson_document(
+    request: Request,
+    state: AppState,
+    entry: Layer,
+    *,
+    datetime: str | None,
+    level: str,
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """The TileJSON 3.0.0 document of a layer.
+
+    Parameters
+    ----------
+    request
+        The request (for absolute URLs).
+    state
+        The server state.
+    entry
+        The catalog layer.
+    datetime, level
+        The as-of date and level carried into the tile URLs of analysis layers.
+    lang
+        ``"zh"`` or ``"en"`` for the name and description.
+
+    Returns
+    -------
+    dict
+        The document.
+    """
+    if datetime is not None:
+        as_of_date(datetime)  # reject a malformed date here rather than in every tile
+    query = _layer_query(state, entry, datetime, level)
+    template = absolute_url(request, f"/tiles/{entry.id}/{{z}}/{{x}}/{{y}}.mvt", query)
+    west, south, east, north = project_bounds(state)
+    maxzoom = max(min(entry.maxzoom, TILE_MAXZOOM), entry.minzoom)
+    title = entry.title(lang)
+    fields = {name: name for name in entry.properties}
+    if entry.category_property:
+        fields[entry.category_property] = ", ".join(c.value for c in entry.categories)
+    return {
+        "tilejson": "3.0.0",
+        "name": title,
+        "description": f"{title} ({entry.title_en if lang == 'zh' else entry.title_zh})",
+        "version": "1.0.0",
+        "attribution": attribution(state),
+        "scheme": "xyz",
+        "tiles": [template],
+        "minzoom": entry.minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [west, south, east, north],
+        "center": [
+            round((west + east) / 2, 6),
+            round((south + north) / 2, 6),
+            max(entry.minzoom, _fit_zoom((west, south, east, north))),
+        ],
+        "vector_layers": [
+            {
+                "id": entry.id,
+                "description": title,
+                "minzoom": entry.minzoom,
+                "maxzoom": maxzoom,
+                "fields": fields,
+            }
+        ],
+    }
+
+
+def attribution(state: AppState) -> str:
+    """The data sources of the project, for map attribution.
+
+    ``project_meta`` key ``attribution`` when set, else its ``sources`` (a JSON list, as the
+    sample has) joined with semicolons; empty when the project names none.
+    """
+    meta = state.project.meta
+    if meta.get("attribution"):
+        return str(meta["attribution"])
+    try:
+        sources = json.loads(meta.get("sources", "[]"))
+    except ValueError:
+        return str(meta.get("sources", ""))
+    return "; ".join(str(s) for s in sources) if isinstance(sources, list) else str(sources)
+
+
+def project_bounds(state: AppState) -> tuple[float, float, float, float]:
+    """Longitude/latitude bounds of the project's rivers and admin units (cached)."""
+
+    def compute() -> tuple[float, float, float, float]:
+        reaches = state.project.network.reaches
+        frame = reaches if len(reaches) else state.project.admin_units
+        west, south, east, north = frame.to_crs(4326).total_bounds
+        return (
+            round(float(west), 6),
+            round(float(south), 6),
+            round(float(east), 6),
+            round(float(north), 6),
+        )
+
+    return state.cached(("project-bounds",), compute)
+
+
+def _fit_zoom(bounds: tuple[float, float, float, float], *, pixels: int = 800) -> int:
+    """The zoom at which ``bounds`` spans about ``pixels`` screen pixels (512-pixel tiles)."""
+    span = max(bounds[2] - bounds[0], (bounds[3] - bounds[1]) * 1.2, 1e-6)
+    return max(0, min(TILE_MAXZOOM, math.floor(math.log2(pixels / 512 * 360 / span))))
+
+
+def _json(request: Request, document: dict[str, Any]) -> Response:
+    """A JSON document with a strong ETag (304 when unchanged)."""
+    return cached_response(request, orjson.dumps(document), "application/json")

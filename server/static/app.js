@@ -1,0 +1,553 @@
+/* rivernet web map ("河湖一张图"): MapLibre GL JS on the server's own tiles and APIs.
+ *
+ * Everything is fetched with relative URLs from the serving machine: the style (style.json,
+ * built from the layer catalog; the legend is in its metadata), vector tiles, the OGC API
+ * collections (search, downloads) and the analysis endpoints (chiefs, partners). Chinese first,
+ * English on request. */
+(function () {
+  "use strict";
+
+  var LEVELS = ["province", "city", "county", "township", "village"];
+  var LEVEL_ZH = { province: "省级", city: "市级", county: "县级", township: "乡级", village: "村级" };
+  var CLICKABLE = ["coverage", "coverage_gaps", "boundary_rivers", "crossings", "reaches", "lakes"];
+  var PROBLEMS = ["gap", "overlap", "expired"];
+  var TEXT = {
+    zh: {
+      title: "河湖一张图", level: "层级", asOf: "日期", search: "搜索",
+      searchHint: "搜索河段、行政区或河长", layers: "图层",
+      problemsOnly: "只显示问题河段（缺失、重复、过期）", downloads: "下载当前范围",
+      chiefs: "河长（按层级）", partners: "上下游联防伙伴", reach: "河段", unit: "行政区",
+      chief: "河长", river: "河流", noResults: "没有找到", loading: "加载中…",
+      none: "无", noChiefs: "该日期没有河长记录", noPartners: "没有联防伙伴",
+      unavailable: "暂无数据", lang: "English", geojson: "GeoJSON", csv: "CSV",
+      chiefList: "河长名单", feature: "要素",
+      columns: {
+        level: "层级", level_zh: "层级", role: "职务", name: "姓名", post: "职位",
+        organisation: "单位", unit_name: "行政区", valid_from: "任期起", valid_to: "任期止",
+        relation: "关系", partner_name: "伙伴", distance_km: "距离（公里）",
+        partner_chiefs: "伙伴河长", via: "经由", river_id: "河流"
+      },
+      relations: {
+        upstream: "上游", downstream: "下游", tributary: "支流", main_stem: "干流",
+        left_bank: "左岸", right_bank: "右岸"
+      }
+    },
+    en: {
+      title: "River and lake map", level: "Level", asOf: "As of", search: "Search",
+      searchHint: "Search reach, admin unit or chief", layers: "Layers",
+      problemsOnly: "Problems only (gaps, overlaps, expired terms)",
+      downloads: "Download current view", chiefs: "Chiefs by level",
+      partners: "Upstream/downstream partners", reach: "Reach", unit: "Unit", chief: "Chief",
+      river: "River", noResults: "Nothing found", loading: "Loading…", none: "none",
+      noChiefs: "No chief on this date", noPartners: "No partners", unavailable: "Not available",
+      lang: "中文", geojson: "GeoJSON", csv: "CSV", chiefList: "Chief list", feature: "Feature",
+      columns: {
+        level: "Level", level_zh: "Level", role: "Role", name: "Name", post: "Post",
+        organisation: "Organisation", unit_name: "Unit", valid_from: "From", valid_to: "To",
+        relation: "Relation", partner_name: "Partner", distance_km: "Distance (km)",
+        partner_chiefs: "Partner chiefs", via: "Via", river_id: "River"
+      },
+      relations: {
+        upstream: "upstream", downstream: "downstream", tributary: "tributary",
+        main_stem: "main stem", left_bank: "left bank", right_bank: "right bank"
+      }
+    }
+  };
+  var CHIEF_COLUMNS = ["level", "role", "name", "post", "unit_name", "valid_from", "valid_to"];
+  var PARTNER_COLUMNS = ["relation", "partner_name", "level", "distance_km", "partner_chiefs"];
+
+  var state = {
+    lang: "zh",
+    level: "county",
+    asOf: new Date().toISOString().slice(0, 10),
+    hidden: {},
+    problemsOnly: false,
+    style: null,
+    map: null,
+    selected: null,
+    units: null,
+    chiefs: null
+  };
+
+  function $(id) { return document.getElementById(id); }
+  function t(key) { return TEXT[state.lang][key] || key; }
+  function column(key) { return TEXT[state.lang].columns[key] || key; }
+
+  function query(params) {
+    var parts = [];
+    Object.keys(params).forEach(function (k) {
+      if (params[k] !== null && params[k] !== undefined && params[k] !== "") {
+        parts.push(encodeURIComponent(k) + "=" + encodeURIComponent(params[k]));
+      }
+    });
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  function fetchJson(url) {
+    return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
+      .then(function (response) {
+        if (!response.ok) {
+          return response.json().catch(function () { return {}; }).then(function (body) {
+            var error = new Error(body.detail || response.statusText);
+            error.status = response.status;
+            throw error;
+          });
+        }
+        return response.json();
+      });
+  }
+
+  function status(message) {
+    var box = $("status");
+    box.textContent = message || "";
+    box.className = message ? "shown" : "";
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
+    });
+    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
+    return node;
+  }
+
+  // --- style -----------------------------------------------------------------------------
+
+  function styleUrl() {
+    return "style.json" + query({ level: state.level, datetime: state.asOf, lang: state.lang });
+  }
+
+  function legendEntries() {
+    return (state.style && state.style.metadata && state.style.metadata["rivernet:legend"]) || [];
+  }
+
+  function prepareStyle(style) {
+    style.layers.forEach(function (layer) {
+      var id = layer.metadata && layer.metadata["rivernet:layer"];
+      if (!id) { return; }
+      if (id in state.hidden) {
+        layer.layout = layer.layout || {};
+        layer.layout.visibility = state.hidden[id] ? "none" : "visible";
+      }
+      if (id === "coverage" && state.problemsOnly) {
+        layer.filter = ["in", ["get", "status"], ["literal", PROBLEMS]];
+      }
+    });
+    return style;
+  }
+
+  function loadStyle() {
+    return fetchJson(styleUrl()).then(function (style) {
+      style.layers.forEach(function (layer) {
+        var id = layer.metadata && layer.metadata["rivernet:layer"];
+        if (id && !(id in state.hidden)) {
+          state.hidden[id] = layer.layout && layer.layout.visibility === "none";
+        }
+      });
+      state.style = prepareStyle(style);
+      return state.style;
+    });
+  }
+
+  function reloadStyle() {
+    return loadStyle().then(function (style) {
+      state.map.setStyle(style, { diff: false });
+      state.map.once("styledata", function () { addSelectionLayer(); renderLegend(); updateDownloads(); });
+    });
+  }
+
+  function setVisibility(id, visible) {
+    state.hidden[id] = !visible;
+    state.style.layers.forEach(function (layer) {
+      if (layer.metadata && layer.metadata["rivernet:layer"] === id && state.map.getLayer(layer.id)) {
+        state.map.setLayoutProperty(layer.id, "visibility", visible ? "visible" : "none");
+      }
+    });
+    updateDownloads();
+  }
+
+  function setProblemsOnly(on) {
+    state.problemsOnly = on;
+    if (state.map.getLayer("coverage")) {
+      state.map.setFilter("coverage", on ? ["in", ["get", "status"], ["literal", PROBLEMS]] : null);
+    }
+  }
+
+  // --- legend and downloads ---------------------------------------------------------------
+
+  function swatch(kind, color) {
+    var node = el("span", { "class": "swatch " + kind });
+    node.style.background = color;
+    return node;
+  }
+
+  function renderLegend() {
+    var box = $("legend");
+    box.textContent = "";
+    legendEntries().forEach(function (entry) {
+      var checkbox = el("input", { type: "checkbox", "data-layer": entry.id });
+      checkbox.checked = !state.hidden[entry.id];
+      checkbox.addEventListener("change", function () { setVisibility(entry.id, checkbox.checked); });
+      var title = state.lang === "zh" ? entry.title_zh : entry.title_en;
+      var label = el("label", {}, [checkbox, entry.categories.length ? null : swatch(entry.geometry_type, entry.color), el("span", { text: title })]);
+      var items = entry.categories.map(function (c) {
+        return el("li", { "data-value": c.value }, [
+          swatch(entry.geometry_type, c.color),
+          el("span", { text: state.lang === "zh" ? c.label_zh : c.label_en })
+        ]);
+      });
+      box.appendChild(el("div", { "class": "legend-layer", id: "legend-" + entry.id }, [
+        label, items.length ? el("ul", {}, items) : null
+      ]));
+    });
+  }
+
+  function viewBbox() {
+    var b = state.map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+      return v.toFixed(5);
+    }).join(",");
+  }
+
+  function updateDownloads() {
+    if (!state.map || !state.style) { return; }
+    var list = $("downloads");
+    list.textContent = "";
+    var bbox = viewBbox();
+    legendEntries().forEach(function (entry) {
+      if (state.hidden[entry.id]) { return; }
+      var polygonLayers = state.style.metadata["rivernet:polygon_layers"] || [];
+      var level = polygonLayers.indexOf(entry.id) >= 0 ? polygonLevel() : state.level;
+      var params = { bbox: bbox, limit: 100000, level: level, datetime: state.asOf };
+      var base = "collections/" + entry.id + "/items";
+      list.appendChild(el("li", {}, [
+        el("span", { text: state.lang === "zh" ? entry.title_zh : entry.title_en }),
+        el("a", { href: base + query(Object.assign({ f: "json" }, params)), download: entry.id + ".geojson", text: t("geojson") }),
+        el("a", { href: base + query(Object.assign({ f: "csv" }, params)), download: entry.id + ".csv", text: t("csv") })
+      ]));
+    });
+    list.appendChild(el("li", {}, [
+      el("span", { text: t("chiefList") }),
+      el("a", { href: "collections/chiefs/items" + query({ f: "csv", limit: 100000, datetime: state.asOf }), download: "chiefs.csv", text: t("csv") })
+    ]));
+  }
+
+  // --- info panel -------------------------------------------------------------------------
+
+  function table(rows, columns, translate) {
+    var present = columns.filter(function (c) {
+      return c === "valid_to" && rows.some(function (r) { return "valid_from" in r; }) ||
+        rows.some(function (r) { return r[c] !== undefined && r[c] !== null && r[c] !== ""; });
+    });
+    if (!present.length && rows.length) { present = Object.keys(rows[0]).slice(0, 6); }
+    var head = el("tr", {}, present.map(function (c) { return el("th", { text: column(c) }); }));
+    var body = rows.map(function (row) {
+      return el("tr", {}, present.map(function (c) {
+        return el("td", { text: translate(c, row[c], row) });
+      }));
+    });
+    return el("table", {}, [el("thead", {}, [head]), el("tbody", {}, body)]);
+  }
+
+  function cell(key, value, row) {
+    if (value === null || value === undefined || value === "") {
+      return key === "valid_to" ? (state.lang === "zh" ? "至今" : "open") : "";
+    }
+    if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T00:00:00/.test(value)) { return value.slice(0, 10); }
+    if (key === "level") {
+      return state.lang === "zh" ? (row.level_zh || LEVEL_ZH[value] || value) : value;
+    }
+    if (key === "relation") { return TEXT[state.lang].relations[value] || value; }
+    if (key === "distance_km" && typeof value === "number") { return value.toFixed(1); }
+    if (Array.isArray(value)) { return value.join("、"); }
+    return String(value);
+  }
+
+  function showResult(boxId, promise, columns, emptyKey) {
+    var box = $(boxId);
+    box.textContent = "";
+    box.appendChild(el("p", { "class": "note", text: t("loading") }));
+    return promise.then(function (data) {
+      var rows = (data.items || data.features && data.features.map(function (f) { return f.properties; }) || []);
+      box.textContent = "";
+      box.dataset.count = String(rows.length);
+      box.appendChild(rows.length ? table(rows, columns, cell) : el("p", { "class": "note", text: t(emptyKey) }));
+    }).catch(function (error) {
+      box.textContent = "";
+      box.dataset.count = "0";
+      box.appendChild(el("p", { "class": "error", text: t("unavailable") + (error.message ? "：" + error.message : "") }));
+    });
+  }
+
+  function showFeature(feature) {
+    var props = feature.properties || {};
+    var layerId = feature.layer && feature.layer.metadata && feature.layer.metadata["rivernet:layer"] || feature.layer.id;
+    var entry = legendEntries().filter(function (e) { return e.id === layerId; })[0];
+    var title = entry ? (state.lang === "zh" ? entry.title_zh : entry.title_en) : t("feature");
+    if (props.reach_id !== undefined && props.reach_id !== null) {
+      showReach(String(props.reach_id));
+      $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id;
+    } else {
+      $("info").hidden = false;
+      $("info").dataset.reach = "";
+      $("info-title").textContent = title;
+      $("chiefs").textContent = "";
+      $("partners").textContent = "";
+    }
+    var info = $("info-props");
+    info.textContent = "";
+    Object.keys(props).forEach(function (k) {
+      info.appendChild(el("tr", {}, [el("th", { text: k }), el("td", { text: String(props[k]) })]));
+    });
+  }
+
+  // Partners, crossings and boundary rivers are found with unit polygons: below the finest
+  // level that has polygons (townships, villages) they are shown at that finest level.
+  function polygonLevel() {
+    var levels = (state.style && state.style.metadata && state.style.metadata["rivernet:polygon_levels"]) || [];
+    if (!levels.length || levels.indexOf(state.level) >= 0) { return state.level; }
+    var finer = levels.filter(function (l) { return LEVELS.indexOf(l) < LEVELS.indexOf(state.level); });
+    return finer.length ? finer[finer.length - 1] : levels[0];
+  }
+
+  function showReach(reachId) {
+    if ($("info").hidden || $("info").dataset.reach !== reachId) {
+      $("info-title").textContent = t("reach") + " " + reachId;
+      $("info-props").textContent = "";
+    }
+    state.selected = reachId;
+    $("info").hidden = false;
+    $("info").dataset.reach = reachId;
+    highlightReach(reachId);
+    showResult("chiefs", fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf })), CHIEF_COLUMNS, "noChiefs");
+    showResult("partners", fetchJson("partners" + query({ reach: reachId, level: polygonLevel(), datetime: state.asOf })), PARTNER_COLUMNS, "noPartners");
+  }
+
+  function addSelectionLayer() {
+    var map = state.map;
+    if (map.getSource("selected")) { return; }
+    map.addSource("selected", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    map.addLayer({
+      id: "selected", type: "line", source: "selected",
+      paint: { "line-color": "#00e5ff", "line-width": 7, "line-opacity": 0.6 },
+      layout: { "line-cap": "round", "line-join": "round" }
+    }, map.getLayer("crossings") ? "crossings" : undefined);
+  }
+
+  function highlightReach(reachId) {
+    return fetchJson("collections/reaches/items/" + encodeURIComponent(reachId)).then(function (feature) {
+      var source = state.map.getSource("selected");
+      if (source) { source.setData({ type: "FeatureCollection", features: [feature] }); }
+      return feature;
+    }).catch(function () { return null; });
+  }
+
+  function onClick(event) {
+    var map = state.map;
+    var p = event.point;
+    var layers = [];
+    state.style.layers.forEach(function (layer) {
+      var id = layer.metadata && layer.metadata["rivernet:layer"];
+      if (id && CLICKABLE.indexOf(id) >= 0 && !state.hidden[id] && map.getLayer(layer.id)) { layers.push(layer.id); }
+    });
+    var features = map.queryRenderedFeatures([[p.x - 6, p.y - 6], [p.x + 6, p.y + 6]], { layers: layers });
+    if (!features.length) { return; }
+    features.sort(function (a, b) { return CLICKABLE.indexOf(a.layer.id) - CLICKABLE.indexOf(b.layer.id); });
+    showFeature(features[0]);
+  }
+
+  // --- search -----------------------------------------------------------------------------
+
+  function bboxOf(geometry) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (typeof c[0] === "number") {
+        b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]);
+        b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]);
+      } else { c.forEach(walk); }
+    })(geometry.coordinates);
+    return b;
+  }
+
+  function fitTo(geometry) {
+    if (!geometry) { return; }
+    var b = bboxOf(geometry);
+    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, maxZoom: 13 });
+  }
+
+  function fitRiver(riverId) {
+    return fetchJson("collections/reaches/items" + query({ MAIN_RIV: riverId, limit: 10000 })).then(function (data) {
+      if (data.features && data.features.length) {
+        fitTo({ type: "GeometryCollection", coordinates: data.features.map(function (f) { return f.geometry.coordinates; }) });
+      }
+    }).catch(function () { return null; });
+  }
+
+  function loadUnits() {
+    if (!state.units) {
+      state.units = fetchJson("collections/admin_units/items" + query({ limit: 100000 }))
+        .then(function (data) { return data.features || []; })
+        .catch(function () { return []; });
+    }
+    return state.units;
+  }
+
+  function loadChiefs() {
+    if (!state.chiefs) {
+      state.chiefs = fetchJson("collections/chiefs/items" + query({ limit: 100000, datetime: state.asOf }))
+        .then(function (data) { return data.features || []; })
+        .catch(function () { return []; });
+    }
+    return state.chiefs;
+  }
+
+  function search(text) {
+    var q = text.trim();
+    var results = [];
+    if (!q) { return Promise.resolve(results); }
+    if (/^\d+$/.test(q)) {
+      results.push({ kind: t("reach"), label: q, go: function () {
+        highlightReach(q).then(function (f) { if (f) { fitTo(f.geometry); showReach(q); } });
+      } });
+      results.push({ kind: t("river"), label: "MAIN_RIV " + q, go: function () { fitRiver(q); } });
+    }
+    var needle = q.toLowerCase();
+    return Promise.all([loadUnits(), loadChiefs()]).then(function (loaded) {
+      loaded[0].forEach(function (f) {
+        var p = f.properties || {};
+        if (String(p.name || "").toLowerCase().indexOf(needle) >= 0 || String(p.code || "") === q) {
+          results.push({ kind: t("unit"), label: p.name + " (" + (state.lang === "zh" ? (LEVEL_ZH[p.level] || p.level) : p.level) + ")", go: function () { fitTo(f.geometry); } });
+        }
+      });
+      var seen = {};
+      loaded[1].forEach(function (f) {
+        var p = f.properties || {};
+        var key = p.person_id || p.name;
+        if (seen[key] || String(p.name || "").toLowerCase().indexOf(needle) < 0) { return; }
+        seen[key] = true;
+        var unit = loaded[0].filter(function (u) { return u.properties && u.properties.code === p.unit_code; })[0];
+        var where = unit ? unit.properties.name : (p.organisation || "");
+        results.push({ kind: t("chief"), label: p.name + " · " + (p.post || p.role || "") + " · " + where, go: function () {
+          if (p.reach_id !== undefined && p.reach_id !== null && p.reach_id !== "") {
+            highlightReach(String(p.reach_id)).then(function (r) { if (r) { fitTo(r.geometry); } });
+            showReach(String(p.reach_id));
+          } else if (f.geometry) {
+            fitTo(f.geometry);
+          } else if (p.river_id !== undefined && p.river_id !== null) {
+            fitRiver(String(p.river_id));
+          } else if (unit) {
+            fitTo(unit.geometry);
+          }
+        } });
+      });
+      return results.slice(0, 50);
+    });
+  }
+
+  function showSearchResults(results) {
+    var list = $("results");
+    list.textContent = "";
+    if (!results.length) {
+      list.appendChild(el("li", { text: t("noResults") }));
+    }
+    results.forEach(function (r) {
+      var item = el("li", { tabindex: "0" }, [el("span", { "class": "kind", text: r.kind }), el("span", { text: r.label })]);
+      item.addEventListener("click", function () { list.hidden = true; r.go(); });
+      list.appendChild(item);
+    });
+    list.hidden = false;
+  }
+
+  // --- language and controls ----------------------------------------------------------------
+
+  function applyLanguage() {
+    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+    document.title = t("title") + " · rivernet";
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
+      node.textContent = t(node.getAttribute("data-i18n"));
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (node) {
+      node.placeholder = t(node.getAttribute("data-i18n-placeholder"));
+    });
+    $("lang").textContent = t("lang");
+    var select = $("level");
+    var current = state.level;
+    select.textContent = "";
+    LEVELS.forEach(function (level) {
+      var option = el("option", { value: level, text: state.lang === "zh" ? LEVEL_ZH[level] : level });
+      select.appendChild(option);
+    });
+    select.value = current;
+    renderLegend();
+    updateDownloads();
+  }
+
+  function bindControls() {
+    $("level").addEventListener("change", function (e) {
+      state.level = e.target.value;
+      reloadStyle();
+      if (state.selected) { showReach(state.selected); }
+    });
+    $("asof").value = state.asOf;
+    $("asof").addEventListener("change", function (e) {
+      state.asOf = e.target.value || new Date().toISOString().slice(0, 10);
+      state.chiefs = null;
+      reloadStyle();
+      if (state.selected) { showReach(state.selected); }
+    });
+    $("lang").addEventListener("click", function () {
+      state.lang = state.lang === "zh" ? "en" : "zh";
+      applyLanguage();
+      if (state.selected) { showReach(state.selected); }
+    });
+    $("problems").addEventListener("change", function (e) { setProblemsOnly(e.target.checked); });
+    $("close-info").addEventListener("click", function () {
+      $("info").hidden = true;
+      state.selected = null;
+      var source = state.map.getSource("selected");
+      if (source) { source.setData({ type: "FeatureCollection", features: [] }); }
+    });
+    $("search-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      search($("search").value).then(showSearchResults);
+    });
+  }
+
+  function start() {
+    var params = new URLSearchParams(window.location.search);
+    if (params.get("lang") === "en") { state.lang = "en"; }
+    if (LEVELS.indexOf(params.get("level")) >= 0) { state.level = params.get("level"); }
+    if (params.get("datetime")) { state.asOf = params.get("datetime"); }
+    bindControls();
+    applyLanguage();
+    status(t("loading"));
+    loadStyle().then(function (style) {
+      var map = new maplibregl.Map({
+        container: "map", style: style, maxZoom: 18, attributionControl: { compact: true }
+      });
+      state.map = map;
+      window.rivernetMap = map;
+      map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+      map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+      map.on("load", function () {
+        addSelectionLayer();
+        var b = style.metadata && style.metadata["rivernet:bounds"];
+        if (b) { map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, animate: false }); }
+        renderLegend();
+        updateDownloads();
+        status("");
+        document.body.dataset.ready = "1";
+      });
+      map.on("moveend", updateDownloads);
+      map.on("error", function (e) { console.error("map error: " + (e.error && e.error.message) + " " + (e.sourceId || "")); });
+      map.on("click", onClick);
+      map.on("mousemove", function (e) {
+        var hit = map.queryRenderedFeatures([[e.point.x - 4, e.point.y - 4], [e.point.x + 4, e.point.y + 4]]);
+        map.getCanvas().style.cursor = hit.some(function (f) { return CLICKABLE.indexOf(f.layer.id) >= 0; }) ? "pointer" : "";
+      });
+    }).catch(function (error) { status(error.message); });
+  }
+
+  start();
+})();
