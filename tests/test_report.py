@@ -1,0 +1,107 @@
+"""Unit reports (layers.report): sections, problem list, cross-boundary tables, maps, offline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import rivernet
+from layers.catalog import layer
+from layers.report import find_chromium, html_table, report_html
+from rivernet._errors import InputError, NotFoundError
+from rivernet.coordination import partners as partner_table
+from tests._maps_sample import AS_OF, COUNTY, POLICY, sample_with_roster
+from tests.test_folium import external_references, tag_references
+
+
+@pytest.fixture(scope="module")
+def project() -> rivernet.Project:
+    return rivernet.open_project(sample_with_roster())
+
+
+@pytest.fixture(scope="module")
+def page(project: rivernet.Project) -> str:
+    return report_html(project, unit=COUNTY, as_of=AS_OF, policy=POLICY)
+
+
+def test_report_has_every_section(page: str) -> None:
+    for heading in ("河长覆盖情况", "分级汇总", "问题清单", "缺失河长的河段", "跨界河流",
+                    "交接断面", "界河", "上下游联系河长", "图件"):  # fmt: skip
+        assert heading in page, heading
+    assert "虎丘区河湖长制工作报告" in page
+    assert AS_OF in page
+
+
+def test_problem_list_matches_the_audit(page: str, project: rivernet.Project) -> None:
+    gaps = rivernet.coverage_gaps(project, as_of=AS_OF, policy=POLICY)
+    mine = gaps[gaps["unit_code"].astype(str).str.startswith(COUNTY)]
+    assert len(mine) > 0
+    for reach_id in mine["reach_id"].unique():
+        assert f">{reach_id}<" in page
+    problems = rivernet.coverage_problems(project, as_of=AS_OF, policy=POLICY)
+    kinds = set(problems.loc[problems["unit_code"].astype(str).str.startswith(COUNTY), "kind"])
+    assert {"expired", "broken_chain"} <= kinds
+    assert "任期已满未续任" in page and "上级河长缺失" in page
+
+
+def test_cross_boundary_rows_name_partner_chiefs(page: str, project: rivernet.Project) -> None:
+    crossings = rivernet.crossings(project, level="county", as_of=AS_OF)
+    mine = crossings[
+        (crossings["upstream_code"] == COUNTY) | (crossings["downstream_code"] == COUNTY)
+    ]
+    assert len(mine) > 0
+    chief = str(mine["downstream_chiefs"].dropna().iloc[0]).split("、")[0]
+    assert chief in page
+    partners = partner_table(project, unit=COUNTY, as_of=AS_OF)
+    assert str(partners["partner_name"].iloc[0]) in page
+
+
+def test_maps_are_inline_svg_with_the_catalog_legend(page: str) -> None:
+    assert page.count("<svg") >= 2
+    for category in layer("coverage").categories:
+        assert f"<!-- {category.label_zh} -->" in page
+
+
+def test_report_is_self_contained(page: str) -> None:
+    assert [s for s in tag_references(page) if not s.startswith(("data:", "#"))] == []
+    # Only XML namespace names remain (the inline SVG's xmlns), which are never fetched.
+    assert all(u.startswith("http://www.w3.org/") for u in external_references(page))
+    assert "@import" not in page and "url(http" not in page
+
+
+def test_english_report(project: rivernet.Project) -> None:
+    english = report_html(project, unit=COUNTY, as_of=AS_OF, lang="en", maps=False)
+    assert "Problem list" in english and "Handover sections" in english
+    assert "<svg" not in english
+
+
+def test_write_html_and_errors(project: rivernet.Project, tmp_path: Path) -> None:
+    path = rivernet.unit_report(project, unit=COUNTY, as_of=AS_OF, path=tmp_path / "r.html",
+                                maps=False)  # fmt: skip
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    with pytest.raises(NotFoundError, match="999999"):
+        report_html(project, unit="999999", as_of=AS_OF)
+    with pytest.raises(InputError, match=r"\.html"):
+        rivernet.unit_report(project, unit=COUNTY, path=tmp_path / "r.docx")
+
+
+def test_html_table_formats_values() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"level": ["county"], "length_m": [1234.5], "kind": ["gap"],
+                          "message": ["a <b>\nc"]})  # fmt: skip
+    table = html_table(frame, ["level", "length_m", "kind", "message"])
+    assert "<td>县</td>" in table and "1.23" in table and "缺失河长" in table
+    assert "a &lt;b&gt;<br>c" in table
+    assert re.search(r"<th>长度 \(公里\)</th>", table)
+
+
+@pytest.mark.browser
+def test_pdf_with_headless_chromium(project: rivernet.Project, tmp_path: Path) -> None:
+    if find_chromium() is None:
+        pytest.skip("headless Chromium is not installed")
+    path = rivernet.unit_report(project, unit=COUNTY, as_of=AS_OF, path=tmp_path / "r.pdf")
+    data = path.read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 20_000
