@@ -25,6 +25,7 @@ BENCHMARKS = {
     "maps": ("bench.maps", "explore() HTML size and build time against folium.GeoJson"),
     "coverage": ("bench.coverage", "full-coverage audit against a geopandas per-level overlay"),
     "tiles": ("bench.tiles", "MVT encoder against mapbox-vector-tile; cached tiles under wrk"),
+    "server": ("bench.server", "OGC API items latency; GeoJSON against GeoDataFrame.to_json()"),
 }
 DEFAULT_SIZES = "10k,100k,1M"
 

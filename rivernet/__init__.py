@@ -31,6 +31,28 @@ __version__ = "0.1.0"
 _LAZY = {
     "open_project": "rivernet.project",
     "Project": "rivernet.project",
+    "coverage_gaps": "rivernet.coverage",
+    "coverage_problems": "rivernet.coverage",
+    "coverage_summary": "rivernet.coverage",
+    "coverage_status": "rivernet.coverage",
+    "chiefs_at": "rivernet.coverage",
+    "read_roster": "rivernet.roster",
+    "write_roster": "rivernet.roster",
+    "Roster": "rivernet.roster",
+    "load_policy": "rivernet.policy",
+    "CoveragePolicy": "rivernet.policy",
+    "responsibility_pieces": "rivernet.boundary",
+    "crossings": "rivernet.boundary",
+    "boundary_rivers": "rivernet.boundary",
+    "jurisdiction_graph": "rivernet.coordination",
+    "jurisdiction_table": "rivernet.coordination",
+    "partners": "rivernet.coordination",
+    "partner_table": "rivernet.coordination",
+    "partner_summary": "rivernet.coordination",
+    "incident": "rivernet.coordination",
+    "explore": "rivernet.maps",
+    "render": "rivernet.maps",
+    "unit_report": "rivernet.maps",
 }
 
 
@@ -48,6 +70,7 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "AdminUnitsError",

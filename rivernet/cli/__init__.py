@@ -16,7 +16,13 @@ import click
 from rivernet._errors import RivernetError
 
 # Modules that define commands; each has ``register(group)``.
-COMMAND_MODULES = ("rivernet.cli.network",)
+COMMAND_MODULES = (
+    "rivernet.cli.network",
+    "rivernet.cli.coverage",
+    "rivernet.cli.boundary",
+    "rivernet.cli.serve",
+    "rivernet.cli.report",
+)
 
 
 class _Group(click.Group):
