@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/rivernet check data/sample/taihu.gpkg
+	$(BIN)/rivernet serve data/sample/taihu.gpkg
 
 test: $(STAMP)
 	$(BIN)/ruff check rivernet layers server bench tests
