@@ -41,7 +41,7 @@ _LAZY = {
     "Roster": "rivernet.roster",
     "load_policy": "rivernet.policy",
     "CoveragePolicy": "rivernet.policy",
-    "responsibility_pieces": "rivernet.boundary",
+    "responsibility_pieces": "rivernet.pieces",
     "crossings": "rivernet.boundary",
     "boundary_rivers": "rivernet.boundary",
     "jurisdiction_graph": "rivernet.coordination",

@@ -46,7 +46,7 @@ def pieces(project: object) -> pd.DataFrame:
         return cached
     network = project.network  # type: ignore[attr-defined]
     try:
-        from rivernet.boundary import responsibility_pieces
+        from rivernet.pieces import responsibility_pieces
     except ImportError:  # the boundary module (issue 4) is not installed: cut here
         table = cut_at_counties(network.reaches, project.admin_units)  # type: ignore[attr-defined]
     else:

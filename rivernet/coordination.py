@@ -20,7 +20,6 @@ Relations, seen from the unit (or reach) asked about:
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,20 +33,23 @@ import shapely
 from rivernet._errors import InputError, NotFoundError, OutOfRangeError, format_ids
 from rivernet.admin import LEVEL_LABELS_ZH, level_of_code
 from rivernet.boundary import (
-    PIECE_LEVELS,
     CrossingArrays,
-    _cache,
-    _code_array,
-    _name_array,
+    _current,
     _roster,
-    admin_units,
     boundary_rivers,
     crossing_arrays,
     crossing_frame,
     crossing_ids,
-    piece_arrays,
     require_level,
     unit_chiefs,
+)
+from rivernet.pieces import (
+    PIECE_LEVELS,
+    _cache,
+    _code_array,
+    _name_array,
+    admin_units,
+    piece_arrays,
 )
 
 if TYPE_CHECKING:
@@ -488,19 +490,14 @@ def _reach_confluences(
     project: Project, arrays: CrossingArrays, position: int, level: str
 ) -> list[pd.DataFrame]:
     core = project.network.core
-    ids = crossing_ids(project, arrays, level=level)
-    river = _river_ids(project, arrays)
     tributary = arrays.at_junction & arrays.tributary
     mine = np.flatnonzero(tributary & (arrays.position == position))
     into = np.flatnonzero(tributary & (core.downstream[arrays.position] == position))
-    zero_mine, zero_into = np.zeros(len(mine)), np.zeros(len(into))
     return [
-        pd.DataFrame({"relation": "main_stem", "partner": arrays.downstream[mine],
-                      "river_id": river[mine], "distance_m": zero_mine,
-                      "crossing_id": ids[mine], "via": ids[mine]}),
-        pd.DataFrame({"relation": "tributary", "partner": arrays.upstream[into],
-                      "river_id": river[into], "distance_m": zero_into,
-                      "crossing_id": ids[into], "via": ids[into]}),
+        _point_rows(arrays, mine, "main_stem", np.zeros(len(mine)), arrays.downstream[mine],
+                    project, level),
+        _point_rows(arrays, into, "tributary", np.zeros(len(into)), arrays.upstream[into],
+                    project, level),
     ]  # fmt: skip
 
 
@@ -547,7 +544,7 @@ def _chief_partners(
         raise NotFoundError(f"no chief {chief!r} in the roster (give a person_id or a name)")
     assignments = roster.assignments
     assignments = assignments[assignments["person_id"].isin(match["person_id"])]
-    assignments = _active(assignments, as_of)
+    assignments = _current(assignments, as_of=as_of)
     if level is not None:
         assignments = assignments[assignments["level"] == level]
     frames = []
@@ -565,14 +562,6 @@ def _chief_partners(
     return pd.concat(frames, ignore_index=True).drop_duplicates(
         subset=["unit_code", "unit_name", "relation", "partner_code", "river_id"]
     )
-
-
-def _active(assignments: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    day = pd.Timestamp(dt.date.today() if as_of is None else as_of)
-    start = pd.to_datetime(assignments["valid_from"], errors="coerce")
-    end = pd.to_datetime(assignments["valid_to"], errors="coerce")
-    keep = (start.isna() | (start <= day)) & (end.isna() | (end >= day))
-    return assignments[keep.to_numpy()]
 
 
 def _typed_reach(project: Project, value: Any) -> Any:
@@ -1008,11 +997,7 @@ def _incident_level(
 
 
 def _order_notify(notify: pd.DataFrame, velocity: float | None) -> pd.DataFrame:
-    notify = notify.copy()
-    notify["distance_km"] = notify.pop("distance_m") / 1000.0
-    notify["arrival_h"] = (
-        notify["distance_km"] * 1000.0 / velocity / 3600.0 if velocity is not None else np.nan
-    )
+    notify = _with_travel(notify.copy(), velocity)
     notify["level_zh"] = notify["level"].map(LEVEL_LABELS_ZH)
     rank = {level: i for i, level in enumerate(PIECE_LEVELS)}
     notify["_rank"] = notify["level"].map(rank)
@@ -1030,10 +1015,15 @@ def _order_sections(
     if not frames:
         empty = sections[0] if sections else gpd.GeoDataFrame(geometry=[], crs=project.network.crs)
         return empty.assign(distance_km=pd.Series(dtype=float), arrival_h=pd.Series(dtype=float))
-    table = pd.concat(frames, ignore_index=True)
+    table = _with_travel(pd.concat(frames, ignore_index=True), velocity)
+    table = table.sort_values(["distance_km", "level"], kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=project.network.crs)
+
+
+def _with_travel(table: pd.DataFrame, velocity: float | None) -> pd.DataFrame:
+    """Replace ``distance_m`` by ``distance_km`` and add ``arrival_h`` (NaN without a velocity)."""
     table["distance_km"] = table.pop("distance_m") / 1000.0
     table["arrival_h"] = (
         table["distance_km"] * 1000.0 / velocity / 3600.0 if velocity is not None else np.nan
     )
-    table = table.sort_values(["distance_km", "level"], kind="stable").reset_index(drop=True)
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=project.network.crs)
+    return table

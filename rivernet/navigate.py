@@ -192,7 +192,9 @@ def _limit(
     """Keep rows within the distance limit, sorted by distance then preorder position."""
     if distance_m is not None:
         if not np.isfinite(distance_m) or distance_m < 0:
-            raise InputError(f"distance must be a non-negative number of km, got {distance_m}.")
+            raise InputError(
+                f"distance must be a non-negative number of km, got {distance_m / 1000.0:g}."
+            )
         keep = distances <= distance_m + 1e-9
         positions, distances = positions[keep], distances[keep]
     order = np.lexsort((positions, distances))
