@@ -385,8 +385,7 @@ class FlowCore:
         numpy.ndarray
             Positions in preorder (the start first when included).
         """
-        start = self.pre[position] + (0 if include_self else 1)
-        return self.preorder[start : self.pre[position] + self.size[position]]
+        return self.preorder[self._upstream_slice(position, include_self)]
 
     @cached_property
     def ids_in_preorder(self) -> npt.NDArray[Any]:
@@ -410,8 +409,12 @@ class FlowCore:
         numpy.ndarray
             Read-only ids in preorder.
         """
+        return self.ids_in_preorder[self._upstream_slice(position, include_self)]
+
+    def _upstream_slice(self, position: int, include_self: bool) -> slice:
+        """The preorder slice of the reaches upstream of ``position`` (with it or without)."""
         start = self.pre[position] + (0 if include_self else 1)
-        return self.ids_in_preorder[start : self.pre[position] + self.size[position]]
+        return slice(start, self.pre[position] + self.size[position])
 
     def downstream_positions(self, position: int) -> IntArray:
         """The reach at ``position`` and every reach below it down the primary path."""

@@ -66,6 +66,7 @@ _INVERSE_MAX_ITERATIONS = 30
 
 Coordinates = tuple[NDArray[np.float64], NDArray[np.float64]]
 CoordinateFunction = Callable[[ArrayLike, ArrayLike], Coordinates]
+_Kernel = Callable[[NDArray[np.float64], NDArray[np.float64]], Coordinates]
 
 
 def _as_float_arrays(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
@@ -115,6 +116,55 @@ def _gcj02_delta(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> Coordina
     return d_lon, d_lat
 
 
+def _in_china(lon: ArrayLike, lat: ArrayLike, convert: _Kernel) -> Coordinates:
+    """Apply ``convert`` to the points inside China (see :func:`out_of_china`); keep the others."""
+    lon_array, lat_array = _as_float_arrays(lon, lat)
+    inside = ~out_of_china(lon_array, lat_array)
+    lon_array[inside], lat_array[inside] = convert(lon_array[inside], lat_array[inside])
+    return lon_array, lat_array
+
+
+def _add_gcj02_offset(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> Coordinates:
+    d_lon, d_lat = _gcj02_delta(lon, lat)
+    return lon + d_lon, lat + d_lat
+
+
+def _remove_gcj02_offset(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> Coordinates:
+    """Invert :func:`_add_gcj02_offset` by fixed-point iteration."""
+    d_lon, d_lat = _gcj02_delta(lon, lat)
+    guess_lon, guess_lat = lon - d_lon, lat - d_lat
+    for _ in range(_INVERSE_MAX_ITERATIONS):
+        d_lon, d_lat = _gcj02_delta(guess_lon, guess_lat)
+        error_lon = guess_lon + d_lon - lon
+        error_lat = guess_lat + d_lat - lat
+        guess_lon -= error_lon
+        guess_lat -= error_lat
+        if error_lon.size == 0 or max(np.abs(error_lon).max(), np.abs(error_lat).max()) < (
+            _INVERSE_TOLERANCE_DEG
+        ):
+            break
+    return guess_lon, guess_lat
+
+
+def _add_bd09_offset(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> Coordinates:
+    z = np.hypot(lon, lat) + 0.00002 * np.sin(lat * _X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def _remove_bd09_offset(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> Coordinates:
+    """Invert :func:`_add_bd09_offset`: the customary closed form, then three corrections."""
+    x, y = lon - 0.0065, lat - 0.006
+    z = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    guess_lon, guess_lat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(3):  # refine: the closed form is only approximate
+        forward_lon, forward_lat = gcj02_to_bd09(guess_lon, guess_lat)
+        guess_lon -= forward_lon - lon
+        guess_lat -= forward_lat - lat
+    return guess_lon, guess_lat
+
+
 def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
     """Convert WGS84 longitudes and latitudes to GCJ-02.
 
@@ -128,12 +178,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
     tuple of numpy.ndarray
         GCJ-02 ``(lon, lat)``; points outside China (see :func:`out_of_china`) are unchanged.
     """
-    lon_array, lat_array = _as_float_arrays(lon, lat)
-    inside = ~out_of_china(lon_array, lat_array)
-    d_lon, d_lat = _gcj02_delta(lon_array[inside], lat_array[inside])
-    lon_array[inside] += d_lon
-    lat_array[inside] += d_lat
-    return lon_array, lat_array
+    return _in_china(lon, lat, _add_gcj02_offset)
 
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
@@ -150,24 +195,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
         WGS84 ``(lon, lat)`` whose forward conversion matches the input to better than 1e-9
         degrees; points outside China are unchanged.
     """
-    lon_array, lat_array = _as_float_arrays(lon, lat)
-    inside = ~out_of_china(lon_array, lat_array)
-    target_lon, target_lat = lon_array[inside], lat_array[inside]
-    d_lon, d_lat = _gcj02_delta(target_lon, target_lat)
-    guess_lon, guess_lat = target_lon - d_lon, target_lat - d_lat
-    for _ in range(_INVERSE_MAX_ITERATIONS):
-        d_lon, d_lat = _gcj02_delta(guess_lon, guess_lat)
-        error_lon = guess_lon + d_lon - target_lon
-        error_lat = guess_lat + d_lat - target_lat
-        guess_lon -= error_lon
-        guess_lat -= error_lat
-        if error_lon.size == 0 or max(np.abs(error_lon).max(), np.abs(error_lat).max()) < (
-            _INVERSE_TOLERANCE_DEG
-        ):
-            break
-    lon_array[inside] = guess_lon
-    lat_array[inside] = guess_lat
-    return lon_array, lat_array
+    return _in_china(lon, lat, _remove_gcj02_offset)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
@@ -183,14 +211,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
     tuple of numpy.ndarray
         BD-09 ``(lon, lat)``; points outside China are unchanged.
     """
-    lon_array, lat_array = _as_float_arrays(lon, lat)
-    inside = ~out_of_china(lon_array, lat_array)
-    x, y = lon_array[inside], lat_array[inside]
-    z = np.hypot(x, y) + 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    lon_array[inside] = z * np.cos(theta) + 0.0065
-    lat_array[inside] = z * np.sin(theta) + 0.006
-    return lon_array, lat_array
+    return _in_china(lon, lat, _add_bd09_offset)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
@@ -210,20 +231,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Coordinates:
     tuple of numpy.ndarray
         GCJ-02 ``(lon, lat)``; points outside China are unchanged.
     """
-    lon_array, lat_array = _as_float_arrays(lon, lat)
-    inside = ~out_of_china(lon_array, lat_array)
-    target_lon, target_lat = lon_array[inside], lat_array[inside]
-    x, y = target_lon - 0.0065, target_lat - 0.006
-    z = np.hypot(x, y) - 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    guess_lon, guess_lat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(3):  # refine: the closed form is only approximate
-        forward_lon, forward_lat = gcj02_to_bd09(guess_lon, guess_lat)
-        guess_lon -= forward_lon - target_lon
-        guess_lat -= forward_lat - target_lat
-    lon_array[inside] = guess_lon
-    lat_array[inside] = guess_lat
-    return lon_array, lat_array
+    return _in_china(lon, lat, _remove_bd09_offset)
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Coordinates:

@@ -36,6 +36,7 @@ import pandas as pd
 import pyogrio
 
 from rivernet._errors import RosterError
+from rivernet._files import replacing
 from rivernet._roster_check import (
     ASSIGNMENT_COLUMNS,
     PERSON_COLUMNS,
@@ -455,20 +456,9 @@ def export_roster(roster: Roster, path: str | Path, *, include_contact: bool = F
     for column in ("valid_from", "valid_to"):
         frame[column] = frame[column].dt.strftime("%Y-%m-%d")
     frame = frame.astype(object).where(frame.notna(), None)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=suffix,
-                                         dir=target.parent)  # fmt: skip
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
+    with replacing(target, suffix=suffix) as temp:
         if suffix == ".csv":
             frame.to_csv(temp, index=False, encoding="utf-8-sig")
         else:
             frame.to_excel(temp, index=False, sheet_name="roster")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target

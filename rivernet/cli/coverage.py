@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import pandas as pd
 import pyogrio
 
 from rivernet._errors import RosterError
+from rivernet._files import replacing
 
 LEVEL_CHOICE = click.Choice(["province", "city", "county", "township", "village"])
 
@@ -114,20 +113,10 @@ def write_layers(path: Path, layers: dict[str, pd.DataFrame]) -> Path:
     """
     if path.suffix.lower() != ".gpkg":
         raise click.BadParameter(f"{path.name}: write coverage results to a .gpkg file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".gpkg", dir=path.parent)
-    os.close(handle)
-    temp = Path(name)
-    temp.unlink()
-    try:
+    with replacing(path, suffix=".gpkg") as temp:
+        temp.unlink()  # a new GeoPackage, not layers added to an empty file
         for layer, frame in layers.items():
             pyogrio.write_dataframe(_writable(frame), temp, layer=layer, driver="GPKG")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
     return path
 
 
