@@ -1,4 +1,4 @@
-"""Tests of rivernet.coordination: jurisdiction graph, partners, summaries and incidents."""
+"""Tests of rivernet.coordination, .jurisdiction and .incidents: graph, partners, incidents."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import pytest
 
 import rivernet
 from rivernet._errors import InputError, NotFoundError, OutOfRangeError
-from rivernet.coordination import (
-    incident,
-    jurisdiction_graph,
-    jurisdiction_table,
-    partner_summary,
-    partner_table,
-    partners,
-)
+from rivernet.coordination import partner_summary, partner_table, partners
+from rivernet.incidents import incident
+from rivernet.jurisdiction import jurisdiction_graph, jurisdiction_table
 from tests.boundary_cases import make_project
 from tests.conftest import SAMPLE
 

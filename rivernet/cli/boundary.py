@@ -243,7 +243,7 @@ def incident(
     import geopandas as gpd
     from shapely import Point
 
-    from rivernet.coordination import incident as route
+    from rivernet.incidents import incident as route
 
     point = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326")  # converted to the network's CRS
     report = route(

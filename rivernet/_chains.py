@@ -1,0 +1,148 @@
+"""Crossing chains: from every handover section to the next one down the flow path (private).
+
+The crossings of one level are linked into chains: each crossing knows the first crossing below
+it on the flow path (found for every reach at once by pointer jumping over the downstream
+array), so "which units does water from here reach, and how far down" is a walk along short
+chains of crossings, done for all crossings at once with numpy. Distances are along the network,
+in metres. Secondary links (braids, diversions) are not followed: water is routed down the main
+path. Shared by :mod:`rivernet.coordination`, :mod:`rivernet.jurisdiction` and
+:mod:`rivernet.incidents`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rivernet._errors import InputError
+from rivernet.boundary import CrossingArrays, crossing_arrays
+from rivernet.pieces import _cache
+
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def crossing_below(project: Project, level: str) -> IntArray:
+    """Per reach position: the first crossing on the reach or, failing that, below it."""
+    cache = _cache(project)
+    key = ("below", level)
+    if key in cache:
+        return cache[key]
+    arrays = crossing_arrays(project, level=level)
+    core = project.network.core
+    n = len(core)
+    first_on = np.full(n, -1, dtype=np.int64)
+    reaches, index = np.unique(arrays.position, return_index=True)
+    first_on[reaches] = index
+    has = first_on >= 0
+    pointer = np.where(has, np.arange(n), core.downstream).astype(np.int64)
+    while True:  # pointer jumping: log2(depth) passes
+        safe = np.maximum(pointer, 0)
+        move = (pointer >= 0) & ~has[safe]
+        if not move.any():
+            break
+        pointer = np.where(move, pointer[safe], pointer)
+    below = np.where(pointer >= 0, first_on[np.maximum(pointer, 0)], -1)
+    cache[key] = below
+    return below
+
+
+def next_crossing(project: Project, level: str) -> IntArray:
+    """For each crossing, the next crossing down the flow path (-1 at the end)."""
+    arrays = crossing_arrays(project, level=level)
+    core = project.network.core
+    n = len(arrays)
+    result = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return result
+    same = arrays.position[1:] == arrays.position[:-1]
+    result[:-1][same] = np.arange(1, n)[same]
+    last = np.append(~same, True)
+    down = core.downstream[arrays.position[last]]
+    below = crossing_below(project, level)
+    result[last] = np.where(down >= 0, below[np.maximum(down, 0)], -1)
+    return result
+
+
+def walk(
+    nxt: IntArray, to_outlet: FloatArray, start: IntArray, origin_m: FloatArray, limit: float | None
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Follow crossing chains from ``start``: (origin row, crossing reached, distance m)."""
+    rows = np.arange(len(start), dtype=np.int64)
+    current = start.copy()
+    keep = current >= 0
+    out_rows, out_cross, out_dist = [], [], []
+    while keep.any():
+        rows, current = rows[keep], current[keep]
+        dist = origin_m[rows] - to_outlet[current]
+        inside = dist <= limit + 1e-9 if limit is not None else np.ones(len(rows), dtype=bool)
+        rows, current, dist = rows[inside], current[inside], dist[inside]
+        out_rows.append(rows)
+        out_cross.append(current)
+        out_dist.append(dist)
+        current = nxt[current]
+        keep = current >= 0
+    if not out_rows:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0)
+    return np.concatenate(out_rows), np.concatenate(out_cross), np.concatenate(out_dist)
+
+
+def chain_pairs(
+    project: Project, level: str, limit_m: float | None
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """All (upstream crossing, downstream crossing, distance) pairs, a crossing with itself too."""
+    cache = _cache(project)
+    key = ("pairs", level, limit_m)
+    if key not in cache:
+        arrays = crossing_arrays(project, level=level)
+        start = np.arange(len(arrays), dtype=np.int64)
+        cache[key] = walk(
+            next_crossing(project, level), arrays.to_outlet_m, start, arrays.to_outlet_m, limit_m
+        )
+    return cache[key]
+
+
+def upstream_crossings(
+    project: Project, arrays: CrossingArrays, position: int, measure: float, limit: float | None
+) -> IntArray:
+    """Crossings upstream of the point ``measure`` on reach ``position``."""
+    core = project.network.core
+    pre = core.pre[arrays.position]
+    lo, hi = core.pre[position], core.pre[position] + core.size[position]
+    inside = (pre >= lo) & (pre < hi)
+    inside &= (arrays.position != position) | (arrays.measure < measure - 1e-9)
+    origin = core.distance_to_outlet_m()[position] + core.length_m[position] - measure
+    if limit is not None:
+        inside &= arrays.to_outlet_m - origin <= limit + 1e-9
+    return np.flatnonzero(inside).astype(np.int64)
+
+
+def first_down(project: Project, level: str, position: int, measure: float) -> int:
+    """The first crossing at or below the point ``measure`` on reach ``position`` (-1: none)."""
+    arrays = crossing_arrays(project, level=level)
+    on = np.flatnonzero((arrays.position == position) & (arrays.measure >= measure))
+    if len(on):
+        return int(on[0])
+    down = project.network.core.downstream[position]
+    return int(crossing_below(project, level)[down]) if down >= 0 else -1
+
+
+def distance_limit_m(distance_km: float | None) -> float | None:
+    """``distance_km`` in metres, checked (None stays None: no limit)."""
+    if distance_km is None:
+        return None
+    if not np.isfinite(distance_km) or distance_km < 0:
+        raise InputError(f"distance_km must be a non-negative number, got {distance_km}")
+    return float(distance_km) * 1000.0
+
+
+def river_ids(project: Project, arrays: CrossingArrays) -> npt.NDArray[Any]:
+    """The main-stem (river) id of each crossing's reach."""
+    net = project.network
+    return net.ids[net.core.main_stem()[arrays.position]]
