@@ -1,16 +1,23 @@
-"""Result rows of the benchmarks, their text table and their JSON file."""
+"""Result rows of the benchmarks, their timing, their text table and their JSON file."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
+import statistics
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -63,6 +70,122 @@ class Row:
         return "pass" if self.passed else "FAIL"
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collect garbage, then keep the garbage collector off for the block (as ``timeit`` does)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def timed(call: Callable[[], T]) -> tuple[float, float, T]:
+    """CPU seconds, wall seconds and result of one call, garbage collector off.
+
+    Parameters
+    ----------
+    call
+        Called once without arguments.
+
+    Returns
+    -------
+    tuple
+        CPU seconds, wall seconds and what ``call`` returned.
+    """
+    with gc_paused():
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = call()
+        return time.process_time() - cpu, time.perf_counter() - wall, result
+
+
+def median_seconds(
+    call: Callable[[], T],
+    *,
+    repeat: int,
+    before: Callable[[], object] | None = None,
+    collect_each: bool = True,
+) -> tuple[float, T]:
+    """Median wall seconds of ``repeat`` calls (at least one), and the last result.
+
+    Parameters
+    ----------
+    call
+        The timed call.
+    repeat
+        How many times to call it.
+    before
+        Called, untimed, before every call (for example to clear caches).
+    collect_each
+        Collect garbage before every call (True, for slow calls) or once before the series
+        (False, for many fast calls); the collector is off while calls are timed.
+
+    Returns
+    -------
+    tuple
+        The median seconds and the last call's result.
+    """
+    times = []
+    with gc_paused():
+        for _ in range(max(repeat, 1)):
+            if before is not None:
+                before()
+            if collect_each:
+                gc.collect()
+            start = time.perf_counter()
+            result = call()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def publish(
+    name: str,
+    rows: list[Row],
+    settings: dict[str, Any],
+    *,
+    directory: Path | None = None,
+    notes: str | None = None,
+) -> Path:
+    """Print the rows' table (and ``notes`` below it), write the JSON file and say where.
+
+    Parameters
+    ----------
+    name
+        The benchmark's name, the start of the JSON file's name.
+    rows
+        The rows.
+    settings
+        The run's settings, stored in the JSON file.
+    directory
+        Where to write; default ``bench/results``.
+    notes
+        More text printed after a blank line below the table.
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON file.
+    """
+    print(table(rows))
+    if notes is not None:
+        print()
+        print(notes)
+    path = write_json(name, rows, settings, directory=directory)
+    print(f"\nwritten {path}")
+    return path
+
+
+def format_ratio(ratio: float | None) -> str:
+    """``3.31`` -> ``3.3x``, ``12.4`` -> ``12x``, ``1234.5`` -> ``1,234x``; None -> ``—``.
+
+    One decimal below 10x, so that a 3x target shows 2.96 and 3.31 apart.
+    """
+    if ratio is None:
+        return "—"
+    return f"{ratio:,.1f}x" if abs(round(ratio, 1)) < 10 else f"{ratio:,.0f}x"
+
+
 def format_seconds(seconds: float) -> str:
     """A duration with a unit that keeps three significant digits."""
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
@@ -87,7 +210,7 @@ def table(rows: list[Row]) -> str:
             format_size(row.size),
             row.rivernet,
             row.baseline,
-            "—" if row.ratio is None else f"{row.ratio:,.0f}x",
+            format_ratio(row.ratio),
             row.target,
             row.result,
         )

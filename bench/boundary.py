@@ -19,7 +19,6 @@ seeded Voronoi counties grouped into cities and provinces
 
 from __future__ import annotations
 
-import gc
 import logging
 import statistics
 import time
@@ -28,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 
-from bench._report import Row, format_seconds, table, write_json
-from bench.synthetic import synthetic_admin_polygons, synthetic_network
+from bench._report import Row, format_seconds, publish, timed
+from bench.synthetic import project_from_reaches, synthetic_admin_polygons, synthetic_network
 from rivernet import boundary
-from rivernet.coordination import jurisdiction_graph, partner_table
+from rivernet.coordination import partner_table
 from rivernet.geometry import line_lengths_m
-from rivernet.network import RiverNetwork
+from rivernet.jurisdiction import jurisdiction_graph
 from rivernet.project import Project
 
 __all__ = ["boundary_benchmark", "run", "synthetic_project"]
@@ -69,22 +67,10 @@ def synthetic_project(
         The project (no lakes, no roster).
     """
     lines = synthetic_network(n_reaches, seed=seed, with_geometry=True)
-    network = RiverNetwork.from_downstream_ids(
-        lines, id_column="reach_id", downstream_column="downstream_id"
-    )
-    network.core  # noqa: B018 - built up front, as open_project does
     units = synthetic_admin_polygons(n_provinces, n_counties, seed=seed)
-    lakes = gpd.GeoDataFrame(
-        {"lake_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=4326), crs=4326
-    )
-    return Project(
-        path=Path(f"<synthetic {n_reaches}>"),
-        network=network,
-        admin_units=units,
-        lakes=lakes,
-        meta={},
-        data_version=f"synthetic-{n_reaches}-{seed}",
-    )
+    project = project_from_reaches(lines, seed=seed, admin_units=units)
+    project.network.core  # noqa: B018 - built up front, as open_project does
+    return project
 
 
 def run(
@@ -109,13 +95,8 @@ def run(
         The table rows and the path of the JSON file.
     """
     rows = [row for size in sizes for row in boundary_benchmark(size, repeat=repeat, seed=seed)]
-    print(table(rows))
-    print()
-    print(stage_table(rows))
-    path = write_json(
-        "boundary", rows, {"sizes": sizes, "repeat": repeat, "seed": seed}, directory=results_dir
-    )
-    print(f"\nwritten {path}")
+    settings = {"sizes": sizes, "repeat": repeat, "seed": seed}
+    path = publish("boundary", rows, settings, directory=results_dir, notes=stage_table(rows))
     return rows, path
 
 
@@ -150,24 +131,12 @@ def _cold(project: Project) -> None:
     boundary._CACHE.pop(project, None)
 
 
-def _timed(call: Callable[[], object]) -> tuple[float, float, Any]:
-    """CPU seconds, wall seconds and result of one call, garbage collector off (as timeit)."""
-    gc.collect()
-    gc.disable()
-    try:
-        cpu, wall = time.process_time(), time.perf_counter()
-        result = call()
-        return time.process_time() - cpu, time.perf_counter() - wall, result
-    finally:
-        gc.enable()
-
-
 def _median(call: Callable[[], object], repeat: int, *, before: Callable[[], object]) -> Any:
     """Median CPU and wall seconds over ``repeat`` calls, and the last result."""
     runs = []
     for _ in range(repeat):
         before()
-        runs.append(_timed(call))
+        runs.append(timed(call))
     cpu = statistics.median(r[0] for r in runs)
     wall = statistics.median(r[1] for r in runs)
     return cpu, wall, runs[-1][2]
@@ -241,7 +210,7 @@ def _chain_rows(project: Project, size: int, repeat: int) -> list[Row]:
     runs = []
     for _ in range(max(1, min(repeat, 2 if size >= CHAIN_TARGET_SIZE else repeat))):
         _cold(project)
-        runs.append(_timed(lambda: _chain(project))[2])
+        runs.append(timed(lambda: _chain(project))[2])
     total = statistics.median(r["total"] for r in runs)
     best = min(runs, key=lambda r: r["total"])
     applies = size >= CHAIN_TARGET_SIZE

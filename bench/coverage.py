@@ -24,10 +24,7 @@ total gap and overlap lengths per level must agree, so a fast wrong answer canno
 
 from __future__ import annotations
 
-import gc
 import logging
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,7 +35,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from bench._report import Row, format_seconds, table, write_json
+from bench._report import Row, format_seconds, median_seconds, publish
 from bench.synthetic import synthetic_network
 from rivernet._core import FlowCore
 from rivernet.admin import LEVELS
@@ -333,20 +330,6 @@ def _agree(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, dict[str
     return bool(same), details
 
 
-def _timed(func: Any, *args: Any, repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            result = func(*args)
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return statistics.median(times), result
-
-
 def coverage_benchmark(
     size: int, *, repeat: int = 3, baseline_repeat: int = 1, seed: int = 0
 ) -> list[Row]:
@@ -373,9 +356,9 @@ def coverage_benchmark(
     n_assign = len(setting.roster.assignments)
     rivernet_audit(setting)  # warm-up (numba caches, imports)
     logger.info("coverage %d: rivernet audit (%d assignments)", size, n_assign)
-    ours_s, ours = _timed(rivernet_audit, setting, repeat=repeat)
+    ours_s, ours = median_seconds(lambda: rivernet_audit(setting), repeat=repeat)
     logger.info("coverage %d: geopandas baseline", size)
-    theirs_s, theirs = _timed(geopandas_audit, setting, repeat=baseline_repeat)
+    theirs_s, theirs = median_seconds(lambda: geopandas_audit(setting), repeat=baseline_repeat)
     correct, details = _agree(ours, theirs)
     details.update(seconds=ours_s, baseline_seconds=theirs_s, assignments=n_assign,
                    pieces=len(setting.pieces), gaps=len(ours["gaps"]),
@@ -429,9 +412,7 @@ def run(
             size, repeat=repeat, baseline_repeat=baseline_repeat, seed=seed
         )
     ]
-    print(table(rows))
     settings = {"sizes": sizes, "repeat": repeat, "baseline_repeat": baseline_repeat,
                 "seed": seed}  # fmt: skip
-    path = write_json("coverage", rows, settings, directory=results_dir)
-    print(f"\nwritten {path}")
+    path = publish("coverage", rows, settings, directory=results_dir)
     return rows, path

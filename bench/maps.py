@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
-from bench._report import Row, format_seconds, table, write_json
+from bench._report import Row, format_seconds, median_seconds, publish
 from bench.synthetic import synthetic_network
 
 if TYPE_CHECKING:
@@ -64,10 +61,8 @@ def run(
         The table rows and the path of the JSON file.
     """
     rows = [row for size in sizes for row in maps_benchmark(size, repeat=repeat, seed=seed)]
-    print(table(rows))
-    path = write_json("maps", rows, {"sizes": sizes, "repeat": repeat, "seed": seed},
-                      directory=results_dir)  # fmt: skip
-    print(f"\nwritten {path}")
+    settings = {"sizes": sizes, "repeat": repeat, "seed": seed}
+    path = publish("maps", rows, settings, directory=results_dir)
     return rows, path
 
 
@@ -77,9 +72,9 @@ def maps_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]:
     logger.info(
         "maps: %d reaches, %d vertices", size, len(shapely.get_coordinates(reaches.geometry))
     )
-    ours_s, ours_html = _timed(lambda: _rivernet_page(reaches), repeat)
+    ours_s, ours_html = median_seconds(lambda: _rivernet_page(reaches), repeat=repeat)
     if size <= BASELINE_LIMIT:
-        theirs_s, theirs_html = _timed(lambda: _folium_page(reaches), repeat)
+        theirs_s, theirs_html = median_seconds(lambda: _folium_page(reaches), repeat=repeat)
     else:  # folium's GeoJson would take minutes and gigabytes: not run
         theirs_s, theirs_html = math.nan, ""
     ours_b, theirs_b = len(ours_html.encode()), len(theirs_html.encode())
@@ -128,16 +123,6 @@ def _folium_page(reaches: gpd.GeoDataFrame) -> str:
         tooltip=folium.GeoJsonTooltip(fields=list(PROPERTIES)),
     ).add_to(fmap)
     return str(fmap.get_root().render())
-
-
-def _timed(make: Callable[[], str], repeat: int) -> tuple[float, str]:
-    """Median seconds of ``repeat`` runs, and the last result."""
-    times, result = [], ""
-    for _ in range(max(repeat, 1)):
-        start = time.perf_counter()
-        result = make()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def _holds_every_reach(page: str, reaches: gpd.GeoDataFrame) -> bool:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from bench._report import Row, format_seconds, table, write_json
+from bench._report import Row, format_seconds, gc_paused, publish
 from bench.synthetic import synthetic_network
 from rivernet._core import FlowCore
 
@@ -112,10 +112,8 @@ def run(
     """
     _warm_up()
     rows = [row for size in sizes for row in network_benchmark(size, repeat=repeat, seed=seed)]
-    print(table(rows))
     settings = {"sizes": sizes, "repeat": repeat, "seed": seed}
-    path = write_json("network", rows, settings, directory=results_dir)
-    print(f"\nwritten {path}")
+    path = publish("network", rows, settings, directory=results_dir)
     return rows, path
 
 
@@ -392,15 +390,11 @@ def _paired_medians(
 
 def _batch_seconds(call: Callable[[], object], loops: int) -> float:
     """Seconds per call over ``loops`` calls, garbage collector off."""
-    gc.collect()
-    gc.disable()
-    try:
+    with gc_paused():
         start = time.perf_counter()
         for _ in range(loops):
             call()
         return (time.perf_counter() - start) / loops
-    finally:
-        gc.enable()
 
 
 def _loops_per_batch(call: Callable[[], object]) -> int:

@@ -16,21 +16,17 @@ The tile benchmarks (cached tiles under load, MVT encoding) live in ``bench/tile
 from __future__ import annotations
 
 import logging
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import orjson
-import pandas as pd
 import shapely
 
-from bench._report import Row, format_seconds, table, write_json
-from bench.synthetic import synthetic_network
-from rivernet.network import RiverNetwork
+from bench._report import Row, format_seconds, median_seconds, publish
+from bench.synthetic import project_from_reaches, synthetic_network
 from rivernet.project import Project
 
 logger = logging.getLogger(__name__)
@@ -66,38 +62,16 @@ def run(
     for name in ("httpx", "httpx2"):  # one log line per request otherwise
         logging.getLogger(name).setLevel(logging.WARNING)
     rows = [row for size in sizes for row in server_benchmark(size, repeat=repeat, seed=seed)]
-    print(table(rows))
     settings = {"sizes": sizes, "repeat": repeat, "seed": seed, "page": PAGE,
                 "requests": REQUESTS}  # fmt: skip
-    path = write_json("server", rows, settings, directory=results_dir)
-    print(f"\nwritten {path}")
+    path = publish("server", rows, settings, directory=results_dir)
     return rows, path
 
 
 def synthetic_project(size: int, *, seed: int = 0) -> Project:
     """A project holding a synthetic network of ``size`` reaches (no admin units or lakes)."""
     frame = synthetic_network(size, seed=seed, with_geometry=True)
-    network = RiverNetwork.from_downstream_ids(
-        frame,
-        id_column="reach_id",
-        downstream_column="downstream_id",
-        secondary_downstream_column="secondary_downstream_id",
-    )
-    empty = {c: pd.Series(dtype=object) for c in ("code", "name", "level", "parent_code")}
-    admin = gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-    lakes = gpd.GeoDataFrame(
-        {c: pd.Series(dtype=object) for c in ("lake_id", "name", "name_zh")},
-        geometry=gpd.GeoSeries([], crs=4326),
-        crs=4326,
-    )
-    return Project(
-        path=Path(f"synthetic-{size}.gpkg"),
-        network=network,
-        admin_units=admin,
-        lakes=lakes,
-        meta={},
-        data_version=f"synthetic-{size}-{seed}",
-    )
+    return project_from_reaches(frame, seed=seed, secondary=True)
 
 
 def server_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]:
@@ -121,13 +95,14 @@ def _serialisation_rows(frame: gpd.GeoDataFrame, *, repeat: int) -> list[Row]:
         return b"".join(table.geojson_chunks(everything, crs, members={}))
 
     logger.info("serialising %d reaches (ours, then GeoDataFrame.to_json)", len(frame))
-    ours_s, our_bytes = _median(ours, repeat)
-    theirs_s, their_text = _median(frame.to_json, repeat)
+    ours_s, our_bytes = median_seconds(ours, repeat=repeat)
+    theirs_s, their_text = median_seconds(frame.to_json, repeat=repeat)
     correct, checked = _same_features(our_bytes, their_text.encode())
     prepared = FeatureTable(frame, id_column="reach_id")
     prepared.fragments(crs)
-    join_s, _ = _median(lambda: b"".join(prepared.geojson_chunks(everything, crs, members={})),
-                        repeat)  # fmt: skip
+    join_s, _ = median_seconds(
+        lambda: b"".join(prepared.geojson_chunks(everything, crs, members={})), repeat=repeat
+    )
     size = len(frame)
     details = {"ours_s": ours_s, "to_json_s": theirs_s, "join_s": join_s,
                "bytes": len(our_bytes), "features_compared": checked}  # fmt: skip
@@ -214,15 +189,6 @@ def _naive_latencies(frame: gpd.GeoDataFrame, params: list[dict[str, Any]]) -> l
         page.to_json().encode()
         times.append(time.perf_counter() - start)
     return times
-
-
-def _median(call: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(max(repeat, 1)):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def _same_features(ours: bytes, theirs: bytes, *, sample: int = 2000) -> tuple[bool, int]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +32,10 @@ from pyproj import Geod
 
 from rivernet._errors import InputError
 
-__all__ = ["synthetic_admin_polygons", "synthetic_network"]
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+__all__ = ["project_from_reaches", "synthetic_admin_polygons", "synthetic_network"]
 
 BBox = tuple[float, float, float, float]
 IntArray = NDArray[np.int64]
@@ -121,6 +126,58 @@ def synthetic_network(
     columns["length_km"] = _geodesic_length_km(lines)
     data = {name: values[rows] for name, values in columns.items()}
     return gpd.GeoDataFrame(data, geometry=lines[rows], crs="EPSG:4326")
+
+
+def project_from_reaches(
+    reaches: gpd.GeoDataFrame,
+    *,
+    seed: int = 0,
+    admin_units: gpd.GeoDataFrame | None = None,
+    secondary: bool = False,
+) -> Project:
+    """A project held in memory around a :func:`synthetic_network` table (no roster).
+
+    Parameters
+    ----------
+    reaches
+        The reach table, with geometry.
+    seed
+        The seed it was made with (part of the data version).
+    admin_units
+        The admin units (:func:`synthetic_admin_polygons`); default none.
+    secondary
+        Also follow the ``secondary_downstream_id`` links.
+
+    Returns
+    -------
+    rivernet.project.Project
+        The project; its lakes table is empty.
+    """
+    from rivernet.network import RiverNetwork
+    from rivernet.project import Project
+
+    network = RiverNetwork.from_downstream_ids(
+        reaches,
+        id_column="reach_id",
+        downstream_column="downstream_id",
+        secondary_downstream_column="secondary_downstream_id" if secondary else None,
+    )
+    if admin_units is None:
+        admin_units = _empty_frame("code", "name", "level", "parent_code")
+    return Project(
+        path=Path(f"synthetic-{len(reaches)}.gpkg"),
+        network=network,
+        admin_units=admin_units,
+        lakes=_empty_frame("lake_id", "name", "name_zh"),
+        meta={},
+        data_version=f"synthetic-{len(reaches)}-{seed}",
+    )
+
+
+def _empty_frame(*columns: str) -> gpd.GeoDataFrame:
+    """A GeoDataFrame in EPSG:4326 with text columns and no rows."""
+    empty = {column: pd.Series(dtype=object) for column in columns}
+    return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
 
 
 def synthetic_admin_polygons(

@@ -20,7 +20,6 @@ Only 127.0.0.1 is loaded, for ``duration`` seconds.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import math
@@ -28,7 +27,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -41,8 +39,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from bench._report import Row, format_seconds, table, write_json
-from bench.synthetic import synthetic_network
+from bench._report import Row, format_seconds, median_seconds, publish
+from bench.synthetic import project_from_reaches, synthetic_network
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -86,27 +84,7 @@ def synthetic_reaches(size: int, *, seed: int = 0) -> gpd.GeoDataFrame:
 
 def synthetic_project(size: int, *, seed: int = 0) -> Project:
     """A project (network only; no admin units, lakes or roster) around synthetic reaches."""
-    from rivernet import RiverNetwork
-    from rivernet.project import Project
-
-    reaches = synthetic_reaches(size, seed=seed)
-    network = RiverNetwork.from_downstream_ids(
-        reaches, id_column="reach_id", downstream_column="downstream_id"
-    )
-    empty_admin = gpd.GeoDataFrame(
-        {"code": [], "name": [], "level": [], "parent_code": []}, geometry=[], crs=4326
-    )
-    empty_lakes = gpd.GeoDataFrame(
-        {"lake_id": [], "name": [], "name_zh": []}, geometry=[], crs=4326
-    )
-    return Project(
-        path=Path(f"synthetic-{size}.gpkg"),
-        network=network,
-        admin_units=empty_admin,
-        lakes=empty_lakes,
-        meta={},
-        data_version=f"synthetic-{size}-{seed}",
-    )
+    return project_from_reaches(synthetic_reaches(size, seed=seed), seed=seed)
 
 
 def synthetic_app() -> FastAPI:
@@ -183,17 +161,7 @@ def encode_inputs(
 def _p50(function: Any, *, runs: int) -> float:
     """Median seconds of ``runs`` calls after one warm-up (garbage collector off, as timeit)."""
     function()
-    times = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(runs):
-            start = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return statistics.median(times)
+    return median_seconds(function, repeat=runs, collect_each=False)[0]
 
 
 def encode_benchmark(reaches: gpd.GeoDataFrame, *, size: int, runs: int = 200) -> list[Row]:
@@ -455,7 +423,6 @@ def run(
         rows += load_benchmark(
             path, size=size, seed=seed, duration_s=duration_s, connections=connections
         )
-    print(table(rows))
     settings = {
         "sizes": sizes,
         "repeat": repeat,
@@ -463,6 +430,5 @@ def run(
         "duration_s": duration_s,
         "connections": connections,
     }
-    written = write_json("tiles", rows, settings, directory=results_dir)
-    print(f"\nwritten {written}")
+    written = publish("tiles", rows, settings, directory=results_dir)
     return rows, written

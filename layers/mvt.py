@@ -43,6 +43,7 @@ __all__ = [
     "ValueTable",
     "encode_layer",
     "encode_value",
+    "to_web_mercator",
 ]
 
 EXTENT = 4096
@@ -177,11 +178,7 @@ class TileLayer:
         CRSError
             If the frame has no CRS.
         """
-        if frame.crs is None:
-            raise CRSError(
-                f"layer {name!r} has no CRS; set one (frame.set_crs(...)) before tiling it."
-            )
-        mercator = frame.to_crs(_WEB_MERCATOR)
+        mercator = to_web_mercator(frame, name=name)
         columns = [c for c in frame.columns if c != frame.geometry.name]
         if properties is not None:
             columns = [c for c in properties if c in frame.columns]
@@ -246,6 +243,19 @@ class TileLayer:
             cached = _simplify(self.geometries, key)
             self._generalised[key] = cached
         return cached
+
+
+def to_web_mercator(frame: gpd.GeoDataFrame, *, name: str) -> gpd.GeoDataFrame:
+    """The features of layer ``name`` in Web Mercator (EPSG:3857), the CRS of every tile.
+
+    Raises
+    ------
+    CRSError
+        If the frame has no CRS.
+    """
+    if frame.crs is None:
+        raise CRSError(f"layer {name!r} has no CRS; set one (frame.set_crs(...)) before tiling it.")
+    return frame.to_crs(_WEB_MERCATOR)
 
 
 def encode_value(value: object) -> bytes | None:

@@ -23,7 +23,7 @@ from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 
 from layers.catalog import Layer
-from rivernet._errors import CRSError
+from layers.mvt import to_web_mercator
 
 __all__ = ["ON_TOP", "TILE_SIZE", "RasterLayer", "rgba"]
 
@@ -32,7 +32,6 @@ ON_TOP: tuple[str, ...] = ("gap", "overlap", "expired")
 """Category values drawn over the others."""
 
 Bounds = tuple[float, float, float, float]
-_WEB_MERCATOR = "EPSG:3857"
 
 
 def rgba(color: str, *, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -106,9 +105,7 @@ class RasterLayer:
         CRSError
             If the frame has no CRS.
         """
-        if frame.crs is None:
-            raise CRSError(f"layer {layer.id!r} has no CRS; set one before rendering it.")
-        mercator = frame.to_crs(_WEB_MERCATOR)
+        mercator = to_web_mercator(frame, name=layer.id)
         colours, category = _categories(layer, mercator, on_top=on_top)
         alpha = 255 if layer.geometry_type != "polygon" else max(round(layer.fill_opacity * 255), 1)
         palette = np.array([(0, 0, 0, 0), *(rgba(c, alpha=alpha) for c in colours)], np.uint8)

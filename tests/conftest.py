@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.util
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import pyogrio
 import pytest
 from shapely import LineString
 
 from rivernet import RiverNetwork
+from rivernet.project import Project, open_project
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
@@ -63,3 +73,46 @@ def sample_network(hydrorivers: gpd.GeoDataFrame) -> RiverNetwork:
     return RiverNetwork.from_downstream_ids(
         hydrorivers, id_column="reach_id", downstream_column="downstream_id"
     )
+
+
+# --- the server on the sample (tests/test_server_*.py) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    """The sample project, loaded once per test module (a module may define its own)."""
+    return open_project(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def client(project: Project) -> Iterator[TestClient]:
+    """The server on the sample project, through FastAPI's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def roster_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
+    """The sample with its fictional chief roster, and the date the roster is valid on.
+
+    The shipped sample when it holds the roster, else a copy (with its policy) the sample's
+    ``build_roster.py`` writes the roster into.
+    """
+    spec = importlib.util.spec_from_file_location(
+        "build_roster", SAMPLE.with_name("build_roster.py")
+    )
+    assert spec is not None and spec.loader is not None
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    path = SAMPLE
+    if "roster_assignments" not in dict(pyogrio.list_layers(SAMPLE)):
+        folder = tmp_path_factory.mktemp("roster")
+        path = Path(shutil.copy(SAMPLE, folder / "taihu.gpkg"))
+        shutil.copy(SAMPLE.with_name("policy.toml"), folder / "policy.toml")
+        builder.build_roster(path)
+    return path, builder.AS_OF

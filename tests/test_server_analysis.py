@@ -15,26 +15,13 @@ from fastapi.testclient import TestClient
 
 import rivernet
 import rivernet.coordination as partner_functions
+import rivernet.incidents as incident_functions
 from rivernet import coverage
-from rivernet.project import Project, open_project
+from rivernet.project import Project
 from server.app import create_app
 from server.routers import analysis
 from server.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
-
-
-@pytest.fixture(scope="module")
-def project() -> Project:
-    return open_project(SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def client(project: Project) -> Iterator[TestClient]:
-    app = create_app(Settings(project=SAMPLE), project=project)
-    with TestClient(app) as test_client:
-        yield test_client
+from tests.conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +156,7 @@ def test_incident_routing_from_a_point(
     line = project.network.reaches.geometry.loc[headwater]
     point = line.interpolate(0.5, normalized=True)
     document = get_json(client, "/incident", lon=point.x, lat=point.y, distance=200, velocity=0.5)
-    expected = partner_functions.incident(project, point, distance_km=200, velocity_m_s=0.5)
+    expected = incident_functions.incident(project, point, distance_km=200, velocity_m_s=0.5)
     assert document["snapped"]["reach_id"] == headwater
     assert [row["unit_code"] for row in document["notify"]] == expected.notify["unit_code"].tolist()
     assert document["sections"]["type"] == "FeatureCollection"
@@ -206,27 +193,11 @@ def test_missing_library_function_is_a_clear_404(
 
 
 @pytest.fixture(scope="module")
-def roster_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
-    """The sample with its fictional roster (built into a copy when the sample lacks it)."""
-    import importlib.util
-    import shutil
-
-    import pyogrio
-
-    spec = importlib.util.spec_from_file_location(
-        "build_roster", ROOT / "data" / "sample" / "build_roster.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    path = SAMPLE
-    if "roster_assignments" not in dict(pyogrio.list_layers(SAMPLE)):
-        folder = tmp_path_factory.mktemp("roster")
-        path = Path(shutil.copy(SAMPLE, folder / "taihu.gpkg"))
-        shutil.copy(SAMPLE.with_name("policy.toml"), folder / "policy.toml")
-        module.build_roster(path)
+def roster_client(roster_sample: tuple[Path, Any]) -> Iterator[tuple[TestClient, Any]]:
+    """The server on the sample with its fictional roster, and the roster's date."""
+    path, as_of = roster_sample
     with TestClient(create_app(Settings(project=path))) as test_client:
-        yield test_client, module.AS_OF
+        yield test_client, as_of
 
 
 def test_chiefs_of_a_reach(roster_client: tuple[TestClient, Any], headwater: int) -> None:

@@ -17,16 +17,11 @@ import pyogrio
 import pytest
 import shapely
 
-from rivernet.project import Project, open_project
+from rivernet.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
 BOX = (120.0, 31.0, 120.5, 31.5)
-
-
-@pytest.fixture(scope="module")
-def project() -> Project:
-    return open_project(SAMPLE)
 
 
 def free_port() -> int:

@@ -11,35 +11,21 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
-import pyogrio
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from rivernet import boundary, coverage
-from rivernet.project import Project, open_project
+from rivernet.project import Project
 from server.app import create_app
 from server.encoding import CRS84, FeatureTable, output_crs
 from server.routers import features
 from server.settings import Settings
+from tests.conftest import SAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 BOX = (120.0, 31.0, 120.5, 31.5)
-
-
-@pytest.fixture(scope="module")
-def project() -> Project:
-    return open_project(SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def client(project: Project) -> Iterator[TestClient]:
-    app = create_app(Settings(project=SAMPLE), project=project)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def get_json(client: TestClient, url: str, **params: Any) -> Any:
@@ -390,33 +376,12 @@ def test_geometry_json_for_every_kind() -> None:
 # --- collections that need the chief roster (issue 3) -----------------------------------------
 
 
-def _build_roster_module() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "build_roster", ROOT / "data" / "sample" / "build_roster.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def roster_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
-    """The sample with its fictional roster (built into a copy when the sample lacks it)."""
-    import shutil
-
-    module = _build_roster_module()
-    path = SAMPLE
-    if "roster_assignments" not in dict(pyogrio.list_layers(SAMPLE)):
-        folder = tmp_path_factory.mktemp("roster")
-        path = Path(shutil.copy(SAMPLE, folder / "taihu.gpkg"))
-        shutil.copy(SAMPLE.with_name("policy.toml"), folder / "policy.toml")
-        module.build_roster(path)
-    app = create_app(Settings(project=path))
-    with TestClient(app) as test_client:
-        yield test_client, module.AS_OF
+def roster_client(roster_sample: tuple[Path, Any]) -> Iterator[tuple[TestClient, Any]]:
+    """The server on the sample with its fictional roster, and the roster's date."""
+    path, as_of = roster_sample
+    with TestClient(create_app(Settings(project=path))) as test_client:
+        yield test_client, as_of
 
 
 def test_roster_collections_are_offered(roster_client: tuple[TestClient, Any]) -> None:

@@ -22,28 +22,15 @@ from rivernet._errors import (
     RivernetError,
     RosterError,
 )
-from rivernet.project import Project, open_project
+from rivernet.project import Project
 from server.app import create_app
 from server.errors import ERROR_TABLE, install_error_handlers, status_for
 from server.http import cached_response
 from server.settings import DEFAULT_PROJECT, Settings
 from server.state import LRUCache
+from tests.conftest import SAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
 ITEMS = "/collections/reaches/items"
-
-
-@pytest.fixture(scope="module")
-def project() -> Project:
-    return open_project(SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def client(project: Project) -> Iterator[TestClient]:
-    app = create_app(Settings(project=SAMPLE), project=project)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -317,26 +304,9 @@ def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
 
 
 @pytest.fixture(scope="module")
-def roster_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The sample with its fictional roster (built into a copy when the sample lacks it)."""
-    import importlib.util
-    import shutil
-
-    import pyogrio
-
-    path = SAMPLE
-    if "roster_assignments" not in dict(pyogrio.list_layers(SAMPLE)):
-        spec = importlib.util.spec_from_file_location(
-            "build_roster", ROOT / "data" / "sample" / "build_roster.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        folder = tmp_path_factory.mktemp("roster")
-        path = Path(shutil.copy(SAMPLE, folder / "taihu.gpkg"))
-        shutil.copy(SAMPLE.with_name("policy.toml"), folder / "policy.toml")
-        module.build_roster(path)
-    with TestClient(create_app(Settings(project=path))) as test_client:
+def roster_client(roster_sample: tuple[Path, Any]) -> Iterator[TestClient]:
+    """The server on the sample with its fictional roster."""
+    with TestClient(create_app(Settings(project=roster_sample[0]))) as test_client:
         yield test_client
 
 

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import mapbox_vector_tile
 import morecantile
 import pytest
+import shapely.geometry
 from fastapi.testclient import TestClient
 
-from rivernet import open_project
 from rivernet.project import Project
 from server import create_app
 from server.settings import Settings
-from tests.conftest import SAMPLE
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 PUBLIC = "https://maps.example.cn/rivers"
 MVT = "application/vnd.mapbox-vector-tile"
-
-
-@pytest.fixture(scope="module")
-def project() -> Project:
-    return open_project(SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def client(project: Project) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(), project=project)) as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +198,53 @@ def test_polygon_layers_fall_back_to_the_finest_polygon_level(client: TestClient
 
 def test_tilejson_attribution_names_the_project_sources(client: TestClient) -> None:
     assert "HydroRIVERS" in client.get("/tiles/reaches/tilejson.json").json()["attribution"]
+
+
+COUNTY_ONLY_POLICY = """
+name = "county chiefs only, no exemptions"
+default_levels = ["county"]
+covering_roles = ["河长", "湖长"]
+"""
+
+
+def _township_statuses(client: TestClient, as_of: str, tile: str) -> tuple[set, set]:
+    """(reach id, status) pairs of a township coverage tile and of its reaches' items."""
+    query = {"level": "township", "datetime": as_of}
+    response = client.get(f"/tiles/coverage/{tile}.mvt", params=query)
+    assert response.status_code == 200, response.text
+    features = mapbox_vector_tile.decode(response.content)["coverage"]["features"]
+    in_tile = {(f["properties"]["reach_id"], f["properties"]["status"]) for f in features}
+    reaches = {reach for reach, _ in in_tile}
+    items = client.get("/collections/coverage/items", params={**query, "limit": 10_000})
+    in_items = {
+        (f["properties"]["reach_id"], f["properties"]["status"])
+        for f in items.json()["features"]
+        if f["properties"]["reach_id"] in reaches
+    }
+    return in_tile, in_items
+
+
+def _exempt_tile(client: TestClient, as_of: str) -> str:
+    """z/x/y of the zoom-10 tile holding a township piece exempt under the sample policy."""
+    query = {"level": "township", "status": "exempt", "datetime": as_of, "limit": 1}
+    exempt = client.get("/collections/coverage/items", params=query).json()["features"][0]
+    point = shapely.geometry.shape(exempt["geometry"]).representative_point()
+    tile = TMS.tile(point.x, point.y, 10)
+    return f"{tile.z}/{tile.x}/{tile.y}"
+
+
+def test_coverage_tiles_follow_the_server_policy(
+    roster_sample: tuple[Path, Any], tmp_path: Path
+) -> None:
+    path, as_of = roster_sample
+    policy = tmp_path / "county-only.toml"
+    policy.write_text(COUNTY_ONLY_POLICY, encoding="utf-8")
+    with TestClient(create_app(Settings(project=path))) as client:
+        tile = _exempt_tile(client, as_of.isoformat())
+        in_tile, in_items = _township_statuses(client, as_of.isoformat(), tile)
+    assert "exempt" in {status for _, status in in_tile}
+    assert in_tile <= in_items
+    with TestClient(create_app(Settings(project=path, policy=policy))) as client:
+        in_tile, in_items = _township_statuses(client, as_of.isoformat(), tile)
+    assert {status for _, status in in_tile} == {"not_required"}
+    assert in_tile <= in_items

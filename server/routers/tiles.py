@@ -11,10 +11,11 @@ Routes
 - ``/style.json``: a MapLibre style of every available layer, legend in its metadata.
 
 Level- and date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
-``datetime`` query parameters. Each layer is prepared once per data version, date and level;
-tiles are kept in an LRU cache with their gzip form and a strong, content-based ETag, so a
-cached tile costs a dictionary lookup, and ``If-None-Match`` gets a 304. Coordinates outside
-the tile matrix are answered 404 with a problem+json body.
+``datetime`` query parameters; coverage layers use the server's coverage policy, as the
+``/collections`` items do, so tile colours always match the API. Each layer is prepared once
+per data version, date and level; tiles are kept in an LRU cache with their gzip form and a
+strong, content-based ETag, so a cached tile costs a dictionary lookup, and ``If-None-Match``
+gets a 304. Coordinates outside the tile matrix are answered 404 with a problem+json body.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import anyio.to_thread
 import morecantile
 import numpy as np
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from layers.catalog import CATALOG, Layer, layer
@@ -71,6 +72,27 @@ _TILE_CACHE = "tiles"
 
 TileKind = Literal["mvt", "png"]
 LangQuery = Annotated[Literal["zh", "en"], Query(description="Language of titles: zh or en.")]
+
+
+@dataclass(frozen=True)
+class TileIndex:
+    """The tile's position in the WebMercatorQuad matrix set, from the path."""
+
+    z: Annotated[int, Path(description="Zoom (tile matrix).")]
+    x: Annotated[int, Path(description="Column (tile column).")]
+    y: Annotated[int, Path(description="Row (tile row).")]
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """The as-of date and admin level that analysis layers depend on, from the query."""
+
+    datetime: DatetimeQuery = None
+    level: LevelQuery = "county"
+
+
+TileIndexPath = Annotated[TileIndex, Depends()]
+LayerQuery = Annotated[LayerParams, Depends()]
 
 
 @dataclass(frozen=True)
@@ -146,16 +168,10 @@ class TileRequest:
     responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
 )
 async def vector_tile(
-    request: Request,
-    layer_id: str,
-    z: int,
-    x: int,
-    y: int,
-    datetime: DatetimeQuery = None,
-    level: LevelQuery = "county",
+    request: Request, layer_id: str, index: TileIndexPath, params: LayerQuery
 ) -> Response:
     """A Mapbox Vector Tile of one catalog layer (layer name = layer id)."""
-    return await _tile_response(request, "mvt", layer_id, z, x, y, datetime, level)
+    return await _tile_response(request, "mvt", layer_id, index, params)
 
 
 @router.get(
@@ -165,16 +181,10 @@ async def vector_tile(
     responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
 )
 async def ogc_vector_tile(
-    request: Request,
-    collection_id: str,
-    z: int,
-    y: int,
-    x: int,
-    datetime: DatetimeQuery = None,
-    level: LevelQuery = "county",
+    request: Request, collection_id: str, index: TileIndexPath, params: LayerQuery
 ) -> Response:
     """The MVT tile at row ``y``, column ``x`` of tile matrix ``z``."""
-    return await _tile_response(request, "mvt", collection_id, z, x, y, datetime, level)
+    return await _tile_response(request, "mvt", collection_id, index, params)
 
 
 @router.get(
@@ -184,40 +194,27 @@ async def ogc_vector_tile(
     responses={200: {"content": {PNG: {}}}, 304: {}, 404: {}},
 )
 async def raster_tile(
-    request: Request,
-    layer_id: str,
-    z: int,
-    x: int,
-    y: int,
-    datetime: DatetimeQuery = None,
-    level: LevelQuery = "county",
+    request: Request, layer_id: str, index: TileIndexPath, params: LayerQuery
 ) -> Response:
     """A 256 x 256 RGBA PNG of one catalog layer drawn with the catalog colours."""
-    return await _tile_response(request, "png", layer_id, z, x, y, datetime, level)
+    return await _tile_response(request, "png", layer_id, index, params)
 
 
 @router.get("/tiles/{layer_id}/tilejson.json", summary="TileJSON 3.0.0 of a map layer")
 def tilejson(
-    request: Request,
-    layer_id: str,
-    datetime: DatetimeQuery = None,
-    level: LevelQuery = "county",
-    lang: LangQuery = "zh",
+    request: Request, layer_id: str, params: LayerQuery, lang: LangQuery = "zh"
 ) -> Response:
     """TileJSON describing a layer's vector tiles, with absolute tile URLs."""
     state = get_state(request)
     entry = offered_layer(state, layer_id)
-    document = tilejson_document(request, state, entry, datetime=datetime, level=level, lang=lang)
+    document = tilejson_document(
+        request, state, entry, datetime=params.datetime, level=params.level, lang=lang
+    )
     return _json(request, document)
 
 
 @router.get("/style.json", summary="MapLibre GL style of the map layers")
-def style(
-    request: Request,
-    datetime: DatetimeQuery = None,
-    level: LevelQuery = "county",
-    lang: LangQuery = "zh",
-) -> Response:
+def style(request: Request, params: LayerQuery, lang: LangQuery = "zh") -> Response:
     """A MapLibre style drawing every available layer; the legend is in its metadata."""
     state = get_state(request)
     entries = available_layers(state)
@@ -228,7 +225,7 @@ def style(
         lambda entry: absolute_url(
             request,
             f"/tiles/{entry.id}/tilejson.json",
-            {**_layer_query(state, entry, datetime, level), "lang": lang},
+            {**_layer_query(state, entry, params.datetime, params.level), "lang": lang},
         ),
         layers=entries,
         visible=ids - hidden,
@@ -237,7 +234,7 @@ def style(
         zoom=_fit_zoom((west, south, east, north)),
         basemap_url=state.settings.basemap_url,
     )
-    document["metadata"]["rivernet:level"] = level
+    document["metadata"]["rivernet:level"] = params.level
     document["metadata"]["rivernet:polygon_levels"] = _polygon_levels(state)
     document["metadata"]["rivernet:polygon_layers"] = [
         entry.id for entry in entries if entry.source in POLYGON_LEVEL_SOURCES
@@ -250,27 +247,19 @@ def style(
 
 
 async def _tile_response(
-    request: Request,
-    kind: TileKind,
-    layer_id: str,
-    z: int,
-    x: int,
-    y: int,
-    datetime: str | None,
-    level: str,
+    request: Request, kind: TileKind, layer_id: str, index: TileIndex, params: LayerParams
 ) -> Response:
     """The cached tile, 304 when the client has it, or a freshly rendered one."""
     state = get_state(request)
     entry = offered_layer(state, layer_id)
-    check_tile(z, x, y)
-    source = entry.source
+    check_tile(index.z, index.x, index.y)
     tile = TileRequest(
         entry,
-        z,
-        x,
-        y,
-        as_of_date(datetime) if source in TEMPORAL_SOURCES else None,
-        layer_level(state, entry, level),
+        index.z,
+        index.x,
+        index.y,
+        as_of_date(params.datetime) if entry.source in TEMPORAL_SOURCES else None,
+        layer_level(state, entry, params.level),
     )
     cache = tile_cache(state)
     key = tile.key(kind, state.data_version)
@@ -361,8 +350,14 @@ def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
 
 
 def _frame(state: AppState, tile: TileRequest) -> Any:
-    """The layer's features for the tile's date and level."""
-    return layer_frame(state.project, tile.layer, as_of=tile.as_of, level=tile.level or "county")
+    """The layer's features for the tile's date and level, under the server's coverage policy."""
+    return layer_frame(
+        state.project,
+        tile.layer,
+        as_of=tile.as_of,
+        level=tile.level or "county",
+        policy=state.policy,
+    )
 
 
 def _blank_png() -> bytes:
