@@ -1,4 +1,4 @@
-"""Vectorised kernels on line segments and points, in numpy (private to the pieces and boundaries).
+"""Kernels on line segments and points, in numpy and numba (private to the pieces and boundaries).
 
 Segments are rows ``(x0, y0, x1, y1)`` in a CRS's units. The kernels measure them in metres,
 pair the segments of two sets through a uniform grid, intersect the pairs exactly (crossing and
@@ -8,6 +8,7 @@ polygons that contain points. None of them knows about reaches or admin units.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -93,32 +94,135 @@ def chop(segments: FloatArray, max_length: float) -> FloatArray:
     return np.column_stack([a + (b - a) * start, a + (b - a) * end])
 
 
-def grid_pairs(
-    a0: FloatArray, a1: FloatArray, b0: FloatArray, b1: FloatArray, cell: float
-) -> tuple[IntArray, IntArray]:
-    """Pairs of segments (a, b) whose bounding boxes share a grid cell (duplicates possible).
+def grid_cuts(
+    p0: FloatArray, p1: FloatArray, segments: FloatArray, cell: float
+) -> tuple[FloatArray, IntArray]:
+    """Where segments ``p0 -> p1`` meet the ``segments``: parameters along ``p0 -> p1``.
 
-    The b segments are binned once into a dense cell table; each a segment then reads the b
-    segments of its cells directly.
+    The boundary segments are binned once into a dense grid of ``cell``-sized cells; a compiled
+    loop then visits each reach segment's cells and intersects it with the boundary segments
+    found there, without materialising the candidate pairs. A crossing gives one parameter; a
+    collinear overlap gives the two ends of the shared stretch. A pair met in several cells
+    repeats its parameters (callers drop repeated measures).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The parameters (0..1) and the index of the ``p0 -> p1`` segment each belongs to.
     """
-    origin = np.minimum(np.minimum(a0, a1).min(axis=0), np.minimum(b0, b1).min(axis=0))
-    top = np.maximum(np.maximum(a0, a1).max(axis=0), np.maximum(b0, b1).max(axis=0))
+    b0, b1 = segments[:, :2], segments[:, 2:]
+    corners = np.stack([xy_bounds(p0), xy_bounds(p1), xy_bounds(b0), xy_bounds(b1)])
+    origin, top = corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0)
     while np.prod(np.floor((top - origin) / cell) + 2) > _MAX_CELLS:
         cell *= 2.0
     rows = int(np.floor((top[1] - origin[1]) / cell)) + 2
     columns = int(np.floor((top[0] - origin[0]) / cell)) + 2
     owner_b, cell_b = _cells(b0, b1, origin, cell, rows)
     order = np.argsort(cell_b, kind="stable")
-    owner_b = owner_b[order]
     start = np.searchsorted(cell_b[order], np.arange(rows * columns + 1)).astype(np.int64)
-    owner_a, cell_a = _cells(a0, a1, origin, cell, rows)
-    first = start[cell_a]
-    count = start[cell_a + 1] - first
-    busy = count > 0
-    owner_a, first, count = owner_a[busy], first[busy], count[busy]
-    ia = np.repeat(owner_a, count)
-    ib = owner_b[np.repeat(first, count) + ranks(count)]
-    return ia, ib
+    return _grid_cut_kernel(
+        np.ascontiguousarray(p0),
+        np.ascontiguousarray(p1),
+        np.ascontiguousarray(segments),
+        start,
+        owner_b[order].astype(np.int64),
+        float(origin[0]),
+        float(origin[1]),
+        cell,
+        rows,
+    )
+
+
+def xy_bounds(xy: FloatArray) -> FloatArray:
+    """``(min x, min y, max x, max y)`` of an ``(n, 2)`` coordinate array, in one pass."""
+    if len(xy) == 0:
+        return np.array([np.inf, np.inf, -np.inf, -np.inf])
+    return _bounds_kernel(np.ascontiguousarray(xy, dtype=np.float64))
+
+
+@numba.njit(cache=True)
+def _bounds_kernel(xy: FloatArray) -> FloatArray:
+    out = np.array([xy[0, 0], xy[0, 1], xy[0, 0], xy[0, 1]])
+    for i in range(xy.shape[0]):
+        out[0] = min(out[0], xy[i, 0])
+        out[1] = min(out[1], xy[i, 1])
+        out[2] = max(out[2], xy[i, 0])
+        out[3] = max(out[3], xy[i, 1])
+    return out
+
+
+@numba.njit(cache=True)
+def _grid_cut_kernel(
+    p0: FloatArray,
+    p1: FloatArray,
+    segments: FloatArray,
+    start: IntArray,
+    owner: IntArray,
+    origin_x: float,
+    origin_y: float,
+    cell: float,
+    rows: int,
+) -> tuple[FloatArray, IntArray]:
+    """The compiled loop of :func:`grid_cuts`: closed-form segment intersection per pair."""
+    tol = 1e-12
+    capacity = 1024
+    params = np.empty(capacity)
+    which = np.empty(capacity, dtype=np.int64)
+    found = 0
+    for i in range(p0.shape[0]):
+        ax, ay, rx, ry = p0[i, 0], p0[i, 1], p1[i, 0] - p0[i, 0], p1[i, 1] - p0[i, 1]
+        low_x = int(np.floor((min(ax, p1[i, 0]) - origin_x) / cell))
+        high_x = int(np.floor((max(ax, p1[i, 0]) - origin_x) / cell))
+        low_y = int(np.floor((min(ay, p1[i, 1]) - origin_y) / cell))
+        high_y = int(np.floor((max(ay, p1[i, 1]) - origin_y) / cell))
+        r_norm = np.hypot(rx, ry)
+        rr = max(rx * rx + ry * ry, 1e-300)
+        for cx in range(low_x, high_x + 1):
+            for cy in range(low_y, high_y + 1):
+                c = cx * rows + cy
+                for k in range(start[c], start[c + 1]):
+                    j = owner[k]
+                    qx, qy = segments[j, 0] - ax, segments[j, 1] - ay
+                    sx, sy = segments[j, 2] - segments[j, 0], segments[j, 3] - segments[j, 1]
+                    den = rx * sy - ry * sx
+                    if found + 2 > capacity:
+                        capacity *= 2
+                        params = _grown(params, capacity)
+                        which = _grown_int(which, capacity)
+                    if abs(den) > 1e-12 * r_norm * np.hypot(sx, sy):
+                        t = (qx * sy - qy * sx) / den
+                        u = (qx * ry - qy * rx) / den
+                        if -tol <= t <= 1 + tol and -tol <= u <= 1 + tol:
+                            params[found] = min(max(t, 0.0), 1.0)
+                            which[found] = i
+                            found += 1
+                        continue
+                    if abs(qx * ry - qy * rx) > 1e-12 * max(rr, qx * qx + qy * qy):
+                        continue  # parallel, not collinear
+                    t0 = (qx * rx + qy * ry) / rr
+                    t1 = ((qx + sx) * rx + (qy + sy) * ry) / rr
+                    lo, hi = min(t0, t1), max(t0, t1)
+                    if hi >= -tol and lo <= 1 + tol:
+                        params[found] = min(max(lo, 0.0), 1.0)
+                        params[found + 1] = min(max(hi, 0.0), 1.0)
+                        which[found] = i
+                        which[found + 1] = i
+                        found += 2
+    return params[:found], which[:found]
+
+
+@numba.njit(cache=True)
+def _grown(values: FloatArray, capacity: int) -> FloatArray:
+    out = np.empty(capacity)
+    out[: values.shape[0]] = values
+    return out
+
+
+@numba.njit(cache=True)
+def _grown_int(values: IntArray, capacity: int) -> IntArray:
+    out = np.empty(capacity, dtype=np.int64)
+    out[: values.shape[0]] = values
+    return out
 
 
 def _cells(
@@ -151,43 +255,6 @@ def ranks(count: IntArray) -> IntArray:
 
 
 # --- intersections and distances --------------------------------------------------------------
-
-
-def _cross(ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> FloatArray:
-    return ax * by - ay * bx
-
-
-def segment_intersections(
-    p0: FloatArray, p1: FloatArray, seg: FloatArray
-) -> tuple[FloatArray, IntArray]:
-    """Parameters along ``p0 -> p1`` where each pair's segments meet (see module docs).
-
-    Returns the parameters and, for each, the index of the pair it came from. Crossing
-    segments give one parameter; collinear overlapping ones give the two ends of the overlap.
-    """
-    rx, ry = (p1 - p0).T
-    qx, qy = seg[:, 0] - p0[:, 0], seg[:, 1] - p0[:, 1]
-    sx, sy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
-    den = _cross(rx, ry, sx, sy)
-    parallel = np.abs(den) <= 1e-12 * np.hypot(rx, ry) * np.hypot(sx, sy)
-    safe = np.where(parallel, 1.0, den)
-    t = _cross(qx, qy, sx, sy) / safe
-    u = _cross(qx, qy, rx, ry) / safe
-    tol = 1e-12
-    proper = ~parallel & (t >= -tol) & (t <= 1 + tol) & (u >= -tol) & (u <= 1 + tol)
-    same = np.flatnonzero(parallel)
-    rx, ry, qx, qy, sx, sy = rx[same], ry[same], qx[same], qy[same], sx[same], sy[same]
-    rr = np.maximum(rx * rx + ry * ry, 1e-300)
-    collinear = np.abs(_cross(qx, qy, rx, ry)) <= 1e-12 * np.maximum(rr, qx * qx + qy * qy)
-    t0 = (qx * rx + qy * ry) / rr
-    t1 = ((qx + sx) * rx + (qy + sy) * ry) / rr
-    lo, hi = np.minimum(t0, t1), np.maximum(t0, t1)
-    overlap = collinear & (hi >= -tol) & (lo <= 1 + tol)
-    pairs = np.flatnonzero(proper)
-    shared = same[overlap]
-    ts = np.concatenate([t[pairs], np.clip(lo[overlap], 0, 1), np.clip(hi[overlap], 0, 1)])
-    index = np.concatenate([pairs, shared, shared])
-    return np.clip(ts, 0.0, 1.0), index
 
 
 def _point_segment_distance(p: FloatArray, a: FloatArray, b: FloatArray) -> FloatArray:

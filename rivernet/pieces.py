@@ -53,12 +53,12 @@ from rivernet._errors import DataQualityWarning, InputError, format_ids
 from rivernet._segments import (
     boundary_segments,
     chop,
-    grid_pairs,
+    grid_cuts,
     hits_xy,
     metres_per_unit,
     ranks,
-    segment_intersections,
     segment_lengths,
+    xy_bounds,
 )
 from rivernet._units import PIECE_LEVELS, Units, assign_level, checked_units, parent_rows
 from rivernet.admin import AdminProblem
@@ -269,9 +269,9 @@ def gap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float = 10_000.0) -> li
 def _cut_measures(vertices: Vertices, segments: FloatArray) -> tuple[IntArray, FloatArray]:
     """Reach positions and measures where reaches cross or start/stop running along a boundary.
 
-    Candidate pairs of reach segments and boundary segments come from a uniform grid (cells
-    about six reach segments wide; boundary segments are chopped to at most one cell), all in
-    numpy; each pair is then intersected exactly.
+    Reach segments meet the boundary segments of the grid cells they touch (cells about six
+    reach segments wide; boundary segments are chopped to at most one cell) and each such pair
+    is intersected exactly, in one compiled pass.
     """
     if len(segments) == 0 or len(vertices.xy) < 2:
         return np.empty(0, np.int64), np.empty(0)
@@ -279,12 +279,12 @@ def _cut_measures(vertices: Vertices, segments: FloatArray) -> tuple[IntArray, F
     p0, p1 = vertices.xy[starts], vertices.xy[starts + 1]
     extent = np.maximum(np.abs(p1[:, 0] - p0[:, 0]), np.abs(p1[:, 1] - p0[:, 1]))
     cell = 6.0 * float(np.median(extent)) if len(extent) else 1.0
-    span = float(np.ptp(vertices.xy, axis=0).max()) or 1.0
+    low_x, low_y, high_x, high_y = xy_bounds(vertices.xy)
+    span = max(high_x - low_x, high_y - low_y) or 1.0
     cell = max(cell, span / 4096.0) if cell > 0 else span / 1024.0
     chopped = chop(segments, cell)
-    ia, ib = grid_pairs(p0, p1, chopped[:, :2], chopped[:, 2:], cell)
-    t_values, index = segment_intersections(p0[ia], p1[ia], chopped[ib])
-    vertex = starts[ia[index]]
+    t_values, index = grid_cuts(p0, p1, chopped, cell)
+    vertex = starts[index]
     measures = vertices.measure[vertex] + t_values * vertices.seg_len[vertex]
     return vertices.owner[vertex], measures
 
