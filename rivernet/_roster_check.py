@@ -428,23 +428,26 @@ def reference_problems(
 def _row_reference(
     row: Any, lengths: pd.Series, rivers: set[Any], lakes: set[Any], units: set[str]
 ) -> list[str]:
+    # An id column holding both ids and blanks is float in a DataFrame: blanks are NaN there.
+    reach, river, lake = (_given(row.reach_id), _given(row.river_id), _given(row.lake_id))
+    to_m = _given(row.to_m)
     problems = []
-    if row.reach_id is not None and row.reach_id not in lengths.index:
+    if reach is not None and reach not in lengths.index:
         problems.append(
-            f"reach {row.reach_id} is not in the project's network; check the id (河段编码) "
+            f"reach {reach} is not in the project's network; check the id (河段编码) "
             "against the reaches layer"
         )
-    elif row.reach_id is not None and row.to_m is not None:
-        length = float(lengths[row.reach_id])
-        if row.to_m > length + 1.0:
+    elif reach is not None and to_m is not None:
+        length = float(lengths[reach])
+        if to_m > length + 1.0:
             problems.append(
-                f"to_m {row.to_m:g} is beyond the end of reach {row.reach_id} "
+                f"to_m {to_m:g} is beyond the end of reach {reach} "
                 f"({length:.0f} m long); measures run from its upstream end"
             )
-    if row.river_id is not None and row.river_id not in rivers:
-        problems.append(f"river {row.river_id} is not a main-stem id of the network")
-    if row.lake_id is not None and row.lake_id not in lakes:
-        problems.append(f"lake {row.lake_id} is not in the project's lakes layer")
+    if river is not None and river not in rivers:
+        problems.append(f"river {river} is not a main-stem id of the network")
+    if lake is not None and lake not in lakes:
+        problems.append(f"lake {lake} is not in the project's lakes layer")
     code = row.unit_code
     county = code[:6]
     if len(code) == 6 and code not in units:
@@ -452,6 +455,15 @@ def _row_reference(
     elif len(code) > 6 and code not in units and county not in units:
         problems.append(f"admin code {code}: its county {county} is not in the project")
     return problems
+
+
+def _given(value: Any) -> Any:
+    """A cell's value, None when blank (None or NaN); whole floats back to int ids."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _containment_problems(

@@ -134,3 +134,25 @@ def test_coverage_without_a_roster(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["coverage", str(path)])
     assert result.exit_code != 0
     assert "has no roster" in result.output
+
+
+def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None:
+    """Export the sample roster, check it against the sample: only its planted orphans fail.
+
+    Blank reach/river/lake cells must read as blank (not NaN ids), whatever else the column holds.
+    """
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "taihu.gpkg"
+    sheet = tmp_path / "roster.xlsx"
+    runner = CliRunner()
+    exported = runner.invoke(main, ["--quiet", "roster", "export", str(sample), "-o", str(sheet)])
+    assert exported.exit_code == 0, exported.output
+    checked = runner.invoke(
+        main, ["--quiet", "roster", "check", str(sheet), "--project", str(sample)]
+    )
+    assert checked.exit_code == 1
+    problems = [line for line in checked.output.splitlines() if line.startswith("- line")]
+    defects = pyogrio.read_dataframe(sample, layer="roster_defects", read_geometry=False)
+    orphans = defects[defects["kind"] == "orphan"]
+    assert len(problems) == len(orphans) == 2
+    assert all("is not in the project's network" in line for line in problems)
+    assert "nan" not in checked.output
