@@ -390,8 +390,9 @@ def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> CRS:
     if gdf.crs is None:
         raise CRSError(
             f"{what} have no CRS; set it before use, e.g. gdf.set_crs(4326) for WGS84 degrees "
-            "or gdf.set_crs(4490) for CGCS2000 degrees (if the data came from a Chinese web map "
-            "it may be GCJ-02: convert it with rivernet.crs.to_wgs84)"
+            "(EPSG:4326) or gdf.set_crs(4490) for CGCS2000 degrees (EPSG:4490), or add a .prj "
+            "beside a shapefile (if the data came from a Chinese web map it may be GCJ-02: "
+            "convert it with rivernet.crs.to_wgs84)"
         )
     return CRS.from_user_input(gdf.crs)
 

@@ -15,36 +15,7 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from rivernet._errors import CRSError, InputError
-
-
-def require_crs(crs: CRS | None, *, what: str) -> CRS:
-    """Return ``crs`` as a pyproj CRS, or raise a clear error when it is missing.
-
-    Parameters
-    ----------
-    crs
-        The CRS found on the data.
-    what
-        What the data is, for the message (``"the reach layer"``).
-
-    Returns
-    -------
-    pyproj.CRS
-        The CRS.
-
-    Raises
-    ------
-    CRSError
-        If ``crs`` is None.
-    """
-    if crs is None:
-        raise CRSError(
-            f"{what} has no coordinate reference system. Set one before loading, e.g. "
-            "gdf.set_crs('EPSG:4326') for longitude/latitude in WGS84, 'EPSG:4490' for CGCS2000, "
-            "or add a .prj file beside a shapefile; convert GCJ-02 data with rivernet.crs first."
-        )
-    return CRS.from_user_input(crs)
+from rivernet._errors import InputError
 
 
 def line_lengths_m(geoms: npt.ArrayLike, crs: CRS) -> npt.NDArray[np.float64]:

@@ -12,7 +12,6 @@ distance is at most the limit.
 from __future__ import annotations
 
 import heapq
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,8 +19,6 @@ import numpy.typing as npt
 from rivernet._core import FlowCore
 from rivernet._errors import InputError, NotFoundError
 
-UpstreamMode = Literal["UT", "UM"]
-DownstreamMode = Literal["DM", "DD"]
 Positions = npt.NDArray[np.int64]
 Distances = npt.NDArray[np.float64]
 

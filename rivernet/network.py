@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from rivernet import geometry, navigate
 from rivernet._core import FlowCore
 from rivernet._errors import InputError, format_ids
+from rivernet.crs import require_crs
 from rivernet.validation import ValidationReport, validate_reaches
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class RiverNetwork:
         InputError
             If a named column does not exist.
         """
-        crs = geometry.require_crs(gdf.crs, what="the reach layer")
+        crs = require_crs(gdf, what="the reach lines")
         columns = [id_column, downstream_column, secondary_downstream_column, name_column]
         _require_columns(gdf, [c for c in columns if c is not None])
         table = gdf.copy()

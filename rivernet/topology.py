@@ -21,8 +21,8 @@ import shapely
 from pyproj import CRS
 
 from rivernet._errors import InputError, format_ids
-from rivernet.crs import metric_crs_for
-from rivernet.geometry import reproject, require_crs
+from rivernet.crs import metric_crs_for, require_crs
+from rivernet.geometry import reproject
 from rivernet.validation import Finding, ValidationReport
 
 ID = "reach_id"
@@ -55,7 +55,7 @@ def downstream_from_lines(
         The table (with ``reach_id`` and ``downstream_id``, 0 = outlet, lines reversed where
         needed), the secondary links (braids, diversions) and a report of what was inferred.
     """
-    crs = require_crs(gdf.crs, what="the line layer")
+    crs = require_crs(gdf, what="the lines")
     if snap_tolerance_m < 0:
         raise InputError(f"snap_tolerance_m must be >= 0, got {snap_tolerance_m}.")
     table = _single_lines(gdf)

@@ -382,15 +382,13 @@ def _touch_findings(
     linked = np.flatnonzero((down >= 0) & _usable_lines(geoms) & _usable_lines(geoms[down]))
     if not linked.size:
         return []
-    this, below = geoms[linked], geoms[down[linked]]
-    end_gap = _gap_m(shapely.get_point(_merged(this), -1), below, crs)
-    start_gap = _gap_m(shapely.get_point(_merged(this), 0), below, crs)
-    end_at_outlet = _gap_m(
-        shapely.get_point(_merged(this), -1), shapely.get_point(_merged(below), -1), crs
-    )
-    start_of_below = _gap_m(
-        shapely.get_point(_merged(below), 0), shapely.get_point(_merged(this), -1), crs
-    )
+    whole_below = geoms[down[linked]]  # distances to every part of a multi-part line
+    this, below = _merged(geoms[linked]), _merged(whole_below)
+    this_end = shapely.get_point(this, -1)
+    end_gap = _gap_m(this_end, whole_below, crs)
+    start_gap = _gap_m(shapely.get_point(this, 0), whole_below, crs)
+    end_at_outlet = _gap_m(this_end, shapely.get_point(below, -1), crs)
+    start_of_below = _gap_m(shapely.get_point(below, 0), this_end, crs)
     reversed_self = (end_gap > tolerance_m) & (start_gap <= tolerance_m)
     apart = (end_gap > tolerance_m) & ~reversed_self
     reversed_below = (
