@@ -313,11 +313,7 @@ class FlowCore:
                 f"{len(dupes)} reach id(s) occur more than once: {format_ids(dupes)}. "
                 "Give every reach a unique id."
             )
-        down_arr = pd.Series(np.asarray(downstream_ids))
-        outlets = down_arr.isna().to_numpy() | down_arr.isin(list(outlet_values)).to_numpy()
-        downstream = index.get_indexer(down_arr.to_numpy()).astype(np.int64)
-        dangling = np.flatnonzero((downstream < 0) & ~outlets)
-        downstream[outlets] = -1
+        downstream, dangling = downstream_positions(index, downstream_ids, outlet_values)
         loops = np.flatnonzero(downstream == np.arange(len(index)))
         if loops.size:
             raise TopologyError(
@@ -499,6 +495,34 @@ class FlowCore:
         root_pre = np.sort(self.pre[self.downstream < 0])
         tree = np.searchsorted(root_pre, self.pre[positions], side="right") - 1
         return self.preorder[root_pre[tree]]
+
+
+def downstream_positions(
+    index: pd.Index, downstream_ids: Any, outlet_values: Iterable[Any]
+) -> tuple[IntArray, IntArray]:
+    """Position of each downstream id in ``index`` (-1 for outlets), and the dangling ones.
+
+    Parameters
+    ----------
+    index
+        The reach ids.
+    downstream_ids
+        The downstream id of each reach.
+    outlet_values
+        Values meaning "outlet" (missing values always do).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The downstream positions, and the positions whose downstream id names no reach and is
+        no outlet value (treated as outlets too).
+    """
+    down = pd.Series(np.asarray(downstream_ids))
+    outlets = down.isna().to_numpy() | down.isin(list(outlet_values)).to_numpy()
+    positions = index.get_indexer(pd.Index(down.to_numpy())).astype(np.int64)
+    dangling = np.flatnonzero((positions < 0) & ~outlets)
+    positions[outlets] = -1
+    return positions, dangling
 
 
 def _secondary_positions(index: pd.Index, secondary: Any) -> IntArray:

@@ -289,12 +289,7 @@ def _downstream_positions(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Downstream positions (-1 outlet) and the positions whose downstream id is unknown."""
     index = pd.Index(table[id_column].to_numpy())
-    down_ids = table[downstream_column]
-    outlet = down_ids.isna().to_numpy() | down_ids.isin(list(outlet_values)).to_numpy()
-    down = index.get_indexer(down_ids.to_numpy()).astype(np.int64)
-    dangling = np.flatnonzero((down < 0) & ~outlet)
-    down[outlet] = -1
-    return down, dangling
+    return _core.downstream_positions(index, table[downstream_column], outlet_values)
 
 
 def _link_findings(
