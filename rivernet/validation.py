@@ -339,9 +339,9 @@ def _secondary_findings(
     return [
         Finding(
             "dangling_secondary",
-            "warning",
+            "error",
             f"{dangling.size} secondary downstream link(s) from {format_ids(ids)} point "
-            "to unknown reaches and are ignored.",
+            "to reaches that do not exist; fix or drop those links (the network refuses them).",
             tuple(ids),
         )
     ]

@@ -106,3 +106,18 @@ def test_report_json_and_text(tiny: RiverNetwork) -> None:
     assert '"ok": true' in report.to_json()
     assert str(report).startswith("validation OK")
     report.raise_for_errors()  # no error, no exception
+
+
+def test_secondary_links_to_nowhere_are_errors_in_both_checks() -> None:
+    frame = tiny_frame()
+    frame["down2"] = [0, 0, 0, 0, 777, 0, 0, 0]  # reach 4 diverts into a reach that is absent
+    report = validate_reaches(
+        frame, id_column="rid", downstream_column="down", secondary_column="down2"
+    )
+    assert [f.reach_ids for f in report.errors if f.code == "dangling_secondary"] == [(4,)]
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="rid", downstream_column="down", secondary_downstream_column="down2"
+    )
+    assert [f.code for f in net.validate().errors] == ["dangling_secondary"]
+    with pytest.raises(TopologyError, match="777"):
+        net.upstream(5)
