@@ -215,22 +215,24 @@ def stale_board_rows(run: AuditRun, project: Any) -> pd.DataFrame:
     network = project.network
     offset = np.concatenate([[0.0], np.cumsum(network.core.length_m)])
     on_reach = run.pieces["position"].to_numpy()[clipped["piece"].to_numpy()]
-    index = pd.Index(network.ids)
+    level = clipped["level"].to_numpy()
+    start_at = clipped["start"].to_numpy()
+    end_at = clipped["end"].to_numpy()
+    state = clipped["state"].to_numpy()
+    positions = pd.Index(network.ids).get_indexer(boards["reach_id"])
     day = pd.Timestamp(run.as_of)
     rows = []
-    for board in boards.itertuples():
-        position = index.get_indexer([board.reach_id])[0]
+    for board, position in zip(boards.itertuples(), positions, strict=True):
         if position < 0:
             continue
         measure = _measure(board.measure_m)
         where = offset[position] + measure
         here = (
             (on_reach == position)
-            & (clipped["level"].to_numpy() == LEVELS.index(board.level))
-            & (clipped["start"].to_numpy() <= where)
-            & (clipped["end"].to_numpy() >= where)
+            & (level == LEVELS.index(board.level))
+            & (start_at <= where)
+            & (end_at >= where)
         )
-        state = clipped["state"].to_numpy()
         current = here & (state == ACTIVE)
         if board.person_id in set(person[current]):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,9 @@ from pathlib import Path
 def replacing(target: Path, *, suffix: str) -> Iterator[Path]:
     """A temporary file beside ``target`` that replaces it when the block ends without error.
 
-    The folder is created if needed. The new file gets the usual permissions (``0o666`` less the
-    umask), not the private ones of a temporary file; on error the temporary file is removed and
-    ``target`` is left as it was.
+    The folder is created if needed. The new file keeps the permissions of the file it replaces,
+    or gets the usual ones (``0o666`` less the umask), never the private ones of a temporary
+    file; on error the temporary file is removed and ``target`` is left as it was.
 
     Parameters
     ----------
@@ -35,9 +36,12 @@ def replacing(target: Path, *, suffix: str) -> Iterator[Path]:
     temp = Path(name)
     try:
         yield temp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        if target.exists():
+            shutil.copymode(target, temp)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temp, 0o666 & ~umask)
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)

@@ -4,9 +4,9 @@ A piece is a stretch ``from_m .. to_m`` of one reach (metres from its upstream e
 county; it carries the codes of its county, city and province. Stretches outside every county
 (the sea, a neighbour outside the project) are pieces with no codes.
 
-:func:`pieces` takes them from :func:`rivernet.boundary.responsibility_pieces` (issue 4), so that
-coverage, crossings and partners answer on the same pieces; :func:`cut_at_counties` is the
-fallback when that module is absent.
+:func:`pieces` takes them from :func:`rivernet.pieces.responsibility_pieces`, so that coverage,
+crossings and partners answer on the same pieces; :func:`cut_at_counties` is an independent,
+simpler cut (county polygons only) that the tests compare them with.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import shapely
 
 from rivernet.admin import parent_code
 from rivernet.crs import metric_crs_for
+from rivernet.pieces import responsibility_pieces
 
 PIECE_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "province_code", "city_code",
                  "county_code")  # fmt: skip
@@ -45,12 +46,7 @@ def pieces(project: object) -> pd.DataFrame:
     if cached is not None:
         return cached
     network = project.network  # type: ignore[attr-defined]
-    try:
-        from rivernet.pieces import responsibility_pieces
-    except ImportError:  # the boundary module (issue 4) is not installed: cut here
-        table = cut_at_counties(network.reaches, project.admin_units)  # type: ignore[attr-defined]
-    else:
-        table = pd.DataFrame(responsibility_pieces(project)[list(PIECE_COLUMNS)])  # type: ignore[arg-type]
+    table = pd.DataFrame(responsibility_pieces(project)[list(PIECE_COLUMNS)])  # type: ignore[arg-type]
     table["position"] = network.core.position(table["reach_id"].to_numpy())
     table = table.sort_values(["position", "from_m"], kind="stable").reset_index(drop=True)
     object.__setattr__(project, "_coverage_pieces", table)

@@ -371,6 +371,7 @@ def overlapping_term_problems(assignments: pd.DataFrame) -> list[Problem]:
 
 
 def _int(value: Any) -> int:
+    """A line number from an ``itertuples`` row (typed ``Any`` for mypy)."""
     return int(value)
 
 

@@ -2,7 +2,7 @@
 
 The reader returns the raw cells of every non-blank row with its line number in the file (the
 Excel row, or the CSV line), and the header mapped to rivernet's column names. Cleaning values
-(codes, dates, numbers) is :mod:`rivernet._roster_values`' job.
+(codes, dates, numbers) is :mod:`rivernet._roster_check`'s job.
 """
 
 from __future__ import annotations
@@ -205,8 +205,7 @@ def _map_header(row: Sequence[Any], top: Sequence[Any] | None) -> list[str | Non
     mapped: list[str | None] = []
     for i, cell in enumerate(row):
         above = top[i] if top is not None and i < len(top) else None
-        text = _join_header(above, cell) if top is not None else _join_header(None, cell)
-        canonical = canonical_column(text)
+        canonical = canonical_column(_join_header(above, cell))
         if canonical is None and top is not None:
             canonical = canonical_column(cell)
         mapped.append(canonical)

@@ -35,6 +35,7 @@ __all__ = [
     "MUNICIPALITIES",
     "AdminProblem",
     "admin_units_from_frame",
+    "is_within",
     "level_of_code",
     "normalise_code",
     "parent_code",
@@ -157,6 +158,31 @@ def parent_code(code: object) -> str | None:
             return province
         return text[:4] + "00"
     return text[:6] if level == "township" else text[:9]
+
+
+def is_within(code: object, unit: object) -> bool:
+    """Whether the unit ``code`` is ``unit`` or lies inside it (follows :func:`parent_code`).
+
+    Parameters
+    ----------
+    code, unit
+        Codes in any form :func:`normalise_code` accepts.
+
+    Returns
+    -------
+    bool
+        True for ``unit`` itself and every unit below it, including the ``NN02xx`` counties of a
+        municipality (inside ``NN0100``) and a province's directly administered ``NN90xx`` units.
+    """
+    target = normalise_code(unit)
+    current: str | None = normalise_code(code)
+    for _ in LEVELS:  # at most one step per level
+        if current is None:
+            break
+        if current == target:
+            return True
+        current = parent_code(current)
+    return False
 
 
 @dataclass(frozen=True)

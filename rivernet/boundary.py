@@ -48,6 +48,7 @@ from rivernet.pieces import (
     responsibility_pieces,
     substrings,
 )
+from rivernet.roster import Roster, as_date, project_roster
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -329,59 +330,32 @@ def unit_chiefs(
         ``"name (role)"`` texts joined with ``"、"``, or None.
     """
     values = list(codes)
-    roster = _roster(project)
+    roster = project_roster(project)
     if roster is None or not values:
         return [None] * len(values)
-    table = _chiefs_table(project, roster, level=level, as_of=as_of)
+    table = _chiefs_table(project, roster, level=level, day=as_date(as_of))
     return [None if code is None else table.get(str(code)) for code in values]
 
 
-def _roster(project: Project) -> Any:
-    """The project's roster, loaded from its tables if needed; None when it has none."""
-    try:
-        from rivernet.roster import project_roster
-    except ImportError:  # roster support not installed in this build
-        return getattr(project, "roster", None)
-    return project_roster(project)
-
-
-def _chiefs_table(project: Project, roster: Any, *, level: str, as_of: Any) -> dict[str, str]:
-    """Unit code -> chiefs text at ``level`` from the roster (cached per date)."""
+def _chiefs_table(project: Project, roster: Roster, *, level: str, day: Any) -> dict[str, str]:
+    """Unit code -> chiefs text at ``level`` from the roster (cached per day)."""
     cache = _cache(project)
-    key = ("chiefs", level, str(as_of), id(roster))
+    key = ("chiefs", level, day, id(roster))
     if key not in cache:
-        cache[key] = _roster_unit_chiefs(roster, level=level, as_of=as_of)
+        cache[key] = _roster_unit_chiefs(roster, level=level, day=day)
     return cache[key]
 
 
-def _roster_unit_chiefs(roster: Any, *, level: str, as_of: Any) -> dict[str, str]:
-    """Read unit chiefs from a roster's assignments and people tables (duck-typed)."""
-    assignments = getattr(roster, "assignments", None)
-    if not isinstance(assignments, pd.DataFrame) or assignments.empty:
-        return {}
-    table = _current(assignments, as_of=as_of)
-    table = table[table["level"].astype(str) == level] if "level" in table else table
-    unit_column = next((c for c in ("unit_code", "code", "admin_code") if c in table), None)
-    if unit_column is None:
-        return {}
-    people = getattr(roster, "people", None)
-    if isinstance(people, pd.DataFrame) and "person_id" in people and "person_id" in table:
-        name_column = next((c for c in ("name", "person_name") if c in people), None)
-        if name_column is not None:
-            names = dict(zip(people["person_id"], people[name_column], strict=False))
-            table = table.assign(_name=table["person_id"].map(names))
-    name = (
-        "_name"
-        if "_name" in table
-        else next((c for c in ("person_name", "name", "person_id") if c in table), None)
-    )
-    if name is None:
-        return {}
+def _roster_unit_chiefs(roster: Roster, *, level: str, day: Any) -> dict[str, str]:
+    """``"name (role)"`` texts of the chiefs active on ``day`` at ``level``, by unit code."""
+    table = roster.active(day)
+    table = table[table["level"].astype(str) == level]
+    names = roster.people.drop_duplicates("person_id").set_index("person_id")["name"]
+    people = table["person_id"].map(names).fillna(table["person_id"])
     result: dict[str, str] = {}
-    roles = table["role"] if "role" in table else pd.Series("", index=table.index)
-    for code, group in table.groupby(table[unit_column].astype(str)):
+    for code, group in table.groupby(table["unit_code"].astype(str)):
         items: list[str] = []
-        for person, role in zip(group[name], roles.loc[group.index], strict=True):
+        for person, role in zip(people.loc[group.index], group["role"], strict=True):
             text = str(person) + (f" ({role})" if isinstance(role, str) and role else "")
             if text not in items:
                 items.append(text)
@@ -389,21 +363,6 @@ def _roster_unit_chiefs(roster: Any, *, level: str, as_of: Any) -> dict[str, str
         extra = len(items) - _MAX_CHIEFS_SHOWN
         result[str(code)] = shown + (f" +{extra}" if extra > 0 else "")
     return result
-
-
-def _current(assignments: pd.DataFrame, *, as_of: Any) -> pd.DataFrame:
-    """Assignments whose term covers ``as_of`` (today by default)."""
-    import datetime as dt
-
-    day = pd.Timestamp(dt.date.today() if as_of is None else as_of)
-    keep = np.ones(len(assignments), dtype=bool)
-    if "valid_from" in assignments:
-        start = pd.to_datetime(assignments["valid_from"], errors="coerce")
-        keep &= (start.isna() | (start <= day)).to_numpy()
-    if "valid_to" in assignments:
-        end = pd.to_datetime(assignments["valid_to"], errors="coerce")
-        keep &= (end.isna() | (end >= day)).to_numpy()
-    return assignments[keep]
 
 
 # --- public: boundary rivers ------------------------------------------------------------------

@@ -39,8 +39,6 @@ from rivernet._errors import InputError, NotFoundError, format_ids
 from rivernet.admin import level_of_code
 from rivernet.boundary import (
     CrossingArrays,
-    _current,
-    _roster,
     boundary_rivers,
     crossing_arrays,
     crossing_ids,
@@ -55,6 +53,7 @@ from rivernet.pieces import (
     admin_units,
     piece_arrays,
 )
+from rivernet.roster import as_date, project_roster
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -403,7 +402,7 @@ def _chief_partners(
     as_of: Any,
     banks: bool,
 ) -> pd.DataFrame:
-    roster = _roster(project)
+    roster = project_roster(project)
     if roster is None:
         raise NotFoundError(
             "no roster loaded: chief= needs the project's roster tables (roster_people, "
@@ -413,9 +412,8 @@ def _chief_partners(
     match = people[(people["person_id"].astype(str) == chief) | (people["name"] == chief)]
     if match.empty:
         raise NotFoundError(f"no chief {chief!r} in the roster (give a person_id or a name)")
-    assignments = roster.assignments
+    assignments = roster.active(as_date(as_of))
     assignments = assignments[assignments["person_id"].isin(match["person_id"])]
-    assignments = _current(assignments, as_of=as_of)
     if level is not None:
         assignments = assignments[assignments["level"] == level]
     frames = []

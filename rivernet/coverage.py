@@ -40,7 +40,7 @@ from rivernet._coverage_report import (
     vacancy_rows,
 )
 from rivernet._errors import InputError, NotFoundError
-from rivernet.admin import LEVEL_LABELS_ZH, LEVELS
+from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, is_within
 from rivernet.policy import CoveragePolicy
 from rivernet.roster import PRIVATE_COLUMNS, as_date
 
@@ -223,18 +223,15 @@ def coverage_summary(
         _check_level(level)
         frame = frame[frame["level"] == level]
     if unit is not None:
-        frame = frame[frame["unit_code"].map(lambda code: _inside(code, unit))]
+        frame = frame[_within(frame["unit_code"], unit)]
     frame["order"] = frame["level"].map(LEVELS.index)
     frame = frame.sort_values(["order", "unit_code"]).drop(columns="order")
     return frame[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
 
-def _inside(code: str, unit: str) -> bool:
-    from rivernet.admin import level_of_code, normalise_code
-
-    unit = normalise_code(unit)
-    prefix = {"province": 2, "city": 4}.get(level_of_code(unit), len(unit))
-    return str(code).startswith(unit[:prefix])
+def _within(codes: pd.Series, unit: str) -> pd.Series:
+    """Which ``codes`` are ``unit`` or lie inside it (one test per distinct code)."""
+    return codes.isin([code for code in codes.dropna().unique() if is_within(code, unit)])
 
 
 def _check_level(level: str) -> None:
@@ -418,8 +415,7 @@ def _locate(
     network = project.network
     if isinstance(target, shapely.Geometry) or (isinstance(target, tuple) and len(target) == 2):
         point = target if isinstance(target, shapely.Geometry) else shapely.Point(target)
-        snapped = _snap(network, point, max_distance_m)
-        return snapped
+        return _snap(network, point, max_distance_m)
     if target not in network:
         raise NotFoundError(
             f"reach {target!r} is not in the network; give a reach id of the reaches layer or "

@@ -18,9 +18,7 @@ target folder, then renamed over the target, so a reader never sees half a file.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import shapely
 from pyproj import CRS
 
 from rivernet._errors import CRSError, DataQualityWarning, InputError, format_ids
+from rivernet._files import replacing
 from rivernet.crs import GCJ02Check, crs_equivalent, suspect_gcj02
 
 __all__ = ["check_gcj02_offset", "read_lines", "write_vector"]
@@ -331,21 +330,12 @@ def write_vector(
         raise InputError(f"{target.name}: GeoJSON needs geometries; write a table as .csv")
     if any(name is not None for name in gdf.index.names):
         gdf = gdf.reset_index()  # keep a named index (reach_id, code) as a column
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent
-    )
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
+    with replacing(target, suffix=target.suffix) as temp:
         if driver == "GPKG" and target.exists():
-            shutil.copyfile(target, temp)
+            shutil.copyfile(target, temp)  # keep the file's other layers
         else:
-            temp.unlink()
+            temp.unlink()  # a new file, written by the driver
         _write(gdf, temp, driver=driver, layer=layer or target.stem)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 

@@ -263,7 +263,7 @@ def policy_from_dict(data: Mapping[str, Any], *, source: Path | None = None) -> 
         exemptions=tuple(exemptions),
         lakes=tuple(lakes),
         covering_roles=roles,
-        board_update_days=int(data.get("board_update_days", 30)),
+        board_update_days=int(data.get("board_update_days", CoveragePolicy.board_update_days)),
         source=source,
     )
 
@@ -282,10 +282,6 @@ def _check_keys(
         ):
             problems.append(f"{where}key {key!r} has the wrong type ({type(value).__name__})")
     return problems
-
-
-def _is_bool_for_int(value: object, expected: type | tuple[type, ...]) -> bool:
-    return isinstance(value, bool) and expected is int
 
 
 def _check_levels(levels: Sequence[Any], where: str) -> list[str]:
@@ -377,7 +373,7 @@ def requirements(
     n = len(pieces)
     required = np.zeros((n, len(LEVELS)), dtype=bool)
     exempt = np.zeros((n, len(LEVELS)), dtype=bool)
-    context = _Context(policy, network, pieces, lakes)
+    context = _Context(network, pieces, lakes)
     for level in policy.default_levels:
         required[:, LEVELS.index(level)] = True
     for rule in policy.rules:
@@ -395,10 +391,7 @@ def requirements(
 class _Context:
     """Per-piece attributes that rules test, computed on demand."""
 
-    def __init__(
-        self, policy: CoveragePolicy, network: Any, pieces: pd.DataFrame, lakes: gpd.GeoDataFrame
-    ) -> None:
-        self.policy = policy
+    def __init__(self, network: Any, pieces: pd.DataFrame, lakes: gpd.GeoDataFrame) -> None:
         self.network = network
         self.pieces = pieces
         self.lakes = lakes

@@ -23,10 +23,8 @@ GeoPackage as the tables ``roster_people``, ``roster_assignments``, ``roster_uni
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,7 @@ from rivernet._roster_check import (
     clean_rows,
     overlapping_term_problems,
     parse_date,
+    parse_id,
     reference_problems,
 )
 from rivernet._roster_read import read_table
@@ -207,7 +206,12 @@ def read_roster(path: str | Path, *, project: Any = None, sheet: str | None = No
     if not file.exists():
         raise RosterError(f"roster file {file} does not exist; check the path")
     if file.suffix.lower() == ".gpkg":
-        tables = {name: _read_table(file, name) for name in TABLES.values()}
+        layers = {str(name) for name, _ in pyogrio.list_layers(file)}
+        tables: dict[str, pd.DataFrame | None] = {
+            name: pyogrio.read_dataframe(file, layer=name, read_geometry=False)
+            for name in TABLES.values()
+            if name in layers
+        }
         roster = roster_from_tables(tables, source=str(file))
         problems = overlapping_term_problems(roster.assignments)
     else:
@@ -263,13 +267,6 @@ def check_references(roster: Roster, project: Any) -> list[tuple[int, str]]:
     )
 
 
-def _read_table(file: Path, layer: str) -> pd.DataFrame | None:
-    layers = {str(name) for name, _ in pyogrio.list_layers(file)}
-    if layer not in layers:
-        return None
-    return pyogrio.read_dataframe(file, layer=layer, read_geometry=False)
-
-
 def roster_from_tables(tables: dict[str, pd.DataFrame | None], *, source: str = "") -> Roster:
     """Build a roster from the ``roster_*`` tables of a project file.
 
@@ -317,8 +314,6 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def _ids(values: pd.Series) -> pd.Series:
-    from rivernet._roster_check import parse_id
-
     return pd.Series([parse_id(v) for v in values], index=values.index, dtype=object)
 
 
@@ -398,26 +393,18 @@ def write_roster(
     target = Path(path)
     if not target.exists():
         raise RosterError(f"project file {target} does not exist; create the project first")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".gpkg",
-                                         dir=target.parent)  # fmt: skip
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
+    tables = {
+        TABLES["people"]: roster.people,
+        TABLES["assignments"]: roster.assignments,
+        TABLES["units"]: roster.units,
+        TABLES["boards"]: roster.boards,
+        **(extra_tables or {}),
+    }
+    with replacing(target, suffix=".gpkg") as temp:
         shutil.copyfile(target, temp)
-        tables = {
-            TABLES["people"]: roster.people,
-            TABLES["assignments"]: roster.assignments,
-            TABLES["units"]: roster.units,
-            TABLES["boards"]: roster.boards,
-            **(extra_tables or {}),
-        }
         for layer, frame in tables.items():
             pyogrio.write_dataframe(_table_for_file(frame), temp, layer=layer, driver="GPKG")
         _vacuum(temp)
-        shutil.copymode(target, temp)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 

@@ -18,6 +18,7 @@ from rivernet.admin import (
     LEVELS,
     AdminProblem,
     admin_units_from_frame,
+    is_within,
     level_of_code,
     normalise_code,
     parent_code,
@@ -79,6 +80,25 @@ def test_normalise_code_rejects_bad_values(value: object) -> None:
 def test_level_and_parent_from_code(code: str, level: str, parent: str | None) -> None:
     assert level_of_code(code) == level
     assert parent_code(code) == parent
+
+
+@pytest.mark.parametrize(
+    ("code", "unit", "inside"),
+    [
+        ("320505", "320505", True),
+        ("320505", "320500", True),
+        ("320505", "320000", True),
+        ("320505001001", "320500", True),
+        ("500230", "500100", True),  # 重庆's 5002xx counties: a code prefix would miss them
+        ("419001", "410000", True),
+        ("419001", "419000", False),
+        ("320500", "320505", False),
+        ("330100", "320000", False),
+        (320505, "320500", True),
+    ],
+)
+def test_is_within_follows_the_parents(code: object, unit: str, inside: bool) -> None:
+    assert is_within(code, unit) is inside
 
 
 def square(x: float, y: float, size: float = 0.1) -> shapely.Polygon:

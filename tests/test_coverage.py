@@ -157,6 +157,15 @@ def test_top_level_exports() -> None:
              "chiefs_at", "read_roster", "Roster", "load_policy", "CoveragePolicy")  # fmt: skip
     for name in names:
         assert getattr(rivernet, name) is not None
+    assert rivernet.coverage_gaps is rivernet.coverage.coverage_gaps
+    assert rivernet.coverage_problems is rivernet.coverage.coverage_problems
+    assert rivernet.coverage_summary is rivernet.coverage.coverage_summary
+    assert rivernet.coverage_status is rivernet.coverage.coverage_status
+    assert rivernet.chiefs_at is rivernet.coverage.chiefs_at
+    assert rivernet.read_roster is rivernet.roster.read_roster
+    assert rivernet.Roster is rivernet.roster.Roster
+    assert rivernet.load_policy is rivernet.policy.load_policy
+    assert rivernet.CoveragePolicy is rivernet.policy.CoveragePolicy
 
 
 # --- the sample project ------------------------------------------------------------------------
@@ -208,6 +217,7 @@ def test_sample_planted_defects_all_found_and_nothing_else(sample: Project) -> N
     assert _finding_keys(gaps, problems) == _expected_keys(defects)
     # Overlaps name both assignments, the planted one among them.
     planted = defects[defects["kind"] == "overlap"]
+    assert len(planted) > 0
     for row in planted.itertuples():
         found = problems[(problems["kind"] == "overlap") & (problems["reach_id"] == row.reach_id)]
         assert row.assignment_id in found["assignment_ids"].iloc[0].split(", ")

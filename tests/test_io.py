@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -222,6 +224,17 @@ def test_write_gpkg_keeps_other_layers_and_replaces_same_name(tmp_path: Path) ->
     assert set(layers) == {"reaches", "other", "project_meta"}
     assert len(gpd.read_file(path, layer="reaches")) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["project.gpkg"]
+
+
+def test_write_keeps_the_mode_of_a_replaced_file(tmp_path: Path) -> None:
+    path = write_vector(lines_frame(), tmp_path / "project.gpkg", layer="reaches")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not a private temp file's
+    path.chmod(0o640)
+    write_vector(lines_frame().iloc[:1], path, layer="other")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert set(dict(pyogrio.list_layers(path))) == {"reaches", "other"}
 
 
 def test_write_is_atomic_when_writing_fails(

@@ -233,7 +233,10 @@ def test_gpkg_copy_is_not_changed_by_reading(tiny_path: Path, tmp_path: Path) ->
     copy = tmp_path / "copy.gpkg"
     shutil.copyfile(tiny_path, copy)
     before = _digest(copy)
-    assert isinstance(read_roster(copy), Roster)
+    read = read_roster(copy)
+    assert isinstance(read, Roster)
+    assert len(read.assignments) == len(tiny_roster().assignments)
+    assert set(read.people["person_id"]) == set(tiny_roster().people["person_id"])
     assert _digest(copy) == before
 
 

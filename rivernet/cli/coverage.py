@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 import pandas as pd
@@ -19,13 +18,6 @@ def register(group: click.Group) -> None:
     """Add the coverage and roster commands to the ``rivernet`` group."""
     group.add_command(coverage)
     group.add_command(roster)
-
-
-def _policy_for(project_path: Path, policy: Path | None) -> Any:
-    if policy is not None:
-        return policy
-    beside = project_path.with_name("policy.toml")
-    return beside if beside.exists() else None
 
 
 @click.command()
@@ -53,11 +45,11 @@ def coverage(
     output: Path | None,
 ) -> None:
     """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
-    from rivernet.coverage import coverage_gaps, coverage_problems, coverage_summary
+    from rivernet.coverage import _within, coverage_gaps, coverage_problems, coverage_summary
     from rivernet.project import open_project
 
     opened = open_project(project)
-    chosen = _policy_for(project, policy)
+    chosen = policy  # None: the project's own policy (policy.toml beside it), else the defaults
     summary = coverage_summary(opened, as_of=as_of, policy=chosen, unit=unit, level=level)
     click.echo(format_summary(summary))
     if output is None:
@@ -67,20 +59,13 @@ def coverage(
     if level is not None:
         gaps, problems = gaps[gaps["level"] == level], problems[problems["level"] == level]
     if unit is not None:
-        gaps = gaps[gaps["unit_code"].fillna("").str.startswith(_prefix(unit))]
-        problems = problems[problems["unit_code"].fillna("").str.startswith(_prefix(unit))]
+        gaps = gaps[_within(gaps["unit_code"], unit)]
+        problems = problems[_within(problems["unit_code"], unit)]
     write_layers(
         output,
         {"coverage_gaps": gaps, "coverage_problems": problems, "coverage_summary": summary},
     )
     click.echo(f"wrote {len(gaps)} gaps and {len(problems)} problems to {output}", err=True)
-
-
-def _prefix(unit: str) -> str:
-    from rivernet.admin import level_of_code, normalise_code
-
-    code = normalise_code(unit)
-    return code[: {"province": 2, "city": 4}.get(level_of_code(code), len(code))]
 
 
 def format_summary(summary: pd.DataFrame) -> str:
