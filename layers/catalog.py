@@ -132,14 +132,16 @@ CATALOG: tuple[Layer, ...] = (
 )  # fmt: skip
 
 
-def layer(layer_id: str) -> Layer:
-    """The catalog entry for ``layer_id``.
+def layer(layer_id: str | Layer) -> Layer:
+    """The catalog entry for ``layer_id`` (a :class:`Layer` is returned as it is).
 
     Raises
     ------
     NotFoundError
         If no layer has that id (the message lists the ids that exist).
     """
+    if isinstance(layer_id, Layer):
+        return layer_id
     for entry in CATALOG:
         if entry.id == layer_id:
             return entry

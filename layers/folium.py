@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 
+from layers import catalog
 from layers._labels import level_label, property_label
-from layers.catalog import Layer, layer
+from layers.catalog import Layer
 from rivernet._errors import InputError
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ DEFAULT_MAX_INLINE_FEATURES = 20_000
 SCALE = 100_000  # quantisation: 1e-5 degree, about 1.1 m
 TILE_URL = "{server}/tiles/{layer}/{{z}}/{{x}}/{{y}}.png?level={level}"
 _CONTEXT_LAYERS = ("admin_units", "lakes")
-_POLICY_SOURCES = ("coverage", "coverage_gaps")
 CONTEXT_SIMPLIFY_M = 30.0  # admin outlines and lakes below the layer need no finer detail
 _TOOLTIP_PROPERTIES = 3
 
@@ -196,7 +196,7 @@ def explore(
     import folium
 
     _check_lang(lang)
-    entry = _catalog_layer(layer)
+    entry = catalog.layer(layer)
     project = None if _is_frame(data) else data
     frame = _layer_data(data, entry, as_of=as_of, level=level, policy=policy)
     if frame.empty and project is None:
@@ -207,7 +207,7 @@ def explore(
     if project is not None and context:
         for context_id in _CONTEXT_LAYERS:
             if context_id != entry.id:
-                context_layer = _catalog_layer(context_id)
+                context_layer = catalog.layer(context_id)
                 context_frame = _layer_data(project, context_layer, as_of=as_of, level=level)
                 _add_inline(fmap, context_frame, context_layer, lang=lang, show=True,
                             simplify_m=CONTEXT_SIMPLIFY_M)  # fmt: skip
@@ -227,10 +227,6 @@ def explore(
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, frame if not frame.empty or project is None else project.admin_units)
     return fmap
-
-
-def _catalog_layer(layer_id: str | Layer) -> Layer:
-    return layer_id if isinstance(layer_id, Layer) else layer(layer_id)
 
 
 def _check_lang(lang: str) -> None:
@@ -254,34 +250,20 @@ def _layer_data(
 ) -> gpd.GeoDataFrame:
     """The features to draw, in EPSG:4326, without empty geometries.
 
-    With a coverage ``policy``, the coverage layers are computed under it (the catalog's
-    :func:`layers.sources.layer_frame` uses the library's default policy).
+    With a coverage ``policy``, the coverage layers are computed under it (by
+    :func:`layers.sources.layer_frame`; the library's default policy otherwise).
     """
-    from layers.sources import _to_wgs84, layer_frame
+    from layers.sources import layer_frame, to_wgs84
 
-    if not _is_frame(data) and policy is not None and entry.source in _POLICY_SOURCES:
-        data = _policy_frame(data, entry, as_of=as_of, level=level, policy=policy)
     if _is_frame(data):
         frame = data
         if frame.index.name is not None and frame.index.name not in frame.columns:
             frame = frame.reset_index()
-        frame = _to_wgs84(frame)
+        frame = to_wgs84(frame)
     else:
-        frame = layer_frame(data, entry, as_of=as_of, level=level)
+        frame = layer_frame(data, entry, as_of=as_of, level=level, policy=policy)
     keep = ~(frame.geometry.isna() | frame.geometry.is_empty)
     return frame[keep.to_numpy()]
-
-
-def _policy_frame(
-    project: Project, entry: Layer, *, as_of: dt.date | str | None, level: str, policy: Any
-) -> gpd.GeoDataFrame:
-    """A coverage layer's features under an explicit coverage policy."""
-    from rivernet.coverage import coverage_gaps, coverage_status
-
-    if entry.source == "coverage":
-        return coverage_status(project, level=level, as_of=as_of, policy=policy)
-    gaps = coverage_gaps(project, as_of=as_of, policy=policy)
-    return gaps[gaps["level"] == level]
 
 
 def _with_popup_columns(

@@ -9,9 +9,10 @@ reports all take their features from here, so they always show the same thing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import geopandas as gpd
+import pandas as pd
 from pyproj import CRS
 
 from layers.catalog import Layer, layer
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from rivernet.project import Project
 
 WGS84 = CRS.from_epsg(4326)
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
 
 
 def layer_frame(
@@ -56,9 +58,9 @@ def layer_frame(
     NotFoundError
         If the layer id is not in the catalog.
     """
-    entry = layer_id if isinstance(layer_id, Layer) else layer(layer_id)
+    entry = layer(layer_id)
     frame = _source_frame(project, entry.source, as_of=as_of, level=level, policy=policy)
-    frame = _to_wgs84(frame)
+    frame = to_wgs84(frame)
     wanted = [*entry.properties]
     if entry.category_property and entry.category_property not in wanted:
         wanted.append(entry.category_property)
@@ -95,10 +97,17 @@ def _at_level(frame: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
     return frame[frame["level"] == level]
 
 
-def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The frame in EPSG:4326 (CGCS2000 is relabelled, other CRS are transformed)."""
-    if frame.crs is None or CRS(frame.crs).equals(WGS84):
+def to_wgs84(frame: FrameT) -> FrameT:
+    """The frame in EPSG:4326; tables without geometry or CRS are returned as they are.
+
+    CGCS2000 (EPSG:4490) is relabelled, as the two agree to centimetres; other CRS are
+    transformed.
+    """
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
         return frame
-    if CRS(frame.crs).equals(CRS.from_epsg(4490)):
-        return frame.set_crs(WGS84, allow_override=True)
-    return frame.to_crs(WGS84)
+    crs = CRS(frame.crs)
+    if crs.equals(WGS84):
+        return frame
+    if crs.equals(CRS.from_epsg(4490)):
+        return cast("FrameT", frame.set_crs(WGS84, allow_override=True))
+    return cast("FrameT", frame.to_crs(WGS84))

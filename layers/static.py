@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layers import catalog
 from layers._labels import level_label
-from layers.catalog import Layer, layer
+from layers.catalog import Layer
 from rivernet._errors import InputError, NotFoundError, RivernetError
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ def map_figure(
     from layers.folium import _check_lang, _is_frame, _layer_data
 
     _check_lang(lang)
-    entry = _catalog_layer(layer)
+    entry = catalog.layer(layer)
     context = project if _is_frame(data) else data
     frame = _layer_data(data, entry, as_of=as_of, level=level, policy=policy)
     bounds, unit_name = _extent(context, frame, extent)
@@ -300,10 +301,6 @@ class _Texts:
             )
 
 
-def _catalog_layer(layer_id: str | Layer) -> Layer:
-    return layer_id if isinstance(layer_id, Layer) else layer(layer_id)
-
-
 def extent_bounds(project: Project | None, extent: str | Sequence[float]) -> tuple[float, ...]:
     """``(west, south, east, north)`` in degrees of a unit code or a box.
 
@@ -325,11 +322,11 @@ def extent_bounds(project: Project | None, extent: str | Sequence[float]) -> tup
 
 
 def _unit(project: Project | None, code: str) -> gpd.GeoDataFrame:
-    from layers.sources import _to_wgs84
+    from layers.sources import to_wgs84
 
     if project is None:
         raise InputError(f"extent {code!r} is a unit code, but no project was given to look it up.")
-    units = _to_wgs84(project.admin_units)
+    units = to_wgs84(project.admin_units)
     found = units[units["code"].astype(str) == str(code)]
     if found.empty:
         raise NotFoundError(
@@ -349,9 +346,9 @@ def _extent(
     source = frame if not frame.empty or project is None else project.admin_units
     if source.empty:
         raise InputError("nothing to draw: the layer is empty and no extent was given.")
-    from layers.sources import _to_wgs84
+    from layers.sources import to_wgs84
 
-    return tuple(float(v) for v in _to_wgs84(source).total_bounds), None
+    return tuple(float(v) for v in to_wgs84(source).total_bounds), None
 
 
 def _frame_axes(ax: Axes, bounds: tuple[float, ...]) -> None:
@@ -377,18 +374,18 @@ def _draw_context(
     """Admin outlines (the chosen unit emphasised), lakes and place names."""
     from matplotlib import patheffects
 
-    from layers.sources import _to_wgs84
+    from layers.sources import to_wgs84
 
     if not _HALO:
         _HALO.append(patheffects.withStroke(linewidth=2.5, foreground="#ffffff"))
-    units = _to_wgs84(project.admin_units).cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
-    admin = _catalog_layer("admin_units")
+    units = to_wgs84(project.admin_units).cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
+    admin = catalog.layer("admin_units")
     for category in reversed(admin.categories):
         part = units[units["level"] == category.value]
         if not part.empty:
             part.boundary.plot(ax=ax, color=category.color, linewidth=admin.width * 0.8, zorder=2)
-    lakes_layer = _catalog_layer("lakes")
-    lakes = _to_wgs84(project.lakes).cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
+    lakes_layer = catalog.layer("lakes")
+    lakes = to_wgs84(project.lakes).cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
     if not lakes.empty:
         lakes.plot(ax=ax, color=lakes_layer.color, alpha=lakes_layer.fill_opacity, zorder=1)
     if isinstance(extent, str):

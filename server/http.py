@@ -4,13 +4,17 @@ The project never changes while the server runs, so a response is fully determin
 version, the public base URL and the request (path, query, negotiated format and encoding).
 :func:`request_etag` hashes exactly those into a strong ETag; :func:`cached_response` answers
 ``If-None-Match`` with 304 before building a body, and :func:`streamed_response` does the same for
-large bodies sent in chunks. Gzip is applied by the app's middleware.
+large bodies sent in chunks. Gzip is applied by the app's middleware, except for bodies prepared
+once and cached with their gzip form (tiles, the web page's files: :class:`PreparedBody`, sent by
+:func:`send_body`).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -183,6 +187,63 @@ def streamed_response(
         return not_modified(request, etag)
     all_headers = {**cache_headers(request, etag), **(headers or {})}
     return StreamingResponse(chunks(), media_type=media_type, headers=all_headers)
+
+
+@dataclass(frozen=True)
+class PreparedBody:
+    """A response body with its gzip form and strong ETags, computed once and then cached.
+
+    Used for tiles and for the web page's files.
+
+    Attributes
+    ----------
+    content
+        The tile bytes (may be empty: a tile without features).
+    gzipped
+        The gzip-compressed bytes, or None when not worth sending compressed.
+    etag, etag_gzip
+        Strong entity tags of the two representations.
+    """
+
+    content: bytes
+    gzipped: bytes | None
+    etag: str
+    etag_gzip: str
+
+    @classmethod
+    def of(cls, content: bytes, *, compress: bool) -> PreparedBody:
+        """Hash (and compress) fresh bytes."""
+        digest = hashlib.blake2b(content, digest_size=12).hexdigest()
+        gzipped = gzip.compress(content, compresslevel=6, mtime=0) if compress else None
+        return cls(content, gzipped, f'"{digest}"', f'"{digest}-gz"')
+
+
+def send_body(request: Request, body: PreparedBody, media_type: str) -> Response:
+    """200 with the representation the client accepts (gzip or identity), or 304.
+
+    Parameters
+    ----------
+    request
+        The request (``Accept-Encoding``, ``If-None-Match``).
+    body
+        The prepared body.
+    media_type
+        Its content type.
+
+    Returns
+    -------
+    fastapi.responses.Response
+        The response, with a strong ETag per representation and ``Vary: Accept-Encoding``.
+    """
+    compressed = body.gzipped is not None and accepts_gzip(request)
+    etag = body.etag_gzip if compressed else body.etag
+    headers = {**cache_headers(request, etag), "Vary": "Accept-Encoding"}
+    if is_not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+        return Response(body.gzipped, media_type=media_type, headers=headers)
+    return Response(body.content, media_type=media_type, headers=headers)
 
 
 class RootPathMiddleware:

@@ -7,6 +7,7 @@ in bounded LRU caches, and the data version is part of every cache key and ETag.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -60,6 +61,11 @@ class LRUCache:
                 self._key_locks.pop(key, None)
         return value
 
+    def peek(self, key: Hashable) -> Any:
+        """The cached value for ``key``, or None (never computes)."""
+        found, value = self._lookup(key)
+        return value if found else None
+
     def clear(self) -> None:
         """Forget every value."""
         with self._lock:
@@ -108,9 +114,12 @@ class AppState:
         self.caches.setdefault("responses", LRUCache(self.settings.response_cache_size))
         self.caches.setdefault("tiles", LRUCache(self.settings.tile_cache_size))
 
-    @property
+    @functools.cached_property
     def policy(self) -> Path | None:
-        """The coverage policy file: the setting, else ``policy.toml`` beside the project."""
+        """The coverage policy file: the setting, else ``policy.toml`` beside the project.
+
+        Resolved once, like the project, so every cached answer uses the same policy.
+        """
         if self.settings.policy is not None:
             return self.settings.policy
         beside = Path(self.project.path).with_name("policy.toml")

@@ -100,8 +100,9 @@ def test_html_table_formats_values() -> None:
 
 @pytest.mark.browser
 def test_pdf_with_headless_chromium(project: rivernet.Project, tmp_path: Path) -> None:
-    if find_chromium() is None:
-        pytest.skip("headless Chromium is not installed")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium not installed at /usr/bin/chromium")
+    assert find_chromium() is not None
     path = rivernet.unit_report(project, unit=COUNTY, as_of=AS_OF, path=tmp_path / "r.pdf")
     data = path.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 20_000

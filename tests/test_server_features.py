@@ -16,6 +16,7 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
+from layers.sources import to_wgs84
 from rivernet import boundary, coverage
 from rivernet.project import Project
 from server.app import create_app
@@ -325,12 +326,15 @@ def test_in_force_keeps_open_ended_terms() -> None:
     )
     import datetime as dt
 
-    kept = features._in_force(table, dt.date(2022, 6, 1))
+    from rivernet.roster import Roster
+
+    # The chiefs collection keeps the assignments the roster says are in force.
+    kept = Roster(people=pd.DataFrame(), assignments=table).active(dt.date(2022, 6, 1))
     assert kept["valid_from"].dt.year.tolist() == [2020]
 
 
 def test_chiefs_collection_hides_contacts(client: TestClient, project: Project) -> None:
-    if not features._has_roster(project):
+    if not features.has_roster(project):
         offered = {c["id"] for c in get_json(client, "/collections")["collections"]}
         assert "chiefs" not in offered  # no roster in the project: not offered
         return
@@ -341,10 +345,14 @@ def test_chiefs_collection_hides_contacts(client: TestClient, project: Project) 
 
 def test_to_wgs84_relabels_cgcs2000_and_transforms_others() -> None:
     frame = gpd.GeoDataFrame(geometry=[shapely.Point(500000, 3500000)], crs="EPSG:32651")
-    moved = features.to_wgs84(frame)
+    moved = to_wgs84(frame)
     assert moved.crs.to_epsg() == 4326 and 122 < moved.geometry.iloc[0].x < 124
     cgcs = gpd.GeoDataFrame(geometry=[shapely.Point(120, 31)], crs="EPSG:4490")
-    assert features.to_wgs84(cgcs).geometry.iloc[0].equals(shapely.Point(120, 31))
+    relabelled = to_wgs84(cgcs)
+    assert relabelled.geometry.iloc[0].equals(shapely.Point(120, 31))
+    assert relabelled.crs.to_epsg() == 4326
+    table = pd.DataFrame({"a": [1]})
+    assert to_wgs84(table) is table  # a plain table passes through
 
 
 def test_geometry_json_for_every_kind() -> None:

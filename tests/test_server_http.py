@@ -271,6 +271,8 @@ def test_lru_cache_evicts_and_computes_once() -> None:
     assert len(cache) == 2
     cache.get_or_compute("b", lambda: make("b"))
     assert calls == ["a", "b", "c", "b"]
+    assert cache.peek("b") == "B" and cache.peek("a") is None  # a was evicted by b
+    assert calls == ["a", "b", "c", "b"]  # peeking never computes
     assert LRUCache(0).get_or_compute("x", lambda: 1) == 1
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 from typing import Any
 
 import mapbox_vector_tile
 import morecantile
+import numpy as np
 import pytest
 import shapely.geometry
 from fastapi.testclient import TestClient
@@ -41,6 +43,9 @@ def test_vector_tile_decodes_to_the_layer(client: TestClient, project: Project, 
     ids = {f["properties"]["reach_id"] for f in features}
     assert ids and ids <= set(project.network.reaches.index)
     assert set(features[0]["properties"]) <= {"reach_id", "ORD_STRA", "length_m"}
+    # Exactly the catalog's properties, in every feature (missing values are left out).
+    assert all("reach_id" in f["properties"] for f in features)
+    assert all(set(f["properties"]) <= {"reach_id", "ORD_STRA", "length_m"} for f in features)
 
 
 def test_etag_and_304(client: TestClient, busy_tile: str) -> None:
@@ -109,6 +114,11 @@ def test_raster_tile_is_a_png(client: TestClient, busy_tile: str) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    image = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert image.shape == (256, 256, 4)
+    assert (image[..., 3] > 0).sum() > 50  # the rivers of a busy tile are drawn
     etag = response.headers["etag"]
     assert (
         client.get(f"/tiles/reaches/{busy_tile}.png", headers={"If-None-Match": etag}).status_code

@@ -16,18 +16,21 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from shapely import Point
 
+from layers.sources import to_wgs84
 from rivernet._errors import InputError, NotFoundError
+from rivernet.geometry import reproject
 from server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
 from server.http import absolute_url, cached_response
 from server.params import DatetimeQuery, Level, as_of_date
-from server.routers.features import library_function, require_roster, to_wgs84
+from server.routers.features import library_function, require_roster
 from server.state import AppState, get_state
 
 if TYPE_CHECKING:
@@ -85,8 +88,8 @@ def network_point(project: Project, lon: float, lat: float) -> Point:
     crs = project.network.crs
     if crs.is_geographic and crs.to_epsg() in (4326, 4490):
         return Point(lon, lat)
-    transformer = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
-    return Point(*transformer.transform(lon, lat))
+    point: Point = reproject(np.array([Point(lon, lat)]), CRS.from_epsg(4326), crs)[0]
+    return point
 
 
 @router.get("/reaches/{reach_id}/navigation", summary="Navigation modes of a reach")

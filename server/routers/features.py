@@ -26,9 +26,9 @@ import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pyproj import CRS
 
-from layers.catalog import CATALOG
+from layers.catalog import layer
+from layers.sources import to_wgs84
 from rivernet._errors import InputError, NotFoundError
 from server.encoding import CRS84, SUPPORTED_CRS, FeatureTable, output_crs
 from server.http import absolute_url, cached_response, streamed_response
@@ -109,7 +109,7 @@ class Collection:
 
     def available(self, project: Project) -> bool:
         """Whether the library functions (and data) this collection needs exist."""
-        if self.needs_roster and not _has_roster(project):
+        if self.needs_roster and not has_roster(project):
             return False
         return all(_library_has(name) for name in self.requires)
 
@@ -158,21 +158,9 @@ def library_function(name: str) -> Callable[..., Any]:
     return function
 
 
-def to_wgs84(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame's geometry in EPSG:4326 (CGCS2000 is relabelled: they agree to centimetres)."""
-    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
-        return frame
-    crs = CRS(frame.crs)
-    if crs.equals(CRS.from_epsg(4326)):
-        return frame
-    if crs.equals(CRS.from_epsg(4490)):
-        return frame.set_crs(4326, allow_override=True)
-    return frame.to_crs(4326)
-
-
 def _reaches(state: AppState, as_of: dt.date, level: str) -> pd.DataFrame:
     frame = project_frame(state.project.network.reaches.reset_index())
-    if _has_roster(state.project) and _library_has("coverage_status"):
+    if has_roster(state.project) and _library_has("coverage_status"):
         for each in LEVELS:
             pieces = coverage_pieces(state, as_of=as_of, level=each)
             frame[f"coverage_{each}"] = frame["reach_id"].map(reach_status(pieces))
@@ -254,7 +242,9 @@ def chief_assignments(project: Project, *, as_of: dt.date) -> gpd.GeoDataFrame:
     roster = project_roster(project)
     if roster is None:
         raise NotFoundError(f"project {project.path.name} has no chief roster")
-    frame = _in_force(public_columns(roster.to_frame(include_contact=False)), as_of)
+    frame = public_columns(roster.to_frame(include_contact=False))
+    frame = frame[frame["assignment_id"].isin(roster.active(as_of)["assignment_id"])]
+    frame = frame.reset_index(drop=True)
     geometry = _assignment_geometry(project, frame)
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=project.network.crs)
 
@@ -285,32 +275,18 @@ def _assignment_geometry(project: Project, frame: pd.DataFrame) -> np.ndarray:
 
 def require_roster(project: Project) -> None:
     """Raise NotFoundError (404) unless the project has a chief roster."""
-    if not _has_roster(project):
+    if not has_roster(project):
         raise NotFoundError(
             f"project {Path(project.path).name} has no chief roster; import one with "
             "`rivernet roster import PROJECT FILE`"
         )
 
 
-def _has_roster(project: Project) -> bool:
-    try:
-        from rivernet.roster import project_roster
-    except ImportError:
-        return False
+def has_roster(project: Project) -> bool:
+    """Whether the project has a chief roster."""
+    from rivernet.roster import project_roster
+
     return project_roster(project) is not None
-
-
-def _in_force(table: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Rows whose term (``valid_from``..``valid_to``, open ends allowed) includes ``as_of``."""
-    keep = np.ones(len(table), dtype=bool)
-    day = pd.Timestamp(as_of)
-    if "valid_from" in table:
-        start = pd.to_datetime(table["valid_from"], errors="coerce")
-        keep &= (start.isna() | (start <= day)).to_numpy()
-    if "valid_to" in table:
-        end = pd.to_datetime(table["valid_to"], errors="coerce")
-        keep &= (end.isna() | (end >= day)).to_numpy()
-    return table[keep].reset_index(drop=True)
 
 
 def public_columns(table: pd.DataFrame) -> pd.DataFrame:
@@ -319,39 +295,38 @@ def public_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=private)
 
 
-def _titles(layer_id: str, zh: str, en: str) -> tuple[str, str]:
-    for entry in CATALOG:
-        if entry.id == layer_id:
-            return entry.title_zh, entry.title_en
-    return zh, en
+def _titles(layer_id: str) -> tuple[str, str]:
+    """The Chinese and English titles of the catalog layer behind a collection."""
+    entry = layer(layer_id)
+    return entry.title_zh, entry.title_en
 
 
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection("reaches", *_titles("reaches", "河流", "Rivers"),
+    Collection("reaches", *_titles("reaches"),
                "River reaches with their downstream link, length and attributes, and (with a "
                "roster) their chief coverage status at each level as of a date "
                "(coverage_province .. coverage_village).", _reaches,
                id_column="reach_id", temporal=True),
-    Collection("admin_units", *_titles("admin_units", "行政区", "Administrative units"),
+    Collection("admin_units", *_titles("admin_units"),
                "Administrative units (GB/T 2260 codes) with their level and parent.",
                _admin_units, id_column="code"),
-    Collection("lakes", *_titles("lakes", "湖泊", "Lakes"), "Lake polygons.", _lakes,
+    Collection("lakes", *_titles("lakes"), "Lake polygons.", _lakes,
                id_column="lake_id"),
-    Collection("coverage", *_titles("coverage", "河长覆盖", "Chief coverage"),
+    Collection("coverage", *_titles("coverage"),
                "Reach pieces with their chief coverage status at a level (parameter level) "
                "as of a date (parameter datetime).", _coverage,
                requires=("coverage_status",), temporal=True, by_level=True, needs_roster=True),
-    Collection("coverage_gaps", *_titles("coverage_gaps", "缺失河段", "Coverage gaps"),
+    Collection("coverage_gaps", *_titles("coverage_gaps"),
                "Stretches without a chief at a level their jurisdiction requires, as of a date.",
                _coverage_gaps, requires=("coverage_gaps",), temporal=True, needs_roster=True),
     Collection("chiefs", "河长任命", "Chief assignments",
                "River and lake chief assignments in force on a date (contact details omitted).",
                _chiefs, id_column="assignment_id", temporal=True, needs_roster=True),
-    Collection("crossings", *_titles("crossings", "交接断面", "Handover sections"),
+    Collection("crossings", *_titles("crossings"),
                "Points where a river leaves one unit for another at a level (parameter level).",
                _crossings, id_column="crossing_id", requires=("crossings",), temporal=True,
                by_level=True),
-    Collection("boundary_rivers", *_titles("boundary_rivers", "界河", "Boundary rivers"),
+    Collection("boundary_rivers", *_titles("boundary_rivers"),
                "Stretches running along a boundary between units at a level (parameter level).",
                _boundary_rivers, id_column="stretch_id", requires=("boundary_rivers",),
                by_level=True),

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from rivernet._errors import NotFoundError
-from server.routers.tiles import PreparedBody, send_body
+from server.http import PreparedBody, send_body
 
 __all__ = ["STATIC", "router"]
 

@@ -21,8 +21,6 @@ gets a 304. Coordinates outside the tile matrix are answered 404 with a problem+
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import hashlib
 import json
 import math
 from collections.abc import Hashable
@@ -42,11 +40,12 @@ from layers.raster import RasterLayer, png_bytes
 from layers.sources import layer_frame
 from layers.style import maplibre_style
 from rivernet._errors import NotFoundError, OutOfRangeError
-from server.http import absolute_url, accepts_gzip, cached_response, is_not_modified
+from server.http import PreparedBody, absolute_url, cached_response, send_body
 from server.params import LEVELS, DatetimeQuery, LevelQuery, as_of_date
-from server.state import AppState, LRUCache, get_state
+from server.routers.features import has_roster
+from server.state import AppState, get_state
 
-__all__ = ["MVT", "TMS", "PreparedBody", "TileCache", "available_layers", "router", "send_body"]
+__all__ = ["MVT", "TMS", "available_layers", "router"]
 
 router = APIRouter(tags=["tiles"])
 
@@ -97,47 +96,6 @@ class LayerParams:
 
 
 LayerQuery = Annotated[LayerParams, Depends()]
-
-
-@dataclass(frozen=True)
-class PreparedBody:
-    """A response body with its gzip form and strong ETags, computed once and then cached.
-
-    Used for tiles and for the web page's files.
-
-    Attributes
-    ----------
-    content
-        The tile bytes (may be empty: a tile without features).
-    gzipped
-        The gzip-compressed bytes, or None when not worth sending compressed.
-    etag, etag_gzip
-        Strong entity tags of the two representations.
-    """
-
-    content: bytes
-    gzipped: bytes | None
-    etag: str
-    etag_gzip: str
-
-    @classmethod
-    def of(cls, content: bytes, *, compress: bool) -> PreparedBody:
-        """Hash (and compress) fresh bytes."""
-        digest = hashlib.blake2b(content, digest_size=12).hexdigest()
-        gzipped = gzip.compress(content, compresslevel=6, mtime=0) if compress else None
-        return cls(content, gzipped, f'"{digest}"', f'"{digest}-gz"')
-
-
-class TileCache(LRUCache):
-    """The server's LRU cache of tiles, with a lookup that never computes.
-
-    Cached tiles are answered on the event loop; only misses go to a worker thread.
-    """
-
-    def peek(self, key: Hashable) -> Any:
-        """The cached value for ``key``, or None."""
-        found, value = self._lookup(key)
-        return value if found else None
 
 
 @dataclass(frozen=True)
@@ -277,7 +235,11 @@ async def _tile_response(
     datetime: str | None,
     level: str,
 ) -> Response:
-    """The cached tile, 304 when the client has it, or a freshly rendered one."""
+    """The cached tile, 304 when the client has it, or a freshly rendered one.
+
+    A cached tile is answered on the event loop (:meth:`LRUCache.peek` never computes); only
+    misses go to a worker thread.
+    """
     state = get_state(request)
     entry = offered_layer(state, layer_id)
     check_tile(index.z, index.x, index.y)
@@ -289,7 +251,7 @@ async def _tile_response(
         as_of_date(datetime) if entry.source in TEMPORAL_SOURCES else None,
         layer_level(state, entry, level),
     )
-    cache = tile_cache(state)
+    cache = state.caches[_TILE_CACHE]
     key = tile.key(kind, state.data_version)
     body = cache.peek(key)
     if body is None:
@@ -297,39 +259,6 @@ async def _tile_response(
             lambda: cache.get_or_compute(key, lambda: render_tile(state, tile, kind))
         )
     return send_body(request, body, MVT if kind == "mvt" else PNG)
-
-
-def send_body(request: Request, body: PreparedBody, media_type: str) -> Response:
-    """200 with the representation the client accepts (gzip or identity), or 304.
-
-    Parameters
-    ----------
-    request
-        The request (``Accept-Encoding``, ``If-None-Match``).
-    body
-        The prepared body.
-    media_type
-        Its content type.
-
-    Returns
-    -------
-    fastapi.responses.Response
-        The response, with a strong ETag per representation and ``Vary: Accept-Encoding``.
-    """
-    compressed = body.gzipped is not None and accepts_gzip(request)
-    etag = body.etag_gzip if compressed else body.etag
-    max_age = get_state(request).settings.cache_max_age
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}",
-        "Vary": "Accept-Encoding",
-    }
-    if is_not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
-        return Response(body.gzipped, media_type=media_type, headers=headers)
-    return Response(body.content, media_type=media_type, headers=headers)
 
 
 def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedBody:
@@ -364,12 +293,7 @@ def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedB
 
 def _vector_layer(state: AppState, tile: TileRequest) -> TileLayer:
     """A catalog layer's features prepared for vector tiles."""
-    entry = tile.layer
-    frame = _frame(state, tile)
-    columns = [*entry.properties]
-    if entry.category_property and entry.category_property not in columns:
-        columns.append(entry.category_property)
-    return TileLayer.from_frame(entry.id, frame, properties=columns)
+    return TileLayer.from_frame(tile.layer.id, _frame(state, tile))
 
 
 def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
@@ -391,15 +315,6 @@ def _frame(state: AppState, tile: TileRequest) -> Any:
 def _blank_png() -> bytes:
     """A transparent 256 x 256 PNG."""
     return png_bytes(np.zeros((256, 256, 4), dtype=np.uint8), (0.0, 0.0, 1.0, 1.0))
-
-
-def tile_cache(state: AppState) -> TileCache:
-    """The server's tile cache (replacing the plain LRU cache on first use)."""
-    cache = state.caches.get(_TILE_CACHE)
-    if not isinstance(cache, TileCache):
-        cache = TileCache(state.settings.tile_cache_size)
-        state.caches[_TILE_CACHE] = cache
-    return cache
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -461,25 +376,12 @@ def _missing(state: AppState, entry: Layer) -> str | None:
         getattr(rivernet, needed)
     except (AttributeError, ImportError):
         return f"rivernet.{needed}, which this installation does not have yet"
-    if entry.source in ROSTER_SOURCES and not _has_roster(state):
+    if entry.source in ROSTER_SOURCES and not has_roster(state.project):
         return (
             f"a chief roster, which project {state.project.path.name} does not have "
             "(import one with `rivernet roster import`)"
         )
     return None
-
-
-def _has_roster(state: AppState) -> bool:
-    """Whether the project has a chief roster (checked once)."""
-
-    def check() -> bool:
-        try:
-            from rivernet.roster import project_roster
-        except ImportError:
-            return getattr(state.project, "roster", None) is not None
-        return project_roster(state.project) is not None
-
-    return bool(state.cached(("roster-present",), check))
 
 
 def _layer_query(
