@@ -19,7 +19,8 @@ Timed side by side, as medians over ``repeat`` runs, from the same tables to the
   piece (gaps), self-join them per piece for overlaps, and group lengths per unit.
 
 Targets (at 1M reaches): the audit under 10 s, and at least 10x faster than the baseline. The
-total gap and overlap lengths per level must agree, so a fast wrong answer cannot pass.
+total gap and overlap lengths per level, and the required and gap lengths of every unit and
+level in the summary, must agree, so a fast wrong answer cannot pass.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ def _agree(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, dict[str
     )
     over_ours = ours["overlaps"].groupby("level")["length_m"].sum()
     over_theirs = theirs["overlaps"].groupby("level")["length"].sum()
-    details = {
+    details: dict[str, Any] = {
         "gap_m": {k: float(v) for k, v in gap_ours.items()},
         "gap_m_baseline": {k: float(v) for k, v in gap_theirs.items()},
         "overlap_m": {k: float(v) for k, v in over_ours.items()},
@@ -327,7 +328,21 @@ def _agree(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[bool, dict[str
                        rtol=1e-6, atol=1.0)  # fmt: skip
     same &= np.allclose(over_ours.reindex(LEVELS).fillna(0),
                         over_theirs.reindex(LEVELS).fillna(0), rtol=1e-6, atol=1.0)  # fmt: skip
-    return bool(same), details
+    summary_rows = _summary_mismatches(ours["summary"], theirs["summary"])
+    details["summary_mismatches"] = summary_rows
+    return bool(same) and summary_rows == 0, details
+
+
+def _summary_mismatches(ours: pd.DataFrame, theirs: pd.DataFrame) -> int:
+    """Units and levels whose required or gap length differ (or that only one side lists)."""
+    mine = ours.assign(gap_m=ours["required_m"] - ours["covered_m"])
+    mine = mine.set_index(["level", "unit_code"])[["required_m", "gap_m"]]
+    other = theirs.rename_axis("unit_code").reset_index()
+    other = other.set_index(["level", "unit_code"])[["required_m", "gap_m"]]
+    keys = mine.index.union(other.index)
+    mine, other = mine.reindex(keys), other.reindex(keys)
+    close = np.isclose(mine.to_numpy(float), other.to_numpy(float), rtol=1e-6, atol=1.0)
+    return int((~close.all(axis=1)).sum())
 
 
 def coverage_benchmark(

@@ -159,7 +159,11 @@ def _items_rows(project: Project, frame: gpd.GeoDataFrame, *, seed: int) -> list
 def _latencies(
     client: Any, params: list[dict[str, Any]], frame: gpd.GeoDataFrame
 ) -> tuple[list[float], bool]:
-    """Request latencies, and whether spot-checked pages hold the right features."""
+    """Request latencies, and whether spot-checked pages hold the right features.
+
+    An offset page must hold the frame's rows from the offset on; a bbox page must hold
+    reaches that intersect the box, as many as intersect it up to the page size.
+    """
     times = []
     correct = True
     for number, query in enumerate(params):
@@ -169,11 +173,25 @@ def _latencies(
         times.append(time.perf_counter() - start)
         if response.status_code != 200:
             return times, False
-        if number % 50 == 0 and "offset" in query:
+        if number % 50 == 0:
             got = [f["id"] for f in orjson.loads(body)["features"]]
-            want = frame["reach_id"].iloc[query["offset"] : query["offset"] + PAGE].tolist()
-            correct &= got == want
+            if "offset" in query:
+                correct &= got == _expected_page(frame, query)
+            else:
+                correct &= _fits_bbox(got, frame, query["bbox"])
     return times, correct
+
+
+def _expected_page(frame: gpd.GeoDataFrame, query: dict[str, Any]) -> list[Any]:
+    return list(frame["reach_id"].iloc[query["offset"] : query["offset"] + PAGE].tolist())
+
+
+def _fits_bbox(got: list[Any], frame: gpd.GeoDataFrame, bbox: str) -> bool:
+    """Whether ``got`` are distinct reaches in ``bbox``, as many as there are up to a page."""
+    x0, y0, x1, y1 = map(float, bbox.split(","))
+    box = shapely.box(x0, y0, x1, y1)
+    inside = set(frame["reach_id"][shapely.intersects(frame.geometry.to_numpy(), box)].tolist())
+    return len(set(got)) == len(got) == min(PAGE, len(inside)) and set(got) <= inside
 
 
 def _naive_latencies(frame: gpd.GeoDataFrame, params: list[dict[str, Any]]) -> list[float]:

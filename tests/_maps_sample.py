@@ -1,15 +1,10 @@
 """The Taihu sample with its fictional roster, shared by the map, report and notebook tests.
 
-When the shipped sample has no roster tables yet, a copy with the roster is built once per test
-session with ``data/sample/build_roster.py``.
+The shipped sample holds the roster tables ``data/sample/build_roster.py`` writes.
 """
 
 from __future__ import annotations
 
-import atexit
-import importlib.util
-import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,16 +20,10 @@ CITY = "320500"  # 苏州市
 
 @lru_cache(maxsize=1)
 def sample_with_roster() -> Path:
-    """The sample project file with roster tables (the shipped one when it has them)."""
-    if "roster_assignments" in {name for name, _ in pyogrio.list_layers(SAMPLE)}:
-        return SAMPLE
-    folder = Path(tempfile.mkdtemp(prefix="rivernet-maps-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    copy = folder / "taihu.gpkg"
-    shutil.copy(SAMPLE, copy)
-    spec = importlib.util.spec_from_file_location("build_roster", SAMPLE.parent / "build_roster.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.build_roster(copy)
-    return copy
+    """The shipped sample project file, checked to hold its roster tables."""
+    layers = {name for name, _ in pyogrio.list_layers(SAMPLE)}
+    missing = {"roster_people", "roster_assignments"} - layers
+    assert not missing, (
+        f"{SAMPLE} lacks {sorted(missing)}: run `python data/sample/build_roster.py`"
+    )
+    return SAMPLE

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import pyogrio
 import pytest
 from shapely import LineString
 
@@ -97,22 +94,8 @@ def client(project: Project) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def roster_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
-    """The sample with its fictional chief roster, and the date the roster is valid on.
+def roster_sample() -> tuple[Path, dt.date]:
+    """The shipped sample (it holds the fictional chief roster), and the date it is valid on."""
+    from tests._maps_sample import AS_OF, sample_with_roster
 
-    The shipped sample when it holds the roster, else a copy (with its policy) the sample's
-    ``build_roster.py`` writes the roster into.
-    """
-    spec = importlib.util.spec_from_file_location(
-        "build_roster", SAMPLE.with_name("build_roster.py")
-    )
-    assert spec is not None and spec.loader is not None
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    path = SAMPLE
-    if "roster_assignments" not in dict(pyogrio.list_layers(SAMPLE)):
-        folder = tmp_path_factory.mktemp("roster")
-        path = Path(shutil.copy(SAMPLE, folder / "taihu.gpkg"))
-        shutil.copy(SAMPLE.with_name("policy.toml"), folder / "policy.toml")
-        builder.build_roster(path)
-    return path, builder.AS_OF
+    return sample_with_roster(), dt.date.fromisoformat(AS_OF)
