@@ -1,4 +1,4 @@
-"""Benchmark of the cross-boundary analyses (``rivernet.boundary`` and ``rivernet.coordination``).
+"""Benchmark of the cross-boundary analyses (``rivernet.boundary`` and ``rivernet.joint_control``).
 
 On a seeded synthetic network with geometry (:func:`bench.synthetic.synthetic_network`) and
 seeded Voronoi counties grouped into cities and provinces
@@ -35,8 +35,8 @@ import pandas as pd
 from bench._report import Row, format_seconds, publish, timed
 from bench.synthetic import project_from_reaches, synthetic_admin_polygons, synthetic_network
 from rivernet import boundary
-from rivernet.coordination import partner_table
 from rivernet.geometry import line_lengths_m
+from rivernet.joint_control import partner_table
 from rivernet.jurisdiction import jurisdiction_graph
 from rivernet.project import Project
 
@@ -133,7 +133,7 @@ def boundary_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row
 
 def _cold(project: Project) -> None:
     """Forget every cached boundary/partner result of the project."""
-    boundary._CACHE.pop(project, None)
+    project.results.clear()
 
 
 def _median(call: Callable[[], object], repeat: int, *, before: Callable[[], object]) -> Any:

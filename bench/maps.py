@@ -3,7 +3,7 @@
 On synthetic reaches (:func:`bench.synthetic.synthetic_network` with geometry), both sides make
 a complete, self-contained HTML page of the same lines with a tooltip of the same properties:
 
-- **rivernet**: ``layers.folium.explore(reaches, layer="reaches")`` (offline: Leaflet inlined,
+- **rivernet**: ``explore(reaches, layer="reaches")`` (offline: Leaflet inlined,
   compact encoding, legend, layer control), then ``get_root().render()``;
 - **folium**: ``folium.Map(tiles=None)`` + ``folium.GeoJson(reaches, tooltip=GeoJsonTooltip(...))``
   rendered the same way (its CDN scripts are links, so its page would be larger offline).
@@ -107,7 +107,7 @@ def maps_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]:
 
 
 def _rivernet_page(reaches: gpd.GeoDataFrame) -> str:
-    from layers.folium import explore
+    from rivernet.layers.folium import explore
 
     return str(explore(reaches, layer="reaches").get_root().render())
 
@@ -134,7 +134,7 @@ def _holds_every_reach(page: str, reaches: gpd.GeoDataFrame) -> bool:
     import json
     import re
 
-    from layers.folium import SCALE, decode_ints
+    from rivernet.layers.folium import SCALE, decode_ints
 
     records = re.findall(r"rivernet\.data\['[^']+'\] = (\{.*?\});</script>", page)
     record = json.loads(records[-1].replace("<\\/", "</"))

@@ -85,7 +85,7 @@ def server_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]:
 
 
 def _serialisation_rows(frame: gpd.GeoDataFrame, *, repeat: int) -> list[Row]:
-    from server.encoding import FeatureTable, output_crs
+    from rivernet.server.encoding import FeatureTable, output_crs
 
     crs = output_crs(None)
     everything = np.arange(len(frame))
@@ -119,8 +119,8 @@ def _serialisation_rows(frame: gpd.GeoDataFrame, *, repeat: int) -> list[Row]:
 def _items_rows(project: Project, frame: gpd.GeoDataFrame, *, seed: int) -> list[Row]:
     from fastapi.testclient import TestClient
 
-    from server.app import create_app
-    from server.settings import Settings
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
 
     rng = np.random.default_rng(seed)
     size = len(frame)

@@ -30,7 +30,7 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Geod
 
-from rivernet._errors import InputError
+from rivernet.errors import InputError
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -170,7 +170,7 @@ def project_from_reaches(
         admin_units=admin_units,
         lakes=_empty_frame("lake_id", "name", "name_zh"),
         meta={},
-        data_version=f"synthetic-{len(reaches)}-{seed}",
+        file_version=f"synthetic-{len(reaches)}-{seed}",
     )
 
 

@@ -4,7 +4,8 @@ Measured on a synthetic network (see :mod:`bench.synthetic`, default 100k reache
 
 - **uncached MVT encode**: one tile of about 100 features and 5,000 vertices (the busiest
   zoom-9/10 tile of the network, its reaches clipped to the tile and meandered to 50 vertices
-  each), encoded by :func:`layers.mvt.encode_layer` (clip, generalise, quantise, encode) and by
+  each), encoded by :func:`~rivernet.layers.mvt.encode_layer` (clip, generalise, quantise, encode)
+  and by
   ``mapbox_vector_tile.encode`` (quantise, encode) from the same shapely geometries and
   properties; p50 over repeated runs; targets p50 <= 5 ms and at least 3x faster. Both tiles are
   decoded and must hold the same features.
@@ -92,8 +93,8 @@ def synthetic_app() -> FastAPI:
 
     The size and seed come from ``RIVERNET_BENCH_REACHES`` and ``RIVERNET_BENCH_SEED``.
     """
-    from server import create_app
-    from server.settings import Settings
+    from rivernet.server import create_app
+    from rivernet.server.settings import Settings
 
     size = int(os.environ.get(SIZE_ENV, "100000"))
     seed = int(os.environ.get(SEED_ENV, "0"))
@@ -167,15 +168,16 @@ def _p50(function: Any, *, runs: int) -> float:
 def encode_benchmark(reaches: gpd.GeoDataFrame, *, size: int, runs: int = 200) -> list[Row]:
     """Our encoder against mapbox-vector-tile on the same ~100 features / ~5k vertices.
 
-    Two rows: the server's path on a tile-cache miss (:meth:`layers.mvt.TileLayer.encode` of a
+    Two rows: the server's path on a tile-cache miss
+    (:meth:`~rivernet.layers.mvt.TileLayer.encode` of a
     prepared layer: STR-tree query, clip, encode; the zoom's generalisation is computed once
     per layer and zoom, so it is warmed up first), which carries the targets, and the one-shot
-    :func:`layers.mvt.encode_layer` that also simplifies the features on every call (for
+    :func:`rivernet.layers.mvt.encode_layer` that also simplifies the features on every call (for
     information).
     """
     import mapbox_vector_tile
 
-    from layers.mvt import TileLayer, encode_layer
+    from rivernet.layers.mvt import TileLayer, encode_layer
 
     geoms, props, bounds = encode_inputs(reaches)
     records = props.to_dict("records")

@@ -1,6 +1,7 @@
 """Display names of feature properties and report columns, in Chinese and English.
 
-The catalog (:mod:`layers.catalog`) declares which properties each layer shows; this table says
+The catalog (:mod:`~rivernet.layers.catalog`) declares which properties each layer shows; this
+table says
 how a property is called in a tooltip, a popup or a report table. Unknown names are shown as they
 are.
 """

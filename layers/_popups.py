@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from layers.catalog import Layer
-from rivernet._errors import RivernetError
 from rivernet.admin import LEVELS
+from rivernet.errors import RivernetError
+from rivernet.layers.catalog import Layer
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -55,9 +55,7 @@ def popup_columns(
     pandas.DataFrame
         Aligned with ``frame`` (same length, positional); empty when nothing is known.
     """
-    from rivernet.roster import project_roster
-
-    if "reach_id" not in frame.columns or project_roster(project) is None:
+    if "reach_id" not in frame.columns or project.roster is None:
         return pd.DataFrame()
     reach_ids = pd.Series(frame["reach_id"].to_numpy())
     columns: dict[str, Any] = {}

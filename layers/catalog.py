@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rivernet._errors import NotFoundError
+from rivernet.errors import NotFoundError
 
 GeometryType = Literal["line", "polygon", "point"]
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 
-from layers import catalog
-from layers._labels import level_label, property_label
-from layers.catalog import Layer
-from rivernet._errors import InputError
+from rivernet.errors import InputError
+from rivernet.layers import catalog
+from rivernet.layers._labels import level_label, property_label
+from rivernet.layers.catalog import Layer
 
 if TYPE_CHECKING:
     import folium
@@ -152,10 +152,11 @@ def explore(
     Parameters
     ----------
     data
-        A project (the layer's data comes from :func:`layers.sources.layer_frame`) or a result
+        A project (the layer's data comes from
+        :func:`~rivernet.layers.sources.layer_frame`) or a result
         GeoDataFrame, drawn with the symbols of catalog layer ``layer``.
     layer
-        A catalog layer id (see :data:`layers.CATALOG`).
+        A catalog layer id (see :data:`rivernet.layers.CATALOG`).
     as_of
         Date for roster-dependent layers; default today.
     level
@@ -251,9 +252,9 @@ def _layer_data(
     """The features to draw, in EPSG:4326, without empty geometries.
 
     With a coverage ``policy``, the coverage layers are computed under it (by
-    :func:`layers.sources.layer_frame`; the library's default policy otherwise).
+    :func:`rivernet.layers.sources.layer_frame`; the library's default policy otherwise).
     """
-    from layers.sources import layer_frame, to_wgs84
+    from rivernet.layers.sources import layer_frame, to_wgs84
 
     if _is_frame(data):
         frame = data
@@ -276,7 +277,7 @@ def _with_popup_columns(
     lang: str,
 ) -> gpd.GeoDataFrame:
     """Add the popup's extra columns: chiefs by level and partner chiefs, where known."""
-    from layers._popups import popup_columns
+    from rivernet.layers._popups import popup_columns
 
     extra = popup_columns(project, frame, entry, as_of=as_of, level=level, lang=lang)
     if extra.empty:

@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from rivernet._errors import CRSError
+from rivernet.errors import CRSError
 
 __all__ = [
     "BUFFER",

@@ -22,8 +22,8 @@ from numpy.typing import NDArray
 from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 
-from layers.catalog import Layer
-from layers.mvt import to_web_mercator
+from rivernet.layers.catalog import Layer
+from rivernet.layers.mvt import to_web_mercator
 
 __all__ = ["ON_TOP", "TILE_SIZE", "RasterLayer", "rgba"]
 
@@ -91,7 +91,7 @@ class RasterLayer:
         layer
             The catalog entry.
         frame
-            The layer's features with a CRS (from :func:`layers.sources.layer_frame`).
+            The layer's features with a CRS (from :func:`rivernet.layers.sources.layer_frame`).
         on_top
             Category values drawn after all others.
 

@@ -4,7 +4,8 @@
 or a province): the coverage summary by level (全覆盖), the problem list (问题清单: gaps,
 overlaps, expired terms, broken chains, ...), the cross-boundary rivers with their handover
 sections (交接断面) and the partner chiefs upstream and downstream, and maps drawn by
-:mod:`layers.static` inlined as SVG. Styles are inline and no resource is loaded from anywhere,
+:mod:`~rivernet.layers.static` inlined as SVG. Styles are inline and no resource is loaded from
+anywhere,
 so the file opens offline and prints on A4. :func:`html_to_pdf` prints it to PDF with headless
 Chromium when that is installed.
 """
@@ -24,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from layers._labels import level_label, property_label
-from rivernet._errors import InputError, NotFoundError, RivernetError
+from rivernet.errors import InputError, NotFoundError, RivernetError
+from rivernet.layers._labels import level_label, property_label
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -297,7 +298,8 @@ class _Context:
 
     # -- problems -------------------------------------------------------------------------
     def problem_sections(self) -> list[Section]:
-        from rivernet.coverage import coverage_gaps, coverage_problems
+        from rivernet.coverage import coverage_gaps
+        from rivernet.problems import coverage_problems
 
         def gaps() -> pd.DataFrame:
             frame = coverage_gaps(self.project, as_of=self.day, policy=self.policy)
@@ -320,7 +322,7 @@ class _Context:
     # -- cross-boundary -------------------------------------------------------------------
     def cross_sections(self) -> list[Section]:
         from rivernet.boundary import boundary_rivers, crossings
-        from rivernet.coordination import partners
+        from rivernet.joint_control import partners
 
         code = self.unit["code"]
 
@@ -360,8 +362,8 @@ class _Context:
     # -- maps -----------------------------------------------------------------------------
     def maps(self) -> list[tuple[str, str]]:
         """(caption, inline SVG) of the coverage and handover-section maps."""
-        from layers.catalog import layer
-        from layers.static import map_figure, svg_text
+        from rivernet.layers.catalog import layer
+        from rivernet.layers.static import map_figure, svg_text
 
         figures = []
         for layer_id in ("coverage", "crossings"):

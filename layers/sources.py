@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from layers.catalog import Layer, layer
+from rivernet.layers.catalog import Layer, layer
 
 if TYPE_CHECKING:
     from rivernet.project import Project

@@ -6,9 +6,11 @@ latitude) and a north arrow. Longitude/latitude are drawn with the aspect ratio 
 latitude (a plate carrée scaled by ``1 / cos(lat)``), so shapes look right at county and city
 scale and the axes are plain degrees: the extent of a unit is its bounds.
 
-Chinese text needs a CJK font. :func:`cjk_font` finds one (Noto Sans CJK, Source Han Sans,
-WenQuanYi) and registers it with matplotlib; without one, rendering stops with an error naming
-the package to install instead of drawing empty boxes.
+Chinese text needs a CJK font. :func:`cjk_font` finds one: a system font when there is one (Noto
+Sans CJK, Source Han Sans, WenQuanYi), else Noto Sans SC from the ``pylopdf-fonts-zh-cn`` package
+that ``pip install rivernet[maps]`` brings (SIL Open Font License 1.1), and registers it with
+matplotlib; without any, rendering stops with an error naming what to install instead of drawing
+empty boxes.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from layers import catalog
-from layers._labels import level_label
-from layers.catalog import Layer
-from rivernet._errors import InputError, NotFoundError, RivernetError
+from rivernet.errors import InputError, NotFoundError, RivernetError
+from rivernet.layers import catalog
+from rivernet.layers._labels import level_label
+from rivernet.layers.catalog import Layer
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CJK_FONT_PACKAGES", "cjk_font", "extent_bounds", "map_figure", "render", "svg_text"]
 
-CJK_FONT_PACKAGES = "fonts-noto-cjk (or fonts-wqy-microhei)"
+CJK_FONT_PACKAGES = "pylopdf-fonts-zh-cn (pip; or Debian's fonts-noto-cjk)"
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
     "Noto Sans SC",
@@ -174,7 +176,7 @@ def map_figure(
     """
     from matplotlib.figure import Figure
 
-    from layers.folium import _check_lang, _is_frame, _layer_data
+    from rivernet.layers.folium import _check_lang, _is_frame, _layer_data
 
     _check_lang(lang)
     entry = catalog.layer(layer)
@@ -242,8 +244,8 @@ def cjk_font(font: str | Path | None = None) -> str:
                 return family
     raise RivernetError(
         "no CJK font found, so Chinese map labels would show as empty boxes. Install one with "
-        f"`apt-get install {CJK_FONT_PACKAGES.split(' ')[0]}` (Debian/Ubuntu; or "
-        "fonts-wqy-microhei), or pass font='/path/to/a/chinese/font.ttf'."
+        "`pip install rivernet[maps]` (it brings Noto Sans SC) or `pip install "
+        "pylopdf-fonts-zh-cn`, or pass font='/path/to/a/chinese/font.ttf'."
     )
 
 
@@ -259,7 +261,17 @@ def _font_files() -> list[str]:
         )
         if answer.returncode == 0 and answer.stdout.strip():
             files.append(answer.stdout.strip())
+    files += _pip_font_files()
     return [f for f in dict.fromkeys(files) if Path(f).is_file()]
+
+
+def _pip_font_files() -> list[str]:
+    """Noto Sans SC from the ``pylopdf-fonts-zh-cn`` package, when it is installed."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return []
+    return [str(pylopdf_fonts_zh_cn.sans_path())]
 
 
 def missing_glyphs(family: str, text: str) -> str:
@@ -296,8 +308,8 @@ class _Texts:
         if missing:
             raise RivernetError(
                 f"the font {self.family!r} has no glyphs for {missing!r}: the map would show "
-                "empty boxes. Install a CJK font (`apt-get install fonts-noto-cjk`, or "
-                "fonts-wqy-microhei) or pass a font that covers Chinese."
+                "empty boxes. Install a CJK font (`pip install pylopdf-fonts-zh-cn`, which "
+                "`rivernet[maps]` brings) or pass a font that covers Chinese."
             )
 
 
@@ -322,7 +334,7 @@ def extent_bounds(project: Project | None, extent: str | Sequence[float]) -> tup
 
 
 def _unit(project: Project | None, code: str) -> gpd.GeoDataFrame:
-    from layers.sources import to_wgs84
+    from rivernet.layers.sources import to_wgs84
 
     if project is None:
         raise InputError(f"extent {code!r} is a unit code, but no project was given to look it up.")
@@ -346,7 +358,7 @@ def _extent(
     source = frame if not frame.empty or project is None else project.admin_units
     if source.empty:
         raise InputError("nothing to draw: the layer is empty and no extent was given.")
-    from layers.sources import to_wgs84
+    from rivernet.layers.sources import to_wgs84
 
     return tuple(float(v) for v in to_wgs84(source).total_bounds), None
 
@@ -374,7 +386,7 @@ def _draw_context(
     """Admin outlines (the chosen unit emphasised), lakes and place names."""
     from matplotlib import patheffects
 
-    from layers.sources import to_wgs84
+    from rivernet.layers.sources import to_wgs84
 
     if not _HALO:
         _HALO.append(patheffects.withStroke(linewidth=2.5, foreground="#ffffff"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from layers.catalog import CATALOG, Layer
+from rivernet.layers.catalog import CATALOG, Layer
 
 __all__ = ["BACKGROUND", "color_expression", "legend", "maplibre_style", "style_layers"]
 

@@ -6,7 +6,7 @@ conversions and the errors. Analyses (coverage, boundaries, partners) are added 
 
 from __future__ import annotations
 
-from rivernet._errors import (
+from rivernet.errors import (
     AdminUnitsError,
     CRSError,
     DataQualityWarning,
@@ -32,10 +32,10 @@ _LAZY = {
     "open_project": "rivernet.project",
     "Project": "rivernet.project",
     "coverage_gaps": "rivernet.coverage",
-    "coverage_problems": "rivernet.coverage",
+    "coverage_problems": "rivernet.problems",
     "coverage_summary": "rivernet.coverage",
     "coverage_status": "rivernet.coverage",
-    "chiefs_at": "rivernet.coverage",
+    "chiefs_at": "rivernet.chiefs",
     "read_roster": "rivernet.roster",
     "write_roster": "rivernet.roster",
     "Roster": "rivernet.roster",
@@ -46,13 +46,13 @@ _LAZY = {
     "boundary_rivers": "rivernet.boundary",
     "jurisdiction_graph": "rivernet.jurisdiction",
     "jurisdiction_table": "rivernet.jurisdiction",
-    "partners": "rivernet.coordination",
-    "partner_table": "rivernet.coordination",
-    "partner_summary": "rivernet.coordination",
+    "partners": "rivernet.joint_control",
+    "partner_table": "rivernet.joint_control",
+    "partner_summary": "rivernet.joint_control",
     "incident": "rivernet.incidents",
-    "explore": "rivernet.maps",
-    "render": "rivernet.maps",
-    "unit_report": "rivernet.maps",
+    "explore": "rivernet.layers.folium",
+    "render": "rivernet.layers.static",
+    "unit_report": "rivernet.layers.report",
 }
 
 

@@ -5,7 +5,7 @@ it on the flow path (found for every reach at once by pointer jumping over the d
 array), so "which units does water from here reach, and how far down" is a walk along short
 chains of crossings, done for all crossings at once with numpy. Distances are along the network,
 in metres. Secondary links (braids, diversions) are not followed: water is routed down the main
-path. Shared by :mod:`rivernet.coordination`, :mod:`rivernet.jurisdiction` and
+path. Shared by :mod:`rivernet.joint_control`, :mod:`rivernet.jurisdiction` and
 :mod:`rivernet.incidents`.
 """
 
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rivernet._errors import InputError
 from rivernet.boundary import CrossingArrays, crossing_arrays
-from rivernet.pieces import _cache
+from rivernet.errors import InputError
+from rivernet.pieces import PIECE_INPUTS
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -29,10 +29,12 @@ FloatArray = npt.NDArray[np.float64]
 
 def crossing_below(project: Project, level: str) -> IntArray:
     """Per reach position: the first crossing on the reach or, failing that, below it."""
-    cache = _cache(project)
-    key = ("below", level)
-    if key in cache:
-        return cache[key]
+    return project.derived(
+        "crossing_below", PIECE_INPUTS, level, lambda: _crossing_below(project, level)
+    )
+
+
+def _crossing_below(project: Project, level: str) -> IntArray:
     arrays = crossing_arrays(project, level=level)
     core = project.network.core
     n = len(core)
@@ -47,8 +49,7 @@ def crossing_below(project: Project, level: str) -> IntArray:
         if not move.any():
             break
         pointer = np.where(move, pointer[safe], pointer)
-    below = np.where(pointer >= 0, first_on[np.maximum(pointer, 0)], -1)
-    cache[key] = below
+    below: IntArray = np.where(pointer >= 0, first_on[np.maximum(pointer, 0)], -1)
     return below
 
 
@@ -97,15 +98,15 @@ def chain_pairs(
     project: Project, level: str, limit_m: float | None
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """All (upstream crossing, downstream crossing, distance) pairs, a crossing with itself too."""
-    cache = _cache(project)
-    key = ("pairs", level, limit_m)
-    if key not in cache:
+
+    def compute() -> tuple[IntArray, IntArray, FloatArray]:
         arrays = crossing_arrays(project, level=level)
         start = np.arange(len(arrays), dtype=np.int64)
-        cache[key] = walk(
+        return walk(
             next_crossing(project, level), arrays.to_outlet_m, start, arrays.to_outlet_m, limit_m
         )
-    return cache[key]
+
+    return project.derived("crossing_pairs", PIECE_INPUTS, (level, limit_m), compute)
 
 
 def upstream_crossings(

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rivernet._errors import NotFoundError, TopologyError, format_ids
+from rivernet.errors import NotFoundError, TopologyError, format_ids
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rivernet._errors import InputError
 from rivernet._roster_read import RawTable
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, level_of_code, normalise_code
+from rivernet.errors import InputError
 from rivernet.policy import ROLES
 
 __all__ = ["clean_rows", "parse_date", "parse_id", "reference_problems"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rivernet._errors import RosterError
+from rivernet.errors import RosterError
 
 __all__ = ["COLUMN_ALIASES", "RawTable", "canonical_column", "read_table"]
 

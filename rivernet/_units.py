@@ -17,14 +17,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from rivernet._errors import AdminUnitsError, CRSError
 from rivernet._segments import M_PER_DEG_LAT, hits_xy, metres_per_unit
+from rivernet.admin import POLYGON_LEVELS
+from rivernet.errors import AdminUnitsError, CRSError
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 ObjArray = npt.NDArray[np.object_]
 
-PIECE_LEVELS: tuple[str, ...] = ("province", "city", "county")
+PIECE_LEVELS = POLYGON_LEVELS
 
 
 @dataclass(eq=False)

@@ -20,20 +20,23 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from rivernet._errors import AdminUnitsError, InputError, format_ids
+from rivernet.errors import AdminUnitsError, InputError, format_ids
 
 __all__ = [
     "ADMIN_COLUMNS",
     "LEVELS",
     "LEVEL_LABELS_ZH",
     "MUNICIPALITIES",
+    "POLYGON_LEVELS",
     "AdminProblem",
+    "Level",
     "admin_units_from_frame",
     "is_within",
     "level_of_code",
@@ -43,7 +46,12 @@ __all__ = [
     "validate_admin_units",
 ]
 
-LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")
+Level = Literal["province", "city", "county", "township", "village"]
+"""The five levels of chief, coarse to fine: the one definition every module imports."""
+LEVELS: tuple[str, ...] = get_args(Level)
+POLYGON_LEVELS: tuple[str, ...] = LEVELS[:3]
+"""Levels whose units are drawn as polygons; township and village chiefs are assigned to
+reaches and stretches instead (no open polygons exist for them)."""
 LEVEL_LABELS_ZH: dict[str, str] = {
     "province": "省",
     "city": "市",

@@ -28,15 +28,14 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from rivernet._errors import AdminUnitsError, InputError, PolicyError
 from rivernet._segments import boundary_segments, chop, ranks, segment_distance
 from rivernet._units import PIECE_LEVELS, Units, assign_level
 from rivernet.admin import LEVELS
-from rivernet.pieces import _CACHE as _CACHE  # re-exported: benchmarks clear it
+from rivernet.errors import AdminUnitsError, InputError, PolicyError
 from rivernet.pieces import (
+    PIECE_INPUTS,
     PieceArrays,
     Vertices,
-    _cache,
     _code_array,
     _lake_ids,
     _lake_of,
@@ -48,7 +47,7 @@ from rivernet.pieces import (
     responsibility_pieces,
     substrings,
 )
-from rivernet.roster import Roster, as_date, project_roster
+from rivernet.roster import Roster, as_date
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -148,11 +147,9 @@ def crossing_arrays(project: Project, *, level: str) -> CrossingArrays:
         The crossings.
     """
     require_level(admin_units(project), level)
-    cache = _cache(project)
-    key = ("crossings", level)
-    if key not in cache:
-        cache[key] = _compute_crossings(project, level)
-    return cache[key]
+    return project.derived(
+        "crossings", PIECE_INPUTS, level, lambda: _compute_crossings(project, level)
+    )
 
 
 def _compute_crossings(project: Project, level: str) -> CrossingArrays:
@@ -330,7 +327,7 @@ def unit_chiefs(
         ``"name (role)"`` texts joined with ``"、"``, or None.
     """
     values = list(codes)
-    roster = project_roster(project)
+    roster = project.roster
     if roster is None or not values:
         return [None] * len(values)
     table = _chiefs_table(project, roster, level=level, day=as_date(as_of))
@@ -339,11 +336,12 @@ def unit_chiefs(
 
 def _chiefs_table(project: Project, roster: Roster, *, level: str, day: Any) -> dict[str, str]:
     """Unit code -> chiefs text at ``level`` from the roster (cached per day)."""
-    cache = _cache(project)
-    key = ("chiefs", level, day, id(roster))
-    if key not in cache:
-        cache[key] = _roster_unit_chiefs(roster, level=level, day=day)
-    return cache[key]
+    return project.derived(
+        "unit_chiefs",
+        ("roster",),
+        (level, day),
+        lambda: _roster_unit_chiefs(roster, level=level, day=day),
+    )
 
 
 def _roster_unit_chiefs(roster: Roster, *, level: str, day: Any) -> dict[str, str]:
@@ -422,11 +420,12 @@ def boundary_rivers(
         raise InputError(f"tolerance_m must be a positive number of metres, got {tolerance_m}")
     chosen = _rule(project, level, rule)
     min_length = 4.0 * tolerance_m if min_length_m is None else float(min_length_m)
-    cache = _cache(project)
-    key = ("boundary", level, tolerance_m, min_length)
-    if key not in cache:
-        cache[key] = _boundary_stretches(project, level, tolerance_m, min_length)
-    stretches = cache[key]
+    stretches = project.derived(
+        "boundary_stretches",
+        PIECE_INPUTS,
+        (level, tolerance_m, min_length),
+        lambda: _boundary_stretches(project, level, tolerance_m, min_length),
+    )
     return _stretch_frame(project, stretches, level=level, rule=chosen)
 
 

@@ -1,69 +1,387 @@
-"""Full-coverage audit (全覆盖): gaps, overlaps, expired terms, broken chains, as of any day.
+"""Full-coverage audit (全覆盖): gaps, coverage status and summaries, as of any day.
 
-Every question is answered on responsibility pieces (reaches cut at county boundaries) and the
-stretches of the roster's assignments, with measures in metres from each reach's upstream end.
-A policy (:mod:`rivernet.policy`) says which levels each piece requires. Only assignments in
-the policy's covering roles (河长 and 湖长 by default) count as coverage, and a chief covers only
-the part of a reach inside their own unit (a township or village chief: inside their county).
+Every question is answered on responsibility pieces (:func:`rivernet.pieces.piece_table`: reaches
+cut at admin boundaries) and the stretches of the roster's assignments, with measures in metres
+from each reach's upstream end. A policy (:mod:`rivernet.policy`) says which levels each piece
+requires. Only assignments in the policy's covering roles (河长 and 湖长 by default) count as
+coverage, and a chief covers only the part of a reach inside their own unit (a township or
+village chief: inside their county). The interval arithmetic runs in the kernel
+:mod:`rivernet._audit`; this module turns a project into its input arrays and its results into
+tables.
 
 - :func:`coverage_gaps`: uncovered stretches per missing level, with the unit and the cause;
-- :func:`coverage_problems`: overlaps, expired terms left unfilled, lake vacancies, broken
-  chains, orphan assignments and stale sign boards, one row each with a ``kind``;
 - :func:`coverage_summary`: required and covered length per unit and level;
-- :func:`coverage_status`: every piece with its status at one level, for maps;
-- :func:`chiefs_at`: who is responsible at a reach or a point, by level.
+- :func:`coverage_status`: every piece with its status at one level, for maps.
+
+The other problems (overlaps, expired terms, vacancies, broken chains, orphans, stale boards)
+are in :mod:`rivernet.problems`; who is responsible at a place in :mod:`rivernet.chiefs`.
 
 ``as_of`` takes a ``datetime.date`` or an ISO date string and defaults to today; ``policy``
-takes a :class:`~rivernet.policy.CoveragePolicy` or the path of a policy TOML file.
+takes a :class:`~rivernet.policy.CoveragePolicy` or the path of a policy TOML file and defaults
+to the project's policy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-import shapely
 
-from rivernet._audit import ACTIVE
-from rivernet._coverage_input import AuditRun, reach_targets, require_roster, run_audit
-from rivernet._coverage_report import (
-    broken_chain_rows,
-    expired_rows,
-    orphan_rows,
-    overlap_rows,
-    stale_board_rows,
-    stretch_geometry,
-    unit_names,
-    vacancy_rows,
-)
-from rivernet._errors import InputError, NotFoundError
+from rivernet._audit import ACTIVE, EXPIRED, Audit, AuditInput, audit, unit_totals
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, is_within
-from rivernet.policy import CoveragePolicy
-from rivernet.roster import PRIVATE_COLUMNS, as_date
+from rivernet.errors import InputError
+from rivernet.geometry import substring
+from rivernet.pieces import PIECE_INPUTS, piece_table
+from rivernet.policy import CoveragePolicy, requirements
+from rivernet.roster import Roster, as_date
+
+if TYPE_CHECKING:
+    from rivernet.project import Project
 
 __all__ = [
-    "PROBLEM_KINDS",
-    "chiefs_at",
+    "AUDIT_INPUTS",
+    "LEVEL_INDEX",
+    "AuditRun",
     "coverage_gaps",
-    "coverage_problems",
     "coverage_status",
     "coverage_summary",
+    "reach_targets",
+    "run_audit",
 ]
 
 DateLike = dt.date | str | None
-PolicyLike = CoveragePolicy | str | Any | None
-PROBLEM_KINDS = ("overlap", "expired", "vacancy", "broken_chain", "orphan", "stale_board")
+PolicyLike = CoveragePolicy | str | Path | None
+LEVEL_INDEX = {level: i for i, level in enumerate(LEVELS)}
+AUDIT_INPUTS = (*PIECE_INPUTS, "roster")
+"""The project inputs an audit is computed from (the policy is one of its parameters)."""
 GAP_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "level", "level_zh", "unit_code",
                "unit_name", "cause")  # fmt: skip
 SUMMARY_COLUMNS = ("unit_code", "unit_name", "level", "required_m", "covered_m", "coverage_pct",
                    "gaps", "overlaps", "expired")  # fmt: skip
 
 
+LEVEL_INDEX = {level: i for i, level in enumerate(LEVELS)}
+
+
+@dataclass
+class AuditRun:
+    """One audit of a project with the tables needed to report it.
+
+    Attributes
+    ----------
+    audit
+        The kernel's result.
+    pieces
+        The pieces (``reach_id, position, from_m, to_m, ...``).
+    units
+        Unit codes by unit index (province, city and county codes of the pieces).
+    piece_units
+        ``(n_pieces, 5)`` unit index per level.
+    targets
+        Assignment stretches on reaches: ``assignment`` (row of the roster's assignments),
+        ``position, from_m, to_m``.
+    roster
+        The roster audited.
+    policy
+        The policy applied.
+    as_of
+        The day.
+    exempt
+        ``(n_pieces, 5)`` levels waived by exemptions.
+    state
+        State of every roster assignment (:data:`ACTIVE`, :data:`EXPIRED`, 0 = not yet begun).
+    project
+        The project audited.
+    """
+
+    audit: Audit
+    pieces: pd.DataFrame
+    units: npt.NDArray[np.object_]
+    piece_units: npt.NDArray[np.int64]
+    targets: pd.DataFrame
+    roster: Roster
+    policy: CoveragePolicy
+    as_of: dt.date
+    exempt: npt.NDArray[np.bool_]
+    state: npt.NDArray[np.int64]
+    project: Project
+
+
+def run_audit(project: Project, *, as_of: DateLike, policy: PolicyLike) -> AuditRun:
+    """Audit a project's roster (kept in the project's store per day and policy).
+
+    Parameters
+    ----------
+    project
+        The project.
+    as_of
+        The day (date or ISO string; None: today).
+    policy
+        A :class:`CoveragePolicy`, a TOML path, or None for the defaults.
+
+    Returns
+    -------
+    AuditRun
+        The audit and its context.
+    """
+    day = as_date(as_of)
+    chosen = project.coverage_policy(policy)
+    roster = project.require_roster()
+    return project.derived(
+        "audit",
+        AUDIT_INPUTS,
+        (day, chosen),
+        lambda: _audit_run(project, roster, chosen, day),
+    )
+
+
+def _audit_run(project: Project, roster: Roster, chosen: CoveragePolicy, day: dt.date) -> AuditRun:
+    pieces = piece_table(project)
+    network = project.network
+    units, piece_units = _piece_units(pieces)
+    required, exempt = requirements(chosen, network, pieces, project.lakes)
+    targets = reach_targets(roster.assignments, network)
+    state = assignment_state(roster.assignments, day)
+    assignments = roster.assignments
+    rows = targets["assignment"].to_numpy()
+    level = _lookup(assignments["level"], LEVEL_INDEX)
+    unit = _match_units(assignments["unit_code"], level, units)
+    role = _role_index(assignments["role"], chosen.covering_roles)
+    data = AuditInput(
+        reach_length=network.core.length_m,
+        piece_position=pieces["position"].to_numpy(),
+        piece_from=pieces["from_m"].to_numpy(dtype=float),
+        piece_to=pieces["to_m"].to_numpy(dtype=float),
+        piece_units=piece_units,
+        required=required,
+        exempt=exempt,
+        a_position=targets["position"].to_numpy(),
+        a_from=targets["from_m"].to_numpy(dtype=float),
+        a_to=targets["to_m"].to_numpy(dtype=float),
+        a_level=level[rows],
+        a_unit=unit[rows],
+        a_role=role[rows],
+        a_state=state[rows],
+    )
+    result = audit(data)
+    # The kernel numbers stretches by target row; report them by roster row.
+    result.clipped["target"] = result.clipped["assignment"]
+    result.clipped["assignment"] = rows[result.clipped["target"].to_numpy()]
+    result.expired_assignments = _latest_expired(result, assignments, rows)
+    return AuditRun(
+        result, pieces, units, piece_units, targets, roster, chosen, day, exempt, state, project
+    )
+
+
+def _latest_expired(
+    result: Audit, assignments: pd.DataFrame, rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Of the expired terms over each gap, the last to end (its holder had no successor)."""
+    candidates = rows[result.expired_assignments]
+    gaps = result.gaps[result.gaps["cause"] == "expired"].reset_index(drop=True)
+    clipped = result.clipped
+    expired = clipped[clipped["assignment"].isin(candidates)]
+    if gaps.empty or expired.empty:
+        return np.unique(candidates)
+    pairs = gaps.reset_index().merge(expired, on=["piece", "level"], suffixes=("", "_a"))
+    pairs = pairs[(pairs["start_a"] < pairs["end"]) & (pairs["end_a"] > pairs["start"])]
+    ended = assignments["valid_to"].to_numpy()[pairs["assignment"].to_numpy()]
+    pairs = pairs.assign(ended=ended)
+    latest = pairs.groupby("index")["ended"].transform("max")
+    return np.unique(pairs.loc[pairs["ended"] == latest, "assignment"].to_numpy())
+
+
+def _piece_units(pieces: pd.DataFrame) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
+    columns = ("province_code", "city_code", "county_code")
+    stacked = pd.concat([pieces[c] for c in columns], ignore_index=True)
+    codes, units = pd.factorize(stacked, use_na_sentinel=True)
+    matrix = codes.reshape(len(columns), len(pieces)).T.astype(np.int64)
+    piece_units = np.column_stack([matrix, matrix[:, 2], matrix[:, 2]])
+    return np.asarray(units, dtype=object), piece_units
+
+
+def _factorize(values: pd.Series) -> tuple[npt.NDArray[np.int64], Any]:
+    """Integer codes (-1 for missing) and distinct values; instant for categorical columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), uniques
+
+
+def _lookup(values: pd.Series, table: dict[Any, int]) -> npt.NDArray[np.int64]:
+    """``table[value]`` for every value (-1 when absent), through the distinct values only."""
+    codes, uniques = _factorize(values)
+    found = np.array([table.get(u, -1) for u in uniques] + [-1], dtype=np.int64)
+    return found[codes]
+
+
+def _match_units(
+    codes: pd.Series, level: npt.NDArray[np.int64], units: npt.NDArray[np.object_]
+) -> npt.NDArray[np.int64]:
+    """Unit index an assignment must match: its own unit, or its county below county level."""
+    inverse, unique = _factorize(codes)
+    lookup = pd.Index(units)
+    own = np.append(lookup.get_indexer(unique), -1)
+    county = np.append(lookup.get_indexer(pd.Index([str(code)[:6] for code in unique])), -1)
+    below = level > LEVELS.index("county")
+    return np.where(below, county[inverse], own[inverse]).astype(np.int64)
+
+
+def _role_index(roles: pd.Series, covering: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    return _lookup(roles, {role: i for i, role in enumerate(covering)})
+
+
+def assignment_state(assignments: pd.DataFrame, day: dt.date) -> npt.NDArray[np.int64]:
+    """:data:`ACTIVE`, :data:`EXPIRED` or 0 (not begun) for every assignment on ``day``.
+
+    Parameters
+    ----------
+    assignments
+        The roster's assignments.
+    day
+        The day.
+
+    Returns
+    -------
+    numpy.ndarray
+        One state per assignment.
+    """
+    stamp = np.datetime64(day, "ns")
+    start = assignments["valid_from"].to_numpy(dtype="datetime64[ns]")
+    end = assignments["valid_to"].to_numpy(dtype="datetime64[ns]")
+    ended = ~np.isnat(end) & (end < stamp)
+    active = (start <= stamp) & ~ended
+    return np.where(active, ACTIVE, np.where(ended, EXPIRED, 0)).astype(np.int64)
+
+
+def reach_targets(assignments: pd.DataFrame, network: Any) -> pd.DataFrame:
+    """The reach stretches each assignment covers (reach and river targets; lakes have none).
+
+    Parameters
+    ----------
+    assignments
+        The roster's assignments.
+    network
+        The network.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``assignment`` (row number in ``assignments``), ``position``, ``from_m``, ``to_m``
+        (NaN for the whole reach). Assignments naming unknown reaches or rivers are left out
+        (they are orphans).
+    """
+    index = pd.Index(network.ids)
+    reach = assignments["reach_id"]
+    has_reach = reach.notna().to_numpy()
+    position = np.full(len(assignments), -1, dtype=np.int64)
+    if has_reach.any():
+        position[has_reach] = index.get_indexer(_id_values(reach[has_reach], index))
+    direct = pd.DataFrame(
+        {
+            "assignment": np.arange(len(assignments)),
+            "position": position,
+            "from_m": assignments["from_m"].to_numpy(dtype=float),
+            "to_m": assignments["to_m"].to_numpy(dtype=float),
+        }
+    )[position >= 0]
+    rivers = _river_targets(assignments, network)
+    if rivers.empty:
+        return direct.reset_index(drop=True)
+    return pd.concat([direct, rivers], ignore_index=True)
+
+
+def _id_values(values: pd.Series, index: pd.Index) -> npt.NDArray[Any]:
+    """Ids in the dtype of the network's index (integers stay integers)."""
+    array = values.to_numpy()
+    if pd.api.types.is_integer_dtype(index.dtype) and array.dtype == object:
+        try:
+            return array.astype(np.int64)
+        except (TypeError, ValueError):
+            return array
+    return array
+
+
+def _river_targets(assignments: pd.DataFrame, network: Any) -> pd.DataFrame:
+    river = assignments["river_id"]
+    picked = np.flatnonzero(river.notna().to_numpy())
+    empty = pd.DataFrame({"assignment": [], "position": [], "from_m": [], "to_m": []})
+    if not len(picked):
+        return empty.astype({"assignment": np.int64, "position": np.int64})
+    core = network.core
+    stem = core.main_stem()
+    stems = pd.DataFrame(
+        {
+            "river": network.ids[stem],
+            "position": np.arange(len(stem)),
+            "start": core.distance_to_outlet_m() - core.distance_to_outlet_m()[stem],
+            "length": core.length_m,
+        }
+    )
+    wanted = pd.DataFrame(
+        {
+            "assignment": picked,
+            "river": river.iloc[picked].tolist(),
+            "r0": assignments["from_m"].to_numpy(dtype=float)[picked],
+            "r1": assignments["to_m"].to_numpy(dtype=float)[picked],
+        }
+    )
+    joined = wanted.merge(stems, on="river")
+    whole = joined["r0"].isna().to_numpy()
+    top = (joined["start"] + joined["length"]).to_numpy()
+    r0 = np.where(whole, -np.inf, joined["r0"].to_numpy())
+    r1 = np.where(whole, np.inf, joined["r1"].to_numpy())
+    lo = np.maximum(r0, joined["start"].to_numpy())
+    hi = np.minimum(r1, top)
+    keep = hi > lo
+    from_m = np.where(whole, np.nan, top - hi)
+    to_m = np.where(whole, np.nan, top - lo)
+    return pd.DataFrame(
+        {
+            "assignment": joined["assignment"].to_numpy()[keep],
+            "position": joined["position"].to_numpy()[keep],
+            "from_m": from_m[keep],
+            "to_m": to_m[keep],
+        }
+    )
+
+
+def unit_names(project: Any) -> dict[str, str]:
+    """Names of admin units and of the roster's sub-county units, by code."""
+    names = dict(zip(project.admin_units["code"], project.admin_units["name"], strict=True))
+    roster = getattr(project, "roster", None)
+    if roster is not None and len(roster.units):
+        names.update(zip(roster.units["code"], roster.units["name"], strict=True))
+    return names
+
+
+def stretch_geometry(network: Any, frame: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Line geometry of stretches ``reach_id, from_m, to_m`` (None where there is no reach)."""
+    out = np.full(len(frame), None, dtype=object)
+    if frame.empty or "reach_id" not in frame:
+        return out
+    reaches = network.reaches
+    known = frame["reach_id"].isin(reaches.index).to_numpy() & frame["from_m"].notna().to_numpy()
+    rows = np.flatnonzero(known)
+    ids = frame["reach_id"].to_numpy()[rows]
+    lines = reaches.geometry.reindex(ids).to_numpy()
+    length = reaches["length_m"].reindex(ids).to_numpy()
+    start = np.clip(frame["from_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
+    end = np.clip(frame["to_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
+    whole = (start <= 1e-9) & (end >= 1 - 1e-9)
+    for k, row in enumerate(rows):
+        out[row] = lines[k] if whole[k] else substring(lines[k], start[k], end[k])
+    return out
+
+
 def coverage_gaps(
-    project: Any, *, as_of: DateLike = None, policy: PolicyLike = None
+    project: Project, *, as_of: DateLike = None, policy: PolicyLike = None
 ) -> gpd.GeoDataFrame:
     """Stretches of river lacking a chief at a level the policy requires.
 
@@ -88,14 +406,14 @@ def coverage_gaps(
     """
     run = run_audit(project, as_of=as_of, policy=policy)
     gaps = run.audit.gaps
-    frame = _stretch_frame(run, gaps)
+    frame = stretch_frame(run, gaps)
     frame["cause"] = gaps["cause"].to_numpy()
     frame["order"] = frame["level"].map(LEVELS.index)
     frame = frame.sort_values(["reach_id", "from_m", "order"], kind="stable")
-    return _with_geometry(project, frame.reset_index(drop=True), list(GAP_COLUMNS))
+    return with_geometry(project, frame.reset_index(drop=True), list(GAP_COLUMNS))
 
 
-def _stretch_frame(run: AuditRun, runs: pd.DataFrame) -> pd.DataFrame:
+def stretch_frame(run: AuditRun, runs: pd.DataFrame) -> pd.DataFrame:
     """Reach, measures, level and unit of audit runs (gaps, overlaps, chains)."""
     piece = runs["piece"].to_numpy()
     level = runs["level"].to_numpy()
@@ -117,61 +435,13 @@ def _stretch_frame(run: AuditRun, runs: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _with_geometry(project: Any, frame: pd.DataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+def with_geometry(project: Project, frame: pd.DataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     geometry = stretch_geometry(project.network, frame)
     return gpd.GeoDataFrame(frame[columns], geometry=geometry, crs=project.network.crs)
 
 
-def coverage_problems(
-    project: Any, *, as_of: DateLike = None, policy: PolicyLike = None
-) -> gpd.GeoDataFrame:
-    """Every coverage problem other than plain gaps, one row each.
-
-    Kinds (column ``kind``):
-
-    - ``overlap``: two or more chiefs of one level and role on the same stretch;
-    - ``expired``: an assignment whose term has ended and whose stretch nobody covers now;
-    - ``vacancy``: a lake the policy lists without a lake chief (湖长) at a required level;
-    - ``broken_chain``: a stretch covered at a level while the next required level above it
-      is not (a village chief without a township chief above);
-    - ``orphan``: an active assignment naming a reach, river or lake that no longer exists;
-    - ``stale_board``: a sign board still showing a former chief longer than the policy's
-      ``board_update_days`` after the change.
-
-    Parameters
-    ----------
-    project
-        A project with a roster.
-    as_of
-        The day (``datetime.date`` or ISO string); default today.
-    policy
-        The policy (object or TOML path); default :class:`~rivernet.policy.CoveragePolicy()`.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        ``kind, level, reach_id, from_m, to_m, length_m, lake_id, unit_code, unit_name,
-        assignment_ids, message`` and the stretch geometry (empty for lake and orphan rows).
-    """
-    run = run_audit(project, as_of=as_of, policy=policy)
-    frames = [
-        overlap_rows(run, _stretch_frame(run, run.audit.overlaps)),
-        expired_rows(run),
-        vacancy_rows(run, project),
-        broken_chain_rows(run, _stretch_frame(run, run.audit.chains)),
-        orphan_rows(run, project),
-        stale_board_rows(run, project),
-    ]
-    columns = ["kind", "level", "reach_id", "from_m", "to_m", "length_m", "lake_id",
-               "unit_code", "unit_name", "assignment_ids", "message"]  # fmt: skip
-    frame = pd.concat([f.reindex(columns=columns) for f in frames if len(f)], ignore_index=True)
-    if frame.empty:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    return _with_geometry(project, frame, columns)
-
-
 def coverage_summary(
-    project: Any,
+    project: Project,
     *,
     as_of: DateLike = None,
     policy: PolicyLike = None,
@@ -200,8 +470,6 @@ def coverage_summary(
         expired``; township and village levels are summed per county (sub-county units have
         no polygons). Only units with a required length appear.
     """
-    from rivernet._audit import unit_totals
-
     run = run_audit(project, as_of=as_of, policy=policy)
     totals = unit_totals(run.audit, run.piece_units, len(run.units))
     n_units = len(run.units)
@@ -240,7 +508,7 @@ def _check_level(level: str) -> None:
 
 
 def coverage_status(
-    project: Any, *, level: str, as_of: DateLike = None, policy: PolicyLike = None
+    project: Project, *, level: str, as_of: DateLike = None, policy: PolicyLike = None
 ) -> gpd.GeoDataFrame:
     """Every piece of river with its coverage status at one level, for maps.
 
@@ -297,7 +565,7 @@ def coverage_status(
     frame["covered_m"] = covered_m.round(1)
     frame["chiefs"] = _chief_names(run, lv, n)
     columns = ["reach_id", "from_m", "to_m", "length_m", "level", "status", "covered_m", "chiefs"]
-    return _with_geometry(project, frame, columns)
+    return with_geometry(project, frame, columns)
 
 
 def _chief_names(run: AuditRun, level: int, n_pieces: int) -> np.ndarray:
@@ -313,143 +581,3 @@ def _chief_names(run: AuditRun, level: int, n_pieces: int) -> np.ndarray:
     out = np.full(n_pieces, "", dtype=object)
     out[joined.index.to_numpy()] = joined.to_numpy()
     return out
-
-
-def chiefs_at(
-    project: Any,
-    reach_id_or_point: Any,
-    *,
-    as_of: DateLike = None,
-    measure_m: float | None = None,
-    max_distance_m: float = 1000.0,
-    include_contact: bool = False,
-) -> pd.DataFrame:
-    """Every chief responsible at a reach or a point, by level.
-
-    Parameters
-    ----------
-    project
-        A project with a roster.
-    reach_id_or_point
-        A reach id, or a point (shapely Point or ``(x, y)`` in the network's CRS) that is
-        snapped to the nearest reach.
-    as_of
-        The day; default today.
-    measure_m
-        With a reach id: the place on it (metres from its upstream end); default: anywhere
-        on the reach.
-    max_distance_m
-        A point farther than this from every reach is an error.
-    include_contact
-        Include the private ``contact`` column.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``level, level_zh, role, name, post, organisation, unit_code, unit_name,
-        assignment_id, reach_id, lake_id, from_m, to_m, valid_from, valid_to`` (and
-        ``contact``), ordered from province to village.
-
-    Raises
-    ------
-    NotFoundError
-        If the reach id is unknown or the point lies too far from every reach.
-    """
-    roster = require_roster(project)
-    reach_id, measure = _locate(project, reach_id_or_point, measure_m, max_distance_m)
-    day = pd.Timestamp(as_date(as_of))
-    frame = roster.to_frame(include_contact=True)
-    active = (
-        (frame["valid_from"] <= day) & (frame["valid_to"].isna() | (frame["valid_to"] >= day))
-    ).to_numpy()
-    network = project.network
-    targets = reach_targets(roster.assignments, network)
-    position = int(network.core.position([reach_id])[0])
-    here = targets[targets["position"] == position]
-    if measure is not None:
-        from_m = here["from_m"].fillna(0.0)
-        to_m = here["to_m"].fillna(np.inf)
-        here = here[(from_m <= measure) & (to_m >= measure)]
-    rows = set(_in_unit(project, position, measure, roster.assignments, here["assignment"]))
-    rows |= set(_lake_rows(project, roster, reach_id, measure))
-    picked = frame.iloc[sorted(rows)]
-    picked = picked[active[sorted(rows)]].copy()
-    picked["level_zh"] = picked["level"].map(LEVEL_LABELS_ZH)
-    picked["unit_name"] = picked["unit_code"].map(unit_names(project))
-    picked["order"] = picked["level"].map(LEVELS.index)
-    picked = picked.sort_values(["order", "role", "name"]).drop(columns="order")
-    columns = ["level", "level_zh", "role", "name", "post", "organisation", "unit_code",
-               "unit_name", "assignment_id", "reach_id", "lake_id", "from_m", "to_m",
-               "valid_from", "valid_to"]  # fmt: skip
-    if include_contact:
-        columns += list(PRIVATE_COLUMNS)
-    return picked[columns].reset_index(drop=True)
-
-
-def _in_unit(
-    project: Any, position: int, measure: float | None, assignments: pd.DataFrame, rows: Any
-) -> list[int]:
-    """The assignment rows whose unit holds the reach (at ``measure``, if given)."""
-    from rivernet._pieces import pieces as project_pieces
-
-    pieces = project_pieces(project)
-    here = pieces[pieces["position"] == position]
-    if measure is not None:
-        inside = here[(here["from_m"] <= measure) & (here["to_m"] >= measure)]
-        here = inside.iloc[:1] if len(inside) else here
-    codes = {level: set(here[f"{level}_code"].dropna()) for level in ("province", "city", "county")}
-    keep = []
-    for row in rows:
-        level = str(assignments["level"].iat[row])
-        code = str(assignments["unit_code"].iat[row])
-        if code in codes.get(level, set()) or (
-            level in ("township", "village") and code[:6] in codes["county"]
-        ):
-            keep.append(int(row))
-    return keep
-
-
-def _locate(
-    project: Any, target: Any, measure_m: float | None, max_distance_m: float
-) -> tuple[Any, float | None]:
-    network = project.network
-    if isinstance(target, shapely.Geometry) or (isinstance(target, tuple) and len(target) == 2):
-        point = target if isinstance(target, shapely.Geometry) else shapely.Point(target)
-        return _snap(network, point, max_distance_m)
-    if target not in network:
-        raise NotFoundError(
-            f"reach {target!r} is not in the network; give a reach id of the reaches layer or "
-            "a point"
-        )
-    return target, measure_m
-
-
-def _snap(network: Any, point: Any, max_distance_m: float) -> tuple[Any, float]:
-    import warnings
-
-    from rivernet._errors import SnapWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SnapWarning)
-        snapped = network.snap([point], max_distance_m=max_distance_m)
-    row = snapped.iloc[0]
-    if pd.isna(row["reach_id"]):
-        raise NotFoundError(
-            f"no reach within {max_distance_m:g} m of {point.wkt}; check the coordinates "
-            f"(network CRS: {network.crs.to_string()}) or raise max_distance_m"
-        )
-    return row["reach_id"], float(row["measure_m"])
-
-
-def _lake_rows(project: Any, roster: Any, reach_id: Any, measure: float | None) -> list[int]:
-    lakes = project.lakes
-    assignments = roster.assignments
-    if lakes.empty or assignments["lake_id"].isna().all():
-        return []
-    network = project.network
-    line = network.reaches.geometry.at[reach_id]
-    length = float(network.reaches.at[reach_id, "length_m"])
-    fraction = 0.5 if measure is None or length <= 0 else min(measure / length, 1.0)
-    point = shapely.line_interpolate_point(line, fraction, normalized=True)
-    inside = lakes.loc[lakes.geometry.contains(point), "lake_id"].tolist()
-    return np.flatnonzero(assignments["lake_id"].isin(inside).to_numpy()).tolist()

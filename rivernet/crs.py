@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from rivernet._errors import CRSError, InputError
+from rivernet.errors import CRSError, InputError
 
 __all__ = [
     "CGCS2000",

@@ -15,7 +15,7 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from rivernet._errors import InputError
+from rivernet.errors import InputError
 
 
 def line_lengths_m(geoms: npt.ArrayLike, crs: CRS) -> npt.NDArray[np.float64]:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from rivernet._chains import (
     distance_limit_m,
@@ -24,10 +23,11 @@ from rivernet._chains import (
     upstream_crossings,
     walk,
 )
-from rivernet._errors import InputError, OutOfRangeError
 from rivernet.admin import LEVEL_LABELS_ZH
 from rivernet.boundary import crossing_arrays, crossing_frame, crossing_ids, unit_chiefs
+from rivernet.errors import InputError
 from rivernet.pieces import PIECE_LEVELS, _code_array, _name_array, admin_units, piece_arrays
+from rivernet.snap import snap_point
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -131,35 +131,15 @@ def incident(
 
 
 def _snap(project: Project, point: Any, max_snap_m: float) -> pd.Series:
-    from rivernet.snap import snap_points
-
-    if not (np.isfinite(max_snap_m) and max_snap_m > 0):
-        raise InputError(f"max_snap_m must be a positive number, got {max_snap_m}")
-    if isinstance(point, tuple | list) and len(point) == 2:
-        point = shapely.Point(float(point[0]), float(point[1]))
     net = project.network
-    import warnings
-
-    from rivernet._errors import SnapWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SnapWarning)
-        result = snap_points(net, point, max_distance_m=1e7)
-    row = result.iloc[0]
-    if not bool(row["snapped"]) or float(row["distance_m"]) > max_snap_m:
-        far = "more than 10,000 km" if not bool(row["snapped"]) else f"{row['distance_m']:.0f} m"
-        raise OutOfRangeError(
-            f"the incident point lies {far} from the nearest reach, beyond max_snap_m="
-            f"{max_snap_m:g} m: no river to route it on. Check the coordinates (longitude first, "
-            "WGS84 not GCJ-02) or raise max_snap_m"
-        )
+    snapped = snap_point(net, point, max_distance_m=max_snap_m, limit_name="max_snap_m")
     core = net.core
-    position = int(core.position(row["reach_id"])[0])
+    position = int(core.position([snapped.reach_id])[0])
     return pd.Series(
         {
-            "reach_id": row["reach_id"],
-            "measure_m": float(row["measure_m"]),
-            "distance_m": float(row["distance_m"]),
+            "reach_id": snapped.reach_id,
+            "measure_m": snapped.measure_m,
+            "distance_m": snapped.distance_m,
             "river_id": net.ids[core.main_stem()[position]],
         },
         dtype=object,

@@ -6,7 +6,7 @@ around, the usual problems:
 - a shapefile without ``.prj`` has no CRS: rivernet refuses to guess and says how to set one;
 - a shapefile without ``.cpg`` whose text is GBK-encoded (most Chinese desktop GIS output) is
   read as UTF-8 when that decodes, else as GB18030 (a superset of GBK), with a
-  :class:`~rivernet._errors.DataQualityWarning` saying so;
+  :class:`~rivernet.errors.DataQualityWarning` saying so;
 - coordinates that look like degrees in a layer labelled projected, or like metres in a layer
   labelled geographic, are refused;
 - GCJ-02 coordinates labelled WGS84 cannot be seen from the file alone:
@@ -30,9 +30,9 @@ import pyogrio.errors
 import shapely
 from pyproj import CRS
 
-from rivernet._errors import CRSError, DataQualityWarning, InputError, format_ids
 from rivernet._files import replacing
 from rivernet.crs import GCJ02Check, crs_equivalent, suspect_gcj02
+from rivernet.errors import CRSError, DataQualityWarning, InputError, format_ids
 
 __all__ = ["check_gcj02_offset", "read_lines", "write_vector"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rivernet._core import FlowCore
-from rivernet._errors import InputError, NotFoundError
+from rivernet.errors import InputError, NotFoundError
 
 Positions = npt.NDArray[np.int64]
 Distances = npt.NDArray[np.float64]

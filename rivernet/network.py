@@ -11,7 +11,7 @@ import logging
 from collections.abc import Hashable, Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -23,9 +23,12 @@ from shapely.geometry.base import BaseGeometry
 
 from rivernet import geometry, navigate
 from rivernet._core import FlowCore
-from rivernet._errors import InputError, format_ids
 from rivernet.crs import require_crs
+from rivernet.errors import InputError, format_ids
 from rivernet.validation import ValidationReport, validate_reaches
+
+if TYPE_CHECKING:
+    from rivernet.snap import SnapIndex
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +363,13 @@ class RiverNetwork:
         """The id of the outlet reach each reach drains to."""
         positions = np.arange(len(self), dtype=np.int64)
         return self._series(self.ids[self.core.outlet_of(positions)], "outlet_id")
+
+    @cached_property
+    def snap_index(self) -> SnapIndex:
+        """The reaches in a metric CRS with a spatial index, built once for snapping."""
+        from rivernet.snap import SnapIndex
+
+        return SnapIndex.build(self)
 
     def snap(self, points: Any, *, max_distance_m: float) -> pd.DataFrame:
         """Snap points to their nearest reach within a distance limit.

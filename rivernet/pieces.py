@@ -36,7 +36,6 @@ pieces as arrays (:class:`PieceArrays`) and the per-project result cache.
 from __future__ import annotations
 
 import warnings
-import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
@@ -49,7 +48,6 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from rivernet._errors import DataQualityWarning, InputError, format_ids
 from rivernet._segments import (
     boundary_segments,
     chop,
@@ -62,13 +60,16 @@ from rivernet._segments import (
 )
 from rivernet._units import PIECE_LEVELS, Units, assign_level, checked_units, parent_rows
 from rivernet.admin import AdminProblem
+from rivernet.errors import DataQualityWarning, InputError, format_ids
 
 if TYPE_CHECKING:
     from rivernet.project import Project
 
 __all__ = [
+    "PIECE_INPUTS",
     "PIECE_LEVELS",
     "gap_problems",
+    "piece_table",
     "responsibility_pieces",
 ]
 
@@ -77,9 +78,10 @@ FloatArray = npt.NDArray[np.float64]
 ObjArray = npt.NDArray[np.object_]
 
 _EPS_M = 1e-6  # cuts closer than this (metres) are one cut
-
-# Results cached per project object (keyed weakly, so closing a project frees them).
-_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+PIECE_INPUTS = ("network", "admin_units", "lakes")
+"""The project inputs pieces are computed from."""
+PIECE_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "province_code", "city_code",
+                 "county_code")  # fmt: skip
 
 
 # --- reach vertices ---------------------------------------------------------------------------
@@ -164,10 +166,10 @@ def reach_vertices(project: Project) -> Vertices:
     Vertices
         The vertex arrays.
     """
-    cache = _cache(project)
-    if "vertices" not in cache:
-        cache["vertices"] = _build_vertices(project.network.reaches, project.network.crs)
-    return cache["vertices"]
+    network = project.network
+    return project.derived(
+        "vertices", ("network",), None, lambda: _build_vertices(network.reaches, network.crs)
+    )
 
 
 def _build_vertices(reaches: gpd.GeoDataFrame, crs: CRS) -> Vertices:
@@ -210,10 +212,12 @@ def admin_units(project: Project) -> Units:
     AdminUnitsError
         If columns are missing or polygons are invalid.
     """
-    cache = _cache(project)
-    if "units" not in cache:
-        cache["units"] = checked_units(project.admin_units, project.network.crs)
-    return cache["units"]
+    return project.derived(
+        "units",
+        ("network", "admin_units"),
+        None,
+        lambda: checked_units(project.admin_units, project.network.crs),
+    )
 
 
 def gap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float = 10_000.0) -> list[AdminProblem]:
@@ -361,13 +365,14 @@ def piece_arrays(
     PieceArrays
         The pieces.
     """
-    cache = _cache(project)
-    key = ("pieces", min_piece_m, overlap_tolerance_m)
-    if key not in cache:
-        cache[key] = _compute_pieces(
+    return project.derived(
+        "pieces",
+        PIECE_INPUTS,
+        (min_piece_m, overlap_tolerance_m),
+        lambda: _compute_pieces(
             project, min_piece_m=min_piece_m, overlap_tolerance_m=overlap_tolerance_m
-        )
-    return cache[key]
+        ),
+    )
 
 
 def _compute_pieces(
@@ -655,14 +660,25 @@ def substrings(
     return np.asarray(shapely.linestrings(xy[order], indices=which[order]))
 
 
-# --- cache ------------------------------------------------------------------------------------
+def piece_table(project: Project) -> pd.DataFrame:
+    """The pieces as a plain table for the coverage audit (cached in the project's store).
 
+    Parameters
+    ----------
+    project
+        The project.
 
-def _cache(project: Any) -> dict[Any, Any]:
-    """Per-project result cache, reset when the network or admin units object changes."""
-    entry = _CACHE.get(project)
-    identity = (id(project.network), id(project.admin_units), id(project.lakes))
-    if entry is None or entry.get("_identity") != identity:
-        entry = {"_identity": identity}
-        _CACHE[project] = entry
-    return entry
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PIECE_COLUMNS`, sorted by reach position then ``from_m``, plus ``position``
+        (reach position in the network core).
+    """
+
+    def compute() -> pd.DataFrame:
+        frame = responsibility_pieces(project)
+        table = pd.DataFrame(frame[list(PIECE_COLUMNS)])
+        table["position"] = project.network.core.position(table["reach_id"].to_numpy())
+        return table.sort_values(["position", "from_m"], kind="stable").reset_index(drop=True)
+
+    return project.derived("piece_table", PIECE_INPUTS, None, compute)

@@ -23,7 +23,7 @@ practice. A policy file looks like this::
     levels = ["province", "city", "county"]
 
 :func:`load_policy` validates the file and reports every unknown key, wrong type and unknown
-level at once (:class:`~rivernet._errors.PolicyError`).
+level at once (:class:`~rivernet.errors.PolicyError`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from rivernet._errors import PolicyError
 from rivernet.admin import LEVELS
+from rivernet.errors import PolicyError
 
 __all__ = [
     "CoveragePolicy",

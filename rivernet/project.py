@@ -17,19 +17,25 @@ by reference (the server keeps one for its lifetime).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from rivernet._errors import CRSError, InputError, ProjectFileError
+from rivernet._store import INPUTS, ResultStore, new_version
 from rivernet.admin import normalise_code, parent_code
 from rivernet.crs import crs_equivalent
+from rivernet.errors import CRSError, InputError, NotFoundError, ProjectFileError
 from rivernet.network import RiverNetwork
+from rivernet.policy import CoveragePolicy, load_policy
+from rivernet.roster import TABLES as ROSTER_TABLES
+from rivernet.roster import Roster, roster_from_tables
+
+T = TypeVar("T")
 
 __all__ = ["FORMAT_VERSION", "Project", "open_project", "read_meta"]
 
@@ -46,58 +52,295 @@ LAKE_COLUMNS = ("lake_id", "name", "name_zh")
 _BUILD_HINT = "(rebuild the sample with `python data/sample/build_sample.py`)"
 
 
-@dataclass(eq=False)
 class Project:
-    """Everything read from a project file, loaded once.
+    """A river network with its admin units, lakes, chief roster and coverage policy.
 
-    Attributes
+    Every analysis takes a project. Its inputs may be replaced (``project.roster =
+    read_roster(...)``, ``project.admin_units = other_units``): each replacement gives the input
+    a new version, and every derived result (pieces, crossings, audits) is keyed by the versions
+    of the inputs it depends on, so no answer is ever computed from a replaced input. Replace
+    inputs rather than modifying their tables in place.
+
+    Parameters
     ----------
-    path
-        The GeoPackage read.
     network
-        The river network built from the ``reaches`` layer.
+        The river network.
     admin_units
         Admin units (``code, name, level, parent_code, geometry``) in the network's CRS.
     lakes
-        Lakes (``lake_id, name, name_zh, geometry``) in the network's CRS; empty if absent.
+        Lakes (``lake_id, name, name_zh, geometry``) in the network's CRS; empty if none.
+    path
+        The GeoPackage the project was read from (None for a project built in memory).
     meta
         The ``project_meta`` key/value pairs (defaults filled in).
-    data_version
-        The first 16 hex digits of the SHA-256 of the file: changes whenever the data does.
     tables
-        Other non-spatial layers of the file by layer name (issue 3 reads its roster here).
+        Other non-spatial layers of the file by layer name.
     roster
-        The chief roster read from the ``roster_*`` tables; None when the file has none.
+        The chief roster; None when the project has none.
     policy
-        The coverage policy read from ``policy.toml`` beside the file (or the file named by
-        the ``policy_file`` key of ``project_meta``); None means the built-in defaults.
+        The coverage policy; None means the built-in defaults.
+    file_version
+        A version of the file read (the start of its SHA-256); the project's
+        :attr:`data_version` starts from it.
     """
 
-    path: Path
-    network: RiverNetwork
-    admin_units: gpd.GeoDataFrame
-    lakes: gpd.GeoDataFrame
-    meta: dict[str, str]
-    data_version: str
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    roster: Any = None
-    policy: Any = None
+    def __init__(
+        self,
+        *,
+        network: RiverNetwork,
+        admin_units: gpd.GeoDataFrame,
+        lakes: gpd.GeoDataFrame,
+        path: str | Path | None = None,
+        meta: dict[str, str] | None = None,
+        tables: dict[str, pd.DataFrame] | None = None,
+        roster: Roster | None = None,
+        policy: CoveragePolicy | None = None,
+        file_version: str = "memory",
+    ) -> None:
+        self.path = Path(path) if path is not None else Path("memory.gpkg")
+        self.meta = dict(DEFAULT_META) | dict(meta or {})
+        self.tables = dict(tables or {})
+        self.file_version = file_version
+        self.results = ResultStore()
+        self._inputs: dict[str, Any] = {}
+        self._versions: dict[str, int] = {}
+        self._generation = 0
+        for name, value in (
+            ("network", network),
+            ("admin_units", admin_units),
+            ("lakes", lakes),
+            ("roster", roster),
+            ("policy", policy),
+        ):
+            self._inputs[name] = value
+            self._versions[name] = new_version()
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    @property
+    def network(self) -> RiverNetwork:
+        """The river network."""
+        value: RiverNetwork = self._inputs["network"]
+        return value
+
+    @network.setter
+    def network(self, value: RiverNetwork) -> None:
+        self._replace("network", value)
+
+    @property
+    def admin_units(self) -> gpd.GeoDataFrame:
+        """Admin units (``code, name, level, parent_code, geometry``) in the network's CRS."""
+        value: gpd.GeoDataFrame = self._inputs["admin_units"]
+        return value
+
+    @admin_units.setter
+    def admin_units(self, value: gpd.GeoDataFrame) -> None:
+        self._replace("admin_units", value)
+
+    @property
+    def lakes(self) -> gpd.GeoDataFrame:
+        """Lakes (``lake_id, name, name_zh, geometry``) in the network's CRS."""
+        value: gpd.GeoDataFrame = self._inputs["lakes"]
+        return value
+
+    @lakes.setter
+    def lakes(self, value: gpd.GeoDataFrame) -> None:
+        self._replace("lakes", value)
+
+    @property
+    def roster(self) -> Roster | None:
+        """The chief roster, or None."""
+        value: Roster | None = self._inputs["roster"]
+        return value
+
+    @roster.setter
+    def roster(self, value: Roster | None) -> None:
+        self._replace("roster", value)
+
+    @property
+    def policy(self) -> CoveragePolicy | None:
+        """The coverage policy, or None for the built-in defaults."""
+        value: CoveragePolicy | None = self._inputs["policy"]
+        return value
+
+    @policy.setter
+    def policy(self, value: CoveragePolicy | None) -> None:
+        self._replace("policy", value)
+
+    def _replace(self, name: str, value: Any) -> None:
+        self._inputs[name] = value
+        self._versions[name] = new_version()
+        self._generation += 1
+        self.results.forget([name])
+
+    @property
+    def data_version(self) -> str:
+        """A version of everything the project holds: it changes whenever an input does.
+
+        The file's version while no input has been replaced since opening (so that every
+        process serving one file agrees), with a generation number appended afterwards.
+        """
+        if self._generation == 0:
+            return self.file_version
+        return f"{self.file_version}.{self._generation}"
+
+    # --- derived results ----------------------------------------------------------------------
+
+    def derived(
+        self, name: str, depends: tuple[str, ...], params: Hashable, compute: Callable[[], T]
+    ) -> T:
+        """A derived result from the project's store, computed on first use.
+
+        Parameters
+        ----------
+        name
+            The kind of result.
+        depends
+            The inputs it is computed from (``network``, ``admin_units``, ``lakes``,
+            ``roster``, ``policy``).
+        params
+            Its other parameters (hashable: a date, a level, a tolerance...).
+        compute
+            Computes it (called only when missing).
+
+        Returns
+        -------
+        object
+            The result.
+        """
+        unknown = set(depends) - set(INPUTS)
+        if unknown:
+            raise ValueError(f"unknown project inputs {sorted(unknown)}; use {INPUTS}")
+        versions = tuple(self._versions[input_name] for input_name in depends)
+        return self.results.get(name, versions, depends, params, compute)
+
+    # --- roster and policy --------------------------------------------------------------------
+
+    @property
+    def has_roster(self) -> bool:
+        """Whether the project has a chief roster."""
+        return self.roster is not None
+
+    def require_roster(self) -> Roster:
+        """The roster, or a clear error when the project has none.
+
+        Returns
+        -------
+        Roster
+            The roster.
+
+        Raises
+        ------
+        NotFoundError
+            If the project has no roster (HTTP 404 in the server).
+        """
+        roster = self.roster
+        if roster is None:
+            raise NotFoundError(
+                f"project {self.path.name} has no chief roster; import one with `rivernet roster "
+                "import PROJECT FILE` or set project.roster = rivernet.read_roster(FILE)"
+            )
+        return roster
+
+    def coverage_policy(self, policy: CoveragePolicy | str | Path | None = None) -> CoveragePolicy:
+        """The coverage policy an analysis applies: the one given, else the project's.
+
+        This is the one place a policy is resolved; the library, the CLI and the server all
+        call it.
+
+        Parameters
+        ----------
+        policy
+            A policy, the path of a policy TOML file, or None for the project's policy (or the
+            built-in defaults when the project has none).
+
+        Returns
+        -------
+        CoveragePolicy
+            The policy.
+        """
+        if policy is None:
+            return self.policy if self.policy is not None else CoveragePolicy()
+        if isinstance(policy, CoveragePolicy):
+            return policy
+        return load_policy(policy)
+
+    def roster_problems(self, roster: Roster) -> list[tuple[int, str]]:
+        """Problems of a roster's assignments against this project (``read_roster(project=)``).
+
+        Unknown reach, river and lake ids and admin codes, units that do not contain their
+        reach, and measures that do not fit the reach.
+
+        Parameters
+        ----------
+        roster
+            The roster.
+
+        Returns
+        -------
+        list of (line, message)
+            One pair per problem, ``line`` being the row in the roster file.
+        """
+        from rivernet._roster_check import reference_problems
+        from rivernet.pieces import piece_table
+
+        network = self.network
+        units = set(self.admin_units["code"]) | set(roster.units["code"])
+        if self.roster is not None:
+            units |= set(self.roster.units["code"])
+        return reference_problems(
+            roster.assignments,
+            reach_lengths=network.reaches["length_m"],
+            river_ids=set(network.main_stem_id().unique().tolist()),
+            lake_ids=set(self.lakes["lake_id"].tolist()),
+            unit_codes=units,
+            pieces=piece_table(self),
+        )
+
+    def replace(self, **inputs: Any) -> Project:
+        """A new project with some inputs replaced and its own, empty store of results.
+
+        Parameters
+        ----------
+        **inputs
+            New values for ``network``, ``admin_units``, ``lakes``, ``roster`` or ``policy``.
+
+        Returns
+        -------
+        Project
+            The new project.
+        """
+        unknown = set(inputs) - set(INPUTS)
+        if unknown:
+            raise TypeError(f"cannot replace {sorted(unknown)}; inputs are {INPUTS}")
+        current = {name: self._inputs[name] for name in INPUTS}
+        return Project(
+            **(current | inputs),
+            path=self.path,
+            meta=self.meta,
+            tables=self.tables,
+            file_version=self.file_version,
+        )
 
     def __repr__(self) -> str:
         return (
             f"Project(path={str(self.path)!r}, reaches={len(self.network)}, "
             f"admin_units={len(self.admin_units)}, lakes={len(self.lakes)}, "
-            f"tables={sorted(self.tables)}, data_version={self.data_version!r})"
+            f"roster={self.roster!r}, data_version={self.data_version!r})"
         )
 
 
-def open_project(path: str | Path) -> Project:
+def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None = None) -> Project:
     """Open a project GeoPackage and build its network.
 
     Parameters
     ----------
     path
         The GeoPackage file.
+    policy
+        The coverage policy (object or TOML path) to use instead of the file's own: the
+        ``policy_file`` key of ``project_meta``, else ``policy.toml`` beside the file, else the
+        built-in defaults.
 
     Returns
     -------
@@ -145,26 +388,28 @@ def open_project(path: str | Path) -> Project:
         for name, geometry_type in layers.items()
         if geometry_type is None and name != META_LAYER
     }
-    project = Project(
+    roster = None
+    if ROSTER_TABLES["assignments"] in tables:
+        roster = roster_from_tables(tables, source=str(file))
+    return Project(
         path=file,
         network=network,
         admin_units=admin_units,
         lakes=lakes,
         meta=meta,
-        data_version=file_version(file),
+        file_version=file_version(file),
         tables=tables,
-        policy=_read_policy(file, meta),
+        roster=roster,
+        policy=_read_policy(file, meta) if policy is None else _policy_from(policy),
     )
-    from rivernet.roster import project_roster
-
-    project_roster(project)  # fills project.roster from the roster_* tables, if any
-    return project
 
 
-def _read_policy(file: Path, meta: dict[str, str]) -> Any:
+def _policy_from(policy: CoveragePolicy | str | Path) -> CoveragePolicy:
+    return policy if isinstance(policy, CoveragePolicy) else load_policy(policy)
+
+
+def _read_policy(file: Path, meta: dict[str, str]) -> CoveragePolicy | None:
     """The coverage policy that goes with a project file, or None for the defaults."""
-    from rivernet.policy import load_policy
-
     named = meta.get("policy_file")
     path = file.parent / named if named else file.with_name("policy.toml")
     if named and not path.exists():

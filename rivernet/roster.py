@@ -27,13 +27,12 @@ import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pyogrio
 
-from rivernet._errors import RosterError
 from rivernet._files import replacing
 from rivernet._roster_check import (
     ASSIGNMENT_COLUMNS,
@@ -42,16 +41,15 @@ from rivernet._roster_check import (
     overlapping_term_problems,
     parse_date,
     parse_id,
-    reference_problems,
 )
 from rivernet._roster_read import read_table
+from rivernet.errors import RosterError
 
 __all__ = [
     "TABLES",
     "Roster",
     "as_date",
     "export_roster",
-    "project_roster",
     "read_roster",
     "write_roster",
 ]
@@ -164,7 +162,7 @@ def as_date(value: dt.date | str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        from rivernet._errors import InputError
+        from rivernet.errors import InputError
 
         raise InputError(
             f"as_of={value!r} is not a date; pass a datetime.date or an ISO date such as "
@@ -172,7 +170,16 @@ def as_date(value: dt.date | str | None) -> dt.date:
         ) from None
 
 
-def read_roster(path: str | Path, *, project: Any = None, sheet: str | None = None) -> Roster:
+class RosterContext(Protocol):
+    """What a roster is checked against: a :class:`rivernet.project.Project`."""
+
+    def roster_problems(self, roster: Roster) -> list[tuple[int, str]]:
+        """Problems of the roster's rows against the project: ``(line, message)`` pairs."""
+
+
+def read_roster(
+    path: str | Path, *, project: RosterContext | None = None, sheet: str | None = None
+) -> Roster:
     """Read and validate a roster from CSV, Excel or a project GeoPackage.
 
     Every row is checked and every problem reported at once; nothing is returned unless the
@@ -219,7 +226,7 @@ def read_roster(path: str | Path, *, project: Any = None, sheet: str | None = No
         people, assignments, problems = clean_rows(raw, source=file.stem)
         roster = Roster(people=people, assignments=assignments, source=str(file))
     if project is not None and not problems:
-        problems = check_references(roster, project)
+        problems = project.roster_problems(roster)
     if problems:
         raise _roster_error(file.name, problems)
     return roster
@@ -233,37 +240,6 @@ def _roster_error(name: str, problems: list[tuple[int, str]]) -> RosterError:
         f"{name}: {len(problems)} problem(s); nothing was imported. Fix these rows and "
         f"import again:\n{shown}{more}",
         problems,
-    )
-
-
-def check_references(roster: Roster, project: Any) -> list[tuple[int, str]]:
-    """Problems of a roster's assignments against a project (see :func:`read_roster`).
-
-    Parameters
-    ----------
-    roster
-        The roster.
-    project
-        The project.
-
-    Returns
-    -------
-    list of (line, message)
-    """
-    from rivernet._pieces import pieces
-
-    network = project.network
-    existing = project_roster(project)
-    units = set(project.admin_units["code"]) | set(roster.units["code"])
-    if existing is not None:
-        units |= set(existing.units["code"])
-    return reference_problems(
-        roster.assignments,
-        reach_lengths=network.reaches["length_m"],
-        river_ids=set(network.main_stem_id().unique().tolist()),
-        lake_ids=set(project.lakes["lake_id"].tolist()),
-        unit_codes=units,
-        pieces=pieces(project),
     )
 
 
@@ -315,32 +291,6 @@ def _dates(values: pd.Series) -> pd.Series:
 
 def _ids(values: pd.Series) -> pd.Series:
     return pd.Series([parse_id(v) for v in values], index=values.index, dtype=object)
-
-
-def project_roster(project: Any) -> Roster | None:
-    """The roster of a project: ``project.roster``, else read from its ``roster_*`` tables.
-
-    The roster is attached to ``project.roster`` on first use.
-
-    Parameters
-    ----------
-    project
-        A :class:`rivernet.project.Project`.
-
-    Returns
-    -------
-    Roster or None
-        None when the project has no roster tables.
-    """
-    roster = getattr(project, "roster", None)
-    if isinstance(roster, Roster):
-        return roster
-    tables = getattr(project, "tables", {})
-    if TABLES["assignments"] not in tables:
-        return None
-    roster = roster_from_tables(tables, source=str(project.path))
-    project.roster = roster
-    return roster
 
 
 def _table_for_file(frame: pd.DataFrame) -> pd.DataFrame:

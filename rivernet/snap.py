@@ -1,14 +1,20 @@
 """Snapping points (sign boards, monitoring sections, incidents) onto reaches.
 
 Points are matched to the nearest reach in a local metric projection (UTM for geographic data)
-with a spatial index; the measure along the reach is returned in metres from its upstream end
-and as a fraction, and the distance is geodesic. Points beyond the limit are reported, never
-attached to a far-away river.
+with a spatial index (:attr:`RiverNetwork.snap_index`, built once per network); the measure
+along the reach is returned in metres from its upstream end and as a fraction, and the distance
+is geodesic. Points beyond the limit are reported, never attached to a far-away river.
+
+:func:`snap_points` snaps many points and reports those beyond the limit with a warning;
+:func:`snap_point` snaps one point and raises :class:`~rivernet.errors.OutOfRangeError` when it
+is too far from every river. Every question asked at a point (``chiefs_at``, ``incident``, the
+server's point endpoints) goes through :func:`snap_point`.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -18,20 +24,23 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from rivernet._errors import InputError, SnapWarning, format_ids
 from rivernet.crs import metric_crs_for
+from rivernet.errors import InputError, OutOfRangeError, SnapWarning, format_ids
 from rivernet.geometry import reproject
 
 if TYPE_CHECKING:
     from rivernet.network import RiverNetwork
+
+__all__ = ["SnapIndex", "SnappedPoint", "snap_point", "snap_points"]
 
 
 def snap_points(net: RiverNetwork, points: Any, *, max_distance_m: float) -> pd.DataFrame:
     """Snap points to the nearest reach of ``net``; see :meth:`RiverNetwork.snap`."""
     if not np.isfinite(max_distance_m) or max_distance_m <= 0:
         raise InputError(f"max_distance_m must be a positive number, got {max_distance_m}.")
-    geoms, index = _as_points(points, net.crs)
-    index_tree, projected, metric = _projected_reaches(net)
+    geoms, labels = _as_points(points, net.crs)
+    index = net.snap_index
+    index_tree, projected, metric = index.tree, index.lines, index.crs
     metric_points = reproject(geoms, net.crs, metric)
     hit_point, hit_reach = index_tree.query_nearest(
         metric_points, max_distance=max_distance_m, all_matches=False
@@ -54,9 +63,79 @@ def snap_points(net: RiverNetwork, points: Any, *, max_distance_m: float) -> pd.
     result.loc[hit_point, "measure_m"] = fraction * net.reaches["length_m"].to_numpy()[hit_reach]
     result.loc[hit_point, "distance_m"] = _distance_m(geoms[hit_point], nearest, net.crs)
     result.loc[hit_point, "snapped"] = True
-    result.index = index
+    result.index = labels
     _warn_unsnapped(result, max_distance_m)
     return result
+
+
+@dataclass(frozen=True)
+class SnappedPoint:
+    """A point placed on the network.
+
+    Attributes
+    ----------
+    reach_id
+        The nearest reach.
+    measure_m
+        Metres from the reach's upstream end.
+    distance_m
+        Distance from the point to the reach (geodesic).
+    """
+
+    reach_id: Any
+    measure_m: float
+    distance_m: float
+
+
+def snap_point(
+    net: RiverNetwork, point: Any, *, max_distance_m: float, limit_name: str = "max_distance_m"
+) -> SnappedPoint:
+    """Place one point on its nearest reach, or refuse when every reach is too far.
+
+    Parameters
+    ----------
+    net
+        The network.
+    point
+        A shapely point or an ``(x, y)`` pair in the network's CRS.
+    max_distance_m
+        The largest distance (metres) accepted between the point and its reach.
+    limit_name
+        What the caller calls the limit, for the message (``max_snap_m``, ``--max-snap-m``).
+
+    Returns
+    -------
+    SnappedPoint
+        The reach, the measure on it and the distance.
+
+    Raises
+    ------
+    InputError
+        If ``max_distance_m`` is not a positive number or the point is not a point.
+    OutOfRangeError
+        If the nearest reach is farther than ``max_distance_m`` (the message gives the
+        distance found, so the caller can decide to raise the limit).
+    """
+    if not (np.isfinite(max_distance_m) and max_distance_m > 0):
+        raise InputError(f"max_distance_m must be a positive number, got {max_distance_m}.")
+    if isinstance(point, tuple | list) and len(point) == 2:
+        point = shapely.Point(float(point[0]), float(point[1]))
+    geoms, _ = _as_points(point, net.crs)
+    if len(geoms) != 1:
+        raise InputError(f"snap_point takes one point, got {len(geoms)}")
+    point = geoms[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SnapWarning)
+        row = snap_points(net, geoms, max_distance_m=1e7).iloc[0]
+    if not bool(row["snapped"]) or float(row["distance_m"]) > max_distance_m:
+        far = "more than 10,000 km" if not bool(row["snapped"]) else f"{row['distance_m']:.0f} m"
+        raise OutOfRangeError(
+            f"the point {point.wkt} lies {far} from the nearest reach, beyond {limit_name}="
+            f"{max_distance_m:g} m. Check the coordinates (longitude first, in "
+            f"{net.crs.to_string()}; GCJ-02 coordinates from web maps are offset by hundreds of "
+            "metres: convert them with rivernet.crs) or raise the limit"
+        )
+    return SnappedPoint(row["reach_id"], float(row["measure_m"]), float(row["distance_m"]))
 
 
 def _as_points(points: Any, crs: CRS) -> tuple[npt.NDArray[Any], pd.Index]:
@@ -81,16 +160,30 @@ def _as_points(points: Any, crs: CRS) -> tuple[npt.NDArray[Any], pd.Index]:
     return geoms, index
 
 
-def _projected_reaches(net: RiverNetwork) -> tuple[shapely.STRtree, npt.NDArray[Any], CRS]:
-    """A spatial index over the reaches in a metric CRS (cached on the network)."""
-    cached = net.__dict__.get("_snap_index")
-    if cached is not None:
-        return cached
-    metric = metric_crs_for(net.reaches)
-    projected = reproject(net.reaches.geometry.to_numpy(), net.crs, metric)
-    built = (shapely.STRtree(projected), projected, metric)
-    net.__dict__["_snap_index"] = built
-    return built
+@dataclass(frozen=True)
+class SnapIndex:
+    """The reaches in a local metric CRS with an STRtree over them.
+
+    Attributes
+    ----------
+    tree
+        The spatial index.
+    lines
+        The reach lines in ``crs``, by reach position.
+    crs
+        The metric CRS (UTM for geographic networks).
+    """
+
+    tree: shapely.STRtree
+    lines: npt.NDArray[Any]
+    crs: CRS
+
+    @classmethod
+    def build(cls, net: RiverNetwork) -> SnapIndex:
+        """Project the network's reaches and index them."""
+        metric = metric_crs_for(net.reaches)
+        projected = reproject(net.reaches.geometry.to_numpy(), net.crs, metric)
+        return cls(shapely.STRtree(projected), projected, metric)
 
 
 def _distance_m(

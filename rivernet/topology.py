@@ -20,8 +20,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from rivernet._errors import InputError, format_ids
 from rivernet.crs import metric_crs_for, require_crs
+from rivernet.errors import InputError, format_ids
 from rivernet.geometry import reproject
 from rivernet.validation import Finding, ValidationReport
 

@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 
 from rivernet import _core
-from rivernet._errors import TopologyError, format_ids
+from rivernet.errors import TopologyError, format_ids
 
 Severity = Literal["error", "warning", "info"]
 LINE_TYPES = ("LineString", "MultiLineString")

@@ -7,6 +7,6 @@ The server imports the library, never the other way round. Build the app with
 
 from __future__ import annotations
 
-from server.app import create_app
+from rivernet.server.app import create_app
 
 __all__ = ["create_app"]

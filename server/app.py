@@ -1,7 +1,8 @@
 """The app factory: wiring only (settings, lifespan, middleware, error handlers, routers).
 
 The project is opened once in the lifespan and kept in ``app.state.rivernet`` (an
-:class:`~server.state.AppState`); routers read it through :func:`server.state.get_state`.
+:class:`~rivernet.server.state.AppState`); routers read it through
+:func:`rivernet.server.state.get_state`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
-from server.errors import install_error_handlers
-from server.http import RootPathMiddleware
-from server.routers import analysis, features, page, tiles
-from server.settings import Settings
-from server.state import AppState
+from rivernet.server.errors import install_error_handlers
+from rivernet.server.http import RootPathMiddleware
+from rivernet.server.routers import analysis, features, page, tiles
+from rivernet.server.settings import Settings
+from rivernet.server.state import AppState
 
 if TYPE_CHECKING:
     from rivernet.project import Project

@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from rivernet._errors import CRSError, InputError, NotFoundError, format_ids
+from rivernet.errors import CRSError, InputError, NotFoundError, format_ids
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{code}"

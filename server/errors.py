@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rivernet._errors import (
+from rivernet.errors import (
     AdminUnitsError,
     CRSError,
     InputError,

@@ -21,7 +21,7 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server.state import get_state
+from rivernet.server.state import get_state
 
 Body = bytes | Callable[[], bytes]
 

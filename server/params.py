@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
-from rivernet._errors import InputError
-from server.encoding import OutputCRS, output_crs
+from rivernet.errors import InputError
+from rivernet.server.encoding import OutputCRS, output_crs
 
 Level = Literal["province", "city", "county", "township", "village"]
 LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")

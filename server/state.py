@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 
-from server.settings import Settings
+from rivernet.server.settings import Settings
 
 if TYPE_CHECKING:
     from rivernet.project import Project

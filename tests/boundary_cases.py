@@ -109,7 +109,7 @@ def make_project(
         admin_units=unit_table() if units is None else units,
         lakes=lakes,
         meta=dict(meta or {}),
-        data_version="hand-drawn",
+        file_version="hand-drawn",
     )
 
 

@@ -86,8 +86,8 @@ def client(project: Project) -> Iterator[TestClient]:
     """The server on the sample project, through FastAPI's TestClient."""
     from fastapi.testclient import TestClient
 
-    from server.app import create_app
-    from server.settings import Settings
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
 
     with TestClient(create_app(Settings(project=SAMPLE), project=project)) as test_client:
         yield test_client

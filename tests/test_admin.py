@@ -12,7 +12,6 @@ import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rivernet._errors import AdminUnitsError, InputError
 from rivernet.admin import (
     LEVEL_LABELS_ZH,
     LEVELS,
@@ -25,6 +24,7 @@ from rivernet.admin import (
     require_valid_admin_units,
     validate_admin_units,
 )
+from rivernet.errors import AdminUnitsError, InputError
 
 
 def test_levels_and_labels() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from bench.synthetic import synthetic_admin_polygons, synthetic_network
-from rivernet._errors import InputError
+from rivernet.errors import InputError
 
 BBOX = (100.0, 20.0, 120.0, 40.0)
 

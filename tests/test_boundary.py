@@ -22,7 +22,7 @@ from shapely import box
 
 import rivernet
 from rivernet import boundary
-from rivernet._errors import (
+from rivernet.errors import (
     AdminUnitsError,
     CRSError,
     DataQualityWarning,

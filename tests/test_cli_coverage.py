@@ -133,7 +133,7 @@ def test_coverage_without_a_roster(tmp_path: Path) -> None:
     shutil.copyfile(path, tmp_path / "copy.gpkg")
     result = CliRunner().invoke(main, ["coverage", str(path)])
     assert result.exit_code != 0
-    assert "has no roster" in result.output
+    assert "has no chief roster" in result.output
 
 
 def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None:

@@ -13,14 +13,12 @@ import pytest
 import shapely
 
 import rivernet
-from rivernet import InputError, NotFoundError
-from rivernet.coverage import (
-    chiefs_at,
-    coverage_gaps,
-    coverage_problems,
-    coverage_status,
-    coverage_summary,
-)
+import rivernet.chiefs
+import rivernet.problems
+from rivernet import InputError, NotFoundError, OutOfRangeError
+from rivernet.chiefs import chiefs_at
+from rivernet.coverage import coverage_gaps, coverage_status, coverage_summary
+from rivernet.problems import coverage_problems
 from rivernet.project import Project, open_project
 from rivernet.roster import TABLES
 from tests._coverage_project import AS_OF, POLICY, tiny_roster, write_tiny_project
@@ -78,7 +76,7 @@ def test_problems_are_hand_computed(tiny_project: Project) -> None:
     assert (overlap["from_m"], overlap["to_m"]) == (0.0, 600.0)
     chain = problems[problems["kind"] == "broken_chain"].iloc[0]
     assert "no city" in chain["message"]
-    assert set(problems["kind"]) <= set(rivernet.coverage.PROBLEM_KINDS)
+    assert set(problems["kind"]) <= set(rivernet.problems.PROBLEM_KINDS)
     for message in problems["message"]:
         assert ";" in message  # every message says how to fix it
 
@@ -148,7 +146,7 @@ def test_chiefs_at_reach_and_point(tiny_project: Project) -> None:
     assert private["contact"].tolist() == ["0000-0000000"]
     with pytest.raises(NotFoundError):
         chiefs_at(tiny_project, 12345)
-    with pytest.raises(NotFoundError, match="no reach within"):
+    with pytest.raises(OutOfRangeError, match="from the nearest reach"):
         chiefs_at(tiny_project, (90_000.0, 90_000.0), max_distance_m=100.0)
 
 
@@ -158,10 +156,10 @@ def test_top_level_exports() -> None:
     for name in names:
         assert getattr(rivernet, name) is not None
     assert rivernet.coverage_gaps is rivernet.coverage.coverage_gaps
-    assert rivernet.coverage_problems is rivernet.coverage.coverage_problems
+    assert rivernet.coverage_problems is rivernet.problems.coverage_problems
     assert rivernet.coverage_summary is rivernet.coverage.coverage_summary
     assert rivernet.coverage_status is rivernet.coverage.coverage_status
-    assert rivernet.chiefs_at is rivernet.coverage.chiefs_at
+    assert rivernet.chiefs_at is rivernet.chiefs.chiefs_at
     assert rivernet.read_roster is rivernet.roster.read_roster
     assert rivernet.Roster is rivernet.roster.Roster
     assert rivernet.load_policy is rivernet.policy.load_policy
@@ -234,7 +232,7 @@ def test_sample_planted_defects_all_found_and_nothing_else(sample: Project) -> N
 
 
 def test_sample_everyone_is_fictional(sample: Project) -> None:
-    roster = rivernet.roster.project_roster(sample)
+    roster = sample.roster
     assert roster is not None
     assert roster.people["is_fictional"].all()
     assert len(roster.assignments) > 5000
@@ -266,7 +264,8 @@ def test_sample_chiefs_at_lists_every_level(sample: Project) -> None:
 
 
 def test_fallback_cutting_matches_the_documented_pieces(tiny_project: Project) -> None:
-    from rivernet._pieces import cut_at_counties, pieces
+    from rivernet.pieces import piece_table
+    from tests.oracles import cut_at_counties
 
     table = cut_at_counties(tiny_project.network.reaches, tiny_project.admin_units)
     table = table.sort_values(["reach_id", "from_m"]).reset_index(drop=True)
@@ -280,13 +279,13 @@ def test_fallback_cutting_matches_the_documented_pieces(tiny_project: Project) -
         (4, 1500.0, 2000.0, "320505", "320500"),
     ]
     assert len(table) == 10
-    used = pieces(tiny_project)  # what the audit uses (issue 4's pieces when available)
+    used = piece_table(tiny_project)  # what the audit uses
     assert _rows(used.sort_values(["reach_id", "from_m"]), ["reach_id", "from_m", "to_m",
                  "county_code"]) == [r[:4] for r in rows]  # fmt: skip
 
 
 def test_river_assignments_cover_a_stretch_measured_from_the_mouth(tiny_project: Project) -> None:
-    from rivernet._coverage_input import reach_targets
+    from rivernet.coverage import reach_targets
 
     frame = pd.DataFrame(
         {

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Geod
 
-from rivernet._errors import CRSError
 from rivernet.crs import (
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -29,6 +28,7 @@ from rivernet.crs import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
+from rivernet.errors import CRSError
 
 GEOD = Geod(ellps="WGS84")
 

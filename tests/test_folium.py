@@ -1,4 +1,4 @@
-"""Interactive maps (layers.folium): offline HTML, legend from the catalog, compact encoding."""
+"""Interactive maps (rivernet.layers.folium): offline HTML, catalog legend, compact encoding."""
 
 from __future__ import annotations
 
@@ -17,9 +17,16 @@ from hypothesis import strategies as st
 
 import rivernet
 from bench.synthetic import synthetic_network
-from layers.catalog import layer
-from layers.folium import SCALE, decode_ints, encode_ints, encode_layer, explore, leaflet_assets
-from rivernet._errors import InputError, NotFoundError
+from rivernet.errors import InputError, NotFoundError
+from rivernet.layers.catalog import layer
+from rivernet.layers.folium import (
+    SCALE,
+    decode_ints,
+    encode_ints,
+    encode_layer,
+    explore,
+    leaflet_assets,
+)
 from tests._maps_sample import AS_OF, sample_with_roster
 
 # Strings that look like URLs but are never requested: the SVG namespace and the link in
@@ -204,7 +211,7 @@ def test_tile_urls_are_served_by_rivernet_serve(monkeypatch: pytest.MonkeyPatch)
     import morecantile
     from fastapi.testclient import TestClient
 
-    from server import create_app
+    from rivernet.server import create_app
 
     monkeypatch.setenv("RIVERNET_PROJECT", str(sample_with_roster()))
     project = rivernet.open_project(sample_with_roster())

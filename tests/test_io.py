@@ -15,8 +15,8 @@ import pytest
 import shapely
 
 import rivernet.io as rio
-from rivernet._errors import CRSError, DataQualityWarning, InputError
 from rivernet.crs import transform_geometries, wgs84_to_gcj02
+from rivernet.errors import CRSError, DataQualityWarning, InputError
 from rivernet.io import check_gcj02_offset, read_lines, write_vector
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shapely import LineString, MultiLineString, MultiPolygon, Point, Polygon
 
-from layers.catalog import CATALOG
-from layers.mvt import EXTENT, TileLayer, encode_layer, encode_value
-from layers.sources import layer_frame
 from rivernet import CRSError, open_project
+from rivernet.layers.catalog import CATALOG
+from rivernet.layers.mvt import EXTENT, TileLayer, encode_layer, encode_value
+from rivernet.layers.sources import layer_frame
 from tests.conftest import SAMPLE
 
 BOUNDS = (0.0, 0.0, 4096.0, 4096.0)  # one source unit = one tile unit; y flips
@@ -222,7 +222,7 @@ def _geojson(geometry: dict) -> str:
 
 @given(st.lists(st.integers(min_value=0, max_value=2**63 - 1), max_size=50))
 def test_vectorised_varints_match_the_scalar_encoding(values: list[int]) -> None:
-    from layers.mvt import _varint, _varints
+    from rivernet.layers.mvt import _varint, _varints
 
     assert _varints(np.array(values, dtype=np.uint64)) == b"".join(_varint(v) for v in values)
 

@@ -1,4 +1,4 @@
-"""Tests of rivernet.coordination, .jurisdiction and .incidents: graph, partners, incidents."""
+"""Tests of rivernet.joint_control, .jurisdiction and .incidents: graph, partners, incidents."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import rivernet
-from rivernet._errors import InputError, NotFoundError, OutOfRangeError
-from rivernet.coordination import partner_summary, partner_table, partners
+from rivernet.errors import InputError, NotFoundError, OutOfRangeError
 from rivernet.incidents import incident
+from rivernet.joint_control import partner_summary, partner_table, partners
 from rivernet.jurisdiction import jurisdiction_graph, jurisdiction_table
 from tests.boundary_cases import make_project
 from tests.conftest import SAMPLE
@@ -137,7 +137,7 @@ def test_taihu_incident_in_huzhou(taihu: rivernet.Project) -> None:
 
 
 def test_top_level_exports_are_the_functions(project: rivernet.Project) -> None:
-    # the module is rivernet.coordination, so importing it never shadows rivernet.partners
+    # the module is rivernet.joint_control, so importing it never shadows rivernet.partners
     assert callable(rivernet.partners)
     found = rivernet.partners(project, unit="320000")
     assert found.equals(partners(project, unit="320000"))

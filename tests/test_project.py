@@ -14,7 +14,7 @@ import pyogrio
 import pytest
 import shapely
 
-from rivernet._errors import CRSError, ProjectFileError, TopologyError
+from rivernet.errors import CRSError, ProjectFileError, TopologyError
 from rivernet.project import Project, open_project, read_meta
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from shapely import LineString, box
 
-from layers.catalog import layer
-from layers.raster import RasterLayer, png_bytes, rgba
 from rivernet import CRSError
+from rivernet.layers.catalog import layer
+from rivernet.layers.raster import RasterLayer, png_bytes, rgba
 
 BOUNDS = (0.0, 0.0, 2560.0, 2560.0)  # 10 m pixels in EPSG:3857
 

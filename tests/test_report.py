@@ -1,4 +1,4 @@
-"""Unit reports (layers.report): sections, problem list, cross-boundary tables, maps, offline."""
+"""Unit reports (rivernet.layers.report): sections, problem list, cross-boundary, maps, offline."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import rivernet
-from layers.catalog import layer
-from layers.report import find_chromium, html_table, report_html
-from rivernet._errors import InputError, NotFoundError
-from rivernet.coordination import partners as partner_table
+from rivernet.errors import InputError, NotFoundError
+from rivernet.joint_control import partners as partner_table
+from rivernet.layers.catalog import layer
+from rivernet.layers.report import find_chromium, html_table, report_html
 from tests._maps_sample import AS_OF, COUNTY, POLICY, sample_with_roster
 from tests.test_folium import external_references, tag_references
 

@@ -19,7 +19,6 @@ from rivernet.roster import (
     Roster,
     as_date,
     export_roster,
-    project_roster,
     read_roster,
     write_roster,
 )
@@ -112,7 +111,7 @@ def test_write_and_reload_through_the_project(tiny_path: Path) -> None:
     roster = tiny_roster()
     write_roster(roster, tiny_path)
     project = open_project(tiny_path)
-    loaded = project_roster(project)
+    loaded = project.roster
     assert loaded is not None and project.roster is loaded
     columns = ["assignment_id", "level", "unit_code", "role", "reach_id", "from_m", "to_m"]
     expected = roster.assignments[columns].astype(object)

@@ -14,13 +14,13 @@ import shapely
 from fastapi.testclient import TestClient
 
 import rivernet
-import rivernet.coordination as partner_functions
 import rivernet.incidents as incident_functions
-from rivernet import coverage
+import rivernet.joint_control as partner_functions
+from rivernet import chiefs, coverage
 from rivernet.project import Project
-from server.app import create_app
-from server.routers import analysis
-from server.settings import Settings
+from rivernet.server.app import create_app
+from rivernet.server.routers import analysis
+from rivernet.server.settings import Settings
 from tests.conftest import SAMPLE
 
 
@@ -204,7 +204,7 @@ def test_chiefs_of_a_reach(roster_client: tuple[TestClient, Any], headwater: int
     client, as_of = roster_client
     project = client.app.state.rivernet.project  # type: ignore[attr-defined]
     document = get_json(client, f"/reaches/{headwater}/chiefs", datetime=as_of.isoformat())
-    expected = coverage.chiefs_at(project, headwater, as_of=as_of)
+    expected = chiefs.chiefs_at(project, headwater, as_of=as_of)
     got = pd.DataFrame(document["items"])
     assert document["numberReturned"] == len(expected) > 0
     assert got["assignment_id"].tolist() == expected["assignment_id"].tolist()
@@ -219,7 +219,7 @@ def test_chiefs_at_a_point(roster_client: tuple[TestClient, Any], headwater: int
     point = project.network.reaches.geometry.loc[headwater].interpolate(0.3, normalized=True)
     document = get_json(client, "/chiefs/at", lon=point.x, lat=point.y,
                         datetime=as_of.isoformat())  # fmt: skip
-    expected = coverage.chiefs_at(project, point, as_of=as_of)
+    expected = chiefs.chiefs_at(project, point, as_of=as_of)
     assert [row["assignment_id"] for row in document["items"]] == expected["assignment_id"].tolist()
     assert {row["reach_id"] for row in document["items"]} <= {headwater, None}
     far = client.get("/chiefs/at", params={"lon": 100, "lat": 10})
@@ -244,9 +244,7 @@ def test_coverage_summary(roster_client: tuple[TestClient, Any]) -> None:
 
 
 def test_roster_endpoints_without_a_roster_are_404(project: Project) -> None:
-    import dataclasses
-
-    bare = dataclasses.replace(project, tables={}, roster=None)
+    bare = project.replace(roster=None)
     with TestClient(create_app(Settings(project=SAMPLE), project=bare)) as bare_client:
         for url in ("/coverage/summary", "/reaches/40618366/chiefs", "/chiefs/at?lon=120&lat=31",
                     "/collections/coverage/items", "/collections/chiefs/items"):  # fmt: skip

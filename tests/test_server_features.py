@@ -16,13 +16,13 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
-from layers.sources import to_wgs84
 from rivernet import boundary, coverage
+from rivernet.layers.sources import to_wgs84
 from rivernet.project import Project
-from server.app import create_app
-from server.encoding import CRS84, FeatureTable, output_crs
-from server.routers import features
-from server.settings import Settings
+from rivernet.server.app import create_app
+from rivernet.server.encoding import CRS84, FeatureTable, output_crs
+from rivernet.server.routers import features
+from rivernet.server.settings import Settings
 from tests.conftest import SAMPLE
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from rivernet._errors import (
+from rivernet.errors import (
     AdminUnitsError,
     CRSError,
     InputError,
@@ -23,11 +23,11 @@ from rivernet._errors import (
     RosterError,
 )
 from rivernet.project import Project
-from server.app import create_app
-from server.errors import ERROR_TABLE, install_error_handlers, status_for
-from server.http import cached_response
-from server.settings import DEFAULT_PROJECT, Settings
-from server.state import LRUCache
+from rivernet.server.app import create_app
+from rivernet.server.errors import ERROR_TABLE, install_error_handlers, status_for
+from rivernet.server.http import cached_response
+from rivernet.server.settings import DEFAULT_PROJECT, Settings
+from rivernet.server.state import LRUCache
 from tests.conftest import SAMPLE
 
 ITEMS = "/collections/reaches/items"

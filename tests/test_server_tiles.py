@@ -15,8 +15,8 @@ import shapely.geometry
 from fastapi.testclient import TestClient
 
 from rivernet.project import Project
-from server import create_app
-from server.settings import Settings
+from rivernet.server import create_app
+from rivernet.server.settings import Settings
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 PUBLIC = "https://maps.example.cn/rivers"
@@ -167,10 +167,8 @@ def test_style_lists_available_layers_with_legend(client: TestClient) -> None:
 
 
 def test_coverage_layer_follows_the_roster(client: TestClient, project: Project) -> None:
-    from rivernet.roster import project_roster
-
     response = client.get("/tiles/coverage/8/213/105.mvt?level=county&datetime=2024-06-01")
-    if project_roster(project) is None:
+    if project.roster is None:
         assert response.status_code == 404 and "roster" in response.json()["detail"]
     else:
         assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""Static maps (layers.static): legend, Chinese glyphs, extent, scale bar, formats and errors."""
+"""Static maps (rivernet.layers.static): legend, Chinese glyphs, extent, scale bar, formats."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from pyproj import Geod
 
 import rivernet
-from layers import static
-from layers.catalog import layer
-from layers.static import map_figure, nice_length, render
-from rivernet._errors import InputError, NotFoundError, RivernetError
+from rivernet.errors import InputError, NotFoundError, RivernetError
+from rivernet.layers import static
+from rivernet.layers.catalog import layer
+from rivernet.layers.static import map_figure, nice_length, render
 from tests._maps_sample import AS_OF, COUNTY, sample_with_roster
 
 
@@ -85,14 +85,14 @@ def test_chinese_differs_from_tofu(
 
 
 def test_a_font_without_chinese_is_refused(project: rivernet.Project, tmp_path: Path) -> None:
-    with pytest.raises(RivernetError, match="fonts-noto-cjk"):
+    with pytest.raises(RivernetError, match="pylopdf-fonts-zh-cn"):
         render(project, layer="lakes", extent=COUNTY, path=tmp_path / "x.png", font="DejaVu Sans")
 
 
 def test_missing_cjk_font_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(static, "CJK_FAMILIES", ("No Such Font",))
     monkeypatch.setattr(static, "_font_files", list)
-    with pytest.raises(RivernetError, match="apt-get install fonts-noto-cjk"):
+    with pytest.raises(RivernetError, match="pip install rivernet\\[maps\\]"):
         static.cjk_font()
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from layers.catalog import CATALOG, Layer, layer
-from layers.style import BACKGROUND, color_expression, legend, maplibre_style, style_layers
+from rivernet.layers.catalog import CATALOG, Layer, layer
+from rivernet.layers.style import BACKGROUND, color_expression, legend, maplibre_style, style_layers
 
 BASE = "http://127.0.0.1:8000"
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from layers.catalog import layer
-from layers.raster import rgba
+from rivernet.layers.catalog import layer
+from rivernet.layers.raster import rgba
 from tests.conftest import ROOT, SAMPLE
 
 CHROMIUM = Path("/usr/bin/chromium")

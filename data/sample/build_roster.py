@@ -46,7 +46,7 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rivernet._pieces import pieces as project_pieces
+from rivernet.pieces import piece_table
 from rivernet.admin import LEVELS
 from rivernet.policy import load_policy, requirements
 from rivernet.project import open_project
@@ -148,7 +148,7 @@ def build_roster(project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED
     """
     project = open_project(project_path)
     network = project.network
-    pieces = project_pieces(project).copy()  # the pieces the coverage audit uses
+    pieces = piece_table(project).copy()  # the pieces the coverage audit uses
     required, _ = requirements(load_policy(POLICY), network, pieces, project.lakes)
     builder = _Builder(seed)
     names = dict(zip(project.admin_units["code"], project.admin_units["name"], strict=True))

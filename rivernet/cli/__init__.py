@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from rivernet._errors import RivernetError
+from rivernet.errors import RivernetError
 
 # Modules that define commands; each has ``register(group)``.
 COMMAND_MODULES = (

@@ -190,8 +190,8 @@ def partners(
     lang: str,
 ) -> None:
     """Joint-control partners of a unit, chief or reach; without one, the pair summary."""
-    from rivernet.coordination import partner_summary
-    from rivernet.coordination import partners as find_partners
+    from rivernet.joint_control import partner_summary
+    from rivernet.joint_control import partners as find_partners
 
     opened = _project(project)
     if unit is None and chief is None and reach is None:

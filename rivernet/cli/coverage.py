@@ -8,8 +8,8 @@ import click
 import pandas as pd
 import pyogrio
 
-from rivernet._errors import RosterError
 from rivernet._files import replacing
+from rivernet.errors import RosterError
 
 LEVEL_CHOICE = click.Choice(["province", "city", "county", "township", "village"])
 
@@ -45,11 +45,12 @@ def coverage(
     output: Path | None,
 ) -> None:
     """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
-    from rivernet.coverage import _within, coverage_gaps, coverage_problems, coverage_summary
+    from rivernet.coverage import _within, coverage_gaps, coverage_summary
+    from rivernet.problems import coverage_problems
     from rivernet.project import open_project
 
-    opened = open_project(project)
-    chosen = policy  # None: the project's own policy (policy.toml beside it), else the defaults
+    opened = open_project(project, policy=policy)  # None: the project's own policy
+    chosen = None
     summary = coverage_summary(opened, as_of=as_of, policy=chosen, unit=unit, level=level)
     click.echo(format_summary(summary))
     if output is None:
@@ -125,11 +126,11 @@ def roster() -> None:
 def import_roster(project: Path, file: Path, sheet: str | None) -> None:
     """Validate FILE against PROJECT and store it as the project's roster (all or nothing)."""
     from rivernet.project import open_project
-    from rivernet.roster import project_roster, read_roster, write_roster
+    from rivernet.roster import read_roster, write_roster
 
     opened = open_project(project)
     new = read_roster(file, project=opened, sheet=sheet)
-    existing = project_roster(opened)
+    existing = opened.roster
     if existing is not None and len(existing.units):
         new.units = existing.units
     write_roster(new, project)
@@ -169,10 +170,9 @@ def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
 @click.option("--include-contact", is_flag=True, help="Include contact details (private).")
 def export_roster(project: Path, output: Path, include_contact: bool) -> None:
     """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file."""
-    from rivernet._coverage_input import require_roster
     from rivernet.project import open_project
     from rivernet.roster import export_roster as export
 
-    roster = require_roster(open_project(project))
+    roster = open_project(project).require_roster()
     export(roster, output, include_contact=include_contact)
     click.echo(f"wrote {len(roster.assignments)} assignments to {output}")

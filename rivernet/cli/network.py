@@ -8,7 +8,7 @@ from typing import Any
 import click
 import pyogrio
 
-from rivernet._errors import InputError
+from rivernet.errors import InputError
 from rivernet.network import RiverNetwork
 
 # Well-known (id, downstream id, outlet value) column pairs, tried in order.

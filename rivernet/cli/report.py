@@ -41,7 +41,7 @@ def report(
     output: Path,
 ) -> None:
     """Write the report of one unit of PROJECT: coverage, problems, cross-boundary rivers, maps."""
-    from layers.report import unit_report
+    from rivernet.layers.report import unit_report
     from rivernet.project import open_project
 
     loaded = open_project(project)

@@ -27,9 +27,9 @@ def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> Non
     import uvicorn
 
     from rivernet.project import open_project
-    from server.app import create_app
-    from server.routers.features import route_paths
-    from server.settings import Settings
+    from rivernet.server.app import create_app
+    from rivernet.server.routers.features import route_paths
+    from rivernet.server.settings import Settings
 
     settings = Settings() if project is None else Settings(project=project)
     quiet = bool((ctx.obj or {}).get("quiet", False))

@@ -24,14 +24,14 @@ from fastapi.responses import Response
 from pyproj import CRS
 from shapely import Point
 
-from layers.sources import to_wgs84
-from rivernet._errors import InputError, NotFoundError
+from rivernet.errors import InputError, NotFoundError
 from rivernet.geometry import reproject
-from server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
-from server.http import absolute_url, cached_response
-from server.params import DatetimeQuery, Level, as_of_date
-from server.routers.features import library_function, require_roster
-from server.state import AppState, get_state
+from rivernet.layers.sources import to_wgs84
+from rivernet.server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
+from rivernet.server.http import absolute_url, cached_response
+from rivernet.server.params import DatetimeQuery, Level, as_of_date
+from rivernet.server.routers.features import library_function, require_roster
+from rivernet.server.state import AppState, get_state
 
 if TYPE_CHECKING:
     from rivernet.project import Project

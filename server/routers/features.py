@@ -27,19 +27,19 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from layers.catalog import layer
-from layers.sources import to_wgs84
-from rivernet._errors import InputError, NotFoundError
-from server.encoding import CRS84, SUPPORTED_CRS, FeatureTable, output_crs
-from server.http import absolute_url, cached_response, streamed_response
-from server.params import (
+from rivernet.errors import InputError, NotFoundError
+from rivernet.layers.catalog import layer
+from rivernet.layers.sources import to_wgs84
+from rivernet.server.encoding import CRS84, SUPPORTED_CRS, FeatureTable, output_crs
+from rivernet.server.http import absolute_url, cached_response, streamed_response
+from rivernet.server.params import (
     LEVELS,
     DatetimeQuery,
     Level,
     as_of_date,
     bbox_boxes,
 )
-from server.state import AppState, get_state
+from rivernet.server.state import AppState, get_state
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -237,11 +237,7 @@ def chief_assignments(project: Project, *, as_of: dt.date) -> gpd.GeoDataFrame:
 
     Geometry: the assigned stretch or reach, or the lake (湖长); none for whole-river posts.
     """
-    from rivernet.roster import project_roster
-
-    roster = project_roster(project)
-    if roster is None:
-        raise NotFoundError(f"project {project.path.name} has no chief roster")
+    roster = project.require_roster()
     frame = public_columns(roster.to_frame(include_contact=False))
     frame = frame[frame["assignment_id"].isin(roster.active(as_of)["assignment_id"])]
     frame = frame.reset_index(drop=True)
@@ -284,9 +280,7 @@ def require_roster(project: Project) -> None:
 
 def has_roster(project: Project) -> bool:
     """Whether the project has a chief roster."""
-    from rivernet.roster import project_roster
-
-    return project_roster(project) is not None
+    return project.has_roster
 
 
 def public_columns(table: pd.DataFrame) -> pd.DataFrame:

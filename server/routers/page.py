@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from rivernet._errors import NotFoundError
-from server.http import PreparedBody, send_body
+from rivernet.errors import NotFoundError
+from rivernet.server.http import PreparedBody, send_body
 
 __all__ = ["STATIC", "router"]
 

@@ -34,16 +34,16 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from layers.catalog import CATALOG, Layer, layer
-from layers.mvt import TileLayer
-from layers.raster import RasterLayer, png_bytes
-from layers.sources import layer_frame
-from layers.style import maplibre_style
-from rivernet._errors import NotFoundError, OutOfRangeError
-from server.http import PreparedBody, absolute_url, cached_response, send_body
-from server.params import LEVELS, DatetimeQuery, LevelQuery, as_of_date
-from server.routers.features import has_roster
-from server.state import AppState, get_state
+from rivernet.errors import NotFoundError, OutOfRangeError
+from rivernet.layers.catalog import CATALOG, Layer, layer
+from rivernet.layers.mvt import TileLayer
+from rivernet.layers.raster import RasterLayer, png_bytes
+from rivernet.layers.sources import layer_frame
+from rivernet.layers.style import maplibre_style
+from rivernet.server.http import PreparedBody, absolute_url, cached_response, send_body
+from rivernet.server.params import LEVELS, DatetimeQuery, LevelQuery, as_of_date
+from rivernet.server.routers.features import has_roster
+from rivernet.server.state import AppState, get_state
 
 __all__ = ["MVT", "TMS", "available_layers", "router"]
 

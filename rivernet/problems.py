@@ -1,56 +1,86 @@
-"""Rows of :func:`rivernet.coverage.coverage_problems`, one builder per kind, and stretch shapes."""
+"""Coverage problems other than plain gaps, one row each, with the fix in the message.
+
+:func:`coverage_problems` audits a project's roster as of a day (the same audit as
+:mod:`rivernet.coverage`) and lists overlaps, expired terms left unfilled, lake vacancies,
+broken chains, orphan assignments and stale sign boards. One builder per kind turns the audit
+into rows.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from rivernet._audit import ACTIVE, EXPIRED
-from rivernet._coverage_input import AuditRun
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS
-from rivernet.geometry import substring
+from rivernet.coverage import (
+    AuditRun,
+    DateLike,
+    PolicyLike,
+    run_audit,
+    stretch_frame,
+    unit_names,
+    with_geometry,
+)
 
-__all__ = [
-    "broken_chain_rows",
-    "expired_rows",
-    "orphan_rows",
-    "overlap_rows",
-    "stale_board_rows",
-    "stretch_geometry",
-    "unit_names",
-    "vacancy_rows",
-]
+if TYPE_CHECKING:
+    from rivernet.project import Project
 
+__all__ = ["PROBLEM_KINDS", "coverage_problems"]
 
-def unit_names(project: Any) -> dict[str, str]:
-    """Names of admin units and of the roster's sub-county units, by code."""
-    names = dict(zip(project.admin_units["code"], project.admin_units["name"], strict=True))
-    roster = getattr(project, "roster", None)
-    if roster is not None and len(roster.units):
-        names.update(zip(roster.units["code"], roster.units["name"], strict=True))
-    return names
+PROBLEM_KINDS = ("overlap", "expired", "vacancy", "broken_chain", "orphan", "stale_board")
 
 
-def stretch_geometry(network: Any, frame: pd.DataFrame) -> npt.NDArray[np.object_]:
-    """Line geometry of stretches ``reach_id, from_m, to_m`` (None where there is no reach)."""
-    out = np.full(len(frame), None, dtype=object)
-    if frame.empty or "reach_id" not in frame:
-        return out
-    reaches = network.reaches
-    known = frame["reach_id"].isin(reaches.index).to_numpy() & frame["from_m"].notna().to_numpy()
-    rows = np.flatnonzero(known)
-    ids = frame["reach_id"].to_numpy()[rows]
-    lines = reaches.geometry.reindex(ids).to_numpy()
-    length = reaches["length_m"].reindex(ids).to_numpy()
-    start = np.clip(frame["from_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
-    end = np.clip(frame["to_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
-    whole = (start <= 1e-9) & (end >= 1 - 1e-9)
-    for k, row in enumerate(rows):
-        out[row] = lines[k] if whole[k] else substring(lines[k], start[k], end[k])
-    return out
+def coverage_problems(
+    project: Project, *, as_of: DateLike = None, policy: PolicyLike = None
+) -> gpd.GeoDataFrame:
+    """Every coverage problem other than plain gaps, one row each.
+
+    Kinds (column ``kind``):
+
+    - ``overlap``: two or more chiefs of one level and role on the same stretch;
+    - ``expired``: an assignment whose term has ended and whose stretch nobody covers now;
+    - ``vacancy``: a lake the policy lists without a lake chief (湖长) at a required level;
+    - ``broken_chain``: a stretch covered at a level while the next required level above it
+      is not (a village chief without a township chief above);
+    - ``orphan``: an active assignment naming a reach, river or lake that no longer exists;
+    - ``stale_board``: a sign board still showing a former chief longer than the policy's
+      ``board_update_days`` after the change.
+
+    Parameters
+    ----------
+    project
+        A project with a roster.
+    as_of
+        The day (``datetime.date`` or ISO string); default today.
+    policy
+        The policy (object or TOML path); default :class:`~rivernet.policy.CoveragePolicy()`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``kind, level, reach_id, from_m, to_m, length_m, lake_id, unit_code, unit_name,
+        assignment_ids, message`` and the stretch geometry (empty for lake and orphan rows).
+    """
+    run = run_audit(project, as_of=as_of, policy=policy)
+    frames = [
+        overlap_rows(run, stretch_frame(run, run.audit.overlaps)),
+        expired_rows(run),
+        vacancy_rows(run, project),
+        broken_chain_rows(run, stretch_frame(run, run.audit.chains)),
+        orphan_rows(run, project),
+        stale_board_rows(run, project),
+    ]
+    columns = ["kind", "level", "reach_id", "from_m", "to_m", "length_m", "lake_id",
+               "unit_code", "unit_name", "assignment_ids", "message"]  # fmt: skip
+    frame = pd.concat([f.reindex(columns=columns) for f in frames if len(f)], ignore_index=True)
+    if frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return with_geometry(project, frame, columns)
 
 
 def _people(run: AuditRun) -> pd.Series:
@@ -132,7 +162,7 @@ def _target_text(row: Any) -> str:
     return f"lake {row.lake_id}"
 
 
-def vacancy_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+def vacancy_rows(run: AuditRun, project: Project) -> pd.DataFrame:
     """Lakes the policy lists that lack an active lake chief at a required level."""
     assignments = run.roster.assignments
     active = assignments[(run.state == ACTIVE) & (assignments["role"] == "湖长")]
@@ -173,7 +203,7 @@ def broken_chain_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def orphan_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+def orphan_rows(run: AuditRun, project: Project) -> pd.DataFrame:
     """Active assignments naming a reach, river or lake that does not exist."""
     assignments = run.roster.assignments
     has_target = np.zeros(len(assignments), dtype=bool)
@@ -201,7 +231,7 @@ def orphan_rows(run: AuditRun, project: Any) -> pd.DataFrame:
     )
 
 
-def stale_board_rows(run: AuditRun, project: Any) -> pd.DataFrame:
+def stale_board_rows(run: AuditRun, project: Project) -> pd.DataFrame:
     """Sign boards still showing someone who is no longer the chief, past the allowed delay."""
     boards = run.roster.boards
     if boards.empty:

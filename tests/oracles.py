@@ -1,12 +1,8 @@
-"""Responsibility pieces for the coverage audit: reaches cut where they cross county boundaries.
+"""Test oracles: independent, simpler implementations the library's answers are checked against.
 
-A piece is a stretch ``from_m .. to_m`` of one reach (metres from its upstream end) lying in one
-county; it carries the codes of its county, city and province. Stretches outside every county
-(the sea, a neighbour outside the project) are pieces with no codes.
-
-:func:`pieces` takes them from :func:`rivernet.pieces.responsibility_pieces`, so that coverage,
-crossings and partners answer on the same pieces; :func:`cut_at_counties` is an independent,
-simpler cut (county polygons only) that the tests compare them with.
+:func:`cut_at_counties` cuts reach lines at county polygons with plain shapely overlays (county
+polygons only, fractions measured in a local metric projection); the responsibility pieces of
+:mod:`rivernet.pieces` (a compiled cut at every level) must agree with it.
 """
 
 from __future__ import annotations
@@ -21,36 +17,8 @@ import shapely
 
 from rivernet.admin import parent_code
 from rivernet.crs import metric_crs_for
-from rivernet.pieces import responsibility_pieces
 
-PIECE_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "province_code", "city_code",
-                 "county_code")  # fmt: skip
 _MIN_PIECE_M = 1.0  # slivers shorter than this (digitising noise along borders) are absorbed
-
-
-def pieces(project: object) -> pd.DataFrame:
-    """Pieces of a project's network, cached on the project.
-
-    Parameters
-    ----------
-    project
-        A :class:`rivernet.project.Project`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`PIECE_COLUMNS`, sorted by reach position then ``from_m``, plus ``position``
-        (reach position in the network core).
-    """
-    cached = getattr(project, "_coverage_pieces", None)
-    if cached is not None:
-        return cached
-    network = project.network  # type: ignore[attr-defined]
-    table = pd.DataFrame(responsibility_pieces(project)[list(PIECE_COLUMNS)])  # type: ignore[arg-type]
-    table["position"] = network.core.position(table["reach_id"].to_numpy())
-    table = table.sort_values(["position", "from_m"], kind="stable").reset_index(drop=True)
-    object.__setattr__(project, "_coverage_pieces", table)
-    return table
 
 
 def cut_at_counties(reaches: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame) -> pd.DataFrame:

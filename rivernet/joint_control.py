@@ -35,7 +35,6 @@ from rivernet._chains import (
     upstream_crossings,
     walk,
 )
-from rivernet._errors import InputError, NotFoundError, format_ids
 from rivernet.admin import level_of_code
 from rivernet.boundary import (
     CrossingArrays,
@@ -45,6 +44,7 @@ from rivernet.boundary import (
     require_level,
     unit_chiefs,
 )
+from rivernet.errors import InputError, NotFoundError, format_ids
 from rivernet.jurisdiction import jurisdiction_table
 from rivernet.pieces import (
     PIECE_LEVELS,
@@ -53,7 +53,7 @@ from rivernet.pieces import (
     admin_units,
     piece_arrays,
 )
-from rivernet.roster import as_date, project_roster
+from rivernet.roster import as_date
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -402,7 +402,7 @@ def _chief_partners(
     as_of: Any,
     banks: bool,
 ) -> pd.DataFrame:
-    roster = project_roster(project)
+    roster = project.roster
     if roster is None:
         raise NotFoundError(
             "no roster loaded: chief= needs the project's roster tables (roster_people, "
