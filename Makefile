@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(BIN)/ruff check rivernet layers server bench tests
 	$(BIN)/ruff format --check rivernet layers server bench tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

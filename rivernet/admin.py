@@ -201,8 +201,8 @@ class AdminProblem:
     ----------
     kind
         A short key: ``missing_column``, ``bad_code``, ``invalid_geometry``, ``duplicate_code``,
-        ``level_mismatch``, ``parent_mismatch``, ``missing_parent``, ``overlap`` (issue 4 adds
-        ``gap`` through the ``extra_checks`` hook).
+        ``level_mismatch``, ``parent_mismatch``, ``missing_parent``, ``overlap``, and
+        ``gap`` through the ``extra_checks`` hook (:func:`rivernet.pieces.gap_problems`).
     message
         What is wrong, where and how to fix it.
     codes
@@ -276,8 +276,8 @@ def validate_admin_units(
         Overlaps between units of one level smaller than this (square metres) are ignored;
         independently digitised neighbours always overlap a little along their border.
     extra_checks
-        More checks, each a function of the table returning problems (issue 4 plugs the
-        coverage-gap check in here).
+        More checks, each a function of the table returning problems (for example
+        :func:`rivernet.pieces.gap_problems`).
 
     Returns
     -------

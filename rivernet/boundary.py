@@ -313,7 +313,7 @@ def unit_chiefs(
     Parameters
     ----------
     project
-        The project; its ``roster`` (issue 3) supplies the chiefs.
+        The project; its ``roster`` supplies the chiefs.
     codes
         Unit codes (None entries give None).
     level

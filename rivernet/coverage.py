@@ -352,7 +352,7 @@ def _river_targets(assignments: pd.DataFrame, network: Any) -> pd.DataFrame:
     )
 
 
-def unit_names(project: Any) -> dict[str, str]:
+def unit_names(project: Project) -> dict[str, str]:
     """Names of admin units and of the roster's sub-county units, by code."""
     names = dict(zip(project.admin_units["code"], project.admin_units["name"], strict=True))
     roster = getattr(project, "roster", None)

@@ -281,8 +281,8 @@ class Project:
         list of (line, message)
             One pair per problem, ``line`` being the row in the roster file.
         """
-        from rivernet._roster_check import reference_problems
         from rivernet.pieces import piece_table
+        from rivernet.roster import reference_problems
 
         network = self.network
         units = set(self.admin_units["code"]) | set(roster.units["code"])

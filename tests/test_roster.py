@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from rivernet import InputError, RosterError
-from rivernet._roster_check import parse_date, parse_id
-from rivernet._roster_read import canonical_column
+from rivernet._spreadsheet import canonical_column
 from rivernet.project import Project, open_project
 from rivernet.roster import (
     Roster,
     as_date,
     export_roster,
+    parse_date,
+    parse_id,
     read_roster,
     write_roster,
 )

@@ -1,7 +1,9 @@
 """The ``rivernet`` command line: one click group, with each command family in its own module.
 
 Errors raised on purpose by rivernet (:class:`RivernetError`) are printed as one clear message
-and exit with status 2; they never show a traceback.
+and exit with status 1; they never show a traceback. A command that needs an optional extra
+that is not installed (``rivernet serve`` needs ``rivernet[server]``, maps and reports need
+``rivernet[maps]``) says which one to install.
 """
 
 from __future__ import annotations
@@ -15,6 +17,17 @@ import click
 
 from rivernet.errors import RivernetError
 
+# The extra that brings each optional package.
+EXTRAS = {
+    "fastapi": "server",
+    "starlette": "server",
+    "uvicorn": "server",
+    "pydantic_settings": "server",
+    "morecantile": "server",
+    "folium": "maps",
+    "matplotlib": "maps",
+    "jinja2": "maps",
+}
 # Modules that define commands; each has ``register(group)``.
 COMMAND_MODULES = (
     "rivernet.cli.network",
@@ -33,6 +46,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except RivernetError as error:
             raise click.ClickException(str(error)) from None
+        except ModuleNotFoundError as error:
+            extra = EXTRAS.get((error.name or "").split(".")[0])
+            if extra is None:
+                raise
+            raise click.ClickException(
+                f"this command needs the package {error.name!r}, which is not installed: "
+                f"install it with `pip install 'rivernet[{extra}]'`"
+            ) from None
 
 
 @click.group(cls=_Group)

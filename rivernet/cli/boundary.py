@@ -13,7 +13,9 @@ from typing import Any
 import click
 import pandas as pd
 
-LEVEL_CHOICE = click.Choice(["province", "city", "county"])
+from rivernet.admin import POLYGON_LEVELS
+
+LEVEL_CHOICE = click.Choice(POLYGON_LEVELS)
 LANG_CHOICE = click.Choice(["zh", "en"])
 
 # Column headings of the printed tables.

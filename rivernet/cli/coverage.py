@@ -9,9 +9,10 @@ import pandas as pd
 import pyogrio
 
 from rivernet._files import replacing
+from rivernet.admin import LEVELS
 from rivernet.errors import RosterError
 
-LEVEL_CHOICE = click.Choice(["province", "city", "county", "township", "village"])
+LEVEL_CHOICE = click.Choice(LEVELS)
 
 
 def register(group: click.Group) -> None:

@@ -2,7 +2,7 @@
 
 The reader returns the raw cells of every non-blank row with its line number in the file (the
 Excel row, or the CSV line), and the header mapped to rivernet's column names. Cleaning values
-(codes, dates, numbers) is :mod:`rivernet._roster_check`'s job.
+(codes, dates, numbers) is :mod:`rivernet.roster`'s job.
 """
 
 from __future__ import annotations
