@@ -23,6 +23,7 @@ to the project's policy.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ __all__ = [
     "coverage_status",
     "coverage_summary",
     "reach_targets",
+    "roster_state",
     "run_audit",
 ]
 
@@ -114,7 +116,13 @@ class AuditRun:
 
 
 def run_audit(project: Project, *, as_of: DateLike, policy: PolicyLike) -> AuditRun:
-    """Audit a project's roster (kept in the project's store per day and policy).
+    """Audit a project's roster as of a day (kept in the project's store).
+
+    Who holds which post changes on few days (the starts and ends of terms), so the roster's
+    state in force is the same on every day between two changes. The audit is computed once
+    per state and policy and reused for every day of that state: asking for a new day within
+    it costs a lookup, not an audit. The parts that do not depend on the day at all (pieces,
+    requirements, assignment stretches) are computed once per policy.
 
     Parameters
     ----------
@@ -123,59 +131,130 @@ def run_audit(project: Project, *, as_of: DateLike, policy: PolicyLike) -> Audit
     as_of
         The day (date or ISO string; None: today).
     policy
-        A :class:`CoveragePolicy`, a TOML path, or None for the defaults.
+        A :class:`CoveragePolicy`, a TOML path, or None for the project's policy.
 
     Returns
     -------
     AuditRun
-        The audit and its context.
+        The audit and its context, with ``as_of`` the day asked for.
     """
     day = as_date(as_of)
     chosen = project.coverage_policy(policy)
     roster = project.require_roster()
-    return project.derived(
+    state = roster_state(project, day)
+    run = project.derived(
         "audit",
         AUDIT_INPUTS,
-        (day, chosen),
+        (state, chosen),
         lambda: _audit_run(project, roster, chosen, day),
     )
+    return run if run.as_of == day else dataclasses.replace(run, as_of=day)
 
 
-def _audit_run(project: Project, roster: Roster, chosen: CoveragePolicy, day: dt.date) -> AuditRun:
+def roster_state(project: Project, day: dt.date) -> tuple[int, int]:
+    """A key of the roster's state in force on ``day``: equal keys, equal states.
+
+    The state of every assignment (not begun, active, expired) changes only on a term's first
+    day and on the day after its last; the key counts the terms begun and the terms ended by
+    ``day``.
+
+    Parameters
+    ----------
+    project
+        A project with a roster.
+    day
+        The day.
+
+    Returns
+    -------
+    tuple of int
+        ``(terms begun, terms ended)`` by that day.
+    """
+    starts, ends = project.derived(
+        "roster_change_days", ("roster",), None, lambda: _change_days(project.require_roster())
+    )
+    stamp = np.datetime64(day, "ns")
+    begun = int(np.searchsorted(starts, stamp, side="right"))
+    ended = int(np.searchsorted(ends, stamp, side="left"))
+    return begun, ended
+
+
+def _change_days(roster: Roster) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.datetime64]]:
+    """Sorted first days and last days of the roster's terms (open-ended terms have none)."""
+    assignments = roster.assignments
+    starts = np.sort(assignments["valid_from"].to_numpy(dtype="datetime64[ns]"))
+    ends = assignments["valid_to"].to_numpy(dtype="datetime64[ns]")
+    return starts, np.sort(ends[~np.isnat(ends)])
+
+
+@dataclass(eq=False)
+class _AuditInputs:
+    """The day-independent inputs of an audit for one policy (shared by every day)."""
+
+    pieces: pd.DataFrame
+    units: npt.NDArray[np.object_]
+    piece_units: npt.NDArray[np.int64]
+    required: npt.NDArray[np.bool_]
+    exempt: npt.NDArray[np.bool_]
+    targets: pd.DataFrame
+    level: npt.NDArray[np.int64]
+    unit: npt.NDArray[np.int64]
+    role: npt.NDArray[np.int64]
+
+
+def _audit_inputs(project: Project, roster: Roster, chosen: CoveragePolicy) -> _AuditInputs:
     pieces = piece_table(project)
     network = project.network
     units, piece_units = _piece_units(pieces)
     required, exempt = requirements(chosen, network, pieces, project.lakes)
     targets = reach_targets(roster.assignments, network)
-    state = assignment_state(roster.assignments, day)
     assignments = roster.assignments
-    rows = targets["assignment"].to_numpy()
     level = _lookup(assignments["level"], LEVEL_INDEX)
     unit = _match_units(assignments["unit_code"], level, units)
     role = _role_index(assignments["role"], chosen.covering_roles)
+    return _AuditInputs(pieces, units, piece_units, required, exempt, targets, level, unit, role)
+
+
+def _audit_run(project: Project, roster: Roster, chosen: CoveragePolicy, day: dt.date) -> AuditRun:
+    shared = project.derived(
+        "audit_inputs", AUDIT_INPUTS, chosen, lambda: _audit_inputs(project, roster, chosen)
+    )
+    pieces, targets = shared.pieces, shared.targets
+    state = assignment_state(roster.assignments, day)
+    rows = targets["assignment"].to_numpy()
     data = AuditInput(
-        reach_length=network.core.length_m,
+        reach_length=project.network.core.length_m,
         piece_position=pieces["position"].to_numpy(),
         piece_from=pieces["from_m"].to_numpy(dtype=float),
         piece_to=pieces["to_m"].to_numpy(dtype=float),
-        piece_units=piece_units,
-        required=required,
-        exempt=exempt,
+        piece_units=shared.piece_units,
+        required=shared.required,
+        exempt=shared.exempt,
         a_position=targets["position"].to_numpy(),
         a_from=targets["from_m"].to_numpy(dtype=float),
         a_to=targets["to_m"].to_numpy(dtype=float),
-        a_level=level[rows],
-        a_unit=unit[rows],
-        a_role=role[rows],
+        a_level=shared.level[rows],
+        a_unit=shared.unit[rows],
+        a_role=shared.role[rows],
         a_state=state[rows],
     )
     result = audit(data)
     # The kernel numbers stretches by target row; report them by roster row.
     result.clipped["target"] = result.clipped["assignment"]
     result.clipped["assignment"] = rows[result.clipped["target"].to_numpy()]
-    result.expired_assignments = _latest_expired(result, assignments, rows)
+    result.expired_assignments = _latest_expired(result, roster.assignments, rows)
     return AuditRun(
-        result, pieces, units, piece_units, targets, roster, chosen, day, exempt, state, project
+        result,
+        pieces,
+        shared.units,
+        shared.piece_units,
+        targets,
+        roster,
+        chosen,
+        day,
+        shared.exempt,
+        state,
+        project,
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import rivernet
@@ -122,3 +124,25 @@ def test_a_replaced_project_has_its_own_store(sample: Project) -> None:
     assert sample.has_roster and not copy.has_roster
     assert copy.results is not sample.results
     assert copy.network is sample.network
+
+
+def test_days_with_the_same_roster_state_share_one_audit(sample: Project) -> None:
+    from rivernet.coverage import roster_state, run_audit
+
+    project = sample.replace()
+    roster = project.require_roster()
+    starts = sorted(set(roster.assignments["valid_from"].dt.date))
+    change = starts[len(starts) // 2]  # a day on which some term begins
+    before, on = change - dt.timedelta(days=1), change
+    earlier = before - dt.timedelta(days=1)
+    if roster_state(project, earlier) == roster_state(project, before):
+        first, second = (
+            run_audit(project, as_of=earlier, policy=None),
+            run_audit(project, as_of=before, policy=None),
+        )
+        assert first.audit is second.audit and second.as_of == before
+    assert roster_state(project, before) != roster_state(project, on)
+    for day in (earlier, before, on):
+        shared = rivernet.coverage_summary(project, as_of=day)
+        fresh = rivernet.coverage_summary(sample.replace(), as_of=day)
+        pd.testing.assert_frame_equal(shared, fresh)
