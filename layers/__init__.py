@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from rivernet.layers.catalog import CATALOG, Category, Layer, layer
+from rivernet.layers.catalog import CATALOG, MAP_LAYERS, Category, Layer, layer
 
-__all__ = ["CATALOG", "Category", "Layer", "layer"]
+__all__ = ["CATALOG", "MAP_LAYERS", "Category", "Layer", "layer"]

@@ -63,7 +63,7 @@ def popup_columns(
         values = reach_ids.map(chiefs)
         if values.notna().any():
             columns[f"chiefs_{chief_level}"] = values.to_numpy()
-    if entry.source == "crossings":
+    if entry.id == "crossings":
         text = handover_partners(project, level=level, as_of=as_of, lang=lang)
         if text:
             columns["partners"] = reach_ids.map(text).to_numpy()

@@ -1,19 +1,55 @@
-"""The layer catalog: how each analysis result looks on every map.
+"""The layer catalog: each map layer and feature collection, declared once.
 
-Each layer is declared once: which result it shows (``source``), which properties a popup or
-tooltip shows, how features are classified into categories (colour and legend text in Chinese
-and English), and the zoom range. The web map style, vector and raster tiles, Jupyter maps and
-report images all read this catalog, so a coverage gap is the same red everywhere.
+Each layer says which result it shows (``source``, a function of :mod:`rivernet.layers.sources`),
+what that result depends on (the as-of date, an admin level, the chief roster), which properties
+a popup or tooltip shows, how features are classified into categories (colour and legend text in
+Chinese and English), the zoom range, and how the OGC API publishes it (description, id column).
+The web map style, vector and raster tiles, the OGC API, Jupyter maps and report images all read
+this catalog, so a coverage gap is the same red everywhere and every output shows the same
+features.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rivernet.errors import NotFoundError
+from rivernet.layers import sources
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from rivernet.project import Project
 
 GeometryType = Literal["line", "polygon", "point"]
+
+
+class Source(Protocol):
+    """The result behind a layer: ``source(project, as_of=, level=, policy=)``.
+
+    ``as_of`` is the day for roster-dependent results (None: today); ``level`` the admin level of
+    level-dependent ones (None: the layer's default, see :mod:`rivernet.layers.sources`);
+    ``policy`` a coverage policy or TOML path (None: the project's). The frame comes in the
+    project's CRS with every column the result has.
+    """
+
+    def __call__(
+        self, project: Project, *, as_of: dt.date | str | None, level: str | None, policy: Any
+    ) -> gpd.GeoDataFrame: ...
+
+
+class ExtraColumns(Protocol):
+    """Date-dependent columns the OGC API adds to a layer: ``extra(project, as_of=, policy=)``.
+
+    Returns a table indexed by the layer's id column (empty when there is nothing to add).
+    """
+
+    def __call__(
+        self, project: Project, *, as_of: dt.date | str | None, policy: Any
+    ) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +68,7 @@ class Category:
 
 @dataclass(frozen=True)
 class Layer:
-    """One map layer.
+    """One map layer (and the OGC API feature collection of the same id).
 
     Parameters
     ----------
@@ -41,13 +77,11 @@ class Layer:
     title_zh, title_en
         Layer titles for legends and layer lists.
     source
-        The result the layer shows: ``reaches``, ``admin_units``, ``lakes``, ``coverage``
-        (reaches with a coverage status per level), ``coverage_gaps``, ``crossings``,
-        ``boundary_rivers``.
+        The function that computes the layer's features (see :class:`Source`).
     geometry_type
         ``line``, ``polygon`` or ``point``.
     properties
-        Feature properties shown in tooltips and popups, in order.
+        Feature properties shown in tooltips and popups (and written into tiles), in order.
     category_property
         Property whose value picks the category; None for a single-colour layer.
     categories
@@ -62,12 +96,34 @@ class Layer:
         Dash pattern for lines, empty for solid.
     minzoom, maxzoom
         Zoom range in the WebMercatorQuad tile matrix set.
+    legend
+        Whether the layer appears in legends.
+    extra
+        Free-form renderer hints.
+    temporal
+        The features depend on the as-of date (``datetime`` parameter of the API).
+    by_level
+        The features are those of one admin level (``level`` parameter).
+    needs_roster
+        The features come from the chief roster: a project without one cannot show the layer.
+    polygon_levels_only
+        The features are cut by unit polygons, so only levels with polygons apply (maps show
+        finer levels at the finest level with polygons).
+    drawn
+        The layer has a map style (tiles, the MapLibre style, maps); False for collections only
+        published as features.
+    description
+        What the features are, for the OGC API.
+    id_column
+        Column of feature ids (None: features are numbered).
+    extra_columns
+        Date-dependent columns the OGC API adds to each feature (see :class:`ExtraColumns`).
     """
 
     id: str
     title_zh: str
     title_en: str
-    source: str
+    source: Source
     geometry_type: GeometryType
     properties: tuple[str, ...] = ()
     category_property: str | None = None
@@ -80,6 +136,14 @@ class Layer:
     maxzoom: int = 22
     legend: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    temporal: bool = False
+    by_level: bool = False
+    needs_roster: bool = False
+    polygon_levels_only: bool = False
+    drawn: bool = True
+    description: str = ""
+    id_column: str | None = None
+    extra_columns: ExtraColumns | None = None
 
     def title(self, lang: str = "zh") -> str:
         """The layer title in ``"zh"`` or ``"en"``."""
@@ -110,26 +174,52 @@ ADMIN_LEVELS = (
 )
 
 CATALOG: tuple[Layer, ...] = (
-    Layer("admin_units", "行政区", "Administrative units", "admin_units", "polygon",
+    Layer("admin_units", "行政区", "Administrative units", sources.admin_unit_features, "polygon",
           properties=("name", "code", "level"), category_property="level",
-          categories=ADMIN_LEVELS, color="#999999", width=1.0),
-    Layer("lakes", "湖泊", "Lakes", "lakes", "polygon", properties=("name_zh", "name"),
-          color="#6baed6", fill_opacity=0.45, width=0.5),
-    Layer("reaches", "河流", "Rivers", "reaches", "line",
-          properties=("reach_id", "ORD_STRA", "length_m"), color="#2171b5", width=1.2),
-    Layer("coverage", "河长覆盖", "Chief coverage", "coverage", "line",
+          categories=ADMIN_LEVELS, color="#999999", width=1.0, id_column="code",
+          description="Administrative units (GB/T 2260 codes) with their level and parent."),
+    Layer("lakes", "湖泊", "Lakes", sources.lake_features, "polygon",
+          properties=("name_zh", "name"), color="#6baed6", fill_opacity=0.45, width=0.5,
+          id_column="lake_id", description="Lake polygons."),
+    Layer("reaches", "河流", "Rivers", sources.reach_features, "line",
+          properties=("reach_id", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
+          id_column="reach_id", extra_columns=sources.reach_coverage,
+          description="River reaches with their downstream link, length and attributes, and "
+          "(with a roster) their chief coverage status at each level as of a date "
+          "(coverage_province .. coverage_village)."),
+    Layer("coverage", "河长覆盖", "Chief coverage", sources.coverage_features, "line",
           properties=("reach_id", "status", "level", "chiefs"), category_property="status",
-          categories=COVERAGE_STATUS, color="#bababa", width=2.0),
-    Layer("coverage_gaps", "缺失河段", "Coverage gaps", "coverage_gaps", "line",
+          categories=COVERAGE_STATUS, color="#bababa", width=2.0,
+          temporal=True, by_level=True, needs_roster=True,
+          description="Reach pieces with their chief coverage status at a level (parameter "
+          "level) as of a date (parameter datetime)."),
+    Layer("coverage_gaps", "缺失河段", "Coverage gaps", sources.coverage_gap_features, "line",
           properties=("reach_id", "level", "unit_name", "length_m"), color="#d73027",
-          width=3.0, minzoom=5),
-    Layer("crossings", "交接断面", "Handover sections", "crossings", "point",
+          width=3.0, minzoom=5, temporal=True, by_level=True, needs_roster=True,
+          description="Stretches without a chief at a level their jurisdiction requires, as "
+          "of a date (every level unless the parameter level picks one)."),
+    Layer("crossings", "交接断面", "Handover sections", sources.crossing_features, "point",
           properties=("reach_id", "upstream_name", "downstream_name", "level"),
-          color="#e7298a", width=5.0, minzoom=6),
-    Layer("boundary_rivers", "界河", "Boundary rivers", "boundary_rivers", "line",
+          color="#e7298a", width=5.0, minzoom=6, temporal=True, by_level=True,
+          polygon_levels_only=True, id_column="crossing_id",
+          description="Points where a river leaves one unit for another at a level "
+          "(parameter level), with the chiefs on both sides as of a date."),
+    Layer("boundary_rivers", "界河", "Boundary rivers", sources.boundary_river_features, "line",
           properties=("reach_id", "left_name", "right_name", "rule"), color="#ff7f00",
-          width=2.5, dash=(4.0, 2.0), minzoom=6),
+          width=2.5, dash=(4.0, 2.0), minzoom=6, by_level=True, polygon_levels_only=True,
+          id_column="stretch_id",
+          description="Stretches running along a boundary between units at a level "
+          "(parameter level)."),
+    Layer("chiefs", "河长任命", "Chief assignments", sources.chief_features, "line",
+          properties=("assignment_id", "level", "role", "name", "post", "unit_code"),
+          legend=False, drawn=False, temporal=True, needs_roster=True,
+          id_column="assignment_id",
+          description="River and lake chief assignments in force on a date (contact details "
+          "omitted); geometry: the assigned stretch or reach, or the lake."),
 )  # fmt: skip
+
+MAP_LAYERS: tuple[Layer, ...] = tuple(entry for entry in CATALOG if entry.drawn)
+"""The catalog layers drawn on maps (those with a style), in drawing order."""
 
 
 def layer(layer_id: str | Layer) -> Layer:

@@ -634,9 +634,9 @@ def legend_html(
     from html import escape
 
     subtitle = []
-    if entry.source in ("coverage", "coverage_gaps", "crossings", "boundary_rivers"):
+    if entry.by_level:
         subtitle.append(f"{level_label(level, lang)}{'级' if lang == 'zh' else ' level'}")
-    if entry.source in ("coverage", "coverage_gaps", "crossings") and as_of is not None:
+    if entry.temporal and as_of is not None:
         subtitle.append(str(as_of))
     rows = [f"<div style='font-weight:bold'>{escape(entry.title(lang))}</div>"]
     if subtitle:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from rivernet.admin import POLYGON_LEVELS
 from rivernet.errors import InputError, NotFoundError, RivernetError
 from rivernet.layers._labels import level_label, property_label
 
@@ -262,7 +263,7 @@ class _Context:
         self.day = day
         self.lang = lang
         self.policy = policy
-        self.level = unit["level"] if unit["level"] in ("province", "city", "county") else "county"
+        self.level = unit["level"] if unit["level"] in POLYGON_LEVELS else "county"
 
     def text(self, key: str, **values: Any) -> str:
         return _text(key, self.lang, **values)

@@ -458,10 +458,10 @@ def _title(
 ) -> str:
     """Default title: unit, layer, level and date."""
     parts = [unit_name or "", entry.title(lang)]
-    if entry.source in ("coverage", "coverage_gaps", "crossings", "boundary_rivers"):
+    if entry.by_level:
         level_text = level_label(level, lang)
         parts.append(f"（{level_text}级）" if lang == "zh" else f" ({level_text} level)")
-    if entry.source in ("coverage", "coverage_gaps", "crossings"):
+    if entry.temporal:
         date = str(as_of) if as_of is not None else dt.date.today().isoformat()
         parts.append(f" {date}")
     return ("" if lang == "zh" else " ").join(p for p in parts if p).strip()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from rivernet.layers.catalog import CATALOG, Layer
+from rivernet.layers.catalog import MAP_LAYERS, Layer
 
 __all__ = ["BACKGROUND", "color_expression", "legend", "maplibre_style", "style_layers"]
 
@@ -34,7 +34,7 @@ Json = dict[str, Any]
 def maplibre_style(
     tilejson_url: Callable[[Layer], str],
     *,
-    layers: Sequence[Layer] = CATALOG,
+    layers: Sequence[Layer] = MAP_LAYERS,
     visible: Collection[str] | None = None,
     name: str = "rivernet",
     center: tuple[float, float] | None = None,
@@ -184,7 +184,7 @@ def color_expression(entry: Layer) -> Any:
     return [*expression, entry.color]
 
 
-def legend(layers: Sequence[Layer] = CATALOG) -> list[Json]:
+def legend(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
     """Legend entries of catalog layers (titles and category labels in Chinese and English).
 
     Parameters

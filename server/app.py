@@ -1,15 +1,16 @@
 """The app factory: wiring only (settings, lifespan, middleware, error handlers, routers).
 
-The project is opened once in the lifespan and kept in ``app.state.rivernet`` (an
-:class:`~rivernet.server.state.AppState`); routers read it through
-:func:`rivernet.server.state.get_state`.
+The project is opened once in the lifespan with the server's coverage policy
+(``RIVERNET_POLICY``, else the project file's own) and kept in ``app.state.rivernet`` (an
+:class:`~rivernet.server.state.AppState`, which also holds the collections built from the layer
+catalog); routers read it through :func:`rivernet.server.state.get_state`. The routers import
+the library functions they call, so a missing capability fails here, at import, not as a 404.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -17,14 +18,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
+from rivernet.project import Project, open_project
 from rivernet.server.errors import install_error_handlers
 from rivernet.server.http import RootPathMiddleware
 from rivernet.server.routers import analysis, features, page, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
-
-if TYPE_CHECKING:
-    from rivernet.project import Project
 
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
@@ -39,7 +38,8 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
     settings
         Server settings; default: read from ``RIVERNET_*`` environment variables.
     project
-        An already opened project to serve instead of ``settings.project`` (tests, benchmarks).
+        An already opened project to serve instead of ``settings.project`` (tests, benchmarks);
+        ``settings.policy``, when set, replaces its coverage policy.
 
     Returns
     -------
@@ -75,18 +75,20 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
 def _lifespan(
     settings: Settings, project: Project | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the project once at start-up and share it read-only."""
+    """Open the project once at start-up, with the server's coverage policy, and share it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from rivernet.project import open_project
-
         loaded = project
         if loaded is None:
-            loaded = await anyio.to_thread.run_sync(open_project, settings.project)
-        app.state.rivernet = AppState(
-            project=loaded, settings=settings, data_version=loaded.data_version
-        )
+            loaded = await anyio.to_thread.run_sync(
+                lambda: open_project(settings.project, policy=settings.policy)
+            )
+        elif settings.policy is not None:
+            policy = loaded.coverage_policy(settings.policy)
+            if policy != loaded.policy:
+                loaded = loaded.replace(policy=policy)
+        app.state.rivernet = AppState(project=loaded, settings=settings)
         yield
 
     return lifespan

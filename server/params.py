@@ -1,22 +1,42 @@
-"""Query parameters shared by the routers, parsed into plain values (titiler-style dependencies).
+"""Path and query parameters shared by the routers, parsed into plain values.
 
 Malformed values raise :class:`~rivernet.InputError` (or fail FastAPI's validation), which the
-error table answers with 400 and a message naming the parameter.
+error table answers with 400 and a message naming the parameter; a reach id that is not in the
+network raises :class:`~rivernet.NotFoundError` (404). Admin levels are the library's
+(:data:`rivernet.admin.LEVELS`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
+import pandas as pd
 from fastapi import Query
+from pyproj import CRS
+from shapely import Point
 
-from rivernet.errors import InputError
+from rivernet.admin import LEVELS, Level
+from rivernet.errors import InputError, NotFoundError
+from rivernet.geometry import reproject
 from rivernet.server.encoding import OutputCRS, output_crs
 
-Level = Literal["province", "city", "county", "township", "village"]
-LEVELS: tuple[str, ...] = ("province", "city", "county", "township", "village")
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+__all__ = [
+    "LEVELS",
+    "DatetimeQuery",
+    "Level",
+    "LevelQuery",
+    "as_of_date",
+    "bbox_boxes",
+    "network_point",
+    "number_list",
+    "reach_id",
+]
 
 LevelQuery = Annotated[
     Level,
@@ -113,3 +133,34 @@ def bbox_boxes(text: str | None, crs_text: str | None) -> list[tuple[float, floa
     if x0 > x1:
         return [(x0, y0, 180.0, y1), (-180.0, y0, x1, y1)]
     return [(x0, y0, x1, y1)]
+
+
+def reach_id(project: Project, text: str) -> Any:
+    """The reach id written as ``text``, in the network's id type.
+
+    Raises
+    ------
+    NotFoundError
+        If no reach has that id.
+    """
+    index = project.network.reaches.index
+    value: Any = text
+    if pd.api.types.is_integer_dtype(index.dtype):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+    if value is None or value not in project.network:
+        raise NotFoundError(
+            f"no reach {text!r} in the network; reach ids are listed at /collections/reaches/items"
+        )
+    return value
+
+
+def network_point(project: Project, lon: float, lat: float) -> Point:
+    """A WGS84 longitude/latitude as a point in the network's CRS."""
+    crs = project.network.crs
+    if crs.is_geographic and crs.to_epsg() in (4326, 4490):
+        return Point(lon, lat)
+    point: Point = reproject(np.array([Point(lon, lat)]), CRS.from_epsg(4326), crs)[0]
+    return point

@@ -1,22 +1,23 @@
-"""The server's shared, read-only state: the project loaded once, the settings, and LRU caches.
+"""The server's shared state: the project loaded once, the settings, the collections, LRU caches.
 
-Routers receive it through the :func:`get_state` dependency. The project is never modified
-after start-up; derived results (prepared collections, analysis tables, tiles) are cached by key
-in bounded LRU caches, and the data version is part of every cache key and ETag.
+Routers receive it through the :func:`get_state` dependency. Derived results (prepared
+collections, analysis tables, tiles) are cached by key in bounded LRU caches, and the project's
+current data version is part of every cache key and ETag, so an input replaced in the project
+(a new roster) is never answered from the old one.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 
+from rivernet.layers.catalog import CATALOG
+from rivernet.server.collections import Collection
 from rivernet.server.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,11 +96,12 @@ class AppState:
     Attributes
     ----------
     project
-        The project, loaded once in the app's lifespan; shared read-only.
+        The project, loaded once in the app's lifespan with the server's coverage policy (its
+        ``policy`` is the one every analysis applies); shared read-only.
     settings
         The server settings.
-    data_version
-        The project's data version (part of every ETag and cache key).
+    collections
+        The feature collections, built from the layer catalog at start-up.
     caches
         Named LRU caches: ``"responses"`` (prepared collections, analysis results) and
         ``"tiles"``.
@@ -107,23 +109,23 @@ class AppState:
 
     project: Project
     settings: Settings
-    data_version: str
+    collections: tuple[Collection, ...] = ()
     caches: dict[str, LRUCache] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.caches.setdefault("responses", LRUCache(self.settings.response_cache_size))
         self.caches.setdefault("tiles", LRUCache(self.settings.tile_cache_size))
+        if not self.collections:
+            self.collections = tuple(Collection(entry) for entry in CATALOG)
 
-    @functools.cached_property
-    def policy(self) -> Path | None:
-        """The coverage policy file: the setting, else ``policy.toml`` beside the project.
+    @property
+    def data_version(self) -> str:
+        """The project's data version, part of every ETag and cache key.
 
-        Resolved once, like the project, so every cached answer uses the same policy.
+        Read from the project on every use, so that a replaced input (a new roster) gives new
+        ETags and never returns an answer cached from the old one.
         """
-        if self.settings.policy is not None:
-            return self.settings.policy
-        beside = Path(self.project.path).with_name("policy.toml")
-        return beside if beside.exists() else None
+        return self.project.data_version
 
     def cached(self, key: Hashable, compute: Callable[[], T], *, cache: str = "responses") -> T:
         """The value cached under ``key`` in the named cache, computed on first use.

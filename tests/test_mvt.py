@@ -156,7 +156,7 @@ def sample_layers() -> dict[str, tuple[TileLayer, object]]:
     project = open_project(SAMPLE)
     layers = {}
     for entry in CATALOG:
-        if entry.source in ("reaches", "admin_units", "lakes"):
+        if entry.id in ("reaches", "admin_units", "lakes"):
             frame = layer_frame(project, entry)
             layers[entry.id] = (TileLayer.from_frame(entry.id, frame), frame)
     return layers

@@ -18,6 +18,7 @@ import rivernet.incidents as incident_functions
 import rivernet.joint_control as partner_functions
 from rivernet import chiefs, coverage
 from rivernet.project import Project
+from rivernet.server import params
 from rivernet.server.app import create_app
 from rivernet.server.routers import analysis
 from rivernet.server.settings import Settings
@@ -172,21 +173,19 @@ def test_incident_far_from_rivers_is_404(client: TestClient) -> None:
 
 
 def test_reach_id_parsing(project: Project) -> None:
-    assert analysis.reach_id(project, "40618366") == 40618366
+    assert params.reach_id(project, "40618366") == 40618366
     with pytest.raises(rivernet.NotFoundError):
-        analysis.reach_id(project, "4.5")
+        params.reach_id(project, "4.5")
 
 
-def test_missing_library_function_is_a_clear_404(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import rivernet as package
-
-    monkeypatch.delattr(package, "partner_summary", raising=False)
-    monkeypatch.setitem(package._LAZY, "partner_summary", "rivernet.no_such_module")
-    response = client.get("/partners/summary", params={"level": "city"})
-    assert response.status_code == 404
-    assert "partner_summary" in response.json()["detail"]
+def test_routers_import_the_library_functions_they_call() -> None:
+    # A missing capability is an import error at start-up, never a silently absent route.
+    assert analysis.coverage_summary is coverage.coverage_summary
+    assert analysis.chiefs_at is chiefs.chiefs_at
+    assert analysis.partners is partner_functions.partners
+    assert analysis.partner_summary is partner_functions.partner_summary
+    assert analysis.incident is incident_functions.incident
+    assert not hasattr(analysis, "library_function")
 
 
 # --- endpoints that need the chief roster (issue 3) -------------------------------------------
@@ -229,7 +228,7 @@ def test_chiefs_at_a_point(roster_client: tuple[TestClient, Any], headwater: int
 def test_coverage_summary(roster_client: tuple[TestClient, Any]) -> None:
     client, as_of = roster_client
     state = client.app.state.rivernet  # type: ignore[attr-defined]
-    expected = coverage.coverage_summary(state.project, as_of=as_of, policy=state.policy)
+    expected = coverage.coverage_summary(state.project, as_of=as_of)
     document = get_json(client, "/coverage/summary", datetime=as_of.isoformat())
     got = pd.DataFrame(document["items"])
     assert len(got) == len(expected)
@@ -243,12 +242,53 @@ def test_coverage_summary(roster_client: tuple[TestClient, Any]) -> None:
     assert client.get("/coverage/summary", params={"unit": "999999"}).status_code == 404
 
 
-def test_roster_endpoints_without_a_roster_are_404(project: Project) -> None:
+ROSTER_URLS = (
+    "/coverage/summary",
+    "/reaches/40618366/chiefs",
+    "/chiefs/at?lon=120.6&lat=31.3&max_distance=100000",
+    "/collections/coverage/items",
+    "/collections/coverage_gaps/items",
+    "/collections/chiefs/items",
+    "/collections/chiefs/items/1",
+    "/tiles/coverage/8/213/105.mvt",
+    "/tiles/coverage/8/213/105.png",
+    "/tiles/coverage/tilejson.json",
+    "/collections/coverage/tiles/WebMercatorQuad/8/105/213",
+)
+
+
+@pytest.mark.parametrize("url", ROSTER_URLS)
+def test_a_missing_roster_is_the_same_404_on_every_route(project: Project, url: str) -> None:
     bare = project.replace(roster=None)
     with TestClient(create_app(Settings(project=SAMPLE), project=bare)) as bare_client:
-        for url in ("/coverage/summary", "/reaches/40618366/chiefs", "/chiefs/at?lon=120&lat=31",
-                    "/collections/coverage/items", "/collections/chiefs/items"):  # fmt: skip
-            response = bare_client.get(url)
-            assert response.status_code == 404, url
-            detail = response.json()["detail"]
-            assert "roster" in detail or "collection" in detail
+        response = bare_client.get(url)
+    assert response.status_code == 404, url
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "no chief roster" in response.json()["detail"], url
+
+
+def test_coverage_summary_is_404_without_a_roster_and_200_with_one(project: Project) -> None:
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as with_roster:
+        assert project.has_roster
+        assert with_roster.get("/coverage/summary").status_code == 200
+    bare = project.replace(roster=None)
+    with TestClient(create_app(Settings(project=SAMPLE), project=bare)) as without:
+        response = without.get("/coverage/summary")
+        assert response.status_code == 404 and "roster" in response.json()["detail"]
+        offered = {c["id"] for c in without.get("/collections").json()["collections"]}
+        assert offered.isdisjoint({"coverage", "coverage_gaps", "chiefs"})
+        assert {"reaches", "crossings"} <= offered
+        style = without.get("/style.json").json()
+        assert "coverage" not in style["sources"] and "reaches" in style["sources"]
+
+
+def test_a_roster_replaced_in_the_project_is_followed(project: Project) -> None:
+    own = project.replace()
+    with TestClient(create_app(Settings(project=SAMPLE), project=own)) as client:
+        first = client.get("/coverage/summary")
+        assert first.status_code == 200
+        own.roster = None
+        assert client.get("/coverage/summary").status_code == 404
+        own.roster = project.roster
+        again = client.get("/coverage/summary")
+        assert again.status_code == 200 and again.headers["etag"] != first.headers["etag"]

@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from rivernet import boundary, coverage
-from rivernet.layers.sources import to_wgs84
+from rivernet.layers import sources
+from rivernet.layers.catalog import CATALOG, Layer
+from rivernet.layers.sources import layer_frame, to_wgs84
 from rivernet.project import Project
 from rivernet.server.app import create_app
 from rivernet.server.encoding import CRS84, FeatureTable, output_crs
@@ -314,7 +316,7 @@ def test_public_columns_drop_contact_details() -> None:
     roster = pd.DataFrame(
         columns=["assignment_id", "name", "contact", "phone", "联系电话", "email", "post"]
     )
-    assert list(features.public_columns(roster).columns) == ["assignment_id", "name", "post"]
+    assert list(sources.public_columns(roster).columns) == ["assignment_id", "name", "post"]
 
 
 def test_in_force_keeps_open_ended_terms() -> None:
@@ -334,7 +336,7 @@ def test_in_force_keeps_open_ended_terms() -> None:
 
 
 def test_chiefs_collection_hides_contacts(client: TestClient, project: Project) -> None:
-    if not features.has_roster(project):
+    if not project.has_roster:
         offered = {c["id"] for c in get_json(client, "/collections")["collections"]}
         assert "chiefs" not in offered  # no roster in the project: not offered
         return
@@ -401,8 +403,7 @@ def test_roster_collections_are_offered(roster_client: tuple[TestClient, Any]) -
 def test_coverage_collection_matches_the_library(roster_client: tuple[TestClient, Any]) -> None:
     client, as_of = roster_client
     state = client.app.state.rivernet  # type: ignore[attr-defined]
-    expected = coverage.coverage_status(state.project, level="township", as_of=as_of,
-                                        policy=state.policy)  # fmt: skip
+    expected = coverage.coverage_status(state.project, level="township", as_of=as_of)
     page = get_json(client, "/collections/coverage/items", level="township",
                     datetime=as_of.isoformat(), limit=10_000)  # fmt: skip
     assert page["numberMatched"] == len(expected)
@@ -419,7 +420,7 @@ def test_reaches_carry_coverage_status_per_level(roster_client: tuple[TestClient
     page = get_json(client, "/collections/reaches/items", datetime=as_of.isoformat(), limit=3000)
     statuses = pd.DataFrame([f["properties"] for f in page["features"]]).set_index("reach_id")
     for level in ("province", "city", "county", "township", "village"):
-        pieces = features.coverage_pieces(state, as_of=as_of, level=level)
+        pieces = coverage.coverage_status(state.project, level=level, as_of=as_of)
         for reach, group in pieces.groupby("reach_id"):
             found = set(group["status"])
             shown = statuses.at[reach, f"coverage_{level}"]
@@ -433,15 +434,41 @@ def test_reach_status_rules() -> None:
             "status": ["covered", "gap", "covered", "overlap", "exempt", "covered", "exempt"],
         }
     )
-    assert features.reach_status(pieces).to_dict() == {
+    assert sources.reach_status(pieces).to_dict() == {
         1: "partial", 2: "overlap", 3: "exempt", 4: "covered"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("entry", CATALOG, ids=lambda e: e.id)
+def test_every_catalog_layer_is_served_as_layer_frame_gives_it(
+    roster_client: tuple[TestClient, Any], entry: Layer
+) -> None:
+    client, as_of = roster_client
+    project = client.app.state.rivernet.project  # type: ignore[attr-defined]
+    level = "county" if entry.by_level else None
+    params: dict[str, Any] = {"datetime": as_of.isoformat(), "limit": 100_000}
+    if level is not None:
+        params["level"] = level
+    page = get_json(client, f"/collections/{entry.id}/items", **params)
+    expected = layer_frame(project, entry, as_of=as_of, level=level, all_properties=True)
+    drawn = layer_frame(project, entry, as_of=as_of, level=level)
+    assert page["numberMatched"] == len(expected) == len(drawn) > 0
+    ids = [f["id"] for f in page["features"]]
+    if entry.id_column is not None:
+        assert ids == expected[entry.id_column].tolist()
+    else:
+        assert ids == list(range(1, len(expected) + 1))
+    shown = [c for c in drawn.columns if c != drawn.geometry.name]
+    got = pd.DataFrame([f["properties"] for f in page["features"]])
+    assert set(shown) <= set(got.columns)
+    for column in shown:
+        assert got[column].astype(str).tolist() == drawn[column].astype(str).tolist(), column
 
 
 def test_coverage_gaps_collection(roster_client: tuple[TestClient, Any]) -> None:
     client, as_of = roster_client
     state = client.app.state.rivernet  # type: ignore[attr-defined]
-    expected = coverage.coverage_gaps(state.project, as_of=as_of, policy=state.policy)
+    expected = coverage.coverage_gaps(state.project, as_of=as_of)
     page = get_json(client, "/collections/coverage_gaps/items", datetime=as_of.isoformat(),
                     limit=10_000)  # fmt: skip
     assert page["numberMatched"] == len(expected) > 0

@@ -58,23 +58,32 @@ def test_default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.cors_origins == ["*"] and settings.basemap_url is None
 
 
-def test_lifespan_loads_the_project_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lifespan_loads_the_project_once_with_the_server_policy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import rivernet.project
+    import rivernet.server.app
 
-    calls: list[Path] = []
+    calls: list[tuple[Path, Any]] = []
     real = rivernet.project.open_project
 
-    def counting(path: Path) -> Project:
-        calls.append(path)
-        return real(path)
+    def counting(path: Path, *, policy: Any = None) -> Project:
+        calls.append((path, policy))
+        return real(path, policy=policy)
 
-    monkeypatch.setattr(rivernet.project, "open_project", counting)
+    policy = tmp_path / "county.toml"
+    policy.write_text('name = "county only"\ndefault_levels = ["county"]\n', encoding="utf-8")
+    monkeypatch.setattr(rivernet.server.app, "open_project", counting)
+    monkeypatch.setenv("RIVERNET_POLICY", str(policy))
     app = create_app(Settings(project=SAMPLE))
     with TestClient(app) as test_client:
         for _ in range(3):
             assert test_client.get("/collections/lakes/items").status_code == 200
-        assert app.state.rivernet.project.path == SAMPLE
-    assert calls == [SAMPLE]
+        project = app.state.rivernet.project
+        assert project.path == SAMPLE
+        assert project.policy is not None and project.policy.name == "county only"
+        assert not hasattr(app.state.rivernet, "policy")
+    assert calls == [(SAMPLE, policy)]
 
 
 def test_strong_etag_and_304(client: TestClient) -> None:
@@ -94,12 +103,14 @@ def test_strong_etag_and_304(client: TestClient) -> None:
 
 
 def test_etag_depends_on_data_version_and_encoding(project: Project) -> None:
-    app = create_app(Settings(project=SAMPLE), project=project)
+    own = project.replace()  # a copy whose inputs this test may replace
+    app = create_app(Settings(project=SAMPLE), project=own)
     with TestClient(app) as test_client:
         plain = test_client.get("/conformance", headers={"Accept-Encoding": "identity"})
         zipped = test_client.get("/conformance", headers={"Accept-Encoding": "gzip"})
         assert plain.headers["etag"] != zipped.headers["etag"]
-        app.state.rivernet.data_version = "changed"
+        own.roster = own.roster  # a replaced input gives a new data version
+        assert app.state.rivernet.data_version == own.data_version != project.data_version
         assert test_client.get("/conformance").headers["etag"] != zipped.headers["etag"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rivernet.layers.catalog import CATALOG, Layer, layer
+from rivernet.layers.catalog import CATALOG, MAP_LAYERS, Layer, layer
 from rivernet.layers.style import BACKGROUND, color_expression, legend, maplibre_style, style_layers
 
 BASE = "http://127.0.0.1:8000"
@@ -17,7 +17,7 @@ def url(entry: Layer) -> str:
 def test_style_has_a_vector_source_per_layer_and_nothing_off_machine() -> None:
     style = maplibre_style(url)
     assert style["version"] == 8
-    assert set(style["sources"]) == {entry.id for entry in CATALOG}
+    assert set(style["sources"]) == {entry.id for entry in MAP_LAYERS}
     assert all(s == {"type": "vector", "url": url(layer(i))} for i, s in style["sources"].items())
     assert "glyphs" not in style and "sprite" not in style
     assert not [lyr for lyr in style["layers"] if lyr["type"] == "symbol"]
@@ -42,7 +42,7 @@ def test_category_colours_come_from_the_catalog() -> None:
 
 
 def test_layer_types_follow_geometry_types() -> None:
-    kinds = {e.id: [s["type"] for s in style_layers(e)] for e in CATALOG}
+    kinds = {e.id: [s["type"] for s in style_layers(e)] for e in MAP_LAYERS}
     assert kinds["lakes"] == ["fill", "line"]
     assert kinds["admin_units"] == ["line"]  # outline only: fill_opacity is 0
     assert kinds["crossings"] == ["circle"]
@@ -50,7 +50,13 @@ def test_layer_types_follow_geometry_types() -> None:
     (boundary,) = style_layers(layer("boundary_rivers"))
     assert boundary["paint"]["line-dasharray"] == list(layer("boundary_rivers").dash)
     assert boundary["minzoom"] == layer("boundary_rivers").minzoom
-    assert all(s["source-layer"] == e.id for e in CATALOG for s in style_layers(e))
+    assert all(s["source-layer"] == e.id for e in MAP_LAYERS for s in style_layers(e))
+
+
+def test_map_layers_are_the_drawn_catalog_layers() -> None:
+    assert [e.id for e in MAP_LAYERS] == [e.id for e in CATALOG if e.drawn]
+    assert "chiefs" in {e.id for e in CATALOG} - {e.id for e in MAP_LAYERS}
+    assert {"reaches", "coverage", "crossings"} <= {e.id for e in MAP_LAYERS}
 
 
 def test_legend_metadata_has_both_languages() -> None:

@@ -21,8 +21,8 @@ import click
 def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> None:
     """Serve PROJECT (default: $RIVERNET_PROJECT, else the Taihu sample) on HOST:PORT.
 
-    Other settings come from RIVERNET_* environment variables (RIVERNET_PUBLIC_URL,
-    RIVERNET_ROOT_PATH, RIVERNET_CORS_ORIGINS, ...).
+    Other settings come from RIVERNET_* environment variables (RIVERNET_POLICY,
+    RIVERNET_PUBLIC_URL, RIVERNET_ROOT_PATH, RIVERNET_CORS_ORIGINS, ...).
     """
     import uvicorn
 
@@ -33,7 +33,7 @@ def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> Non
 
     settings = Settings() if project is None else Settings(project=project)
     quiet = bool((ctx.obj or {}).get("quiet", False))
-    loaded = open_project(settings.project)
+    loaded = open_project(settings.project, policy=settings.policy)
     app = create_app(settings, project=loaded)
     url = server_url(settings.public_url, host, port)
     click.echo(f"rivernet: serving {settings.project} ({len(loaded.network)} reaches)")

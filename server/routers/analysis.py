@@ -2,10 +2,12 @@
 
 Navigation follows the USGS NLDI shape: ``/reaches/{id}/navigation/{UM|UT|DM|DD}?distance=``
 returns a GeoJSON FeatureCollection of reaches, each with its along-network ``distance_km`` from
-the start (outlet to outlet, as the library measures it). The other endpoints wrap the library's
-analysis functions and serialise whatever they return: GeoDataFrames as GeoJSON, tables as JSON
-(``items``) or CSV, composite results as a JSON object of those. An endpoint whose library
-function is not installed answers 404 saying so. Results are cached per data version and
+the start (outlet to outlet, as the library measures it). The other endpoints call the library's
+analysis functions (imported here, so a missing one stops the server at start-up) under the
+project's coverage policy and serialise whatever they return: GeoDataFrames as GeoJSON, tables
+as JSON (``items``) or CSV, composite results as a JSON object of those, never with a private
+contact column. A project without a chief roster answers the roster endpoints 404, as the
+library's :class:`~rivernet.NotFoundError` says. Results are cached per data version and
 parameters.
 """
 
@@ -16,21 +18,20 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import geopandas as gpd
-import numpy as np
 import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pyproj import CRS
-from shapely import Point
 
+from rivernet.chiefs import chiefs_at
+from rivernet.coverage import coverage_summary
 from rivernet.errors import InputError, NotFoundError
-from rivernet.geometry import reproject
-from rivernet.layers.sources import to_wgs84
+from rivernet.incidents import incident
+from rivernet.joint_control import partner_summary, partners
+from rivernet.layers.sources import public_columns, to_wgs84
 from rivernet.server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
 from rivernet.server.http import absolute_url, cached_response
-from rivernet.server.params import DatetimeQuery, Level, as_of_date
-from rivernet.server.routers.features import library_function, require_roster
+from rivernet.server.params import DatetimeQuery, Level, as_of_date, network_point, reach_id
 from rivernet.server.state import AppState, get_state
 
 if TYPE_CHECKING:
@@ -59,37 +60,6 @@ DistanceQuery = Annotated[
 LonQuery = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude.")]
 LatQuery = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude.")]
 TableFormat = Annotated[Literal["json", "csv"] | None, Query(description="json or csv.")]
-
-
-def reach_id(project: Project, text: str) -> Any:
-    """The reach id written as ``text``, in the network's id type.
-
-    Raises
-    ------
-    NotFoundError
-        If no reach has that id.
-    """
-    index = project.network.reaches.index
-    value: Any = text
-    if pd.api.types.is_integer_dtype(index.dtype):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-    if value is None or value not in project.network:
-        raise NotFoundError(
-            f"no reach {text!r} in the network; reach ids are listed at /collections/reaches/items"
-        )
-    return value
-
-
-def network_point(project: Project, lon: float, lat: float) -> Point:
-    """A WGS84 longitude/latitude as a point in the network's CRS."""
-    crs = project.network.crs
-    if crs.is_geographic and crs.to_epsg() in (4326, 4490):
-        return Point(lon, lat)
-    point: Point = reproject(np.array([Point(lon, lat)]), CRS.from_epsg(4326), crs)[0]
-    return point
 
 
 @router.get("/reaches/{reach_id}/navigation", summary="Navigation modes of a reach")
@@ -142,8 +112,6 @@ def reach_chiefs(
     f: TableFormat = None,
 ) -> Response:
     """Every chief responsible for a reach (or a place on it) on a date, by level."""
-    chiefs_at = library_function("chiefs_at")
-    require_roster(state.project)
     rid = _reach(state, reach_id)
     as_of = as_of_date(datetime)
     result = state.cached(
@@ -166,8 +134,6 @@ def point_chiefs(
     f: TableFormat = None,
 ) -> Response:
     """Every chief responsible at the river nearest to a WGS84 point, on a date, by level."""
-    chiefs_at = library_function("chiefs_at")
-    require_roster(state.project)
     as_of = as_of_date(datetime)
     point = network_point(state.project, lon, lat)
     result = state.cached(
@@ -178,7 +144,7 @@ def point_chiefs(
 
 
 @router.get("/coverage/summary", summary="Coverage per admin unit and level")
-def coverage_summary(
+def unit_coverage(
     request: Request,
     state: State,
     datetime: DatetimeQuery = None,
@@ -189,12 +155,10 @@ def coverage_summary(
     f: TableFormat = None,
 ) -> Response:
     """Required and covered length, coverage % and defect counts per unit and level."""
-    summarise = library_function("coverage_summary")
-    require_roster(state.project)
     as_of = as_of_date(datetime)
     table = state.cached(
         ("coverage_summary", as_of, unit, level),
-        lambda: summarise(state.project, as_of=as_of, policy=state.policy, unit=unit, level=level),
+        lambda: coverage_summary(state.project, as_of=as_of, unit=unit, level=level),
     )
     if unit is not None and table.empty:
         raise NotFoundError(f"no admin unit {unit!r} with rivers to cover; codes look like 320500")
@@ -202,7 +166,7 @@ def coverage_summary(
 
 
 @router.get("/partners", summary="Joint-control partners")
-def partners(
+def joint_control_partners(
     request: Request,
     state: State,
     unit: Annotated[str | None, Query(description="Admin unit code.")] = None,
@@ -214,8 +178,9 @@ def partners(
     f: TableFormat = None,
 ) -> Response:
     """Upstream/downstream, left/right-bank and confluence partners of a unit, chief or reach."""
-    find = library_function("partners")
-    given = {k: v for k, v in {"unit": unit, "chief": chief, "reach": reach}.items() if v}
+    given: dict[str, Any] = {
+        k: v for k, v in {"unit": unit, "chief": chief, "reach": reach}.items() if v
+    }
     if len(given) != 1:
         raise InputError("give exactly one of unit=CODE, chief=PERSON_ID or reach=REACH_ID")
     if "reach" in given:
@@ -224,26 +189,27 @@ def partners(
     key = ("partners", tuple(given.items()), level, distance, as_of)
     result = state.cached(
         key,
-        lambda: find(state.project, **given, level=level, distance_km=distance, as_of=as_of),
+        lambda: partners(state.project, **given, level=level, distance_km=distance, as_of=as_of),
     )
     return _result_response(request, result, f=f, as_of=as_of, name="partners")
 
 
 @router.get("/partners/summary", summary="Partner summary per pair of units")
-def partners_summary(
+def unit_pairs(
     request: Request,
     state: State,
     level: Annotated[Level, Query(description="Admin level of the pairs.")] = "province",
     f: TableFormat = None,
 ) -> Response:
     """Rivers, handover sections and chiefs between each pair of neighbouring units."""
-    summarise = library_function("partner_summary")
-    result = state.cached(("partner_summary", level), lambda: summarise(state.project, level=level))
+    result = state.cached(
+        ("partner_summary", level), lambda: partner_summary(state.project, level=level)
+    )
     return _result_response(request, result, f=f, as_of=None, name="partner-summary")
 
 
 @router.get("/incident", summary="Incident routing from a point")
-def incident(
+def incident_routing(
     request: Request,
     state: State,
     lon: LonQuery,
@@ -262,12 +228,11 @@ def incident(
     The answer has ``snapped`` (the point on the network), ``notify`` (units downstream, in
     order), ``sections`` (handover sections passed, GeoJSON) and ``upstream`` (units to check).
     """
-    route = library_function("incident")
     as_of = as_of_date(datetime)
     point = network_point(state.project, lon, lat)
     result = state.cached(
         ("incident", lon, lat, distance, velocity, max_snap, as_of),
-        lambda: route(
+        lambda: incident(
             state.project,
             point,
             distance_km=distance,
@@ -323,6 +288,7 @@ def _result_response(
 ) -> Response:
     """Serialise a library result: GeoJSON for geometries, JSON items or CSV for tables."""
     if isinstance(result, pd.DataFrame):
+        result = public_columns(result)
         table = FeatureTable(to_wgs84(result))
         if isinstance(result, gpd.GeoDataFrame) or f == "csv":
             return _table_response(request, table, f=f, name=name, as_of=as_of)
@@ -348,6 +314,7 @@ def _records(frame: pd.DataFrame) -> orjson.Fragment:
 def _plain(value: Any) -> Any:
     """Composite results (dataclasses, dicts, lists of frames) as JSON-ready values."""
     if isinstance(value, pd.DataFrame):
+        value = public_columns(value)
         if isinstance(value, gpd.GeoDataFrame):
             table = FeatureTable(to_wgs84(value))
             chunks = table.geojson_chunks(table.select(), output_crs(None), members={})

@@ -10,12 +10,15 @@ Routes
 - ``/tiles/{layer}/tilejson.json``: TileJSON 3.0.0 with absolute URLs (public URL honoured).
 - ``/style.json``: a MapLibre style of every available layer, legend in its metadata.
 
-Level- and date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
-``datetime`` query parameters; coverage layers use the server's coverage policy, as the
-``/collections`` items do, so tile colours always match the API. Each layer is prepared once
-per data version, date and level; tiles are kept in an LRU cache with their gzip form and a
-strong, content-based ETag, so a cached tile costs a dictionary lookup, and ``If-None-Match``
-gets a 304. Coordinates outside the tile matrix are answered 404 with a problem+json body.
+Which layers exist and what their tiles depend on comes from the catalog: level- and
+date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
+``datetime`` query parameters, layers that need a chief roster answer 404 without one, and the
+features come from :func:`~rivernet.layers.sources.layer_frame` under the project's coverage
+policy, as the ``/collections`` items do, so tile colours always match the API. Each layer is
+prepared once per data version, date and level; tiles are kept in an LRU cache with their gzip
+form and a strong, content-based ETag, so a cached tile costs a dictionary lookup, and
+``If-None-Match`` gets a 304. Coordinates outside the tile matrix are answered 404 with a
+problem+json body.
 """
 
 from __future__ import annotations
@@ -34,15 +37,15 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
-from rivernet.layers.catalog import CATALOG, Layer, layer
+from rivernet.layers.catalog import MAP_LAYERS, Layer, layer
 from rivernet.layers.mvt import TileLayer
 from rivernet.layers.raster import RasterLayer, png_bytes
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
 from rivernet.server.http import PreparedBody, absolute_url, cached_response, send_body
-from rivernet.server.params import LEVELS, DatetimeQuery, LevelQuery, as_of_date
-from rivernet.server.routers.features import has_roster
+from rivernet.server.params import DatetimeQuery, LevelQuery, as_of_date
 from rivernet.server.state import AppState, get_state
 
 __all__ = ["MVT", "TMS", "available_layers", "router"]
@@ -54,19 +57,6 @@ MVT = "application/vnd.mapbox-vector-tile"
 PNG = "image/png"
 TILE_MAXZOOM = 14
 """Highest zoom written in TileJSON; clients over-zoom beyond it (tiles are still served)."""
-# Library functions behind each analysis source: a layer is offered once its function exists.
-REQUIRES = {
-    "coverage": "coverage_status",
-    "coverage_gaps": "coverage_gaps",
-    "crossings": "crossings",
-    "boundary_rivers": "boundary_rivers",
-}
-ROSTER_SOURCES = frozenset({"coverage", "coverage_gaps"})
-"""Sources that need the project's chief roster."""
-TEMPORAL_SOURCES = frozenset({"coverage", "coverage_gaps", "crossings"})
-LEVEL_SOURCES = frozenset({"coverage", "coverage_gaps", "crossings", "boundary_rivers"})
-POLYGON_LEVEL_SOURCES = frozenset({"crossings", "boundary_rivers"})
-"""Sources cut by unit polygons: only levels with polygons apply."""
 _TILE_CACHE = "tiles"
 
 TileKind = Literal["mvt", "png"]
@@ -218,7 +208,7 @@ def style(request: Request, params: LayerQuery, lang: LangQuery = "zh") -> Respo
     document["metadata"]["rivernet:level"] = params.level
     document["metadata"]["rivernet:polygon_levels"] = _polygon_levels(state)
     document["metadata"]["rivernet:polygon_layers"] = [
-        entry.id for entry in entries if entry.source in POLYGON_LEVEL_SOURCES
+        entry.id for entry in entries if entry.polygon_levels_only
     ]
     document["metadata"]["rivernet:bounds"] = [west, south, east, north]
     return _json(request, document)
@@ -248,7 +238,7 @@ async def _tile_response(
         index.z,
         index.x,
         index.y,
-        as_of_date(datetime) if entry.source in TEMPORAL_SOURCES else None,
+        as_of_date(datetime) if entry.temporal else None,
         layer_level(state, entry, level),
     )
     cache = state.caches[_TILE_CACHE]
@@ -302,14 +292,8 @@ def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
 
 
 def _frame(state: AppState, tile: TileRequest) -> Any:
-    """The layer's features for the tile's date and level, under the server's coverage policy."""
-    return layer_frame(
-        state.project,
-        tile.layer,
-        as_of=tile.as_of,
-        level=tile.level or "county",
-        policy=state.policy,
-    )
+    """The layer's features for the tile's date and level, under the project's coverage policy."""
+    return layer_frame(state.project, tile.layer, as_of=tile.as_of, level=tile.level)
 
 
 def _blank_png() -> bytes:
@@ -343,45 +327,28 @@ def check_tile(z: int, x: int, y: int) -> None:
 
 
 def available_layers(state: AppState) -> list[Layer]:
-    """Catalog layers whose data the installed library can produce for this project."""
-    return [entry for entry in CATALOG if _missing(state, entry) is None]
+    """The map layers this project can draw (those that need a roster only when it has one)."""
+    return [entry for entry in MAP_LAYERS if state.project.has_roster or not entry.needs_roster]
 
 
 def offered_layer(state: AppState, layer_id: str) -> Layer:
-    """The catalog layer ``layer_id`` if it is available.
+    """The map layer ``layer_id``, if the project can draw it.
 
     Raises
     ------
     NotFoundError
-        If the catalog has no such layer or the library lacks the analysis behind it.
+        If the catalog has no such layer, the layer is not drawn (its features are only
+        published as a collection), or it needs a chief roster and the project has none.
     """
     entry = layer(layer_id)
-    missing = _missing(state, entry)
-    if missing is not None:
-        available = ", ".join(e.id for e in available_layers(state))
+    if not entry.drawn:
         raise NotFoundError(
-            f"map layer {layer_id!r} needs {missing}; available layers: {available}."
+            f"layer {layer_id!r} is not drawn on maps; its features are at "
+            f"/collections/{layer_id}/items"
         )
+    if entry.needs_roster:
+        state.project.require_roster()
     return entry
-
-
-def _missing(state: AppState, entry: Layer) -> str | None:
-    """What a layer needs and this server lacks (None when it can be drawn)."""
-    needed = REQUIRES.get(entry.source)
-    if needed is None:
-        return None
-    import rivernet
-
-    try:
-        getattr(rivernet, needed)
-    except (AttributeError, ImportError):
-        return f"rivernet.{needed}, which this installation does not have yet"
-    if entry.source in ROSTER_SOURCES and not has_roster(state.project):
-        return (
-            f"a chief roster, which project {state.project.path.name} does not have "
-            "(import one with `rivernet roster import`)"
-        )
-    return None
 
 
 def _layer_query(
@@ -389,7 +356,7 @@ def _layer_query(
 ) -> dict[str, str | None]:
     """The date and level parameters a layer's tiles depend on."""
     query: dict[str, str | None] = {}
-    if entry.source in TEMPORAL_SOURCES and datetime:
+    if entry.temporal and datetime:
         query["datetime"] = datetime
     query["level"] = layer_level(state, entry, level)
     return query
@@ -402,9 +369,9 @@ def layer_level(state: AppState, entry: Layer, level: str) -> str | None:
     polygons, so below the finest level with polygons (townships and villages are assigned
     to reaches, not drawn) they show that finest polygon level.
     """
-    if entry.source not in LEVEL_SOURCES:
+    if not entry.by_level:
         return None
-    if entry.source not in POLYGON_LEVEL_SOURCES:
+    if not entry.polygon_levels_only:
         return level
     polygon_levels = _polygon_levels(state)
     if level in polygon_levels or not polygon_levels:
