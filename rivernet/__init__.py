@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rivernet.errors import (
     AdminUnitsError,
+    CoordinateOffsetWarning,
     CRSError,
     DataQualityWarning,
     InputError,
@@ -74,6 +75,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AdminUnitsError",
+    "CoordinateOffsetWarning",
     "CRSError",
     "DataQualityWarning",
     "Finding",

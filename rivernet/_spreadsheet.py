@@ -1,23 +1,43 @@
 """Reading roster spreadsheets as they really are: CSV in GBK or UTF-8, Excel with merged headers.
 
 The reader returns the raw cells of every non-blank row with its line number in the file (the
-Excel row, or the CSV line), and the header mapped to rivernet's column names. Cleaning values
-(codes, dates, numbers) is :mod:`rivernet.roster`'s job.
+Excel row, or the CSV line), and the header mapped to rivernet's column names. Defects of the
+file itself are found here and listed with their lines (:attr:`RawTable.problems`): a CSV quote
+that is never closed (which would swallow the rest of the file into one cell), ragged rows (more
+or fewer cells than the header), and Excel formulas saved without their values (evaluated when
+they are plain dates, ``=DATE(2024,12,31)``, refused otherwise; never read as blank). Cells that
+:func:`rivernet._files.safe_cell` protected on export get their protective quote removed.
+
+Besides the main table, a roster file may carry companion tables (:data:`COMPANIONS`): the sheets
+``people``, ``boards`` and ``units`` of a workbook, or the files ``NAME.people.csv``,
+``NAME.boards.csv`` and ``NAME.units.csv`` beside ``NAME.csv`` (:func:`read_tables`).
+Cleaning values (codes, dates, numbers) is :mod:`rivernet.roster`'s job.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rivernet._files import unsafe_cell
 from rivernet.errors import RosterError
 
-__all__ = ["COLUMN_ALIASES", "RawTable", "canonical_column", "read_table"]
+__all__ = [
+    "COLUMN_ALIASES",
+    "COMPANIONS",
+    "RawTable",
+    "canonical_column",
+    "companion_path",
+    "read_table",
+    "read_tables",
+]
 
 # Canonical column -> names seen in offices' spreadsheets (compared after normalising).
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,6 +68,25 @@ _LOOKUP = {
 }
 _IGNORED = {"序号", "备注", "no", "no.", "note", "notes", "remarks"}
 
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "people": ("person_id", "name", "post", "organisation", "level", "unit_code", "contact",
+               "is_fictional"),
+    "boards": ("board_id", "reach_id", "measure_m", "level", "person_id", "updated_on"),
+    "units": ("code", "name", "level", "parent_code"),
+}  # fmt: skip
+"""Companion tables of a roster file and their columns (sheet names / CSV name parts)."""
+
+MAX_CELL_LINES = 2
+"""A quoted CSV cell spanning more lines than this is taken for a quote that was never closed."""
+
+_BOM = b"\xef\xbb\xbf"
+_DATE_FORMULA = re.compile(
+    r"^=\s*DATE\s*\(\s*(\d{4})\s*,\s*(\d{1,2})\s*,\s*(\d{1,2})\s*\)\s*$", re.I
+)
+_DATEVALUE_FORMULA = re.compile(r'^=\s*DATEVALUE\s*\(\s*"([^"]*)"\s*\)\s*$', re.I)
+_TEXT_FORMULA = re.compile(r'^=\s*"([^"]*)"\s*$')
+_NUMBER_FORMULA = re.compile(r"^=\s*(-?\d+(?:\.\d+)?)\s*$")
+
 
 class RawTable:
     """Raw rows of a roster file.
@@ -60,14 +99,31 @@ class RawTable:
         The header text as found, for messages.
     rows
         ``(line, cells)`` for every non-blank data row.
+    problems
+        ``(line, message)`` for defects of the file itself (ragged rows, formulas without
+        values); the rows stay in ``rows``.
+    name
+        The file (and sheet) the table was read from, for messages.
+    header_line
+        The line of the (last) header row.
     """
 
     def __init__(
-        self, columns: list[str | None], headers: list[str], rows: list[tuple[int, list[Any]]]
+        self,
+        columns: list[str | None],
+        headers: list[str],
+        rows: list[tuple[int, list[Any]]],
+        *,
+        problems: list[tuple[int, str]] | None = None,
+        name: str = "",
+        header_line: int = 1,
     ) -> None:
         self.columns = columns
         self.headers = headers
         self.rows = rows
+        self.problems = problems if problems is not None else []
+        self.name = name
+        self.header_line = header_line
 
 
 def canonical_column(header: object) -> str | None:
@@ -90,8 +146,26 @@ def canonical_column(header: object) -> str | None:
     return _LOOKUP.get(text) or _LOOKUP.get(re.sub(r"\(.*?\)", "", text))
 
 
+def companion_path(path: Path, table: str) -> Path:
+    """The CSV file holding a companion table of ``path``: ``roster.csv`` -> ``roster.boards.csv``.
+
+    Parameters
+    ----------
+    path
+        The main roster CSV.
+    table
+        ``people``, ``boards`` or ``units``.
+
+    Returns
+    -------
+    pathlib.Path
+        The companion file (it may not exist).
+    """
+    return path.with_name(f"{path.stem}.{table}{path.suffix}")
+
+
 def read_table(path: Path, *, sheet: str | None = None) -> RawTable:
-    """Read a roster CSV or Excel file into raw rows with line numbers.
+    """Read the main table of a roster CSV or Excel file into raw rows with line numbers.
 
     Parameters
     ----------
@@ -108,89 +182,294 @@ def read_table(path: Path, *, sheet: str | None = None) -> RawTable:
     Raises
     ------
     RosterError
-        If the file cannot be read or has no recognisable header.
+        If the file cannot be read, has no recognisable header, or a CSV quote is never closed.
+    """
+    return read_tables(path, sheet=sheet)[0]
+
+
+def read_tables(path: Path, *, sheet: str | None = None) -> tuple[RawTable, dict[str, RawTable]]:
+    """Read a roster file's main table and the companion tables it carries.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` or ``.xlsx`` file. Companions are the sheets named as in :data:`COMPANIONS`
+        (``people``, ``boards``, ``units``) of a workbook, or ``NAME.boards.csv`` etc. beside
+        ``NAME.csv``.
+    sheet
+        The worksheet holding the main table (default: the first that is not a companion).
+
+    Returns
+    -------
+    main, companions
+        The main table and the companion tables found (by table name).
+
+    Raises
+    ------
+    RosterError
+        As :func:`read_table`.
     """
     suffix = path.suffix.lower()
+    companions: dict[str, RawTable] = {}
     if suffix == ".csv":
-        grid = _csv_grid(path)
-    elif suffix in (".xlsx", ".xlsm"):
-        grid = _xlsx_grid(path, sheet=sheet)
-    else:
+        main = _table_from_grid(*_csv_grid(path), name=path.name)
+        for table in COMPANIONS:
+            other = companion_path(path, table)
+            if other.exists():
+                grid, problems = _csv_grid(other)
+                companions[table] = _table_from_grid(grid, problems, name=other.name, table=table)
+        return main, companions
+    if suffix not in (".xlsx", ".xlsm"):
         raise RosterError(
             f"cannot read a roster from {path.name}: use .csv, .xlsx or a project .gpkg "
             "(save .xls files as .xlsx first)"
         )
-    return _table_from_grid(grid, path)
+    sheets = _xlsx_grids(path)
+    names = list(sheets)
+    if sheet is not None and sheet not in sheets:
+        raise RosterError(f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(names)}")
+    chosen = sheet or next((n for n in names if n not in COMPANIONS), names[0])
+    main = _table_from_grid(*sheets[chosen], name=f"{path.name}, sheet {chosen}")
+    for table in COMPANIONS:
+        if table in sheets and table != chosen:
+            grid, problems = sheets[table]
+            companions[table] = _table_from_grid(
+                grid, problems, name=f"{path.name}, sheet {table}", table=table
+            )
+    return main, companions
 
 
-def _csv_grid(path: Path) -> list[list[Any]]:
+def _decode(path: Path) -> str:
     data = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
-    raise RosterError(
-        f"{path.name} is neither UTF-8 nor GBK text; save it from Excel as 'CSV UTF-8' and retry"
-    )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if data.startswith(_BOM):
+            try:
+                data[len(_BOM) :].decode("utf-8")
+            except UnicodeDecodeError as error:
+                line = data[len(_BOM) : len(_BOM) + error.start].count(b"\n") + 1
+                raise RosterError(
+                    f"{path.name}: line {line}: not UTF-8 text after a UTF-8 byte-order mark "
+                    "(GBK text mixed in?); save the whole file from Excel as 'CSV UTF-8' and "
+                    "import again",
+                    [(line, "not UTF-8 text after a UTF-8 byte-order mark")],
+                ) from None
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise RosterError(
+            f"{path.name} is neither UTF-8 nor GBK text; save it from Excel as 'CSV UTF-8' and "
+            "retry"
+        ) from None
 
 
-def _xlsx_grid(path: Path, *, sheet: str | None) -> list[list[Any]]:
+def _csv_grid(path: Path) -> tuple[list[list[Any]], list[tuple[int, str]]]:
+    """The rows of a CSV file, padded so that row ``i`` is line ``i + 1`` of the file."""
+    reader = csv.reader(io.StringIO(_decode(path), newline=""), strict=True)
+    grid: list[list[Any]] = []
+    problems: list[tuple[int, str]] = []
+    end = 0
+    try:
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            if end - start + 1 > MAX_CELL_LINES:
+                problems.append(
+                    (
+                        start,
+                        f"a quoted cell starting on this line runs over {end - start + 1} lines "
+                        f'(to line {end}): a quote (") is probably not closed; close it or '
+                        "remove it",
+                    )
+                )
+            grid.extend([] for _ in range(start, end))  # keep row index = line - 1
+            grid.append(list(row))
+    except csv.Error as error:
+        start = end + 1
+        raise RosterError(
+            f'{path.name}: line {start}: a quote (") is not closed properly ({error}); the rest '
+            f"of the file (lines {start}-{max(reader.line_num, start)}) would be read as one "
+            "cell. Close or remove the quote and import again; nothing was imported",
+            [(start, f'a quote (") is not closed properly ({error}); close or remove it')],
+        ) from None
+    return grid, problems
+
+
+def _has_formulas(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    data = archive.read(info)
+                    if b"<f>" in data or b"<f " in data:
+                        return True
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return False
+
+
+def _xlsx_grids(path: Path) -> dict[str, tuple[list[list[Any]], list[tuple[int, str]]]]:
     import openpyxl
 
     try:
         book = openpyxl.load_workbook(path, data_only=True)
+        formulas = openpyxl.load_workbook(path, data_only=False) if _has_formulas(path) else None
     except Exception as error:  # openpyxl raises many kinds for a broken file
         raise RosterError(f"cannot open {path.name} as an Excel workbook: {error}") from error
-    if sheet is not None and sheet not in book.sheetnames:
-        raise RosterError(
-            f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(book.sheetnames)}"
-        )
-    ws = book[sheet] if sheet is not None else book.worksheets[0]
-    grid = [list(row) for row in ws.iter_rows(values_only=True)]
-    for merged in ws.merged_cells.ranges:  # a merged cell's value fills its whole range
-        value = ws.cell(merged.min_row, merged.min_col).value
-        for r in range(merged.min_row, merged.max_row + 1):
-            for c in range(merged.min_col, merged.max_col + 1):
-                if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
-                    grid[r - 1][c - 1] = value
+    sheets = {}
+    for ws in book.worksheets:
+        grid = [list(row) for row in ws.iter_rows(values_only=True)]
+        problems: list[tuple[int, str]] = []
+        if formulas is not None:
+            problems = _evaluate_formulas(grid, formulas[ws.title])
+        for merged in ws.merged_cells.ranges:  # a merged cell's value fills its whole range
+            value = ws.cell(merged.min_row, merged.min_col).value
+            for r in range(merged.min_row, merged.max_row + 1):
+                for c in range(merged.min_col, merged.max_col + 1):
+                    if r - 1 < len(grid) and c - 1 < len(grid[r - 1]):
+                        grid[r - 1][c - 1] = value
+        sheets[ws.title] = (grid, problems)
     book.close()
-    return grid
+    if formulas is not None:
+        formulas.close()
+    return sheets
+
+
+def _evaluate_formulas(grid: list[list[Any]], ws: Any) -> list[tuple[int, str]]:
+    """Fill formula cells that have no saved value: plain dates and literals; list the rest."""
+    problems = []
+    for r, row in enumerate(ws.iter_rows()):
+        for c, cell in enumerate(row):
+            formula = cell.value
+            text = getattr(formula, "text", formula)
+            if not (isinstance(text, str) and text.startswith("=")):
+                continue
+            if r < len(grid) and c < len(grid[r]) and grid[r][c] is not None:
+                continue  # Excel saved the value: use it
+            value = _formula_value(text)
+            if value is None:
+                problems.append(
+                    (
+                        r + 1,
+                        f"cell {cell.coordinate} holds the formula {text} without a saved value; "
+                        "open the file in Excel or LibreOffice and save it (so the values are "
+                        "stored), or type the value itself",
+                    )
+                )
+                value = text
+            while len(grid) <= r:
+                grid.append([])
+            grid[r].extend([None] * (c + 1 - len(grid[r])))
+            grid[r][c] = value
+    return problems
+
+
+def _formula_value(text: str) -> Any:
+    """The value of a simple formula (a date or a literal), or None."""
+    match = _DATE_FORMULA.match(text)
+    if match:
+        try:
+            return dt.date(*map(int, match.groups()))
+        except ValueError:
+            return None
+    for pattern in (_DATEVALUE_FORMULA, _TEXT_FORMULA):
+        match = pattern.match(text)
+        if match:
+            return match.group(1)
+    match = _NUMBER_FORMULA.match(text)
+    if match:
+        number = float(match.group(1))
+        return int(number) if number.is_integer() else number
+    return None
 
 
 def _blank(cell: Any) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _table_from_grid(grid: list[list[Any]], path: Path) -> RawTable:
+def _table_from_grid(
+    grid: list[list[Any]],
+    problems: list[tuple[int, str]],
+    *,
+    name: str,
+    table: str | None = None,
+) -> RawTable:
     header_row = next((i for i, row in enumerate(grid) if not all(map(_blank, row))), None)
     if header_row is None:
-        raise RosterError(f"{path.name} is empty; expected a header row and one row per chief")
+        raise RosterError(f"{name} is empty; expected a header row and one row per chief")
+    if table is not None:
+        columns = [_companion_column(cell, table) for cell in grid[header_row]]
+        headers = ["" if _blank(c) else str(c).strip() for c in grid[header_row]]
+        first = header_row + 1
+        key = COMPANIONS[table][0]
+        if key not in columns:
+            raise RosterError(
+                f"{name}: no {key} column in the header of row {header_row + 1}; a {table} "
+                f"table has the columns {', '.join(COMPANIONS[table])}",
+                [(header_row + 1, f"no {key} column")],
+            )
+    else:
+        columns, headers, first = _main_header(grid, header_row, name)
+    width = len(columns)
+    needed = max(
+        (i + 1 for row in grid[header_row:first] for i, cell in enumerate(row) if not _blank(cell)),
+        default=0,
+    )
+    rows = []
+    for number in range(first, len(grid)):
+        cells = grid[number]
+        if all(map(_blank, cells)):
+            continue
+        if len(cells) > width and not all(map(_blank, cells[width:])):
+            problems.append(
+                (
+                    number + 1,
+                    f"{len(cells)} cells but the header has {width}: a comma inside a cell "
+                    'must be quoted ("a,b"), or a column is missing from the header',
+                )
+            )
+        elif len(cells) < needed:
+            problems.append(
+                (
+                    number + 1,
+                    f"only {len(cells)} cells but the header has {needed}: a cell or a comma is "
+                    "missing on this line; give every column (blank cells may be empty)",
+                )
+            )
+        padded = [unsafe_cell(cell) for cell in cells] + [None] * (width - len(cells))
+        rows.append((number + 1, padded))
+    return RawTable(columns, headers, rows, problems=sorted(problems), name=name, header_line=first)
+
+
+def _companion_column(header: Any, table: str) -> str | None:
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header or ""))).lower()
+    if text in COMPANIONS[table]:
+        return text
+    canonical = canonical_column(header)
+    return canonical if canonical in COMPANIONS[table] else None
+
+
+def _main_header(
+    grid: list[list[Any]], header_row: int, name: str
+) -> tuple[list[str | None], list[str], int]:
     one = _map_header(grid[header_row], None)
     two = _map_header(grid[header_row + 1], grid[header_row]) if header_row + 1 < len(grid) else []
     use_two = sum(c is not None for c in two) > sum(c is not None for c in one)
     columns = two if use_two else one
     top = grid[header_row]
     headers = [
-        _join_header(top[i] if use_two else None, cell)
+        _join_header(top[i] if use_two and i < len(top) else None, cell)
         for i, cell in enumerate(grid[header_row + 1] if use_two else top)
     ]
-    first = header_row + (2 if use_two else 1)
     if not any(c in ("name", "person_id") for c in columns):
         raise RosterError(
-            f"{path.name}: no recognisable header in row {header_row + 1} (found: "
+            f"{name}: no recognisable header in row {header_row + 1} (found: "
             f"{', '.join(str(h) for h in headers if h)}); name the columns as in "
             "rivernet.roster (e.g. 姓名/name, 职务/post, 层级/level, 行政区划代码/unit_code, "
             "河段编码/reach_id, 任期开始/valid_from)",
             [(header_row + 1, "no recognisable header")],
         )
-    rows = [
-        (number + 1, list(grid[number]) + [None] * (len(columns) - len(grid[number])))
-        for number in range(first, len(grid))
-        if not all(map(_blank, grid[number]))
-    ]
-    return RawTable(columns, headers, rows)
+    return columns, headers, header_row + (2 if use_two else 1)
 
 
 def _join_header(top: Any, cell: Any) -> str:

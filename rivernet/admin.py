@@ -24,6 +24,7 @@ from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -38,10 +39,14 @@ __all__ = [
     "AdminProblem",
     "Level",
     "admin_units_from_frame",
+    "containment_problems",
+    "hierarchy_problems",
     "is_within",
     "level_of_code",
+    "missing_ancestors",
     "normalise_code",
     "parent_code",
+    "polygon_levels",
     "require_valid_admin_units",
     "validate_admin_units",
 ]
@@ -65,6 +70,7 @@ ADMIN_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "geome
 _CODE_LENGTHS = (6, 9, 12)
 _DIGITS = re.compile(r"^[0-9]+$")
 
+ObjectArray = npt.NDArray[np.object_]
 AdminCheck = Callable[[gpd.GeoDataFrame], list["AdminProblem"]]
 
 
@@ -201,17 +207,22 @@ class AdminProblem:
     ----------
     kind
         A short key: ``missing_column``, ``bad_code``, ``invalid_geometry``, ``duplicate_code``,
-        ``level_mismatch``, ``parent_mismatch``, ``missing_parent``, ``overlap``, and
-        ``gap`` through the ``extra_checks`` hook (:func:`rivernet.pieces.gap_problems`).
+        ``level_mismatch``, ``parent_mismatch``, ``missing_parent``, ``overlap``,
+        ``outside_parent``, and ``gap`` through the ``extra_checks`` hook
+        (:func:`rivernet.pieces.gap_problems`).
     message
         What is wrong, where and how to fix it.
     codes
         The codes concerned.
+    severity
+        ``"error"`` (answers would be wrong) or ``"warning"`` (a geometric defect within
+        reason, such as a child polygon reaching a little outside its parent).
     """
 
     kind: str
     message: str
     codes: tuple[str, ...] = field(default_factory=tuple)
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         return self.message
@@ -264,9 +275,14 @@ def validate_admin_units(
     gdf: gpd.GeoDataFrame,
     *,
     overlap_tolerance_m2: float = 10_000.0,
+    outside_tolerance_m: float = 200.0,
     extra_checks: Sequence[AdminCheck] = (),
 ) -> list[AdminProblem]:
     """Check an admin-units table and list every problem found.
+
+    Codes, levels and the hierarchy (:func:`hierarchy_problems`), geometries, overlaps between
+    units of one level, and children reaching outside their parent
+    (:func:`containment_problems`, severity ``"warning"``).
 
     Parameters
     ----------
@@ -275,6 +291,8 @@ def validate_admin_units(
     overlap_tolerance_m2
         Overlaps between units of one level smaller than this (square metres) are ignored;
         independently digitised neighbours always overlap a little along their border.
+    outside_tolerance_m
+        How far (metres) a child's boundary may stray outside its parent's polygon.
     extra_checks
         More checks, each a function of the table returning problems (for example
         :func:`rivernet.pieces.gap_problems`).
@@ -293,9 +311,10 @@ def validate_admin_units(
                 "rivernet.admin.admin_units_from_frame",
             )
         ]
-    problems = _code_problems(gdf)
+    problems = hierarchy_problems(gdf)
     problems += _geometry_problems(gdf)
     problems += _overlap_problems(gdf, tolerance_m2=overlap_tolerance_m2)
+    problems += containment_problems(gdf, tolerance_m=outside_tolerance_m)
     for check in extra_checks:
         problems += check(gdf)
     return problems
@@ -307,7 +326,9 @@ def require_valid_admin_units(
     overlap_tolerance_m2: float = 10_000.0,
     extra_checks: Sequence[AdminCheck] = (),
 ) -> None:
-    """Raise AdminUnitsError listing every problem :func:`validate_admin_units` finds.
+    """Raise AdminUnitsError listing every error :func:`validate_admin_units` finds.
+
+    Problems of severity ``"warning"`` do not raise.
 
     Parameters
     ----------
@@ -316,15 +337,32 @@ def require_valid_admin_units(
     overlap_tolerance_m2, extra_checks
         As for :func:`validate_admin_units`.
     """
-    problems = validate_admin_units(
+    found = validate_admin_units(
         gdf, overlap_tolerance_m2=overlap_tolerance_m2, extra_checks=extra_checks
     )
+    problems = [problem for problem in found if problem.severity == "error"]
     if problems:
         lines = "\n".join(f"- {problem.message}" for problem in problems)
         raise AdminUnitsError(f"admin units have {len(problems)} problem(s):\n{lines}")
 
 
-def _code_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
+def hierarchy_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
+    """Problems of the codes and the hierarchy: every one makes answers wrong.
+
+    Codes that are not GB/T 2260 codes, duplicate codes, levels that disagree with the code,
+    a ``parent_code`` that disagrees with the code (a county whose parent is another
+    province's city) and parents missing from the table.
+
+    Parameters
+    ----------
+    gdf
+        The table (columns ``code, name, level``, optionally ``parent_code``).
+
+    Returns
+    -------
+    list of AdminProblem
+        Empty when the codes and the hierarchy are consistent.
+    """
     problems: list[AdminProblem] = []
     codes: list[str | None] = []
     for row, value in enumerate(gdf["code"]):
@@ -371,15 +409,9 @@ def _row_code_problems(
     expected = parent_code(code)
     if check_parent:
         stated_parent = gdf["parent_code"].iloc[row]
-        stated_parent = None if pd.isna(stated_parent) else str(stated_parent)
+        stated_parent = None if pd.isna(stated_parent) else _code_text(stated_parent)
         if stated_parent != expected:
-            problems.append(
-                AdminProblem(
-                    "parent_mismatch",
-                    f"unit {code}: parent_code is {stated_parent} but the code implies {expected}",
-                    (code,),
-                )
-            )
+            problems.append(_parent_mismatch(gdf, row, code, stated_parent, expected))
     if expected is not None and expected not in known:
         problems.append(
             AdminProblem(
@@ -390,6 +422,24 @@ def _row_code_problems(
             )
         )
     return problems
+
+
+def _parent_mismatch(
+    gdf: gpd.GeoDataFrame, row: int, code: str, stated: str | None, expected: str | None
+) -> AdminProblem:
+    names = dict(zip(gdf["code"].map(_code_text), gdf["name"], strict=False))
+
+    def label(value: str | None) -> str:
+        return f"{value} ({names[value]})" if value in names else str(value)
+
+    fix = f"set parent_code to {expected}" if expected else "clear parent_code (a province)"
+    return AdminProblem(
+        "parent_mismatch",
+        f"unit {label(code)} (row {row}): parent_code is {label(stated)} but its GB/T 2260 "
+        f"code puts it under {label(expected)}; {fix}, or correct the unit's code if it "
+        f"really belongs to {stated}",
+        (code,),
+    )
 
 
 def _geometry_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
@@ -449,3 +499,146 @@ def _overlap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float) -> list[Adm
                 )
             )
     return problems
+
+
+def containment_problems(
+    gdf: gpd.GeoDataFrame, *, tolerance_m: float = 200.0, sample_size: int = 4000
+) -> list[AdminProblem]:
+    """Units whose polygon reaches outside their parent's polygon (severity ``"warning"``).
+
+    Sampled boundary vertices of each child (at most ``sample_size`` in all, so the check stays
+    cheap) are tested against the parent's polygon; a vertex more than ``tolerance_m`` outside
+    it counts. Independently digitised levels never match exactly, hence the tolerance.
+
+    Parameters
+    ----------
+    gdf
+        The table (columns ``code, level, parent_code, geometry``) in a CRS with units.
+    tolerance_m
+        How far (metres) a child's boundary may stray outside its parent.
+    sample_size
+        How many child vertices to test at most.
+
+    Returns
+    -------
+    list of AdminProblem
+        One ``outside_parent`` warning per child concerned.
+    """
+    pairs = _child_parent_pairs(gdf)
+    if pairs is None:
+        return []
+    child, parent, mask, scale = pairs
+    coords, owner = shapely.get_coordinates(child, return_index=True)
+    if len(coords) == 0:
+        return []
+    keep = np.arange(0, len(coords), max(1, len(coords) // sample_size))
+    coords, owner = coords[keep], owner[keep]
+    points = np.asarray(shapely.points(coords), dtype=object)
+    shapely.prepare(parent)
+    outside = ~shapely.covers(parent[owner], points)
+    distance = np.zeros(len(points))
+    distance[outside] = shapely.distance(parent[owner[outside]], points[outside]) * scale
+    far = distance > tolerance_m
+    return [
+        _outside_problem(gdf, int(row), far[owner == i].mean(), distance[owner == i].max())
+        for i, row in enumerate(np.flatnonzero(mask))
+        if far[owner == i].any()
+    ]
+
+
+def _polygons(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Non-empty (Multi)Polygons (validity is not tested: that is costly, and checked apart)."""
+    usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    return np.asarray(usable & np.isin(shapely.get_type_id(geoms), (3, 6)), dtype=bool)
+
+
+def _parent_geometries(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
+    geoms = gdf.geometry.to_numpy()
+    codes = [_code_text(code) for code in gdf["code"]]
+    usable = _polygons(geoms)
+    by_code = {code: geom for code, geom, ok in zip(codes, geoms, usable, strict=True) if ok}
+    column = gdf["parent_code"] if "parent_code" in gdf.columns else pd.Series([None] * len(gdf))
+    found = [None if pd.isna(p) else by_code.get(_code_text(p)) for p in column]
+    return np.array(found, dtype=object)
+
+
+def _child_parent_pairs(
+    gdf: gpd.GeoDataFrame,
+) -> tuple[ObjectArray, ObjectArray, npt.NDArray[np.bool_], float] | None:
+    """Child and parent polygons, the rows of the children, and metres per CRS unit."""
+    if gdf.crs is None or "code" not in gdf.columns or len(gdf) == 0:
+        return None
+    parent = _parent_geometries(gdf)
+    mask = _polygons(gdf.geometry.to_numpy()) & np.array([g is not None for g in parent], bool)
+    if not mask.any():
+        return None
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_geographic:
+        scale = 111_320.0  # metres per degree: a rough scale suits a tolerance
+    else:
+        scale = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return gdf.geometry.to_numpy()[mask], parent[mask], mask, scale
+
+
+def _outside_problem(gdf: gpd.GeoDataFrame, row: int, share: float, far_m: float) -> AdminProblem:
+    code = _code_text(gdf["code"].iloc[row])
+    parent = _code_text(gdf["parent_code"].iloc[row])
+    return AdminProblem(
+        "outside_parent",
+        f"unit {code} ({gdf['name'].iloc[row]}): {share:.0%} of its sampled boundary lies "
+        f"outside its parent {parent}, up to {far_m:,.0f} m away; a unit must lie inside its "
+        "parent: check its parent_code and its polygon (or the parent's polygon)",
+        (code, parent),
+        severity="warning",
+    )
+
+
+def missing_ancestors(gdf: gpd.GeoDataFrame) -> list[str]:
+    """Codes of parents (and their parents) that units name but the table lacks.
+
+    Parameters
+    ----------
+    gdf
+        The table (``code``, optionally ``parent_code``).
+
+    Returns
+    -------
+    list of str
+        The missing codes, sorted coarse to fine.
+    """
+    known = {_code_text(code) for code in gdf["code"]}
+    column = gdf["parent_code"] if "parent_code" in gdf.columns else gdf["code"].map(parent_code)
+    todo = [_code_text(p) for p in column.dropna()]
+    missing: set[str] = set()
+    while todo:
+        code = todo.pop()
+        if code in known or code in missing or not _DIGITS.match(code):
+            continue
+        if len(code) not in _CODE_LENGTHS:
+            continue
+        missing.add(code)
+        above = parent_code(code)
+        if above is not None:
+            todo.append(above)
+    return sorted(missing, key=lambda code: (LEVELS.index(level_of_code(code)), code))
+
+
+def polygon_levels(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """The levels of :data:`POLYGON_LEVELS` that have at least one polygon in a table.
+
+    Parameters
+    ----------
+    gdf
+        The table (``level``, ``geometry``).
+
+    Returns
+    -------
+    tuple of str
+        Coarse to fine.
+    """
+    geoms = gdf.geometry.to_numpy()
+    drawn = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    present = set(gdf["level"].to_numpy()[drawn])
+    return tuple(level for level in POLYGON_LEVELS if level in present)

@@ -66,6 +66,10 @@ class DataQualityWarning(RivernetWarning):
     """The data has a defect that rivernet works around (and reports)."""
 
 
+class CoordinateOffsetWarning(DataQualityWarning):
+    """A layer labelled WGS84 fits the other layers better once treated as GCJ-02."""
+
+
 class SnapWarning(RivernetWarning):
     """Some points could not be snapped to a reach within the distance limit."""
 

@@ -89,7 +89,10 @@ def _read_with_encoding(file: Path, *, layer: str | None, encoding: str | None) 
     if encoding is not None:
         return _read(file, layer=layer, encoding=encoding)
     if not _shapefile_without_declared_encoding(file):
-        gdf = _read(file, layer=layer, encoding=None)
+        try:
+            gdf = _read(file, layer=layer, encoding=None)
+        except UnicodeDecodeError as error:
+            return _read_misdeclared(file, layer=layer, error=error)
         if not _is_shapefile(file) or not _looks_like_gbk_mojibake(gdf):
             return gdf
         warnings.warn(
@@ -125,6 +128,36 @@ def _read_with_encoding(file: Path, *, layer: str | None, encoding: str | None) 
     return gdf
 
 
+def _read_misdeclared(
+    file: Path, *, layer: str | None, error: UnicodeDecodeError
+) -> gpd.GeoDataFrame:
+    """The declared encoding fails to decode: try GBK (GB18030), else say how to fix it."""
+    declared = _declared_encoding(file)
+    cpg = file.with_suffix(".cpg").name
+    try:
+        gdf = _read(file, layer=layer, encoding="GB18030")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{file.name}: the text is not in the declared encoding ({declared}: {error}) nor "
+            f"in GBK; pass the right encoding= to read_lines, or fix {cpg}"
+        ) from error
+    warnings.warn(
+        f"{file.name}: the declared encoding ({declared}) cannot decode the text, which reads "
+        f"as GBK (GB18030); read it as GBK. Write GBK into {cpg} (or pass encoding='GBK') "
+        "to silence this",
+        DataQualityWarning,
+        stacklevel=4,
+    )
+    return gdf
+
+
+def _declared_encoding(file: Path) -> str:
+    cpg = file.with_suffix(".cpg")
+    if _is_shapefile(file) and cpg.exists():
+        return cpg.read_text(encoding="ascii", errors="replace").strip() or "empty .cpg"
+    return "the file's own"
+
+
 def _read(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -133,11 +166,25 @@ def _read(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoData
     except pyogrio.errors.DataLayerError as error:
         raise InputError(f"cannot read layer {layer!r} of {file}: {error}") from error
     except pyogrio.errors.DataSourceError as error:
-        raise InputError(f"cannot read {file} as vector data: {error}") from error
+        raise _unreadable(file, error) from error
+    except pyogrio.errors.FeatureError as error:
+        raise InputError(
+            f"cannot read the features of {file} (layer {layer!r}): the file is damaged "
+            f"({error}); restore it from a backup or export it again"
+        ) from error
     _reissue_gdal_warnings(caught, file)
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"{file} (layer {layer!r}) has no geometry: expected river lines")
     return gdf
+
+
+def _unreadable(file: Path, error: Exception) -> InputError:
+    empty = file.exists() and file.stat().st_size == 0
+    why = "the file is empty (0 bytes)" if empty else f"GDAL says: {error}"
+    return InputError(
+        f"cannot read {file} as vector data: {why}; re-export it (a shapefile needs its "
+        ".shp, .shx and .dbf, plus .prj and .cpg), or use a GeoPackage or GeoJSON"
+    )
 
 
 def _reissue_gdal_warnings(caught: list[warnings.WarningMessage], file: Path) -> None:
@@ -184,7 +231,10 @@ def _shapefile_without_declared_encoding(file: Path) -> bool:
     if f"{file.stem}.cpg".lower() in siblings:
         return False
     # Without a .cpg GDAL uses the DBF header's language driver id, or ISO-8859-1 without one.
-    info_encoding = pyogrio.read_info(file).get("encoding")
+    try:
+        info_encoding = pyogrio.read_info(file).get("encoding")
+    except pyogrio.errors.DataSourceError as error:
+        raise _unreadable(file, error) from error
     return info_encoding in (None, _GDAL_DEFAULT_SHAPEFILE_ENCODING)
 
 

@@ -28,11 +28,12 @@ level at once (:class:`~rivernet.errors.PolicyError`).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import geopandas as gpd
 import numpy as np
@@ -41,7 +42,7 @@ import pandas as pd
 import shapely
 
 from rivernet.admin import LEVELS
-from rivernet.errors import PolicyError
+from rivernet.errors import PolicyError, format_ids
 
 __all__ = [
     "CoveragePolicy",
@@ -49,6 +50,7 @@ __all__ = [
     "LakeRule",
     "LevelRule",
     "load_policy",
+    "reference_problems",
     "requirements",
 ]
 
@@ -232,6 +234,7 @@ def policy_from_dict(data: Mapping[str, Any], *, source: Path | None = None) -> 
                     problems.append(f"[[{key}]] #{number} must be a table")
                     continue
                 problems += _check_keys(item, allowed, f"[[{key}]] #{number} ")
+    problems += _range_problems(data, tables)
     default_levels = tuple(data.get("default_levels", CoveragePolicy.default_levels))
     problems += _check_levels(default_levels, "default_levels")
     roles = tuple(data.get("covering_roles", CoveragePolicy.covering_roles))
@@ -266,6 +269,150 @@ def policy_from_dict(data: Mapping[str, Any], *, source: Path | None = None) -> 
         board_update_days=int(data.get("board_update_days", CoveragePolicy.board_update_days)),
         source=source,
     )
+
+
+_MAX_BOARD_UPDATE_DAYS = 366
+
+
+def _range_problems(data: Mapping[str, Any], tables: Mapping[str, Any]) -> list[str]:
+    """Numbers out of range: days, Strahler orders, lengths (every one, with rule and key)."""
+    problems: list[str] = []
+    days = data.get("board_update_days")
+    if _is_number(days) and not 1 <= days <= _MAX_BOARD_UPDATE_DAYS:
+        problems.append(
+            f"key 'board_update_days' is {days}; give the days a sign board may lag behind a "
+            f"change of chief, from 1 to {_MAX_BOARD_UPDATE_DAYS} (provincial rules: 15-45)"
+        )
+    for key in ("rule", "exemption"):
+        items = tables.get(key)
+        for number, item in enumerate(items if isinstance(items, list) else [], start=1):
+            if isinstance(item, dict):
+                problems += _match_range_problems(item, f"[[{key}]] #{number}")
+    return problems
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _match_range_problems(item: Mapping[str, Any], where: str) -> list[str]:
+    problems: list[str] = []
+    for key in ("min_strahler", "max_strahler"):
+        value = item.get(key)
+        if _is_number(value) and value < 1:
+            problems.append(f"{where} key {key!r} is {value}; Strahler orders start at 1")
+    low, high = item.get("min_strahler"), item.get("max_strahler")
+    if _is_number(low) and _is_number(high) and low > high:
+        problems.append(
+            f"{where}: min_strahler {low} is above max_strahler {high}, so nothing matches; "
+            "swap them"
+        )
+    length = item.get("min_river_length_km")
+    if _is_number(length) and (not math.isfinite(length) or length < 0):
+        problems.append(
+            f"{where} key 'min_river_length_km' is {length}; give a length of 0 km or more"
+        )
+    for key in ("reach_ids", "river_ids", "values"):
+        if isinstance(item.get(key), list) and not item[key]:
+            problems.append(f"{where} key {key!r} is an empty list, so nothing matches; fill it")
+    return problems
+
+
+def reference_problems(
+    policy: CoveragePolicy,
+    *,
+    reach_ids: Sequence[Any] | pd.Index,
+    lake_ids: Sequence[Any] | pd.Index | None,
+    river_ids: Sequence[Any] | pd.Index | None = None,
+    columns: Sequence[str] = (),
+) -> list[str]:
+    """Every id and column a policy names that the project does not have.
+
+    Parameters
+    ----------
+    policy
+        The policy.
+    reach_ids
+        The project's reach ids.
+    lake_ids
+        The project's lake ids; None when it has no lakes layer.
+    river_ids
+        The project's river (main-stem) ids; None to skip that check.
+    columns
+        The reach attribute columns (for ``column`` tests).
+
+    Returns
+    -------
+    list of str
+        One message per problem, naming the rule (``[[rule]] #2``), the key and the fix.
+    """
+    problems: list[str] = []
+    named: list[tuple[str, Match]] = [
+        (f"[[rule]] #{number} ({rule.name})", rule.match)
+        for number, rule in enumerate(policy.rules, start=1)
+    ]
+    named += [
+        (f"[[exemption]] #{number} ({rule.name})", rule.match)
+        for number, rule in enumerate(policy.exemptions, start=1)
+    ]
+    for where, match in named:
+        problems += _match_reference_problems(match, where, reach_ids, lake_ids, river_ids, columns)
+    for number, lake_rule in enumerate(policy.lakes, start=1):
+        where = f"[[lake]] #{number} ({lake_rule.name})"
+        problems += _unknown(where, "lake_ids", lake_rule.lake_ids, lake_ids, "lake")
+    return problems
+
+
+def _match_reference_problems(
+    match: Match,
+    where: str,
+    reach_ids: Sequence[Any] | pd.Index,
+    lake_ids: Sequence[Any] | pd.Index | None,
+    river_ids: Sequence[Any] | pd.Index | None,
+    columns: Sequence[str],
+) -> list[str]:
+    problems = _unknown(where, "reach_ids", match.reach_ids or (), reach_ids, "reach")
+    if river_ids is not None:
+        problems += _unknown(where, "river_ids", match.river_ids or (), river_ids, "river")
+    if isinstance(match.in_lakes, tuple):
+        problems += _unknown(where, "in_lakes", match.in_lakes, lake_ids, "lake")
+    elif match.in_lakes is True and lake_ids is not None and len(lake_ids) == 0:
+        problems.append(f"{where} key 'in_lakes': the project has no lakes, so nothing matches")
+    elif match.in_lakes is True and lake_ids is None:
+        problems += _unknown(where, "in_lakes", ("any",), None, "lake")
+    if match.column is not None and columns and match.column not in columns:
+        problems.append(
+            f"{where} key 'column': the reaches have no column {match.column!r} (they have: "
+            f"{', '.join(columns)}); name an existing column"
+        )
+    return problems
+
+
+def _unknown(
+    where: str, key: str, named: Sequence[Any], known: Sequence[Any] | pd.Index | None, what: str
+) -> list[str]:
+    if not named:
+        return []
+    if known is None:
+        return [
+            f"{where} key {key!r} names {what}s but the project has no {what}s layer; add the "
+            f"layer (lake polygons with a lake_id column) or remove the key"
+        ]
+    index = pd.Index(known)
+    missing = [value for value in named if not _contains(index, value)]
+    if not missing:
+        return []
+    return [
+        f"{where} key {key!r}: {what} id(s) {format_ids(missing)} are not in the project "
+        f"(it has {len(index)} {what}s, e.g. {format_ids(index[:5])}); fix the ids or remove them"
+    ]
+
+
+def _contains(index: pd.Index, value: Any) -> bool:
+    if value in index:
+        return True
+    text = str(value)
+    return any(str(item) == text for item in index) if index.dtype == object else False
 
 
 def _check_keys(

@@ -17,27 +17,51 @@ by reference (the server keeps one for its lifetime).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyproj import CRS
 
 from rivernet._store import INPUTS, ResultStore, new_version
-from rivernet.admin import normalise_code, parent_code
-from rivernet.crs import crs_equivalent
-from rivernet.errors import CRSError, InputError, NotFoundError, ProjectFileError
+from rivernet.admin import (
+    POLYGON_LEVELS,
+    containment_problems,
+    hierarchy_problems,
+    level_of_code,
+    missing_ancestors,
+    normalise_code,
+    parent_code,
+    polygon_levels,
+    validate_admin_units,
+)
+from rivernet.crs import boundary_fit_gcj02, crs_equivalent
+from rivernet.errors import (
+    AdminUnitsError,
+    CoordinateOffsetWarning,
+    CRSError,
+    DataQualityWarning,
+    InputError,
+    NotFoundError,
+    PolicyError,
+    ProjectFileError,
+    format_ids,
+)
 from rivernet.network import RiverNetwork
-from rivernet.policy import CoveragePolicy, load_policy
+from rivernet.policy import CoveragePolicy, load_policy, reference_problems
 from rivernet.roster import TABLES as ROSTER_TABLES
 from rivernet.roster import Roster, roster_from_tables
+from rivernet.validation import Finding, ValidationReport, validate_reaches
 
 T = TypeVar("T")
 
-__all__ = ["FORMAT_VERSION", "Project", "open_project", "read_meta"]
+__all__ = ["FORMAT_VERSION", "Project", "check_project", "open_project", "read_meta"]
 
 FORMAT_VERSION = 1
 META_LAYER = "project_meta"
@@ -350,17 +374,32 @@ def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None
     Raises
     ------
     ProjectFileError
-        If the file is missing or unreadable, or lacks a required layer or column.
+        If the file is missing or unreadable, or lacks a required layer or column, or its
+        reaches layer is empty.
     CRSError
         If a layer has no CRS.
     TopologyError
         If the reaches do not form a valid network.
+    AdminUnitsError
+        If admin codes, levels or parents disagree (a county whose ``parent_code`` names
+        another province's city, say).
+    PolicyError
+        If the policy names lakes, reaches, rivers or columns the project does not have.
+
+    Warns
+    -----
+    CoordinateOffsetWarning
+        If the admin polygons fit the rivers better once converted from GCJ-02.
+    DataQualityWarning
+        If a child unit reaches outside its parent's polygon, or a level has no polygons
+        (its units are then derived from the codes of the finer units).
     """
     file = Path(path)
     layers = _list_layers(file)
     meta = read_meta(file, layers=layers)
     reaches = _read_layer(file, "reaches", layers, required=True)
     assert reaches is not None  # required=True raises instead of returning None
+    _require_rows(file, "reaches", reaches)
     id_column, downstream_column = meta["id_column"], meta["downstream_column"]
     _require_columns(
         file,
@@ -379,18 +418,25 @@ def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None
         )
         network.core  # noqa: B018 - build the array core now: bad topology fails at open time
     except InputError as error:
-        error.add_note(f"while building the network from layer 'reaches' of {file}")
-        raise
+        raise type(error)(f"layer 'reaches' of {file}: {error}") from error
     admin_units = _read_admin_units(file, layers, target_crs=network.crs)
     lakes = _read_lakes(file, layers, target_crs=network.crs)
     tables = {
-        name: pyogrio.read_dataframe(file, layer=name, read_geometry=False)
+        name: _read_table(file, name)
         for name, geometry_type in layers.items()
         if geometry_type is None and name != META_LAYER
     }
+    _check_admin_units(file, admin_units, network)
+    admin_units = _with_derived_units(file, admin_units, tables)
+    chosen = _read_policy(file, meta) if policy is None else _policy_from(policy)
+    if chosen is not None:
+        _require_policy_references(
+            chosen, network=network, lakes=lakes, has_lakes="lakes" in layers
+        )
     roster = None
     if ROSTER_TABLES["assignments"] in tables:
-        roster = roster_from_tables(tables, source=str(file))
+        roster_tables: dict[str, pd.DataFrame | None] = dict(tables)
+        roster = roster_from_tables(roster_tables, source=str(file))
     return Project(
         path=file,
         network=network,
@@ -400,7 +446,7 @@ def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None
         file_version=file_version(file),
         tables=tables,
         roster=roster,
-        policy=_read_policy(file, meta) if policy is None else _policy_from(policy),
+        policy=chosen,
     )
 
 
@@ -501,7 +547,10 @@ def _read_layer(
             f"{file} has no {layer!r} layer (layers: {', '.join(layers) or 'none'}); add it, "
             f"e.g. rivernet.io.write_vector(gdf, {str(file)!r}, layer={layer!r}) {_BUILD_HINT}"
         )
-    gdf = pyogrio.read_dataframe(file, layer=layer)
+    try:
+        gdf = pyogrio.read_dataframe(file, layer=layer)
+    except Exception as error:  # pyogrio's FeatureError, DataLayerError... on a damaged file
+        raise _damaged(file, layer, error) from error
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
         raise CRSError(
             f"layer {layer!r} of {file} has no CRS; write it with one (EPSG:4326 for WGS84, "
@@ -563,3 +612,333 @@ def _read_lakes(
         return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=target_crs), crs=target_crs)
     _require_columns(file, "lakes", lakes, ("lake_id",))
     return _to_crs(lakes, target_crs)
+
+
+def _damaged(file: Path, layer: str, error: Exception) -> ProjectFileError:
+    return ProjectFileError(
+        f"cannot read layer {layer!r} of {file}: the file is damaged ({type(error).__name__}: "
+        f"{error}); restore it from a backup or rebuild it {_BUILD_HINT}"
+    )
+
+
+def _read_table(file: Path, layer: str) -> pd.DataFrame:
+    try:
+        table: pd.DataFrame = pyogrio.read_dataframe(file, layer=layer, read_geometry=False)
+    except Exception as error:  # pyogrio's FeatureError and friends on a damaged file
+        raise _damaged(file, layer, error) from error
+    return table
+
+
+def _require_rows(file: Path, layer: str, frame: pd.DataFrame) -> None:
+    if len(frame) == 0:
+        raise ProjectFileError(
+            f"layer {layer!r} of {file} is empty: a project needs at least one reach; write "
+            f"the reach lines into it, e.g. rivernet.io.write_vector(lines, {str(file)!r}, "
+            f"layer={layer!r})"
+        )
+
+
+def _check_admin_units(file: Path, units: gpd.GeoDataFrame, network: RiverNetwork) -> None:
+    """Refuse inconsistent codes and parents; warn about geometric defects and GCJ-02."""
+    problems = [p for p in hierarchy_problems(units) if p.kind != "missing_parent"]
+    if problems:
+        lines = "\n".join(f"- {problem.message}" for problem in problems)
+        raise AdminUnitsError(
+            f"layer 'admin_units' of {file} has {len(problems)} problem(s) with its codes and "
+            f"hierarchy:\n{lines}\nFix the layer (rivernet.admin.validate_admin_units lists "
+            "every problem; `rivernet check` reports them all)"
+        )
+    for problem in containment_problems(units):
+        warnings.warn(f"layer 'admin_units' of {file}: {problem.message}", DataQualityWarning, 3)
+    _warn_offset(file, units, network)
+
+
+def _warn_offset(file: Path, units: gpd.GeoDataFrame, network: RiverNetwork) -> None:
+    fit = boundary_fit_gcj02(units, network.reaches)
+    if fit is None or not fit.likely_gcj02:
+        return
+    warnings.warn(offset_message(file, fit), CoordinateOffsetWarning, stacklevel=4)
+
+
+def offset_message(file: Path, fit: Any) -> str:
+    """The message of a :class:`~rivernet.errors.CoordinateOffsetWarning` about admin units.
+
+    Parameters
+    ----------
+    file
+        The project file.
+    fit
+        The :class:`~rivernet.crs.BoundaryFit` found.
+
+    Returns
+    -------
+    str
+        What looks wrong, by how much, and how to convert the layer.
+    """
+    return (
+        f"layer 'admin_units' of {file} looks like GCJ-02 (Chinese web-map coordinates) "
+        f"labelled WGS84: converted GCJ-02 -> WGS84 (a shift of about {fit.offset_m:.0f} m) its "
+        f"boundaries run along rivers for {fit.fit_converted:.0f} km instead of "
+        f"{fit.fit_as_given:.0f} km. Convert it before use: units = rivernet.crs.to_wgs84("
+        "units, source='gcj02') (the coordinates with rivernet.crs.gcj02_to_wgs84), then "
+        "write it back to the project"
+    )
+
+
+def _with_derived_units(
+    file: Path, units: gpd.GeoDataFrame, tables: dict[str, pd.DataFrame]
+) -> gpd.GeoDataFrame:
+    """Add geometry-less rows for parents the units name but lack; say which levels are drawn."""
+    drawn = polygon_levels(units)
+    missing = missing_ancestors(units)
+    listed = set(units["level"]) | {level_of_code(code) for code in missing}
+    finest = max((POLYGON_LEVELS.index(level) for level in drawn), default=-1)
+    undrawn = [
+        level
+        for index, level in enumerate(POLYGON_LEVELS)
+        if level not in drawn and (index < finest or level in listed)
+    ]
+    if not missing and not undrawn:
+        return units
+    if undrawn:
+        warnings.warn(levels_message(file, drawn, undrawn, missing), DataQualityWarning, 4)
+    if not missing:
+        return units
+    names = _roster_unit_names(tables)
+    rows = gpd.GeoDataFrame(
+        {
+            "code": missing,
+            "name": [names.get(code, code) for code in missing],
+            "level": [level_of_code(code) for code in missing],
+            "parent_code": [parent_code(code) for code in missing],
+        },
+        geometry=gpd.GeoSeries([None] * len(missing), crs=units.crs),
+        crs=units.crs,
+    )
+    combined = pd.concat([units, rows], ignore_index=True)
+    return gpd.GeoDataFrame(combined, geometry=units.geometry.name, crs=units.crs)
+
+
+def levels_message(
+    file: Path, drawn: tuple[str, ...], undrawn: list[str], derived: list[str]
+) -> str:
+    """Say which admin levels have polygons, which are derived from codes, and what follows.
+
+    Parameters
+    ----------
+    file
+        The project file.
+    drawn, undrawn
+        Levels with and without polygons.
+    derived
+        Codes of units added (without polygons) because finer units name them as parents.
+
+    Returns
+    -------
+    str
+        The message.
+    """
+    added = f" (added from the codes of their units: {format_ids(derived)})" if derived else ""
+    return (
+        f"layer 'admin_units' of {file} has polygons for {', '.join(drawn) or 'no level'} but "
+        f"none for {', '.join(undrawn)}: {', '.join(undrawn)} units are derived from the codes "
+        f"of the finer units (a county's city is its code prefix){added}, so coverage "
+        f"summaries and gaps still report them, but crossings(level=...), handover sections "
+        f"and boundary rivers at {' and '.join(undrawn)} level need polygons: add them to "
+        "the admin_units layer"
+    )
+
+
+def _roster_unit_names(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    table = tables.get(ROSTER_TABLES["units"])
+    if table is None or not {"code", "name"} <= set(table.columns):
+        return {}
+    names: dict[str, str] = {}
+    for code, name in zip(table["code"], table["name"], strict=True):
+        try:
+            names[normalise_code(code)] = str(name)
+        except InputError:
+            continue
+    return names
+
+
+def _require_policy_references(
+    policy: CoveragePolicy, *, network: RiverNetwork, lakes: gpd.GeoDataFrame, has_lakes: bool
+) -> None:
+    needs_rivers = any(rule.match.river_ids for rule in policy.rules) or any(
+        rule.match.river_ids for rule in policy.exemptions
+    )
+    problems = reference_problems(
+        policy,
+        reach_ids=network.reaches.index,
+        river_ids=pd.Index(network.main_stem_id().unique()) if needs_rivers else None,
+        lake_ids=pd.Index(lakes["lake_id"]) if has_lakes else None,
+        columns=tuple(map(str, network.reaches.columns)),
+    )
+    if problems:
+        where = f"policy file {policy.source}" if policy.source else "the policy"
+        lines = "\n".join(f"- {problem}" for problem in problems)
+        raise PolicyError(f"{where} does not fit the project: {len(problems)} problem(s):\n{lines}")
+
+
+# --- checking a project file (``rivernet check PROJECT.gpkg``) ---------------------------------
+
+
+def check_project(path: str | Path) -> ValidationReport:
+    """Check a whole project file and report every finding; never raises on bad data.
+
+    The reaches (:func:`rivernet.validation.validate_reaches`), the admin units (codes,
+    hierarchy, geometry, overlaps, children outside their parent, levels without polygons, a
+    GCJ-02 offset), the lakes, the policy (keys, ranges and the ids it names) and, when the
+    file holds a roster, the roster's references (:meth:`Project.roster_problems`).
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+
+    Returns
+    -------
+    ValidationReport
+        Every finding, errors first; each says its layer.
+    """
+    file = Path(path)
+    findings: list[Finding] = []
+    try:
+        layers = _list_layers(file)
+        meta = read_meta(file, layers=layers)
+    except InputError as error:
+        return _report([_error("unreadable_file", error, "file")])
+    findings += _reach_findings(file, layers, meta)
+    findings += _admin_findings(file, layers)
+    findings += _lake_findings(file, layers)
+    if not any(f.severity == "error" for f in findings):
+        findings += _opened_findings(file)
+    else:
+        findings += _policy_findings(file, meta)
+    return _report(findings)
+
+
+def _report(findings: list[Finding]) -> ValidationReport:
+    order = {"error": 0, "warning": 1, "info": 2}
+    return ValidationReport(sorted(findings, key=lambda f: order[f.severity]))
+
+
+def _error(code: str, error: Exception | str, layer: str) -> Finding:
+    return Finding(code, "error", str(error), layer=layer)
+
+
+def _reach_findings(
+    file: Path, layers: dict[str, str | None], meta: dict[str, str]
+) -> list[Finding]:
+    try:
+        reaches = _read_layer(file, "reaches", layers, required=True)
+        assert reaches is not None
+        columns = (meta["id_column"], meta["downstream_column"])
+        _require_columns(file, "reaches", reaches, columns)
+    except InputError as error:
+        return [_error("unreadable_layer", error, "reaches")]
+    report = validate_reaches(
+        reaches,
+        id_column=meta["id_column"],
+        downstream_column=meta["downstream_column"],
+        outlet_values=_outlet_values(meta["outlet_values"]),
+    )
+    return report.findings
+
+
+def _admin_findings(file: Path, layers: dict[str, str | None]) -> list[Finding]:
+    try:
+        units = _read_layer(file, "admin_units", layers, required=True)
+        assert units is not None
+        _require_columns(file, "admin_units", units, ADMIN_REQUIRED_COLUMNS)
+    except InputError as error:
+        return [_error("unreadable_layer", error, "admin_units")]
+    return [
+        Finding(
+            problem.kind,
+            "warning" if problem.kind == "missing_parent" else problem.severity,
+            f"layer 'admin_units' of {file.name}: {problem.message}",
+            problem.codes,
+            layer="admin_units",
+        )
+        for problem in validate_admin_units(units)
+    ]
+
+
+def _lake_findings(file: Path, layers: dict[str, str | None]) -> list[Finding]:
+    try:
+        lakes = _read_layer(file, "lakes", layers, required=False)
+        if lakes is None:
+            return []
+        _require_columns(file, "lakes", lakes, ("lake_id",))
+    except InputError as error:
+        return [_error("unreadable_layer", error, "lakes")]
+    found: list[Finding] = []
+    ids = lakes["lake_id"]
+    repeated = sorted(set(ids[ids.duplicated() & ids.notna()].tolist()))
+    if repeated:
+        message = (
+            f"layer 'lakes' of {file.name}: lake ids used more than once: "
+            f"{format_ids(repeated)}; give every lake its own lake_id"
+        )
+        found.append(Finding("duplicate_lake_id", "error", message, tuple(repeated), "lakes"))
+    geoms = lakes.geometry.to_numpy()
+    bad = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_valid(geoms))
+    if len(bad):
+        message = (
+            f"layer 'lakes' of {file.name}: invalid polygons for lake(s) "
+            f"{format_ids(ids.iloc[bad].tolist())}; repair them with make_valid()"
+        )
+        found.append(Finding("invalid_geometry", "error", message, (), "lakes"))
+    return found
+
+
+def _policy_findings(file: Path, meta: dict[str, str]) -> list[Finding]:
+    try:
+        _read_policy(file, meta)
+    except InputError as error:
+        return [_error("policy", error, "policy")]
+    return []
+
+
+def _opened_findings(file: Path) -> list[Finding]:
+    """Open the project, turning its errors and warnings into findings; then the roster."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            project = open_project(file)
+        except InputError as error:
+            project = None
+            found = [_error(_kind(error), error, _layer(error))]
+        else:
+            found = []
+    for warning in caught:
+        if issubclass(warning.category, DataQualityWarning):
+            kind = "coordinate_offset" if warning.category is CoordinateOffsetWarning else "data"
+            found.append(Finding(kind, "warning", str(warning.message), layer="admin_units"))
+    found = [f for f in found if "outside its parent" not in f.message]  # reported above
+    if project is not None and project.roster is not None:
+        found += _roster_findings(project)
+    return found
+
+
+def _kind(error: InputError) -> str:
+    return {PolicyError: "policy", AdminUnitsError: "admin_units"}.get(type(error), "project")
+
+
+def _layer(error: InputError) -> str:
+    return {PolicyError: "policy", AdminUnitsError: "admin_units"}.get(type(error), "file")
+
+
+def _roster_findings(project: Project) -> list[Finding]:
+    """Roster rows naming what the project lacks: warnings, as analyses skip such rows."""
+    assert project.roster is not None
+    try:
+        problems = project.roster_problems(project.roster)
+    except InputError as error:
+        return [_error("roster", error, "roster")]
+    return [
+        Finding("roster_reference", "warning", f"roster row {line}: {message}", layer="roster")
+        for line, message in problems
+    ]

@@ -43,24 +43,29 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from rivernet._files import replacing
-from rivernet._spreadsheet import RawTable, read_table
+from rivernet._files import LOCK_TIMEOUT, project_lock, replacing, safe_cell
+from rivernet._spreadsheet import RawTable, companion_path, read_tables
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, level_of_code, normalise_code
 from rivernet.errors import InputError, RosterError
 from rivernet.policy import ROLES
 
 __all__ = [
+    "REMOVAL_LIMIT",
     "TABLES",
     "Roster",
     "RosterContext",
     "as_date",
+    "carry_over",
     "clean_rows",
     "export_roster",
     "parse_date",
     "parse_id",
     "read_roster",
     "reference_problems",
+    "roster_changes",
+    "safe_cell",
     "write_roster",
+    "write_roster_tables",
 ]
 
 TABLES = {
@@ -74,6 +79,8 @@ BOARD_COLUMNS = ("board_id", "reach_id", "measure_m", "level", "person_id", "upd
 PRIVATE_COLUMNS = ("contact",)
 CATEGORY_COLUMNS = ("level", "unit_code", "role")
 ID_COLUMNS = ("reach_id", "river_id", "lake_id")
+REMOVAL_LIMIT = 0.10
+"""Share of the current assignments an import may remove without being told to (``--replace``)."""
 
 
 @dataclass(eq=False)
@@ -86,6 +93,10 @@ class Roster:
         The four tables; dates are ``datetime64`` columns (NaT when open-ended).
     source
         Where the roster was read from.
+    missing
+        What the source did not hold: ``"units"`` and ``"boards"`` for a file without those
+        tables, ``"contact"`` when it has no contact column. :func:`carry_over` keeps the
+        project's own for these instead of dropping them.
     """
 
     people: pd.DataFrame
@@ -93,6 +104,7 @@ class Roster:
     units: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNIT_COLUMNS)))
     boards: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(BOARD_COLUMNS)))
     source: str = ""
+    missing: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Levels, roles and unit codes repeat a lot: categories make the audit's lookups cheap.
@@ -192,21 +204,40 @@ def read_roster(
     """Read and validate a roster from CSV, Excel or a project GeoPackage.
 
     Every row is checked and every problem reported at once; nothing is returned unless the
-    whole file is valid.
+    whole file is valid. A file whose rows cannot be told apart (a quote never closed, a row
+    with more or fewer cells than the header) or that holds no rows at all is refused with the
+    lines concerned: an empty roster would silently end every chief's assignment.
+
+    A roster file carries up to four tables (what :func:`export_roster` writes):
+
+    - the main table, one row per assignment with the person's details;
+    - ``people`` (:data:`PERSON_COLUMNS`): every person, also those without an assignment
+      (a chief still shown on a sign board); when given, it is authoritative for level, unit
+      and contact, and the main table's names must agree with it;
+    - ``boards`` (sign boards, 公示牌) and ``units`` (sub-county units).
+
+    In a workbook they are the sheets ``people``, ``boards`` and ``units`` (the main table is
+    ``sheet``, or the first other sheet); beside a CSV file ``NAME.csv`` they are the files
+    ``NAME.people.csv``, ``NAME.boards.csv`` and ``NAME.units.csv``, read when present. Tables
+    the file does not hold are listed in :attr:`Roster.missing`.
 
     Parameters
     ----------
     path
         A ``.csv`` (UTF-8 or GBK), ``.xlsx`` (merged header cells, Excel date serials and
-        full-width digits are understood; blank rows are skipped) or ``.gpkg`` project file.
-        Headers may be English (``name, post, level, unit_code, role, reach_id, from_m, to_m,
-        river_id, lake_id, valid_from, valid_to, source_document``) or Chinese (姓名, 职务, 层级,
-        行政区划代码, 角色, 河段编码, 起点, 终点, 河流编码, 湖泊编码, 任期开始, 任期结束, 任命文件).
+        full-width digits are understood; blank rows are skipped; ``=DATE(2024,12,31)``
+        formulas saved without a value are evaluated, other such formulas refused) or ``.gpkg``
+        project file. Headers may be English (``name, post, level, unit_code, role, reach_id,
+        from_m, to_m, river_id, lake_id, valid_from, valid_to, source_document``) or Chinese
+        (姓名, 职务, 层级, 行政区划代码, 角色, 河段编码, 起点, 终点, 河流编码, 湖泊编码, 任期开始,
+        任期结束, 任命文件). A text cell that :func:`safe_cell` protected with a leading quote
+        is read without it.
     project
         A :class:`rivernet.project.Project` to check references against: reach, river and lake
         ids, admin codes, that each unit contains its reach, and that measures fit the reach.
     sheet
-        The Excel worksheet (default: the first).
+        The Excel worksheet holding the main table (default: the first that is not a
+        companion table).
 
     Returns
     -------
@@ -231,14 +262,170 @@ def read_roster(
         roster = roster_from_tables(tables, source=str(file))
         problems = overlapping_term_problems(roster.assignments)
     else:
-        raw = read_table(file, sheet=sheet)
-        people, assignments, problems = clean_rows(raw, source=file.stem)
-        roster = Roster(people=people, assignments=assignments, source=str(file))
+        raw, companions = read_tables(file, sheet=sheet)
+        roster, problems = _roster_from_raw(raw, companions, source=file)
     if project is not None and not problems:
         problems = project.roster_problems(roster)
     if problems:
         raise _roster_error(file.name, problems)
     return roster
+
+
+def _roster_from_raw(
+    raw: RawTable, companions: dict[str, RawTable], *, source: Path
+) -> tuple[Roster, list[Problem]]:
+    people, assignments, problems = clean_rows(raw, source=source.stem)
+    if not raw.rows:
+        problems.append(
+            (
+                raw.header_line,
+                f"{raw.name} has a header but no rows: importing it would end every chief's "
+                "assignment; add the rows (one per assignment), or check that this is the "
+                "right file",
+            )
+        )
+    missing = [t for t in ("units", "boards") if t not in companions]
+    units = _empty(UNIT_COLUMNS)
+    boards = _empty(BOARD_COLUMNS)
+    if "people" in companions:
+        people, more = _merge_people(people, assignments, companions["people"])
+        problems += more
+    if "units" in companions:
+        units, more = _clean_units(companions["units"])
+        problems += more
+    if "boards" in companions:
+        boards, more = _clean_boards(companions["boards"], set(people["person_id"]))
+        problems += more
+    columns = set(raw.columns) | set(companions["people"].columns if "people" in companions else ())
+    if "contact" not in columns:
+        missing.append("contact")
+    roster = Roster(people, assignments, units, boards, source=str(source), missing=tuple(missing))
+    return roster, problems
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
+
+
+def _companion_rows(raw: RawTable) -> list[tuple[int, dict[str, Any]]]:
+    return [(line, _row_values(raw, cells)) for line, cells in raw.rows]
+
+
+def _merge_people(
+    people: pd.DataFrame, assignments: pd.DataFrame, raw: RawTable
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """The people table: the ``people`` companion's rows first, then people only the main has."""
+    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    rows: dict[str, dict[str, Any]] = {}
+    for line, values in _companion_rows(raw):
+        person_id = _text(values.get("person_id"))
+        where = f"{raw.name}: person {person_id or '(blank)'}"
+        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        try:
+            code = (
+                normalise_code(values.get("unit_code")) if _text(values.get("unit_code")) else None
+            )
+        except InputError as error:
+            code = None
+            problems.append((line, f"{where}: {error}"))
+        if not person_id:
+            problems.append((line, f"{raw.name}: person_id is blank; give every person an id"))
+            continue
+        if person_id in rows:
+            problems.append((line, f"{where} is listed twice; keep one row per person"))
+            continue
+        if _text(values.get("level")) and level is None:
+            problems.append((line, f"{where}: level {_text(values.get('level'))!r} is not one "
+                                   f"of {', '.join(LEVELS)}"))  # fmt: skip
+        rows[person_id] = {
+            "person_id": person_id,
+            "name": _text(values.get("name")),
+            "post": _text(values.get("post")) or None,
+            "organisation": _text(values.get("organisation")) or None,
+            "level": level,
+            "unit_code": code,
+            "contact": _text(values.get("contact")) or None,
+            "is_fictional": _text(values.get("is_fictional")).lower() in _TRUE,
+            "line": line,
+        }
+    first_line = assignments.groupby("person_id", sort=False)["line"].min().to_dict()
+    for person in people.to_dict("records"):
+        listed = rows.get(person["person_id"])
+        if listed is None:
+            continue
+        for column in ("name", "post", "organisation"):
+            if (person[column] or None) != (listed[column] or None):
+                problems.append(
+                    (
+                        int(first_line.get(person["person_id"], 0)),
+                        f"{column} {person[column]!r} of person {person['person_id']} differs "
+                        f"from {listed[column]!r} in {raw.name} (line {listed['line']}); make "
+                        "them agree",
+                    )
+                )
+    listed_frame = pd.DataFrame(list(rows.values()), columns=[*PERSON_COLUMNS, "line"])
+    rest = people[~people["person_id"].isin(rows)]
+    merged = pd.concat([listed_frame.drop(columns="line"), rest], ignore_index=True)
+    return merged.astype({"is_fictional": bool}), problems
+
+
+def _clean_units(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
+    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    rows = []
+    seen: dict[str, int] = {}
+    for line, values in _companion_rows(raw):
+        try:
+            code = normalise_code(values.get("code"))
+        except InputError as error:
+            problems.append((line, f"{raw.name}: {error}"))
+            continue
+        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        if level is None:
+            problems.append((line, f"{raw.name}: unit {code}: level "
+                                   f"{_text(values.get('level')) or '(blank)'!r} is not one of "
+                                   f"{', '.join(LEVELS)}"))  # fmt: skip
+        if code in seen:
+            problems.append((line, f"{raw.name}: unit {code} is listed twice (first on line "
+                                   f"{seen[code]}); keep one row per unit"))  # fmt: skip
+        seen.setdefault(code, line)
+        parent = _text(values.get("parent_code"))
+        rows.append({"code": code, "name": _text(values.get("name")) or None, "level": level,
+                     "parent_code": normalise_code(parent) if parent else None})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(UNIT_COLUMNS)), problems
+
+
+def _clean_boards(raw: RawTable, people: set[Any]) -> tuple[pd.DataFrame, list[Problem]]:
+    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    rows = []
+    seen: dict[str, int] = {}
+    for line, values in _companion_rows(raw):
+        board = _text(values.get("board_id"))
+        where = f"{raw.name}: board {board or '(blank)'}"
+        row: dict[str, Any] = {"board_id": board, "reach_id": parse_id(values.get("reach_id"))}
+        if not board:
+            problems.append((line, f"{where}: board_id is blank; give every board an id"))
+        elif board in seen:
+            problems.append((line, f"{where} is listed twice (first on line {seen[board]})"))
+        seen.setdefault(board, line)
+        try:
+            row["measure_m"] = _parse_measure(values.get("measure_m"))
+            row["updated_on"] = parse_date(values.get("updated_on"))
+        except InputError as error:
+            problems.append((line, f"{where}: {error}"))
+            continue
+        level_text = _text(values.get("level")).lower()
+        row["level"] = _LEVEL_WORDS.get(level_text)
+        if level_text and row["level"] is None:
+            problems.append((line, f"{where}: level {level_text!r} is not one of "
+                                   f"{', '.join(LEVELS)}"))  # fmt: skip
+        row["person_id"] = _text(values.get("person_id")) or None
+        if row["person_id"] is not None and row["person_id"] not in people:
+            problems.append((line, f"{where} shows person {row['person_id']}, who is not in the "
+                                   "roster; fix the person_id or add the person"))  # fmt: skip
+        rows.append(row)
+    boards = pd.DataFrame(rows, columns=list(BOARD_COLUMNS))
+    boards["updated_on"] = pd.to_datetime(boards["updated_on"])
+    return boards, problems
 
 
 def _roster_error(name: str, problems: list[tuple[int, str]]) -> RosterError:
@@ -327,13 +514,18 @@ def _integer_ids(values: pd.Series) -> pd.Series:
 
 
 def write_roster(
-    roster: Roster, path: str | Path, *, extra_tables: dict[str, pd.DataFrame] | None = None
+    roster: Roster,
+    path: str | Path,
+    *,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> Path:
     """Write a roster into a project GeoPackage in one step: all tables or none.
 
-    The file is copied to a temporary file beside it, the tables are written there and the copy
-    is renamed over the original, so a reader never sees half a roster and a failure leaves
-    the project file untouched.
+    The writer takes the project's lock (:func:`rivernet._files.project_lock`, the file
+    ``PROJECT.gpkg.lock``), copies the file to a temporary file beside it, writes the tables
+    there and renames the copy over the original, so a reader never sees half a roster, a
+    failure or a kill leaves the project file untouched, and two writers never interleave.
 
     Parameters
     ----------
@@ -343,15 +535,45 @@ def write_roster(
         The project GeoPackage.
     extra_tables
         More non-spatial tables to write in the same step (by layer name).
+    lock_timeout
+        Seconds to wait for another writer of the project.
 
     Returns
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    ProjectFileError
+        If another writer holds the project for longer than ``lock_timeout``.
     """
     target = Path(path)
     if not target.exists():
         raise RosterError(f"project file {target} does not exist; create the project first")
+    with project_lock(target, timeout=lock_timeout), replacing(target, suffix=".gpkg") as temp:
+        shutil.copyfile(target, temp)
+        write_roster_tables(roster, temp, extra_tables=extra_tables)
+    return target
+
+
+def write_roster_tables(
+    roster: Roster, path: str | Path, *, extra_tables: dict[str, pd.DataFrame] | None = None
+) -> None:
+    """Write the roster tables into a GeoPackage the caller alone holds, then vacuum it.
+
+    This is the step :func:`write_roster` runs inside its temporary copy; call it directly
+    only on a file nobody else reads yet (a project being built in a temporary file).
+
+    Parameters
+    ----------
+    roster
+        The roster; its tables replace any ``roster_*`` tables in the file.
+    path
+        The GeoPackage.
+    extra_tables
+        More non-spatial tables to write (by layer name).
+    """
     tables = {
         TABLES["people"]: roster.people,
         TABLES["assignments"]: roster.assignments,
@@ -359,12 +581,9 @@ def write_roster(
         TABLES["boards"]: roster.boards,
         **(extra_tables or {}),
     }
-    with replacing(target, suffix=".gpkg") as temp:
-        shutil.copyfile(target, temp)
-        for layer, frame in tables.items():
-            pyogrio.write_dataframe(_table_for_file(frame), temp, layer=layer, driver="GPKG")
-        _vacuum(temp)
-    return target
+    for layer, frame in tables.items():
+        pyogrio.write_dataframe(_table_for_file(frame), path, layer=layer, driver="GPKG")
+    _vacuum(Path(path))
 
 
 def _vacuum(path: Path) -> None:
@@ -377,7 +596,18 @@ def _vacuum(path: Path) -> None:
 
 
 def export_roster(roster: Roster, path: str | Path, *, include_contact: bool = False) -> Path:
-    """Write a roster as one row per assignment to CSV or Excel, as offices keep it.
+    """Write a roster to CSV or Excel, as offices keep it, with every table it holds.
+
+    The main table has one row per assignment with the person's details. The other tables go
+    beside it: a workbook gets the sheets ``roster`` (the main table), ``people``, ``boards``
+    (sign boards, 公示牌) and ``units`` (sub-county units); a CSV file ``NAME.csv`` gets the
+    files ``NAME.people.csv``, ``NAME.boards.csv`` and ``NAME.units.csv``. :func:`read_roster`
+    reads all of them back, so export then import gives the same roster (ids and dates
+    included; contacts only with ``include_contact``).
+
+    Text cells that a spreadsheet would run as formulas (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) are written with a protective leading quote
+    (:func:`safe_cell`), which :func:`read_roster` removes again.
 
     Parameters
     ----------
@@ -385,29 +615,168 @@ def export_roster(roster: Roster, path: str | Path, *, include_contact: bool = F
         The roster.
     path
         A ``.csv`` (UTF-8 with a byte-order mark, so that Excel shows Chinese text) or ``.xlsx``
-        file; written to a temporary file and renamed into place.
+        file; each file is written to a temporary file and renamed into place.
     include_contact
         Include the private ``contact`` column.
 
     Returns
     -------
     pathlib.Path
-        The path written. :func:`read_roster` reads it back.
+        The path of the main file.
     """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise RosterError(f"cannot export a roster to {target.name}: use a .csv or .xlsx file")
-    frame = roster.to_frame(include_contact=include_contact)
-    for column in ("valid_from", "valid_to"):
-        frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    frame = frame.astype(object).where(frame.notna(), None)
-    with replacing(target, suffix=suffix) as temp:
-        if suffix == ".csv":
+    people = roster.people[[c for c in PERSON_COLUMNS if include_contact or c != "contact"]]
+    tables = {
+        "roster": roster.to_frame(include_contact=include_contact),
+        "people": people,
+        "boards": roster.boards[list(BOARD_COLUMNS)],
+        "units": roster.units[list(UNIT_COLUMNS)],
+    }
+    sheets = {name: _safe_frame(frame) for name, frame in tables.items()}
+    if suffix == ".xlsx":
+        with replacing(target, suffix=suffix) as temp, pd.ExcelWriter(temp) as writer:
+            for name, frame in sheets.items():
+                frame.to_excel(writer, index=False, sheet_name=name)
+        return target
+    for name, frame in sheets.items():
+        file = target if name == "roster" else companion_path(target, name)
+        with replacing(file, suffix=suffix) as temp:
             frame.to_csv(temp, index=False, encoding="utf-8-sig")
-        else:
-            frame.to_excel(temp, index=False, sheet_name="roster")
     return target
+
+
+def _safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ISO text, blanks as None, and every text cell made safe (:func:`safe_cell`)."""
+    out = frame.drop(columns=["line"], errors="ignore").reset_index(drop=True).copy()
+    for column in out.columns:
+        values = out[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.dt.strftime("%Y-%m-%d").where(values.notna(), None)
+        else:
+            out[column] = values.astype(object).where(values.notna(), None).map(safe_cell)
+    return out
+
+
+def carry_over(roster: Roster, current: Roster | None) -> tuple[Roster, list[str]]:
+    """Keep the current roster's tables that a newly read roster's file did not hold.
+
+    A roster file without ``boards`` or ``units`` tables (see :attr:`Roster.missing`) keeps
+    the project's sign boards and sub-county units, and a file without a contact column keeps
+    the contacts of the people it names (by ``person_id``), rather than dropping them.
+
+    Parameters
+    ----------
+    roster
+        The roster read from a file.
+    current
+        The project's roster (None: nothing to keep).
+
+    Returns
+    -------
+    roster, notes
+        The completed roster (a new object) and one sentence per table kept, for the user.
+    """
+    if current is None:
+        return roster, []
+    notes = []
+    tables = {"units": roster.units, "boards": roster.boards}
+    for name, label in (("boards", "sign boards (公示牌)"), ("units", "sub-county units")):
+        kept = getattr(current, name)
+        if name in roster.missing and len(kept):
+            tables[name] = kept
+            notes.append(f"kept the project's {len(kept)} {label}: the file has no {name} table")
+    people = roster.people
+    if "contact" in roster.missing and current.people["contact"].notna().any():
+        contacts = current.people.set_index("person_id")["contact"]
+        contacts = contacts[~contacts.index.duplicated()]
+        filled = people["person_id"].map(contacts)
+        people = people.assign(contact=people["contact"].where(people["contact"].notna(), filled))
+        notes.append(
+            f"kept the contacts of {int(filled.notna().sum())} people: the file has no contact "
+            "column"
+        )
+    completed = Roster(
+        people,
+        roster.assignments,
+        tables["units"],
+        tables["boards"],
+        source=roster.source,
+        missing=(),
+    )
+    return completed, notes
+
+
+_MATCH_COLUMNS = ["person_id", "level", "unit_code", "role", "reach_id", "river_id", "lake_id",
+                  "from_m", "to_m", "valid_from"]  # fmt: skip
+
+
+def roster_changes(current: Roster | None, new: Roster) -> pd.DataFrame:
+    """What replacing ``current`` by ``new`` does to the assignments, per unit.
+
+    Assignments are matched by ``assignment_id``, then the rest by their content (person,
+    level, unit, role, target, stretch and start). A matched assignment whose term now ends
+    (earlier than before) is *ended*; an unmatched current one is *removed*; an unmatched new
+    one is *added*; the others are *kept*.
+
+    Parameters
+    ----------
+    current
+        The project's roster (None: everything is added).
+    new
+        The roster to import.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_code`` (the 6-digit county, city or province code the assignment's unit lies
+        in), ``added``, ``ended``, ``removed``, ``kept``, one row per unit with any
+        assignment, sorted by unit code.
+    """
+    columns = ["unit_code", "added", "ended", "removed", "kept"]
+    old = _empty_assignments() if current is None else current.assignments
+    old_key = _row_keys(old, _MATCH_COLUMNS)
+    new_key = _row_keys(new.assignments, _MATCH_COLUMNS)
+    by_id = old["assignment_id"].isin(set(new.assignments["assignment_id"]))
+    new_by_id = new.assignments["assignment_id"].isin(set(old["assignment_id"]))
+    old_rest = ~by_id & old_key.isin(set(new_key[~new_by_id]))
+    new_rest = ~new_by_id & new_key.isin(set(old_key[~by_id]))
+    matched_old = old[by_id | old_rest].assign(
+        match=np.where(by_id, "id:" + old["assignment_id"].astype(str), "key:" + old_key)[
+            (by_id | old_rest).to_numpy()
+        ]
+    )
+    fresh = new.assignments
+    matched_new = fresh[new_by_id | new_rest].assign(
+        match=np.where(new_by_id, "id:" + fresh["assignment_id"].astype(str), "key:" + new_key)[
+            (new_by_id | new_rest).to_numpy()
+        ]
+    )
+    pairs = matched_old[["match", "unit_code", "valid_to"]].merge(
+        matched_new[["match", "valid_to"]].drop_duplicates("match"),
+        on="match",
+        suffixes=("", "_new"),
+    )
+    far = pd.Timestamp.max
+    ended = pairs["valid_to_new"].notna() & (
+        pairs["valid_to_new"] < pairs["valid_to"].where(pairs["valid_to"].notna(), far)
+    )
+    parts = [
+        _count_by_unit(fresh.loc[~(new_by_id | new_rest), "unit_code"], "added"),
+        _count_by_unit(pairs.loc[ended, "unit_code"], "ended"),
+        _count_by_unit(old.loc[~(by_id | old_rest), "unit_code"], "removed"),
+        _count_by_unit(pairs.loc[~ended, "unit_code"], "kept"),
+    ]
+    table = pd.concat(parts, axis=1).fillna(0).astype(int)
+    table = table.rename_axis("unit_code").reset_index().sort_values("unit_code")
+    return table.reindex(columns=columns, fill_value=0).reset_index(drop=True)
+
+
+def _count_by_unit(codes: pd.Series, name: str) -> pd.Series:
+    units = codes.astype(str).str[:6]
+    return units.value_counts().rename(name)
 
 
 # --- cleaning and checking rows: every problem of every row, with its line and the fix ---
@@ -428,6 +797,7 @@ _LEVEL_WORDS = {
     "县区": "county",
     "县级市": "county",
 }
+_TRUE = ("1", "true", "yes", "是", "y")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_PATTERN = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 PERSON_COLUMNS = ("person_id", "name", "post", "organisation", "level", "unit_code", "contact",
@@ -557,7 +927,7 @@ def clean_rows(raw: RawTable, *, source: str) -> tuple[pd.DataFrame, pd.DataFram
         The two tables (:data:`PERSON_COLUMNS`, :data:`ASSIGNMENT_COLUMNS`) and ``(line,
         message)`` problems; rows with problems are left out of the tables.
     """
-    problems: list[Problem] = []
+    problems: list[Problem] = list(raw.problems)
     missing = [c for c in ("name", "level", "unit_code", "role", "valid_from")
                if c not in raw.columns]  # fmt: skip
     if missing:
@@ -672,7 +1042,7 @@ def _person(values: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     if not person_id:
         key = f"{name}|{post}|{row['unit_code']}".encode()
         person_id = "P" + hashlib.sha1(key).hexdigest()[:10]
-    fictional = _text(values.get("is_fictional")).lower() in ("1", "true", "yes", "是", "y")
+    fictional = _text(values.get("is_fictional")).lower() in _TRUE
     return {
         "person_id": person_id,
         "name": name,

@@ -41,12 +41,16 @@ class Finding:
         What is wrong, where, and how to fix it.
     reach_ids
         The reaches concerned.
+    layer
+        The layer (or file part) the finding is about: ``reaches``, ``admin_units``,
+        ``lakes``, ``policy``, ``roster`` or ``file``.
     """
 
     code: str
     severity: Severity
     message: str
     reach_ids: tuple[Any, ...] = ()
+    layer: str = "reaches"
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as plain JSON-ready values."""
@@ -54,6 +58,7 @@ class Finding:
         return {
             "code": self.code,
             "severity": self.severity,
+            "layer": self.layer,
             "message": self.message,
             "reach_ids": ids,
         }
@@ -141,6 +146,17 @@ def validate_reaches(
     ValidationReport
         Errors, warnings and notes.
     """
+    if len(reaches) == 0:
+        return ValidationReport(
+            [
+                Finding(
+                    "empty_layer",
+                    "error",
+                    "the reach layer has no rows: there is no network to check; write the "
+                    "reach lines into it (or check the layer name)",
+                )
+            ]
+        )
     findings: list[Finding] = []
     findings += _crs_findings(reaches)
     findings += _id_findings(reaches, id_column)
@@ -239,7 +255,7 @@ def _geometry_findings(reaches: gpd.GeoDataFrame, id_column: str) -> list[Findin
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     types = np.asarray(shapely.get_type_id(geoms))
     non_line = ~empty & ~np.isin(types, [1, 5])
-    coords_ok = np.array([_finite_line(g) for g in geoms])
+    coords_ok = np.array([_finite_line(g) for g in geoms], dtype=bool)
     invalid = ~empty & ~non_line & ~coords_ok
     checks = (
         ("empty_geometry", empty, "have no geometry; draw them or drop the rows"),
@@ -424,7 +440,9 @@ def _touch_findings(
 def _usable_lines(geoms: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
     """Non-empty line geometries."""
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    return ok & np.isin(np.asarray(shapely.get_type_id(geoms)), [1, 5])
+    ok &= np.isin(np.asarray(shapely.get_type_id(geoms)), [1, 5])
+    finite = np.array([ok_ and _finite_line(g) for ok_, g in zip(ok, geoms, strict=True)], bool)
+    return np.asarray(ok & finite, dtype=bool)
 
 
 def _merged(geoms: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -235,3 +235,42 @@ def test_sample_admin_units_are_valid() -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "taihu.gpkg"
     units = gpd.read_file(sample, layer="admin_units")
     assert validate_admin_units(units) == []
+
+
+def test_wrong_parent_names_unit_parent_and_fix() -> None:
+    from rivernet.admin import hierarchy_problems
+
+    units = small_units()
+    units.loc[3, "parent_code"] = "330400"
+    problems = hierarchy_problems(units)
+    assert kinds(problems) == ["parent_mismatch"]
+    mismatch = next(p for p in problems if p.kind == "parent_mismatch")
+    assert "320506 (吴中区)" in mismatch.message and "330400" in mismatch.message
+    assert "under 320500 (苏州市); set parent_code to 320500" in mismatch.message
+
+
+def test_child_outside_its_parent_is_a_warning() -> None:
+    from rivernet.admin import containment_problems
+
+    units = small_units()
+    assert containment_problems(units) == []
+    units.loc[3, "geometry"] = square(120.15, 31)  # half of 吴中区 outside 苏州市 (120..120.2)
+    problems = containment_problems(units)
+    assert [p.kind for p in problems] == ["outside_parent"]
+    assert problems[0].severity == "warning" and problems[0].codes == ("320506", "320500")
+    assert "320506" in problems[0].message and "parent 320500" in problems[0].message
+    assert "outside_parent" in kinds(validate_admin_units(units))
+    require_valid_admin_units(units)  # warnings do not raise
+
+
+def test_missing_ancestors_and_polygon_levels() -> None:
+    from rivernet.admin import missing_ancestors, polygon_levels
+
+    units = small_units()
+    counties = units[units["level"] == "county"]
+    assert missing_ancestors(counties) == ["320000", "320500"]
+    assert missing_ancestors(units) == []
+    assert polygon_levels(counties) == ("county",)
+    undrawn = units.copy()
+    undrawn.loc[1, "geometry"] = None
+    assert polygon_levels(undrawn) == ("province", "county")

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from rivernet.cli import main
-from rivernet.roster import write_roster
+from rivernet.roster import Roster, export_roster, write_roster
 from tests._coverage_project import tiny_roster, write_tiny_project
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "roster"
@@ -79,9 +79,10 @@ def test_coverage_explains_a_bad_policy(project: Path) -> None:
 
 def test_roster_import_replaces_the_roster(project: Path) -> None:
     result = CliRunner().invoke(
-        main, ["roster", "import", str(project), str(FIXTURES / "roster_gbk.csv")]
+        main, ["roster", "import", str(project), str(FIXTURES / "roster_gbk.csv"), "--replace"]
     )
     assert result.exit_code == 0, result.output
+    assert "changes: 3 added, 0 ended, 15 removed, 0 kept" in result.output
     assert "imported 3 assignments of 2 people" in result.output
     table = pyogrio.read_dataframe(project, layer="roster_assignments", read_geometry=False)
     assert table["reach_id"].tolist() == [7, 1, 2]
@@ -156,3 +157,139 @@ def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None
     assert len(problems) == len(orphans) == 2
     assert all("is not in the project's network" in line for line in problems)
     assert "nan" not in checked.output
+
+
+# --- issue 10: imports that would lose data are refused or must be asked for ------------------
+
+
+INVALID = ("X99", "E9old")  # rows of the tiny roster that an import refuses
+
+
+def _valid_roster(*, drop: tuple[str, ...] = ()) -> Roster:
+    roster = tiny_roster()
+    keep = ~roster.assignments["assignment_id"].isin(INVALID + drop)
+    roster.assignments = roster.assignments[keep]
+    return roster
+
+
+@pytest.fixture
+def valid(project: Path) -> Path:
+    """The tiny project holding the 13 valid assignments of the tiny roster and 2 boards."""
+    write_roster(_valid_roster(), project)
+    return project
+
+
+def _exported(tmp_path: Path, *, drop: tuple[str, ...] = ()) -> Path:
+    """The valid roster exported to CSV (main file only), minus some assignments."""
+    path = export_roster(_valid_roster(drop=drop), tmp_path / "export" / "roster.csv")
+    for sidecar in path.parent.glob("roster.*.csv"):
+        sidecar.unlink()
+    return path
+
+
+def _roster_counts(project: Path) -> tuple[int, int]:
+    frames = [pyogrio.read_dataframe(project, layer=layer, read_geometry=False)
+              for layer in ("roster_assignments", "roster_boards")]  # fmt: skip
+    return len(frames[0]), len(frames[1])
+
+
+def test_a_csv_with_an_unterminated_quote_is_refused(valid: Path, tmp_path: Path) -> None:
+    project = valid
+    path = _exported(tmp_path)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines[3] = lines[3].replace(",", ',"', 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    checked = runner.invoke(main, ["roster", "check", str(path), "--project", str(project)])
+    assert checked.exit_code == 1 and "line 4: a quote" in checked.output
+    before = _digest(project)
+    result = runner.invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    assert result.exit_code != 0 and "line 4: a quote" in result.output
+    assert _digest(project) == before
+
+
+def test_a_header_only_csv_is_refused(project: Path, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("姓名,层级,行政区划代码,角色,河段编码,任期开始\n", encoding="utf-8")
+    before = _digest(project)
+    result = CliRunner().invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    assert result.exit_code != 0
+    assert "line 1: empty.csv has a header but no rows" in result.output
+    assert _digest(project) == before
+
+
+def test_an_import_removing_many_assignments_needs_replace(valid: Path, tmp_path: Path) -> None:
+    project = valid
+    path = _exported(tmp_path, drop=("W7", "W1", "E2"))
+    runner = CliRunner()
+    before = _digest(project)
+    dry = runner.invoke(main, ["roster", "import", str(project), str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "changes: 0 added, 0 ended, 3 removed, 10 kept" in dry.output
+    assert "dry run (--dry-run)" in dry.output and "would need --replace" in dry.output
+    assert _digest(project) == before
+    refused = runner.invoke(main, ["roster", "import", str(project), str(path)])
+    assert refused.exit_code != 0
+    assert "would remove 3 of the 13 current assignments (23%)" in refused.output
+    assert "--replace" in refused.output and _digest(project) == before
+    done = runner.invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    assert done.exit_code == 0, done.output
+    assert _roster_counts(project) == (10, 2)
+
+
+def test_an_import_keeps_boards_the_file_lacks_and_says_so(valid: Path, tmp_path: Path) -> None:
+    project = valid
+    path = _exported(tmp_path, drop=("W7",))  # removes 1 of 13: no --replace needed
+    result = CliRunner().invoke(main, ["roster", "import", str(project), str(path)])
+    assert result.exit_code == 0, result.output
+    assert "changes: 0 added, 0 ended, 1 removed, 12 kept" in result.output
+    assert "kept the project's 2 sign boards (公示牌): the file has no boards" in result.output
+    assert "kept the contacts of 6 people" in result.output
+    assert _roster_counts(project) == (12, 2)
+    people = pyogrio.read_dataframe(project, layer="roster_people", read_geometry=False)
+    assert people["contact"].notna().all()
+
+
+def test_export_writes_every_table_and_import_reads_them_back(valid: Path, tmp_path: Path) -> None:
+    project = valid
+    sheet = tmp_path / "roster.xlsx"
+    runner = CliRunner()
+    assert runner.invoke(main, ["roster", "export", str(project), "-o", str(sheet)]).exit_code == 0
+    import openpyxl
+
+    assert openpyxl.load_workbook(sheet).sheetnames == ["roster", "people", "boards", "units"]
+    result = runner.invoke(main, ["roster", "import", str(project), str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert "changes: 0 added, 0 ended, 0 removed, 13 kept" in result.output
+    assert "kept the project's" not in result.output  # boards and units came from the file
+    assert "kept the contacts of 7 people: the file has no contact column" in result.output
+    assert "13 assignments of 7 people, 2 sign boards and 0 units" in result.output
+
+
+def test_a_concurrent_import_fails_naming_the_lock(valid: Path, tmp_path: Path) -> None:
+    import threading
+
+    from rivernet._files import project_lock
+
+    project = valid
+    path = _exported(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with project_lock(project):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        held.wait(5)
+        result = CliRunner().invoke(
+            main, ["roster", "import", str(project), str(path), "--lock-timeout", "0.2"]
+        )
+    finally:
+        release.set()
+        thread.join()
+    assert result.exit_code != 0
+    assert "tiny.gpkg.lock is held by pid" in result.output
+    assert _roster_counts(project) == (13, 2)

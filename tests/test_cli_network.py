@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+import shapely
 from click.testing import CliRunner
 
 from rivernet.cli import main
@@ -75,3 +76,51 @@ def test_lines_without_downstream_ids_use_endpoints(tmp_path: Path) -> None:
     code, out = run("info", str(path), "--id-column", "rid")
     assert code == 0, out
     assert "outlets:   3" in out
+
+
+def project_with_units(tmp_path: Path, change: object) -> Path:
+    import shutil
+
+    path = tmp_path / "project.gpkg"
+    shutil.copyfile(SAMPLE, path)
+    shutil.copyfile(SAMPLE.with_name("policy.toml"), tmp_path / "policy.toml")
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    change(units)  # type: ignore[operator]
+    pyogrio.write_dataframe(units, path, layer="admin_units", driver="GPKG")
+    return path
+
+
+def test_check_project_covers_admin_units(tmp_path: Path) -> None:
+    def bowtie(units: gpd.GeoDataFrame) -> None:
+        x, y = 120.3, 31.3
+        polygon = shapely.Polygon([(x, y), (x + 0.1, y + 0.1), (x + 0.1, y), (x, y + 0.1)])
+        units.loc[units["code"] == "320505", "geometry"] = polygon
+
+    code, out = run("check", str(project_with_units(tmp_path, bowtie)), "--json")
+    assert code == 1, out
+    report = json.loads(out)
+    bad = [f for f in report["findings"] if f["code"] == "invalid_geometry"]
+    assert bad and bad[0]["layer"] == "admin_units" and "320505" in bad[0]["message"]
+
+
+def test_check_project_reports_a_missing_policy_file(tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    path = tmp_path / "project.gpkg"
+    shutil.copyfile(SAMPLE, path)
+    meta = pd.DataFrame({"key": ["policy_file"], "value": ["gone.toml"]})
+    pyogrio.write_dataframe(meta, path, layer="project_meta", driver="GPKG")
+    code, out = run("check", str(path))
+    assert code == 1 and "validation FAILED" in out and "gone.toml" in out
+
+
+def test_check_damaged_project_fails(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.gpkg"
+    data = bytearray(SAMPLE.read_bytes())
+    start = len(data) // 5
+    data[start : start + 200_000] = b"\xff" * 200_000
+    path.write_bytes(bytes(data))
+    code, out = run("check", str(path))
+    assert code == 1 and "validation OK" not in out and "damaged" in out

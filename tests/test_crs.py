@@ -217,3 +217,30 @@ def test_suspect_gcj02_flags_a_shifted_copy() -> None:
     assert check.likely_gcj02
     assert check.median_distance_m > 200 and check.median_distance_converted_m < 1
     assert not suspect_gcj02(lines, lines).likely_gcj02
+
+
+def test_boundary_fit_tells_gcj02_admin_units_from_wgs84() -> None:
+    from rivernet.crs import boundary_fit_gcj02
+    from tests.conftest import SAMPLE
+
+    rivers = gpd.read_file(SAMPLE, layer="reaches")
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    right = boundary_fit_gcj02(units, rivers)
+    assert right is not None and not right.likely_gcj02
+    assert right.fit_as_given > right.fit_converted
+    offset = units.copy()
+    offset.geometry = transform_geometries(units.geometry.array, wgs84_to_gcj02)
+    wrong = boundary_fit_gcj02(offset, rivers)
+    assert wrong is not None and wrong.likely_gcj02
+    assert 400 < wrong.offset_m < 700  # the GCJ-02 offset near Taihu is about 500 m
+
+
+def test_boundary_fit_skips_projected_and_foreign_data() -> None:
+    from rivernet.crs import boundary_fit_gcj02
+
+    square = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1000, 1000)], crs=32651)
+    line = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1000, 1000)])], crs=32651)
+    assert boundary_fit_gcj02(square, line) is None
+    paris = gpd.GeoDataFrame(geometry=[shapely.box(2.2, 48.8, 2.4, 48.9)], crs=4326)
+    seine = gpd.GeoDataFrame(geometry=[shapely.LineString([(2.2, 48.85), (2.4, 48.86)])], crs=4326)
+    assert boundary_fit_gcj02(paris, seine) is None

@@ -258,3 +258,21 @@ def test_write_refuses_unknown_formats(tmp_path: Path) -> None:
         write_vector(lines_frame(), tmp_path / "lines.shp")
     with pytest.raises(InputError, match="csv"):
         write_vector(pd.DataFrame({"a": [1]}), tmp_path / "table.geojson")
+
+
+def test_gbk_dbf_whose_cpg_says_utf8_is_read_as_gbk(tmp_path: Path) -> None:
+    path = tmp_path / "gbk.shp"
+    pyogrio.write_dataframe(lines_frame(), path, encoding="GBK")
+    path.with_suffix(".cpg").write_text("UTF-8")
+    with pytest.warns(DataQualityWarning, match=r"gbk\.cpg"):
+        lines = read_lines(path)
+    assert lines["name"].tolist() == NAMES
+
+
+def test_zero_byte_shapefile_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "zero.shp"
+    pyogrio.write_dataframe(lines_frame(), path)
+    path.write_bytes(b"")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    with pytest.raises(InputError, match=r"zero\.shp.*0 bytes.*re-export"):
+        read_lines(path)

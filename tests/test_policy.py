@@ -157,3 +157,64 @@ def test_requirements_by_column_and_lake(tiny: RiverNetwork) -> None:
     bad = policy_from_dict({"rule": [{"levels": ["city"], "column": "nope", "values": [1]}]})
     with pytest.raises(PolicyError, match="column 'nope'"):
         requirements(bad, tiny, _pieces(tiny), lakes)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("board_update_days = -5\n", ("board_update_days", "-5", "from 1")),
+        ("board_update_days = 0\n", ("board_update_days",)),
+        (
+            '[[rule]]\nlevels = ["city"]\nmin_strahler = 0\n',
+            ("[[rule]] #1", "min_strahler", "start at 1"),
+        ),
+        (
+            '[[rule]]\nlevels = ["city"]\nmin_strahler = 5\nmax_strahler = 2\n',
+            ("[[rule]] #1", "min_strahler 5", "swap"),
+        ),
+        (
+            "[[exemption]]\nmin_river_length_km = -1.0\n",
+            ("[[exemption]] #1", "min_river_length_km", "0 km or more"),
+        ),
+        ('[[rule]]\nlevels = ["city"]\nreach_ids = []\n', ("reach_ids", "empty list")),
+    ],
+)
+def test_numbers_out_of_range_are_refused(
+    tmp_path: Path, text: str, words: tuple[str, ...]
+) -> None:
+    with pytest.raises(PolicyError) as raised:
+        load_policy(_write(tmp_path, text))
+    message = str(raised.value)
+    assert "policy.toml" in message
+    for word in words:
+        assert word in message
+
+
+def test_every_range_problem_is_listed_at_once(tmp_path: Path) -> None:
+    text = 'board_update_days = -5\n[[rule]]\nlevels = ["city"]\nmin_strahler = 0\n'
+    with pytest.raises(PolicyError, match=r"2 problem\(s\)"):
+        load_policy(_write(tmp_path, text))
+
+
+def test_reference_problems_name_rule_key_and_ids() -> None:
+    from rivernet.policy import reference_problems
+
+    policy = policy_from_dict(
+        {
+            "rule": [{"levels": ["city"], "reach_ids": [1, 2], "column": "class", "values": ["A"]}],
+            "exemption": [{"in_lakes": [504, 99999]}],
+            "lake": [{"lake_ids": [7], "levels": ["county"]}],
+        }
+    )
+    problems = reference_problems(policy, reach_ids=[1], lake_ids=[504], columns=("length_m",))
+    text = "\n".join(problems)
+    assert "[[rule]] #1" in text and "reach_ids" in text and "reach id(s) 2 " in text
+    assert "'class'" in text
+    assert "[[exemption]] #1" in text and "99999" in text and "504" not in text.split("99999")[0]
+    assert "[[lake]] #1" in text and "lake id(s) 7 " in text
+    no_layer = reference_problems(policy, reach_ids=[1, 2], lake_ids=None)
+    assert sum("no lakes layer" in problem for problem in no_layer) == 2
+    assert (
+        reference_problems(load_policy(SAMPLE_POLICY), reach_ids=[], lake_ids=[504, 656, 657, 721])
+        == []
+    )

@@ -253,4 +253,91 @@ def test_topology_errors_name_the_file(tmp_path: Path) -> None:
     path = write_project(tmp_path / "p.gpkg", reaches=reaches, admin_units=units_frame())
     with pytest.raises(TopologyError) as info:
         open_project(path)
-    assert any("reaches" in note for note in getattr(info.value, "__notes__", []))
+    assert "layer 'reaches' of" in str(info.value) and "p.gpkg" in str(info.value)
+
+
+def sample_with_units(tmp_path: Path, units: gpd.GeoDataFrame) -> Path:
+    import shutil
+
+    path = tmp_path / "project.gpkg"
+    shutil.copyfile(SAMPLE, path)
+    shutil.copyfile(SAMPLE.with_name("policy.toml"), tmp_path / "policy.toml")
+    pyogrio.write_dataframe(units, path, layer="admin_units", driver="GPKG")
+    return path
+
+
+def test_gcj02_admin_units_warn_at_open(tmp_path: Path) -> None:
+    from rivernet.crs import transform_geometries, wgs84_to_gcj02
+    from rivernet.errors import CoordinateOffsetWarning
+
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    units.geometry = transform_geometries(units.geometry.array, wgs84_to_gcj02)
+    with pytest.warns(CoordinateOffsetWarning, match=r"rivernet\.crs\.gcj02_to_wgs84") as caught:
+        open_project(sample_with_units(tmp_path, units))
+    message = str(caught[0].message)
+    assert "admin_units" in message and "GCJ-02" in message and " m)" in message
+
+
+def test_county_under_another_provinces_city_is_refused(tmp_path: Path) -> None:
+    from rivernet.errors import AdminUnitsError
+
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    units.loc[units["code"] == "320583", "parent_code"] = "330400"
+    with pytest.raises(AdminUnitsError, match=r"320583 \(昆山市\).*330400 \(嘉兴市\).*320500"):
+        open_project(sample_with_units(tmp_path, units))
+
+
+def test_missing_city_level_is_derived_from_county_codes(tmp_path: Path) -> None:
+    from rivernet.coverage import coverage_summary
+    from rivernet.errors import DataQualityWarning
+
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    path = sample_with_units(tmp_path, units[units["level"] != "city"])
+    with pytest.warns(DataQualityWarning, match=r"none for city.*county's city is its code"):
+        project = open_project(path)
+    derived = project.admin_units.set_index("code")
+    assert derived.loc["320500", "level"] == "city" and derived.loc["320500", "name"] == "320500"
+    assert derived.loc["320500", "geometry"] is None
+    full = coverage_summary(open_project(SAMPLE), as_of="2025-06-30", level="city")
+    summary = coverage_summary(project, as_of="2025-06-30", level="city")
+    assert len(full) > 0
+    columns = [c for c in full.columns if c != "unit_name"]  # no names without the city rows
+    pd.testing.assert_frame_equal(summary[columns], full[columns])
+
+
+def test_policy_refs_are_checked_against_the_project(tmp_path: Path) -> None:
+    from rivernet.errors import PolicyError
+    from rivernet.policy import CoveragePolicy, ExemptionRule, Match
+
+    policy = CoveragePolicy(
+        exemptions=(ExemptionRule("ghost", ("county",), "x", Match(in_lakes=(99999,))),)
+    )
+    with pytest.raises(PolicyError, match=r"\[\[exemption\]\] #1 \(ghost\) key 'in_lakes'.*99999"):
+        open_project(SAMPLE, policy=policy)
+
+
+def test_empty_reaches_layer_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    path = tmp_path / "project.gpkg"
+    shutil.copyfile(SAMPLE, path)
+    reaches = gpd.read_file(SAMPLE, layer="reaches").iloc[:0]
+    pyogrio.write_dataframe(reaches, path, layer="reaches", driver="GPKG")
+    with pytest.raises(ProjectFileError, match=r"layer 'reaches' of .*project\.gpkg is empty"):
+        open_project(path)
+
+
+def test_check_project_reports_every_layer(tmp_path: Path) -> None:
+    from rivernet.project import check_project
+
+    report = check_project(SAMPLE)
+    assert report.ok, str(report)
+    units = gpd.read_file(SAMPLE, layer="admin_units")
+    units.loc[units["code"] == "320505", "code"] = "32O505"
+    units.loc[units["code"] == "320583", "parent_code"] = "330400"
+    path = sample_with_units(tmp_path, units)
+    (tmp_path / "policy.toml").write_text("board_update_days = -5\n", encoding="utf-8")
+    report = check_project(path)
+    codes = {(f.layer, f.code) for f in report.errors}
+    assert {("admin_units", "bad_code"), ("admin_units", "parent_mismatch")} <= codes
+    assert ("policy", "policy") in codes

@@ -252,3 +252,212 @@ def test_export_and_read_back(tmp_path: Path, suffix: str) -> None:
     assert again.people["contact"].isna().all()  # private by default
     with pytest.raises(RosterError, match=r"use a \.csv or \.xlsx"):
         export_roster(roster, tmp_path / "out.json")
+
+
+# --- issue 10: nothing lost, nothing silently wrong --------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "taihu.gpkg"
+
+
+def _tables_equal(a: Roster, b: Roster) -> None:
+    for name in ("people", "assignments", "units", "boards"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_sample_roster_export_then_import_is_identical(tmp_path: Path, suffix: str) -> None:
+    """People, assignments, units and sign boards (公示牌) survive export -> import -> project."""
+    original = open_project(SAMPLE).require_roster()
+    assert len(original.boards) == 12 and len(original.units) > 0
+    path = export_roster(original, tmp_path / f"roster{suffix}", include_contact=True)
+    if suffix == ".csv":
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == ["roster.boards.csv", "roster.csv", "roster.people.csv",
+                         "roster.units.csv"]  # fmt: skip
+    read = read_roster(path)
+    assert read.missing == ()
+    project = tmp_path / "copy.gpkg"
+    shutil.copyfile(SAMPLE, project)
+    write_roster(read, project)
+    _tables_equal(open_project(project).require_roster(), original)
+
+
+def test_a_file_without_boards_and_units_keeps_the_projects(tiny_path: Path) -> None:
+    from rivernet.roster import carry_over
+
+    current = tiny_roster()
+    read = read_roster(FIXTURES / "roster_gbk.csv")
+    assert read.missing == ("units", "boards")
+    kept, notes = carry_over(read, current)
+    assert kept.boards is current.boards and len(kept.boards) == 2
+    assert any("kept the project's 2 sign boards" in note for note in notes)
+
+
+def test_safe_cell_neutralises_formulas_and_round_trips() -> None:
+    from rivernet._files import safe_cell, unsafe_cell
+
+    for value in ['=HYPERLINK("http://x","y")', "+1", "-3", "@SUM(A1)", "\tx", "\rx"]:
+        assert safe_cell(value) == "'" + value
+        assert unsafe_cell(safe_cell(value)) == value
+    for value in ["'=x", "''+y", "'plain", "张三", "", 12, None, 1.5]:
+        assert unsafe_cell(safe_cell(value)) == value
+    assert safe_cell("张三") == "张三" and safe_cell("'plain") == "'plain"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_neutralises_formula_cells(tmp_path: Path, suffix: str) -> None:
+    import openpyxl
+
+    roster = read_roster(FIXTURES / "roster_gbk.csv")
+    evil = '=HYPERLINK("http://evil.example","点击")'
+    roster.people.loc[0, "name"] = evil
+    roster.people.loc[1, "post"] = "-1+1"
+    path = export_roster(roster, tmp_path / f"out{suffix}")
+    if suffix == ".csv":
+        text = path.read_text(encoding="utf-8-sig")
+        assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text and ",'-1+1" in text
+    else:
+        book = openpyxl.load_workbook(path)
+        cells = [c for row in book["roster"].iter_rows() for c in row]
+        assert not any(c.data_type == "f" for c in cells)  # no live formula anywhere
+        assert any(c.value == "'" + evil for c in cells)
+    again = read_roster(path)
+    assert again.people["name"].tolist() == roster.people["name"].tolist()
+    assert again.people["post"].tolist() == roster.people["post"].tolist()
+
+
+def _formula_workbook(path: Path, valid_to: str) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "层级", "行政区划代码", "角色", "河段编码", "任期开始", "任期结束"])
+    sheet.append(["甲一", "县级", "320505", "河长", 7, "2022-01-01", valid_to])
+    sheet.append(["乙二", "县级", "320505", "河长", 1, "=DATE(2022,1,1)", None])
+    book.save(path)  # openpyxl saves formulas without cached values
+    return path
+
+
+def test_date_formulas_without_saved_values_are_evaluated(tmp_path: Path) -> None:
+    roster = read_roster(_formula_workbook(tmp_path / "f.xlsx", "=DATE(2024,12,31)"))
+    assert roster.assignments["valid_to"].tolist()[0] == pd.Timestamp("2024-12-31")
+    assert roster.assignments["valid_from"].tolist()[1] == pd.Timestamp("2022-01-01")
+
+
+def test_other_formulas_without_saved_values_are_refused(tmp_path: Path) -> None:
+    path = _formula_workbook(tmp_path / "f.xlsx", "=EDATE(F2,36)")
+    with pytest.raises(RosterError) as caught:
+        read_roster(path)
+    assert caught.value.problems[0][0] == 2
+    assert "cell G2 holds the formula =EDATE(F2,36) without a saved value" in str(caught.value)
+
+
+def test_unterminated_quote_is_refused_with_its_line(tmp_path: Path) -> None:
+    good = export_roster(tiny_roster(), tmp_path / "good.csv")
+    lines = good.read_text(encoding="utf-8-sig").splitlines()
+    lines[5] = lines[5].replace(",", ',"', 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RosterError, match=r"line 6: a quote") as caught:
+        read_roster(bad)
+    assert caught.value.problems[0][0] == 6
+
+
+def test_a_quote_closed_far_below_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "far.csv"
+    rows = ["姓名,层级,行政区划代码,角色,河段编码,任期开始"]
+    rows += [f"甲{i},县级,320505,河长,7,2022-01-0{1 + i % 9}" for i in range(8)]
+    rows[3] = rows[3].replace("甲2", '"甲2')
+    rows[7] = rows[7].replace("甲6", '甲6"')
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(RosterError) as caught:
+        read_roster(path)
+    assert any(line == 4 and "runs over 5 lines" in m for line, m in caught.value.problems)
+
+
+def test_ragged_rows_and_header_only_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "姓名,层级,行政区划代码,角色,河段编码,任期开始\n"
+        "甲一,县级,320505,河长,7,2022-01-01\n"
+        "乙二,县级,320505,河长,1,2022,01,01\n"
+        "丙三,县级,320505,河长\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RosterError) as caught:
+        read_roster(path)
+    lines = {n: " | ".join(m for k, m in caught.value.problems if k == n) for n in (3, 4)}
+    assert "8 cells but the header has 6" in lines[3]
+    assert "only 4 cells but the header has 6" in lines[4]
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("姓名,层级,行政区划代码,角色,河段编码,任期开始\n", encoding="utf-8")
+    with pytest.raises(RosterError, match="has a header but no rows"):
+        read_roster(header_only)
+
+
+def test_roster_changes_per_unit() -> None:
+    from rivernet.roster import roster_changes
+
+    current = tiny_roster()
+    new = tiny_roster()
+    new.assignments = new.assignments[new.assignments["assignment_id"] != "W7"].copy()
+    new.assignments.loc[new.assignments["assignment_id"] == "E2", "valid_to"] = pd.Timestamp(
+        "2025-01-01"
+    )
+    added = new.assignments.iloc[[0]].assign(assignment_id="N1", person_id="new")
+    new.assignments = pd.concat([new.assignments, added], ignore_index=True)
+    changes = roster_changes(current, new).set_index("unit_code")
+    assert changes.loc["320505"].tolist() == [1, 0, 1, 6]
+    assert changes.loc["320506"].tolist() == [0, 1, 0, 5]
+    everything = roster_changes(None, current)
+    assert int(everything["added"].sum()) == len(current.assignments)
+
+
+def test_a_second_writer_waits_then_fails_naming_the_lock(tiny_path: Path) -> None:
+    import threading
+
+    from rivernet._files import project_lock
+    from rivernet.errors import ProjectFileError
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with project_lock(tiny_path):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        held.wait(5)
+        before = _digest(tiny_path)
+        with pytest.raises(ProjectFileError) as caught:
+            write_roster(tiny_roster(), tiny_path, lock_timeout=0.3)
+        message = str(caught.value)
+        assert "tiny.gpkg.lock" in message and "held by pid" in message
+        assert "--lock-timeout" in message
+        assert _digest(tiny_path) == before
+    finally:
+        release.set()
+        thread.join()
+    write_roster(tiny_roster(), tiny_path, lock_timeout=0.3)  # free again
+    assert not (tiny_path.parent / "tiny.gpkg.lock").exists()
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tiny_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    stale = tiny_path.parent / f".tiny-{pid}-0123abcd.gpkg"
+    journal = tiny_path.parent / f".tiny-{pid}-0123abcd.gpkg-journal"
+    alive = tiny_path.parent / ".tiny-1-89abcdef.gpkg"  # pid 1 is alive: not touched
+    other = tiny_path.parent / f".other-{pid}-0123abcd.gpkg"
+    for path in (stale, journal, alive, other):
+        path.write_bytes(b"x")
+    write_roster(tiny_roster(), tiny_path)
+    left = sorted(p.name for p in tiny_path.parent.iterdir())
+    assert left == sorted([tiny_path.name, alive.name, other.name])

@@ -121,3 +121,22 @@ def test_secondary_links_to_nowhere_are_errors_in_both_checks() -> None:
     assert [f.code for f in net.validate().errors] == ["dangling_secondary"]
     with pytest.raises(TopologyError, match="777"):
         net.upstream(5)
+
+
+def test_empty_table_is_an_error_not_a_traceback() -> None:
+    report = validate_reaches(tiny_frame().iloc[:0], id_column="rid", downstream_column="down")
+    assert not report.ok
+    assert [f.code for f in report.errors] == ["empty_layer"]
+
+
+def test_non_finite_vertices_are_reported_in_geographic_data() -> None:
+    frame = tiny_frame().to_crs(4326)
+    coords = [(120.0, 31.0), (float("nan"), 31.01), (120.0, 31.02)]
+    with pytest.warns(RuntimeWarning):  # shapely's own, when it builds the line
+        line = LineString(coords)
+    frame.loc[frame["rid"] == 1, "geometry"] = line
+    report = validate_reaches(frame, id_column="rid", downstream_column="down")
+    bad = next(f for f in report.errors if f.code == "invalid_geometry")
+    assert 1 in bad.reach_ids and "NaN" in bad.message
+    assert report.to_json()  # the JSON of every finding says its layer
+    assert all(f.to_dict()["layer"] == "reaches" for f in report.findings)

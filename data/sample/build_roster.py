@@ -23,8 +23,9 @@ defects real rosters have, listed in the ``roster_defects`` table: one row per f
 7. a lake without its county lake chief;
 8. a sign board still showing a chief replaced three months ago.
 
-The tables are written in one atomic step (:func:`rivernet.roster.write_roster`);
-``build_sample.py`` calls :func:`build_roster` at the end.
+Run alone, the tables are written in one atomic step (:func:`rivernet.roster.write_roster`);
+``build_sample.py`` calls :func:`add_roster_tables` on the temporary file it builds the whole
+sample in, before renaming that file into place once.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import argparse
 import datetime as dt
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +48,11 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from rivernet.pieces import piece_table
 from rivernet.admin import LEVELS
+from rivernet.pieces import piece_table
 from rivernet.policy import load_policy, requirements
 from rivernet.project import open_project
-from rivernet.roster import Roster, write_roster
+from rivernet.roster import Roster, write_roster, write_roster_tables
 
 LOGGER = logging.getLogger("build_roster")
 
@@ -132,7 +134,7 @@ def _document(year: int, number: int) -> str:
 
 
 def build_roster(project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED) -> Path:
-    """Generate the fictional roster and write it into the project file.
+    """Generate the fictional roster and write it into the project file (atomically).
 
     Parameters
     ----------
@@ -145,6 +147,58 @@ def build_roster(project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED
     -------
     pathlib.Path
         The project path.
+    """
+    roster, defects = make_roster(project_path, seed=seed)
+    with gdal_config(OGR_CURRENT_DATE=FIXED_TIMESTAMP):
+        write_roster(roster, project_path, extra_tables={"roster_defects": defects})
+    return Path(project_path)
+
+
+def add_roster_tables(project_path: str | Path, *, seed: int = SEED) -> None:
+    """Generate the roster and write it into a project file still private to the caller.
+
+    ``build_sample.py`` builds the whole sample in one temporary file and calls this before
+    renaming it into place (no lock, no second temporary file).
+
+    Parameters
+    ----------
+    project_path
+        The GeoPackage being built (its base layers must exist).
+    seed
+        Seed of the random generator.
+    """
+    roster, defects = make_roster(project_path, seed=seed)
+    with gdal_config(OGR_CURRENT_DATE=FIXED_TIMESTAMP):
+        write_roster_tables(roster, project_path, extra_tables={"roster_defects": defects})
+
+
+@contextmanager
+def gdal_config(**options: str) -> Iterator[None]:
+    """Set GDAL config options for a block and restore them afterwards."""
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def make_roster(
+    project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED
+) -> tuple[Roster, pd.DataFrame]:
+    """Generate the fictional roster and the table of its planted defects.
+
+    Parameters
+    ----------
+    project_path
+        The sample GeoPackage (its base layers must exist).
+    seed
+        Seed of the random generator (names; the structure is deterministic).
+
+    Returns
+    -------
+    roster, defects
+        The roster and the ``roster_defects`` table.
     """
     project = open_project(project_path)
     network = project.network
@@ -171,13 +225,6 @@ def build_roster(project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED
     roster = Roster(people, assignments, units, boards, source="data/sample/build_roster.py")
     defects = pd.DataFrame(builder.defects).drop_duplicates(ignore_index=True)
     defects["as_of"] = AS_OF.isoformat()
-    options = {"OGR_CURRENT_DATE": FIXED_TIMESTAMP}
-    previous = {key: pyogrio.get_gdal_config_option(key) for key in options}
-    pyogrio.set_gdal_config_options(options)
-    try:
-        write_roster(roster, project_path, extra_tables={"roster_defects": defects})
-    finally:
-        pyogrio.set_gdal_config_options(previous)
     LOGGER.info(
         "roster: %d people, %d assignments, %d boards, %d expected findings",
         len(people),
@@ -185,7 +232,7 @@ def build_roster(project_path: str | Path = DEFAULT_PROJECT, *, seed: int = SEED
         len(boards),
         len(defects),
     )
-    return Path(project_path)
+    return roster, defects
 
 
 def _assignment_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

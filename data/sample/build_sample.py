@@ -19,8 +19,10 @@ Layers written (all EPSG:4326):
 - ``project_meta``: a key/value table read by :func:`rivernet.project.open_project`.
 
 The output is byte-for-byte reproducible: the GeoPackage timestamps are pinned to
-:data:`FIXED_TIMESTAMP` and the file is vacuumed; it is written to a temporary file in the
-output folder and moved into place atomically.
+:data:`FIXED_TIMESTAMP` and the file is vacuumed. Everything (base layers, meta and the roster
+of ``build_roster.py``) is written into one temporary file in the output folder, which is
+renamed into place once, under the output's writer lock (``OUTPUT.lock``): a killed build leaves
+the old file whole, and the next build removes the killed build's temporary files.
 """
 
 from __future__ import annotations
@@ -29,11 +31,9 @@ import argparse
 import csv
 import json
 import logging
-import os
 import runpy
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,9 +46,11 @@ import shapely
 from shapely.geometry import shape
 
 try:
+    from rivernet._files import project_lock, replacing
     from rivernet.crs import gcj02_to_wgs84, transform_geometries
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from rivernet._files import project_lock, replacing
     from rivernet.crs import gcj02_to_wgs84, transform_geometries
 
 LOGGER = logging.getLogger("build_sample")
@@ -100,12 +102,8 @@ def build(source: Path, output: Path) -> Path:
     admin_units = read_admin_units(source)
     lakes = read_lakes(source)
     meta = project_meta()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(suffix=".gpkg", prefix=".taihu-", dir=output.parent)
-    os.close(handle)
-    temp = Path(temp_name)
-    temp.unlink()
-    try:
+    with project_lock(output), replacing(output, suffix=".gpkg") as temp:
+        temp.unlink()  # a new GeoPackage, not layers added to an empty file
         with gdal_config(OGR_CURRENT_DATE=FIXED_TIMESTAMP):
             for name, frame in (
                 ("reaches", reaches),
@@ -115,18 +113,18 @@ def build(source: Path, output: Path) -> Path:
                 pyogrio.write_dataframe(frame, temp, layer=name, driver="GPKG")
             pyogrio.write_dataframe(meta, temp, layer="project_meta", driver="GPKG")
         pin_timestamps(temp)
-        os.replace(temp, output)
-    finally:
-        temp.unlink(missing_ok=True)
-    add_roster(output)
+        add_roster(temp)
     LOGGER.info("wrote %s (%d bytes)", output, output.stat().st_size)
     return output
 
 
-def add_roster(output: Path) -> None:
-    """Add the fictional chief roster (``build_roster.py`` beside this script) to the sample."""
+def add_roster(path: Path) -> None:
+    """Add the fictional chief roster (``build_roster.py`` beside this script) to a new file.
+
+    ``path`` is the temporary file the sample is built in, private to this process.
+    """
     script = Path(__file__).with_name("build_roster.py")
-    runpy.run_path(str(script))["build_roster"](output)
+    runpy.run_path(str(script))["add_roster_tables"](path)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import click
 import pandas as pd
 import pyogrio
 
-from rivernet._files import replacing
+from rivernet._files import LOCK_TIMEOUT, project_lock, replacing
 from rivernet.admin import LEVELS
 from rivernet.errors import RosterError
 
@@ -124,21 +124,96 @@ def roster() -> None:
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sheet", help="Excel worksheet to read (default: the first).")
-def import_roster(project: Path, file: Path, sheet: str | None) -> None:
-    """Validate FILE against PROJECT and store it as the project's roster (all or nothing)."""
-    from rivernet.project import open_project
-    from rivernet.roster import read_roster, write_roster
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Allow an import that removes more than 10 % of the current assignments.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what the import would change; write nothing.")
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=LOCK_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait while another process writes the project.",
+)
+def import_roster(
+    project: Path,
+    file: Path,
+    sheet: str | None,
+    replace: bool,
+    dry_run: bool,
+    lock_timeout: float,
+) -> None:
+    """Validate FILE against PROJECT and store it as the project's roster (all or nothing).
 
-    opened = open_project(project)
-    new = read_roster(file, project=opened, sheet=sheet)
-    existing = opened.roster
-    if existing is not None and len(existing.units):
-        new.units = existing.units
-    write_roster(new, project)
+    FILE's companion tables (sheets or NAME.boards.csv / NAME.units.csv / NAME.people.csv, see
+    `rivernet roster export`) are imported too; tables FILE lacks are kept from the project.
+    The changes (added, ended, removed, per unit) are printed first; an import that would
+    remove more than 10 % of the current assignments needs --replace.
+    """
+    from rivernet.project import open_project
+    from rivernet.roster import REMOVAL_LIMIT, carry_over, read_roster, roster_changes, write_roster
+
+    with project_lock(project, timeout=lock_timeout):  # the whole read-check-write
+        opened = open_project(project)
+        current = opened.roster
+        new, notes = carry_over(read_roster(file, project=opened, sheet=sheet), current)
+        changes = roster_changes(current, new)
+        click.echo(
+            format_changes(changes, total=0 if current is None else len(current.assignments))
+        )
+        for note in notes:
+            click.echo(note)
+        removed = int(changes["removed"].sum())
+        total = 0 if current is None else len(current.assignments)
+        too_many = bool(total) and removed > REMOVAL_LIMIT * total
+        if dry_run:
+            needs = " (a real import would need --replace)" if too_many else ""
+            click.echo(f"dry run (--dry-run): {project} was not changed{needs}")
+            return
+        if too_many and not replace:
+            raise click.ClickException(
+                f"importing {file.name} would remove {removed} of the {total} current "
+                f"assignments ({removed / total:.0%}), more than the {REMOVAL_LIMIT:.0%} an "
+                "import may remove unasked; nothing was written. Check that the file is "
+                "complete, then import again with --replace (or look first with --dry-run)"
+            )
+        write_roster(new, project, lock_timeout=lock_timeout)
     click.echo(
-        f"imported {len(new.assignments)} assignments of {len(new.people)} people from "
-        f"{file.name} into {project}"
+        f"imported {len(new.assignments)} assignments of {len(new.people)} people, "
+        f"{len(new.boards)} sign boards and {len(new.units)} units from {file.name} into {project}"
     )
+
+
+def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str:
+    """The changes of an import as text: totals, then the units with changes.
+
+    Parameters
+    ----------
+    changes
+        :func:`rivernet.roster.roster_changes`.
+    total
+        How many assignments the project holds now.
+    limit
+        How many units to list.
+
+    Returns
+    -------
+    str
+        The summary.
+    """
+    sums = {c: int(changes[c].sum()) for c in ("added", "ended", "removed", "kept")}
+    lines = [
+        f"changes: {sums['added']} added, {sums['ended']} ended, {sums['removed']} removed, "
+        f"{sums['kept']} kept (the project holds {total} assignments)"
+    ]
+    changed = changes[changes[["added", "ended", "removed"]].sum(axis=1) > 0]
+    if len(changed):
+        lines.append(changed.head(limit).to_string(index=False))
+        if len(changed) > limit:
+            lines.append(f"... and {len(changed) - limit} more units with changes")
+    return "\n".join(lines)
 
 
 @roster.command("check")
@@ -170,10 +245,18 @@ def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--include-contact", is_flag=True, help="Include contact details (private).")
 def export_roster(project: Path, output: Path, include_contact: bool) -> None:
-    """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file."""
+    """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file.
+
+    The people, sign boards (公示牌) and units go with it: as the sheets people, boards and
+    units of a workbook, or as NAME.people.csv, NAME.boards.csv and NAME.units.csv beside
+    NAME.csv. Cells that a spreadsheet would run as formulas get a protective leading quote.
+    """
     from rivernet.project import open_project
     from rivernet.roster import export_roster as export
 
     roster = open_project(project).require_roster()
     export(roster, output, include_contact=include_contact)
-    click.echo(f"wrote {len(roster.assignments)} assignments to {output}")
+    click.echo(
+        f"wrote {len(roster.assignments)} assignments, {len(roster.boards)} sign boards and "
+        f"{len(roster.units)} units to {output}"
+    )

@@ -84,6 +84,19 @@ def load_network(
     return net
 
 
+def _is_project(path: Path, options: dict[str, Any]) -> bool:
+    """Whether ``check`` should check a whole project: a .gpkg given without --layer.
+
+    A damaged GeoPackage counts, so that its damage is reported as a finding.
+    """
+    if path.suffix.lower() != ".gpkg" or options.get("layer") is not None:
+        return False
+    try:
+        return "reaches" in {str(name) for name, _ in pyogrio.list_layers(path)}
+    except Exception:  # unreadable: the project check reports why
+        return True
+
+
 def _has_reaches(path: Path) -> bool:
     """Whether a GeoPackage has a ``reaches`` layer (i.e. is a project file)."""
     try:
@@ -140,9 +153,17 @@ def _file_options(func: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def check(ctx: click.Context, path: Path, as_json: bool, **options: Any) -> None:
-    """Validate a project or network file; exit status 1 when it has errors."""
-    net = load_network(path, quiet=ctx.obj["quiet"], **options)
-    report = net.validate()
+    """Validate a project or network file; exit status 1 when it has errors.
+
+    A project GeoPackage (a file with a ``reaches`` layer, without --layer) is checked whole:
+    reaches, admin units, lakes, policy and roster.
+    """
+    if _is_project(path, options):
+        from rivernet.project import check_project
+
+        report = check_project(path)
+    else:
+        report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
     click.echo(report.to_json() if as_json else str(report))
     if not report.ok:
         ctx.exit(1)
