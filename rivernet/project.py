@@ -285,9 +285,18 @@ class Project:
         """
         if policy is None:
             return self.policy if self.policy is not None else CoveragePolicy()
-        if isinstance(policy, CoveragePolicy):
-            return policy
-        return load_policy(policy)
+        chosen = policy if isinstance(policy, CoveragePolicy) else load_policy(policy)
+        if chosen is not self.policy:
+            self.derived("policy_check", ("network", "lakes"), chosen, lambda: self._check(chosen))
+        return chosen
+
+    def _check(self, policy: CoveragePolicy) -> bool:
+        """Raise :class:`PolicyError` if ``policy`` names ids this project lacks."""
+        has_lakes = len(self.lakes) > 0
+        _require_policy_references(
+            policy, network=self.network, lakes=self.lakes, has_lakes=has_lakes
+        )
+        return True
 
     def roster_problems(self, roster: Roster) -> list[tuple[int, str]]:
         """Problems of a roster's assignments against this project (``read_roster(project=)``).

@@ -218,3 +218,19 @@ def test_reference_problems_name_rule_key_and_ids() -> None:
         reference_problems(load_policy(SAMPLE_POLICY), reach_ids=[], lake_ids=[504, 656, 657, 721])
         == []
     )
+
+
+def test_a_policy_given_to_an_analysis_is_checked_against_the_project(tmp_path: Path) -> None:
+    import rivernet
+    from tests.conftest import SAMPLE
+
+    sample_policy = Path(__file__).resolve().parents[1] / "data" / "sample" / "policy.toml"
+    text = sample_policy.read_text(encoding="utf-8").replace(
+        "in_lakes = [504]", "in_lakes = [99999]"
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    project = rivernet.open_project(SAMPLE)
+    with pytest.raises(PolicyError, match="99999"):
+        rivernet.coverage_summary(project, as_of="2025-06-30", policy=bad)
+    assert len(rivernet.coverage_summary(project, as_of="2025-06-30", policy=sample_policy)) > 0
