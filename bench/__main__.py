@@ -26,6 +26,7 @@ BENCHMARKS = {
     "coverage": ("bench.coverage", "full-coverage audit against a geopandas per-level overlay"),
     "tiles": ("bench.tiles", "MVT encoder against mapbox-vector-tile; cached tiles under wrk"),
     "server": ("bench.server", "OGC API items latency; GeoJSON against GeoDataFrame.to_json()"),
+    "load": ("bench.load", "rivernet serve under 64 clients: cheap routes stay fast"),
 }
 DEFAULT_SIZES = "10k,100k,1M"
 
@@ -62,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--repeat", type=int, default=3, help="timed runs (default 3)")
         command.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
         command.add_argument("--quiet", action="store_true", help="no progress messages")
+        if name == "load":
+            command.add_argument(
+                "--duration",
+                type=float,
+                default=60.0,
+                help="seconds of load (default 60; shorter for a smoke run)",
+            )
+            command.add_argument("--clients", type=int, default=64,
+                                 help="concurrent clients (default 64)")  # fmt: skip
     return parser
 
 
@@ -75,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module = importlib.import_module(BENCHMARKS[args.benchmark][0])
     sizes = args.sizes or parse_sizes(getattr(module, "DEFAULT_SIZES", DEFAULT_SIZES))
-    rows, _ = module.run(sizes, repeat=args.repeat, seed=args.seed)
+    extra = {"duration": args.duration, "clients": args.clients} if args.benchmark == "load" else {}
+    rows, _ = module.run(sizes, repeat=args.repeat, seed=args.seed, **extra)
     return 0 if all_met(rows) else 1
 
 

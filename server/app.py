@@ -3,15 +3,23 @@
 The project is opened once in the lifespan with the server's coverage policy
 (``RIVERNET_POLICY``, else the project file's own) and kept in ``app.state.rivernet`` (an
 :class:`~rivernet.server.state.AppState`, which also holds the collections built from the layer
-catalog); routers read it through :func:`rivernet.server.state.get_state`. The routers import
-the library functions they call, so a missing capability fails here, at import, not as a 404.
+catalog, the caches and the worker pools); routers read it through
+:func:`rivernet.server.state.get_state`. A task of the lifespan follows the project file
+(:mod:`rivernet.server.reload`). The routers import the library functions they call, so a
+missing capability fails here, at import, not as a 404.
+
+Middleware, outermost first: trusted hosts (``RIVERNET_ALLOWED_HOSTS``), HEAD as GET, CORS
+(only when ``RIVERNET_CORS_ORIGINS`` is set: same-origin by default), gzip, root path.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,8 +27,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
 from rivernet.project import Project, open_project
-from rivernet.server.errors import install_error_handlers
-from rivernet.server.http import RootPathMiddleware
+from rivernet.server.errors import document_problems, install_error_handlers
+from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
+from rivernet.server.reload import ProjectReloader
 from rivernet.server.routers import analysis, features, page, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
@@ -50,11 +59,14 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
     app = FastAPI(
         title="rivernet",
         description="River networks and river/lake chief (河长制) responsibility: OGC API "
-        "Features, navigation and analysis endpoints, vector tiles and the web map.",
+        "Features, navigation and analysis endpoints, vector tiles and the web map. Every GET "
+        "route also answers HEAD; errors are RFC 9457 problem+json documents.",
         version=rivernet.__version__,
         lifespan=_lifespan(settings, project),
     )
     install_error_handlers(app)
+    if settings.root_path:
+        app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     if settings.cors_origins:
         app.add_middleware(
@@ -65,30 +77,51 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
             expose_headers=["ETag", "Content-Crs", "Link"],
             max_age=3600,
         )
-    if settings.root_path:
-        app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+    app.add_middleware(HeadMiddleware)
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
     for router in ROUTERS:
         app.include_router(router)
+    _finish_openapi(app)
     return app
+
+
+def _finish_openapi(app: FastAPI) -> None:
+    """Document problem+json errors (and no 422) in the app's OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _lifespan(
     settings: Settings, project: Project | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the project once at start-up, with the server's coverage policy, and share it."""
+    """Open the project once at start-up, with the server's policy; follow its file."""
+
+    def opener(path: Path) -> Project:
+        return open_project(path, policy=settings.policy)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = project
         if loaded is None:
-            loaded = await anyio.to_thread.run_sync(
-                lambda: open_project(settings.project, policy=settings.policy)
-            )
+            loaded = await anyio.to_thread.run_sync(opener, settings.project)
         elif settings.policy is not None:
             policy = loaded.coverage_policy(settings.policy)
             if policy != loaded.policy:
                 loaded = loaded.replace(policy=policy)
-        app.state.rivernet = AppState(project=loaded, settings=settings)
-        yield
+        state = AppState(project=loaded, settings=settings)
+        app.state.rivernet = state
+        reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
+        async with anyio.create_task_group() as group:
+            if reloader.watching:
+                group.start_soon(reloader.run)
+            app.state.reloader = reloader
+            yield
+            group.cancel_scope.cancel()
 
     return lifespan

@@ -7,24 +7,85 @@ features depend on a date, a level or the chief roster. Features come from
 collection is prepared once per data version (and date and level) and cached. Whether a
 collection is offered depends only on the project's data (a roster), never on the installed
 library: every source function is imported when the server starts.
+
+What is published of a table is an allow-list, not a filter of suspicious names
+(:func:`published`): a column that comes from the chief roster is published only when it is
+one of :data:`ROSTER_PUBLIC_COLUMNS` (ids, names, posts, organisations, levels, units, roles,
+dates, source documents, the fictional flag), so a contact column is withheld whatever it is
+called (``contact``, ``座机``, ``notes``...).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+import pandas as pd
 
 from rivernet.errors import NotFoundError
 from rivernet.layers.catalog import Layer
-from rivernet.layers.sources import layer_frame
+from rivernet.layers.sources import layer_frame, public_columns
+from rivernet.roster import (
+    ASSIGNMENT_COLUMNS,
+    BOARD_COLUMNS,
+    PERSON_COLUMNS,
+    PRIVATE_COLUMNS,
+    UNIT_COLUMNS,
+)
 from rivernet.server.encoding import FeatureTable
 
 if TYPE_CHECKING:
     from rivernet.project import Project
     from rivernet.server.state import AppState
 
-__all__ = ["Collection", "collection", "offered"]
+__all__ = ["ROSTER_PUBLIC_COLUMNS", "Collection", "collection", "offered", "published"]
+
+FrameT = TypeVar("FrameT", bound=pd.DataFrame)
+ROSTER_PUBLIC_COLUMNS = frozenset(
+    {c for c in PERSON_COLUMNS if c not in PRIVATE_COLUMNS}
+    | {c for c in ASSIGNMENT_COLUMNS if c != "line"}
+    | set(UNIT_COLUMNS)
+    | set(BOARD_COLUMNS)
+)
+"""The roster columns the API publishes: person_id, name, post, organisation, level, unit_code,
+role, the assignment's reach/river/lake ids and stretch, valid_from/valid_to, source_document,
+is_fictional, sub-county units and sign boards. Never a contact column, whatever its name."""
+
+
+def published(frame: FrameT, project: Project) -> FrameT:
+    """The columns of a table the API may publish.
+
+    A column that any roster table of the project holds is kept only when it is one of
+    :data:`ROSTER_PUBLIC_COLUMNS`; columns the analysis computed (unit names, distances,
+    statuses) and the network's own attributes are kept; contact-like names are dropped in
+    any case.
+
+    Parameters
+    ----------
+    frame
+        A collection's features or an analysis result.
+    project
+        The project whose roster says which columns are roster columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table without private columns (the same object when nothing is dropped).
+    """
+    frame = public_columns(frame)
+    roster = project.roster
+    if roster is None:
+        return frame
+    roster_columns = {
+        str(c)
+        for table in (roster.people, roster.assignments, roster.units, roster.boards)
+        for c in table.columns
+    }
+    private = [c for c in frame.columns
+               if str(c) in roster_columns and str(c) not in ROSTER_PUBLIC_COLUMNS]  # fmt: skip
+    return frame.drop(columns=private) if private else frame
 
 
 @dataclass(frozen=True)
@@ -95,15 +156,25 @@ class Collection:
         FeatureTable
             The features in EPSG:4326 with every published column.
         """
+        return state.cached(*self._build(state, as_of=as_of, level=level))
+
+    async def prepared(self, state: AppState, *, as_of: dt.date, level: str | None) -> FeatureTable:
+        """:meth:`table` from the event loop: built in the compute pool when not cached."""
+        return await state.computed(*self._build(state, as_of=as_of, level=level))
+
+    def _build(
+        self, state: AppState, *, as_of: dt.date, level: str | None
+    ) -> tuple[tuple[object, ...], Callable[[], FeatureTable]]:
+        """The cache key of the table and the function building it."""
         day = as_of if self.temporal else None
         at = level if self.by_level else None
-        return state.cached(
-            ("collection", self.id, day, at),
-            lambda: FeatureTable(
-                layer_frame(state.project, self.layer, as_of=day, level=at, all_properties=True),
-                id_column=self.id_column,
-            ),
-        )
+        project = state.project
+
+        def build() -> FeatureTable:
+            frame = layer_frame(project, self.layer, as_of=day, level=at, all_properties=True)
+            return FeatureTable(published(frame, project), id_column=self.id_column)
+
+        return ("collection", self.id, day, at), build
 
 
 def offered(state: AppState) -> list[Collection]:

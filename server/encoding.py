@@ -4,6 +4,10 @@ A :class:`FeatureTable` is built once per collection (and data version, date and
 kept in the server cache. Each feature's GeoJSON is made once, vectorised (``shapely.to_geojson``
 for geometry, ``orjson`` for properties), and stored as bytes; a page of items is then a join of
 byte strings, with no per-request serialisation at all. Tables are read-only once built.
+
+CSV is written for spreadsheets, so text cells that a spreadsheet would run as a formula (starting
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a leading single quote, OWASP's
+CSV-injection rule (:func:`rivernet.roster.safe_cell`); numbers stay numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from rivernet.errors import CRSError, InputError, NotFoundError, format_ids
+from rivernet.roster import safe_cell
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{code}"
@@ -151,6 +156,41 @@ class FeatureTable:
         return len(self.properties)
 
     @property
+    def nbytes(self) -> int:
+        """An estimate of the memory the table holds, with its GeoJSON of one CRS.
+
+        The properties count ``memory_usage(deep=False)``, geometries 16 bytes per coordinate;
+        the GeoJSON fragments count their length once built, an estimate before.
+        """
+        properties = int(self.properties.memory_usage(index=True, deep=False).sum())
+        coordinates = int(np.sum(shapely.get_num_coordinates(self.geometry))) if len(self) else 0
+        built = sum(len(fragment) for made in self._fragments.values() for fragment in made)
+        expected = coordinates * 40 + len(self) * (64 + 24 * len(self.properties.columns))
+        return properties + 16 * coordinates + max(built, expected)
+
+    def ready(self, crs: OutputCRS, *, spatial: bool = False, filters: Sequence[str] = ()) -> bool:
+        """Whether a page in ``crs`` (with a bbox, with these filters) needs no preparation."""
+        return (
+            crs.key in self._fragments
+            and (not spatial or self._tree is not None)
+            and all(name in self._text_columns or not self._is_text(name) for name in filters)
+        )
+
+    def prepare(
+        self, crs: OutputCRS, *, spatial: bool = False, filters: Sequence[str] = ()
+    ) -> None:
+        """Build what pages in ``crs`` need: fragments, the spatial index, text columns.
+
+        Run in a worker thread, so that requests then only join prepared bytes.
+        """
+        self.fragments(crs)
+        if spatial:
+            self._spatial_index()
+        for name in filters:
+            if self._is_text(name):
+                self._text(name)
+
+    @property
     def has_geometry(self) -> bool:
         """Whether any feature has a geometry."""
         return bool(len(self) and np.any(shapely.is_geometry(self.geometry)))
@@ -175,7 +215,10 @@ class FeatureTable:
                 self._id_positions = {str(i): n for n, i in enumerate(self.ids)}
         found = self._id_positions.get(feature_id)
         if found is None:
-            raise NotFoundError(f"no feature with id {feature_id!r} in this collection")
+            raise NotFoundError(
+                f"no feature with id {feature_id!r} in this collection (path parameter "
+                "feature_id); use the id of a feature listed by the collection's /items"
+            )
         return found
 
     def select(
@@ -278,7 +321,7 @@ class FeatureTable:
         yield "\ufeff".encode()
         for start in range(0, max(len(positions), 1), _CHUNK * 5):
             rows = positions[start : start + _CHUNK * 5]
-            page = self.properties.iloc[rows].copy()
+            page = spreadsheet_safe(self.properties.iloc[rows])
             if self.has_geometry:
                 geoms = self.geometry[rows]
                 if transform is not None:
@@ -287,6 +330,12 @@ class FeatureTable:
             buffer = io.StringIO()
             page.to_csv(buffer, index=False, header=start == 0, lineterminator="\n")
             yield buffer.getvalue().encode()
+
+    def _is_text(self, name: str) -> bool:
+        if name not in self.properties.columns:
+            return False
+        column = self.properties[name]
+        return not (pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column))
 
     def _spatial_index(self) -> shapely.STRtree:
         with self._lock:
@@ -336,6 +385,39 @@ class FeatureTable:
             *(column_json(self.properties[c]) for c in self.properties.columns),
         ]
         return [template % values for values in zip(*parts, strict=True)]
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table whose text cells and column names cannot run as spreadsheet formulas.
+
+    Text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading
+    single quote (:func:`rivernet.roster.safe_cell`); numeric, boolean and date columns are
+    left as they are, so ``-3.5`` stays a number.
+
+    Parameters
+    ----------
+    frame
+        The rows to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The safe copy.
+    """
+    columns: list[pd.Series] = []
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position].reset_index(drop=True)
+        plain = (
+            pd.api.types.is_numeric_dtype(values)
+            or pd.api.types.is_bool_dtype(values)
+            or pd.api.types.is_datetime64_any_dtype(values)
+        ) and not isinstance(values.dtype, pd.CategoricalDtype)
+        if not plain:
+            values = pd.Series([safe_cell(v) for v in values.astype(object)], dtype=object)
+        columns.append(values)
+    page = pd.concat(columns, axis=1, ignore_index=True) if columns else frame.copy()
+    page.columns = [safe_cell(str(name)) for name in frame.columns]
+    return page
 
 
 def values_json(values: Sequence[Any]) -> list[bytes]:

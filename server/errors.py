@@ -3,6 +3,9 @@
 Handlers are installed by :func:`install_error_handlers`. Library errors keep their message (it
 already says what was wrong and how to fix it); request validation errors are 400 (as OGC API asks)
 and list each bad parameter; anything unexpected is logged and answered with a plain 500 problem.
+The OpenAPI document says the same: :func:`problem_responses` documents a route's error statuses
+with :data:`PROBLEM_SCHEMA`, and :func:`document_problems` removes FastAPI's 422 (this API answers
+bad parameters with 400).
 """
 
 from __future__ import annotations
@@ -32,6 +35,40 @@ from rivernet.errors import (
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: what was wrong with the request and how to fix it.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Each bad parameter: where it is, its name, what is wrong.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "parameter": {"type": "string"},
+                    "in": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+        "problems": {"type": "array", "description": "Problems in the project's data."},
+    },
+}
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: a parameter (or the Host header) is malformed or not offered; the "
+    "problem names it and says how to fix it.",
+    404: "Not found: no such collection, layer, reach, feature, unit or tile (or the project "
+    "has no chief roster for this route).",
+    503: "The project's data cannot answer this request until it is fixed (a damaged roster, "
+    "admin units or policy).",
+}
 
 # The first row whose class matches wins, so subclasses come before their bases.
 # Errors about the served data itself (not the request) are 503: the request was fine, but the
@@ -155,6 +192,60 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting error statuses answered with problem+json.
+
+    Parameters
+    ----------
+    *statuses
+        The statuses a route may answer with (400, 404, 503).
+
+    Returns
+    -------
+    dict
+        Status -> response object, for a route decorator's ``responses``.
+    """
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {status: {"description": ERROR_DESCRIPTIONS[status], "content": content}
+            for status in statuses}  # fmt: skip
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Finish an OpenAPI document: add the Problem schema and drop FastAPI's 422 responses.
+
+    Parameters
+    ----------
+    schema
+        The document FastAPI generated (changed in place).
+
+    Returns
+    -------
+    dict
+        The same document.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
+def host_problem(host: str | None) -> Response:
+    """The 400 problem for a request whose ``Host`` header is not one the server answers."""
+    return problem(
+        400,
+        "Unknown Host",
+        f"header Host {host!r} is not a name this server answers to; use the server's public "
+        "name (its operator lists the names clients may use in RIVERNET_ALLOWED_HOSTS)",
+        errors=[{"parameter": "Host", "in": "header", "message": "not an allowed host",
+                 "value": host}],
+    )  # fmt: skip
 
 
 def install_error_handlers(app: FastAPI) -> None:

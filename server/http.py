@@ -1,5 +1,10 @@
 """HTTP behaviour shared by every router: absolute links, strong ETags, 304s and Cache-Control.
 
+Links start with ``RIVERNET_PUBLIC_URL`` when set, else with the request's own scheme, ``Host``
+header and root path; :class:`TrustedHosts` therefore answers only the allowed host names.
+:class:`HeadMiddleware` answers ``HEAD`` on every ``GET`` route with the same headers and no
+body, and :func:`openapi_responses` documents a route's statuses and content types.
+
 The project never changes while the server runs, so a response is fully determined by the data
 version, the public base URL and the request (path, query, negotiated format and encoding).
 :func:`request_etag` hashes exactly those into a strong ETag; :func:`cached_response` answers
@@ -13,15 +18,23 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rivernet.server.errors import host_problem, problem_responses
 from rivernet.server.state import get_state
+
+NOT_MODIFIED_DOC = {
+    "description": "Not Modified: the client's copy (named in If-None-Match) is current.",
+}
 
 Body = bytes | Callable[[], bytes]
 
@@ -269,3 +282,105 @@ class RootPathMiddleware:
         if scope["type"] in ("http", "websocket") and not scope.get("root_path"):
             scope = {**scope, "root_path": self.root_path}
         await self.app(scope, receive, send)
+
+
+def openapi_responses(
+    content: Mapping[str, Mapping[str, Any]],
+    *errors: int,
+    etag: bool = True,
+    redirect: bool = False,
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route: its 200 content types, 304, 303 and errors.
+
+    Parameters
+    ----------
+    content
+        Media type -> schema of the 200 answer (``{}`` for any).
+    *errors
+        Error statuses besides 400 (which every route may answer: a bad parameter or Host).
+    etag
+        Whether the route answers ``If-None-Match`` with 304.
+    redirect
+        Whether the route may answer 303 (the landing page sends browsers to the map).
+
+    Returns
+    -------
+    dict
+        For the route decorator's ``responses``.
+    """
+    responses: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "OK",
+            "content": {media: {"schema": dict(schema)} for media, schema in content.items()},
+        }
+    }
+    if redirect:
+        responses[303] = {"description": "See Other: browsers are sent to the web map."}
+    if etag:
+        responses[304] = dict(NOT_MODIFIED_DOC)
+    responses.update(problem_responses(*sorted({400, *errors})))
+    return responses
+
+
+class HeadMiddleware:
+    """Answer ``HEAD`` like ``GET``: the same status and headers, without the body.
+
+    Parameters
+    ----------
+    app
+        The wrapped ASGI app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run ``HEAD`` requests as ``GET`` and drop the body chunks."""
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+class TrustedHosts(TrustedHostMiddleware):
+    """Starlette's ``TrustedHostMiddleware`` answering unknown hosts with a 400 problem+json.
+
+    Parameters
+    ----------
+    app
+        The wrapped ASGI app.
+    allowed_hosts
+        Host names or ``*.domain`` patterns; ``*`` allows any.
+    """
+
+    _PASSED = "rivernet.trusted_host"
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
+        async def mark(scope: Scope, receive: Receive, send: Send) -> None:
+            scope[self._PASSED] = True
+            await app(scope, receive, send)
+
+        super().__init__(mark, allowed_hosts=list(allowed_hosts), www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the ``Host`` header; a rejected request gets :func:`host_problem`."""
+        if self.allow_any or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def answer(message: Message) -> None:
+            if scope.get(self._PASSED):
+                await send(message)
+            elif message["type"] == "http.response.start":
+                response = host_problem(Headers(scope=scope).get("host"))
+                await response(scope, receive, send)
+
+        await super().__call__(scope, receive, answer)

@@ -40,7 +40,7 @@ def base_url() -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "server:create_app",
                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    env = {**os.environ, "RIVERNET_PROJECT": str(SAMPLE)}
+    env = {**os.environ, "RIVERNET_PROJECT": str(SAMPLE), "RIVERNET_CORS_ORIGINS": "*"}
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -141,6 +141,9 @@ def test_http_caching_gzip_and_cors_over_the_wire(base_url: str) -> None:
         streamed = http.get(f"{base_url}/collections/reaches/items?limit=5000")
         assert streamed.headers.get("transfer-encoding") == "chunked"
         assert streamed.json()["numberReturned"] == 2082
+        head = http.head(url, headers={"Accept-Encoding": "gzip"})
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["etag"] == first.headers["etag"]
         missing = http.get(f"{base_url}/reaches/1/navigation/UT")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"

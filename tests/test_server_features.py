@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -507,3 +508,86 @@ def test_browsers_are_sent_from_the_landing_page_to_the_map(client: TestClient) 
     assert response.headers["location"] == "http://testserver/map"
     assert client.get("/", params={"f": "json"}, headers=browser).json()["title"] == "rivernet"
     assert client.get("/", params={"f": "xml"}).status_code == 400
+
+
+# --- issue 10: CSV formula injection and the allow-list of published columns ---------------------
+
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+@pytest.fixture(scope="module")
+def hostile_client(project: Project) -> Iterator[TestClient]:
+    """The sample whose first active chief is named with a formula and has a 座机 column."""
+    from rivernet.roster import Roster
+
+    roster = project.require_roster()
+    active = roster.active(dt.date(2025, 6, 30))
+    active = active[active["reach_id"].notna()]
+    person = active["person_id"].iloc[0]
+    people = roster.people.copy()
+    people.loc[people["person_id"] == person, "name"] = FORMULA
+    people.loc[people["person_id"] == person, "post"] = "-3.5"
+    people["座机"] = "0512-66668888"
+    people["notes"] = "手机 13800000000"
+    hostile = Roster(people=people, assignments=roster.assignments, units=roster.units,
+                     boards=roster.boards)  # fmt: skip
+    own = project.replace(roster=hostile)
+    with TestClient(create_app(Settings(project=SAMPLE, reload_interval=0), project=own)) as c:
+        c.person = person  # type: ignore[attr-defined]
+        c.reach = active["reach_id"].iloc[0]  # type: ignore[attr-defined]
+        yield c
+
+
+def _csv_cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))) for cell in row]
+
+
+def test_csv_neutralises_formulas_in_every_csv(hostile_client: TestClient) -> None:
+    person = hostile_client.person  # type: ignore[attr-defined]
+    reach = hostile_client.reach  # type: ignore[attr-defined]
+    urls = [
+        ("/collections/chiefs/items", {"f": "csv", "limit": 100000, "datetime": "2025-06-30"}),
+        ("/collections/chiefs/items", {"f": "csv", "person_id": person, "datetime": "2025-06-30"}),
+        (f"/reaches/{reach}/chiefs", {"f": "csv", "datetime": "2025-06-30"}),
+    ]
+    for url, params in urls:
+        response = hostile_client.get(url, params=params)
+        assert response.status_code == 200, response.text
+        cells = _csv_cells(response.text)
+        assert "'" + FORMULA in cells, url
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells), url
+    numbers = hostile_client.get(
+        "/collections/reaches/items", params={"f": "csv", "limit": 50}
+    ).text
+    assert "'" not in numbers.split("\n", 1)[1].split("LINESTRING")[0]  # numbers stay numbers
+    params = {"person_id": person, "datetime": "2025-06-30"}
+    as_json = hostile_client.get("/collections/chiefs/items", params=params)
+    names = {f["properties"]["name"] for f in as_json.json()["features"]}
+    assert names == {FORMULA}  # JSON keeps the value exact
+
+
+def test_only_allow_listed_roster_columns_are_published(hostile_client: TestClient) -> None:
+    from rivernet.server.collections import ROSTER_PUBLIC_COLUMNS
+
+    reach = hostile_client.reach  # type: ignore[attr-defined]
+    for url, params in [
+        ("/collections/chiefs/items", {"datetime": "2025-06-30", "limit": 5}),
+        ("/collections/chiefs/items", {"datetime": "2025-06-30", "f": "csv", "limit": 5}),
+        (f"/reaches/{reach}/chiefs", {"datetime": "2025-06-30"}),
+        (f"/reaches/{reach}/chiefs", {"datetime": "2025-06-30", "f": "csv"}),
+        ("/collections/coverage/items", {"datetime": "2025-06-30", "limit": 5}),
+    ]:
+        response = hostile_client.get(url, params=params)
+        assert response.status_code == 200, (url, response.text)
+        for secret in ("座机", "0512-66668888", "notes", "13800000000", "contact"):
+            assert secret not in response.text, (url, secret)
+    chiefs = hostile_client.get("/collections/chiefs/items", params={"datetime": "2025-06-30"})
+    published = set(chiefs.json()["features"][0]["properties"])
+    assert published <= ROSTER_PUBLIC_COLUMNS
+    assert {"person_id", "name", "post", "organisation", "level", "unit_code", "role",
+            "valid_from", "source_document", "is_fictional"} <= published  # fmt: skip
+    filtered = hostile_client.get("/collections/chiefs/items", params={"座机": "0512-66668888"})
+    assert filtered.status_code == 400  # not even filterable

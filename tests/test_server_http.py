@@ -38,24 +38,35 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIVERNET_PUBLIC_URL", "https://maps.example.cn/rivers/")
     monkeypatch.setenv("RIVERNET_ROOT_PATH", "rivers/")
     monkeypatch.setenv("RIVERNET_CORS_ORIGINS", "https://a.example.cn, https://b.example.cn")
-    monkeypatch.setenv("RIVERNET_TILE_CACHE_SIZE", "10")
+    monkeypatch.setenv("RIVERNET_TILE_CACHE_MB", "10")
     monkeypatch.setenv("RIVERNET_BASEMAP_URL", "https://t0.tianditu.gov.cn/{z}/{x}/{y}")
+    monkeypatch.setenv("RIVERNET_ALLOWED_HOSTS", "maps.example.cn, *.example.org")
+    monkeypatch.setenv("RIVERNET_RELOAD_INTERVAL", "0.5")
+    monkeypatch.setenv("RIVERNET_COMPUTE_THREADS", "3")
     settings = Settings()
     assert settings.project == Path("/data/x.gpkg")
     assert settings.public_url == "https://maps.example.cn/rivers"
     assert settings.root_path == "/rivers"
     assert settings.cors_origins == ["https://a.example.cn", "https://b.example.cn"]
-    assert settings.tile_cache_size == 10
+    assert settings.cache_bytes("tiles") == 10 * 2**20
     assert settings.basemap_url is not None
+    assert settings.trusted_hosts() == ["maps.example.cn", "*.example.org"]
+    assert settings.reload_interval == 0.5 and settings.compute_threads == 3
 
 
 def test_default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PROJECT", "PUBLIC_URL", "ROOT_PATH", "CORS_ORIGINS"):
+    for name in ("PROJECT", "PUBLIC_URL", "ROOT_PATH", "CORS_ORIGINS", "ALLOWED_HOSTS",
+                 "RELOAD_INTERVAL"):  # fmt: skip
         monkeypatch.delenv(f"RIVERNET_{name}", raising=False)
     settings = Settings()
     assert settings.project == DEFAULT_PROJECT and DEFAULT_PROJECT.exists()
     assert settings.public_url is None and settings.root_path == ""
-    assert settings.cors_origins == ["*"] and settings.basemap_url is None
+    assert settings.cors_origins == [] and settings.basemap_url is None  # same-origin
+    assert settings.reload_interval == 2.0
+    assert {"localhost", "127.0.0.1", "[::1]"} <= set(settings.trusted_hosts())
+    assert "*" not in settings.trusted_hosts()
+    public = Settings(public_url="https://maps.example.cn/rivers")
+    assert "maps.example.cn" in public.trusted_hosts()
 
 
 def test_lifespan_loads_the_project_once_with_the_server_policy(
@@ -136,6 +147,9 @@ def test_304_skips_building_the_body() -> None:
 class _FakeState:
     data_version = "v1"
 
+    def pinned(self) -> _FakeState:
+        return self
+
     class settings:  # noqa: N801 - mimics the attribute
         public_url = None
         cache_max_age = 5
@@ -150,15 +164,57 @@ def test_gzip_for_large_json(client: TestClient) -> None:
     assert plain.json() == response.json()
 
 
-def test_cors_exposes_etag(client: TestClient) -> None:
+def test_cors_is_same_origin_by_default(client: TestClient) -> None:
     response = client.get(ITEMS, headers={"Origin": "https://gis.example.cn"})
-    assert response.headers["access-control-allow-origin"] == "*"
-    assert "etag" in response.headers["access-control-expose-headers"].lower()
-    preflight = client.options(
-        ITEMS,
-        headers={"Origin": "https://gis.example.cn", "Access-Control-Request-Method": "GET"},
-    )
+    assert response.status_code == 200
+    assert not any(name.startswith("access-control-") for name in response.headers)
+
+
+def test_cors_exposes_etag(project: Project) -> None:
+    settings = Settings(project=SAMPLE, cors_origins=["*"])
+    with TestClient(create_app(settings, project=project)) as client:
+        response = client.get(ITEMS, headers={"Origin": "https://gis.example.cn"})
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "etag" in response.headers["access-control-expose-headers"].lower()
+        preflight = client.options(
+            ITEMS,
+            headers={"Origin": "https://gis.example.cn", "Access-Control-Request-Method": "GET"},
+        )
     assert preflight.status_code == 200
+
+
+def test_trusted_hosts(project: Project) -> None:
+    """Links follow the Host header, so only allowed hosts are answered (problem+json 400)."""
+    with TestClient(create_app(Settings(project=SAMPLE), project=project),
+                    base_url="http://localhost:8000") as client:  # fmt: skip
+        assert client.get("/conformance").status_code == 200
+        links = client.get("/").json()["links"]
+        assert links[0]["href"].startswith("http://localhost:8000/")
+        evil = client.get("/", headers={"Host": "evil.example"})
+    assert evil.status_code == 400
+    assert evil.headers["content-type"] == "application/problem+json"
+    assert "Host" in evil.json()["detail"] and "RIVERNET_ALLOWED_HOSTS" in evil.json()["detail"]
+    assert "links" not in evil.json()
+    settings = Settings(project=SAMPLE, allowed_hosts=["*"])
+    with TestClient(create_app(settings, project=project)) as client:
+        assert client.get("/", headers={"Host": "any.example"}).status_code == 200
+    settings = Settings(project=SAMPLE, allowed_hosts=["*.example.cn"])
+    with TestClient(create_app(settings, project=project)) as client:
+        assert client.get("/", headers={"Host": "maps.example.cn"}).status_code == 200
+        assert client.get("/", headers={"Host": "example.com"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/conformance", ITEMS + "?limit=3", "/map", "/tiles/reaches/9/426/211.mvt",
+            "/static/app.js", "/coverage/summary?datetime=2025-06-30", "/style.json"],
+)  # fmt: skip
+def test_head_answers_like_get_without_a_body(client: TestClient, url: str) -> None:
+    get = client.get(url, follow_redirects=False)
+    head = client.head(url, follow_redirects=False)
+    assert head.status_code == get.status_code, url
+    assert head.content == b""
+    for name in ("content-type", "etag", "cache-control", "content-length"):
+        assert head.headers.get(name) == get.headers.get(name), (url, name)
 
 
 def test_cors_origins_are_configurable(project: Project) -> None:
@@ -261,7 +317,7 @@ def test_library_errors_and_unexpected_errors_become_problems() -> None:
 
 
 def test_lru_cache_evicts_and_computes_once() -> None:
-    cache = LRUCache(2)
+    cache = LRUCache(2, sizeof=lambda value: 1)
     calls: list[str] = []
 
     def make(key: str) -> str:
@@ -285,6 +341,39 @@ def test_lru_cache_evicts_and_computes_once() -> None:
     assert cache.peek("b") == "B" and cache.peek("a") is None  # a was evicted by b
     assert calls == ["a", "b", "c", "b"]  # peeking never computes
     assert LRUCache(0).get_or_compute("x", lambda: 1) == 1
+
+
+def test_lru_cache_is_bounded_in_bytes() -> None:
+    cache = LRUCache(1000)
+    for n in range(10):
+        cache.get_or_compute(n, lambda: b"x" * 300)
+    assert cache.bytes <= 1000 and len(cache) == 3  # 3 x (300 + 33 bytes of overhead)
+    assert cache.peek(9) is not None and cache.peek(0) is None
+    cache.get_or_compute("big", lambda: b"x" * 5000)  # larger than the bound: not kept
+    assert cache.peek("big") is None and cache.peek(9) is not None
+    cache.clear()
+    assert cache.bytes == 0 and len(cache) == 0
+
+
+def test_size_estimates() -> None:
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from shapely import LineString
+
+    from rivernet.server.encoding import FeatureTable
+    from rivernet.server.http import PreparedBody
+    from rivernet.server.state import estimate_bytes
+
+    body = PreparedBody.of(b"a" * 10_000, compress=True)
+    assert 10_000 < estimate_bytes(body) < 12_000
+    frame = pd.DataFrame({"x": np.arange(1000, dtype=np.int64)})
+    assert 8000 <= estimate_bytes(frame) < 9000
+    lines = gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1), (2, 2)])] * 100)
+    assert estimate_bytes(lines) >= 100 * 3 * 16
+    table = FeatureTable(lines)
+    assert estimate_bytes(table) >= 100 * 3 * 16
+    assert estimate_bytes({"a": [b"x" * 100] * 1000}) >= 100_000
 
 
 BAD_VALUES = ("", "abc", "-1", "nan", "inf", "1e309", "0", "1,2,3", "%00", "' OR 1=1 --",

@@ -6,15 +6,17 @@ the start (outlet to outlet, as the library measures it). The other endpoints ca
 analysis functions (imported here, so a missing one stops the server at start-up) under the
 project's coverage policy and serialise whatever they return: GeoDataFrames as GeoJSON, tables
 as JSON (``items``) or CSV, composite results as a JSON object of those, never with a private
-contact column. A project without a chief roster answers the roster endpoints 404, as the
-library's :class:`~rivernet.NotFoundError` says. Results are cached per data version and
-parameters.
+contact column (:func:`~rivernet.server.collections.published`). A project without a chief
+roster answers the roster endpoints 404, as the library's :class:`~rivernet.NotFoundError` says.
+Results and their encoded bodies are cached per data version and parameters, and computed in the
+server's compute pool, never on the event loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import geopandas as gpd
@@ -28,11 +30,12 @@ from rivernet.coverage import coverage_summary
 from rivernet.errors import InputError, NotFoundError
 from rivernet.incidents import incident
 from rivernet.joint_control import partner_summary, partners
-from rivernet.layers.sources import public_columns, to_wgs84
+from rivernet.layers.sources import to_wgs84
+from rivernet.server.collections import published
 from rivernet.server.encoding import CRS84, FeatureTable, json_default, output_crs, plain_values
-from rivernet.server.http import absolute_url, cached_response
+from rivernet.server.http import absolute_url, cached_response, openapi_responses
 from rivernet.server.params import DatetimeQuery, Level, as_of_date, network_point, reach_id
-from rivernet.server.state import AppState, get_state
+from rivernet.server.state import AppState, app_state
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -43,6 +46,8 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 CSV = "text/csv; charset=utf-8"
 MODES = ("UM", "UT", "DM", "DD")
+TABLES = {JSON: {"type": "object"}, GEOJSON: {"type": "object"}, "text/csv": {"type": "string"}}
+"""The 200 content of table results: JSON items, GeoJSON when they have geometry, or CSV."""
 MODE_TITLES = {
     "UM": "upstream main stem",
     "UT": "upstream with tributaries",
@@ -50,7 +55,7 @@ MODE_TITLES = {
     "DD": "downstream with diversions",
 }
 
-State = Annotated[AppState, Depends(get_state)]
+State = Annotated[AppState, Depends(app_state)]
 Mode = Literal["UM", "UT", "DM", "DD"]
 ReachPath = Annotated[str, Path(description="Reach id.")]
 DistanceQuery = Annotated[
@@ -62,8 +67,13 @@ LatQuery = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, descriptio
 TableFormat = Annotated[Literal["json", "csv"] | None, Query(description="json or csv.")]
 
 
-@router.get("/reaches/{reach_id}/navigation", summary="Navigation modes of a reach")
-def navigation_modes(request: Request, state: State, reach_id: ReachPath) -> Response:
+@router.get(
+    "/reaches/{reach_id}/navigation",
+    summary="Navigation modes of a reach",
+    response_class=Response,
+    responses=openapi_responses({JSON: {"type": "object"}}, 404, 503),
+)
+async def navigation_modes(request: Request, state: State, reach_id: ReachPath) -> Response:
     """The four navigation modes from a reach, with their URLs (as NLDI lists them)."""
     rid = _reach(state, reach_id)
     document = {
@@ -76,8 +86,13 @@ def navigation_modes(request: Request, state: State, reach_id: ReachPath) -> Res
     return cached_response(request, orjson.dumps(document), JSON)
 
 
-@router.get("/reaches/{reach_id}/navigation/{mode}", summary="Navigate the network")
-def navigation(
+@router.get(
+    "/reaches/{reach_id}/navigation/{mode}",
+    summary="Navigate the network",
+    response_class=Response,
+    responses=openapi_responses({k: v for k, v in TABLES.items() if k != JSON}, 404, 503),
+)
+async def navigation(
     request: Request,
     state: State,
     reach_id: ReachPath,
@@ -92,15 +107,22 @@ def navigation(
     distance.
     """
     rid = _reach(state, reach_id)
-    table = state.cached(
-        ("navigation", rid, mode, distance),
-        lambda: FeatureTable(_navigate(state.project, rid, mode, distance), id_column="reach_id"),
-    )
-    return _table_response(request, table, f=f, name=f"navigation-{rid}-{mode}")
+    project = state.project
+
+    def compute() -> FeatureTable:
+        return FeatureTable(_navigate(project, rid, mode, distance), id_column="reach_id")
+
+    return await _answer(request, state, ("navigation", rid, mode, distance), compute, f=f,
+                         as_of=None, name=f"navigation-{rid}-{mode}")  # fmt: skip
 
 
-@router.get("/reaches/{reach_id}/chiefs", summary="Chiefs responsible for a reach")
-def reach_chiefs(
+@router.get(
+    "/reaches/{reach_id}/chiefs",
+    summary="Chiefs responsible for a reach",
+    response_class=Response,
+    responses=openapi_responses(TABLES, 404, 503),
+)
+async def reach_chiefs(
     request: Request,
     state: State,
     reach_id: ReachPath,
@@ -114,15 +136,21 @@ def reach_chiefs(
     """Every chief responsible for a reach (or a place on it) on a date, by level."""
     rid = _reach(state, reach_id)
     as_of = as_of_date(datetime)
-    result = state.cached(
-        ("chiefs_at", rid, measure, as_of),
-        lambda: chiefs_at(state.project, rid, as_of=as_of, measure_m=measure),
-    )
-    return _result_response(request, result, f=f, as_of=as_of, name=f"chiefs-{rid}")
+    project = state.project
+    return await _answer(
+        request, state, ("chiefs_at", rid, measure, as_of),
+        lambda: chiefs_at(project, rid, as_of=as_of, measure_m=measure),
+        f=f, as_of=as_of, name=f"chiefs-{rid}",
+    )  # fmt: skip
 
 
-@router.get("/chiefs/at", summary="Chiefs responsible at a point")
-def point_chiefs(
+@router.get(
+    "/chiefs/at",
+    summary="Chiefs responsible at a point",
+    response_class=Response,
+    responses=openapi_responses(TABLES, 404, 503),
+)
+async def point_chiefs(
     request: Request,
     state: State,
     lon: LonQuery,
@@ -135,16 +163,23 @@ def point_chiefs(
 ) -> Response:
     """Every chief responsible at the river nearest to a WGS84 point, on a date, by level."""
     as_of = as_of_date(datetime)
-    point = network_point(state.project, lon, lat)
-    result = state.cached(
-        ("chiefs_at_point", lon, lat, max_distance, as_of),
-        lambda: chiefs_at(state.project, point, as_of=as_of, max_distance_m=max_distance),
-    )
-    return _result_response(request, result, f=f, as_of=as_of, name="chiefs")
+    project = state.project
+
+    def compute() -> Any:
+        point = network_point(project, lon, lat)
+        return chiefs_at(project, point, as_of=as_of, max_distance_m=max_distance)
+
+    return await _answer(request, state, ("chiefs_at_point", lon, lat, max_distance, as_of),
+                         compute, f=f, as_of=as_of, name="chiefs")  # fmt: skip
 
 
-@router.get("/coverage/summary", summary="Coverage per admin unit and level")
-def unit_coverage(
+@router.get(
+    "/coverage/summary",
+    summary="Coverage per admin unit and level",
+    response_class=Response,
+    responses=openapi_responses(TABLES, 404, 503),
+)
+async def unit_coverage(
     request: Request,
     state: State,
     datetime: DatetimeQuery = None,
@@ -156,17 +191,28 @@ def unit_coverage(
 ) -> Response:
     """Required and covered length, coverage % and defect counts per unit and level."""
     as_of = as_of_date(datetime)
-    table = state.cached(
-        ("coverage_summary", as_of, unit, level),
-        lambda: coverage_summary(state.project, as_of=as_of, unit=unit, level=level),
-    )
-    if unit is not None and table.empty:
-        raise NotFoundError(f"no admin unit {unit!r} with rivers to cover; codes look like 320500")
-    return _result_response(request, table, f=f, as_of=as_of, name="coverage-summary")
+    project = state.project
+
+    def compute() -> pd.DataFrame:
+        table = coverage_summary(project, as_of=as_of, unit=unit, level=level)
+        if unit is not None and table.empty:
+            raise NotFoundError(
+                f"no admin unit {unit!r} with rivers to cover; parameter unit takes a unit code "
+                "such as 320500 (see /collections/admin_units/items)"
+            )
+        return table
+
+    return await _answer(request, state, ("coverage_summary", as_of, unit, level), compute,
+                         f=f, as_of=as_of, name="coverage-summary")  # fmt: skip
 
 
-@router.get("/partners", summary="Joint-control partners")
-def joint_control_partners(
+@router.get(
+    "/partners",
+    summary="Joint-control partners",
+    response_class=Response,
+    responses=openapi_responses(TABLES, 404, 503),
+)
+async def joint_control_partners(
     request: Request,
     state: State,
     unit: Annotated[str | None, Query(description="Admin unit code.")] = None,
@@ -182,34 +228,47 @@ def joint_control_partners(
         k: v for k, v in {"unit": unit, "chief": chief, "reach": reach}.items() if v
     }
     if len(given) != 1:
-        raise InputError("give exactly one of unit=CODE, chief=PERSON_ID or reach=REACH_ID")
+        raise InputError(
+            "parameters unit, chief and reach: give exactly one of unit=CODE, "
+            "chief=PERSON_ID or reach=REACH_ID"
+        )
     if "reach" in given:
         given["reach"] = _reach(state, given["reach"])
     as_of = as_of_date(datetime)
-    key = ("partners", tuple(given.items()), level, distance, as_of)
-    result = state.cached(
-        key,
-        lambda: partners(state.project, **given, level=level, distance_km=distance, as_of=as_of),
-    )
-    return _result_response(request, result, f=f, as_of=as_of, name="partners")
+    project = state.project
+    return await _answer(
+        request, state, ("partners", tuple(given.items()), level, distance, as_of),
+        lambda: partners(project, **given, level=level, distance_km=distance, as_of=as_of),
+        f=f, as_of=as_of, name="partners",
+    )  # fmt: skip
 
 
-@router.get("/partners/summary", summary="Partner summary per pair of units")
-def unit_pairs(
+@router.get(
+    "/partners/summary",
+    summary="Partner summary per pair of units",
+    response_class=Response,
+    responses=openapi_responses(TABLES, 404, 503),
+)
+async def unit_pairs(
     request: Request,
     state: State,
     level: Annotated[Level, Query(description="Admin level of the pairs.")] = "province",
     f: TableFormat = None,
 ) -> Response:
     """Rivers, handover sections and chiefs between each pair of neighbouring units."""
-    result = state.cached(
-        ("partner_summary", level), lambda: partner_summary(state.project, level=level)
-    )
-    return _result_response(request, result, f=f, as_of=None, name="partner-summary")
+    project = state.project
+    return await _answer(request, state, ("partner_summary", level),
+                         lambda: partner_summary(project, level=level), f=f, as_of=None,
+                         name="partner-summary")  # fmt: skip
 
 
-@router.get("/incident", summary="Incident routing from a point")
-def incident_routing(
+@router.get(
+    "/incident",
+    summary="Incident routing from a point",
+    response_class=Response,
+    responses=openapi_responses({JSON: {"type": "object"}}, 404, 503),
+)
+async def incident_routing(
     request: Request,
     state: State,
     lon: LonQuery,
@@ -229,19 +288,44 @@ def incident_routing(
     order), ``sections`` (handover sections passed, GeoJSON) and ``upstream`` (units to check).
     """
     as_of = as_of_date(datetime)
-    point = network_point(state.project, lon, lat)
-    result = state.cached(
-        ("incident", lon, lat, distance, velocity, max_snap, as_of),
-        lambda: incident(
-            state.project,
-            point,
-            distance_km=distance,
-            as_of=as_of,
-            velocity_m_s=velocity,
-            max_snap_m=max_snap,
-        ),
-    )
-    return _result_response(request, result, f=None, as_of=as_of, name="incident")
+    project = state.project
+
+    def compute() -> Any:
+        point = network_point(project, lon, lat)
+        return incident(project, point, distance_km=distance, as_of=as_of,
+                        velocity_m_s=velocity, max_snap_m=max_snap)  # fmt: skip
+
+    return await _answer(request, state,
+                         ("incident", lon, lat, distance, velocity, max_snap, as_of), compute,
+                         f=None, as_of=as_of, name="incident")  # fmt: skip
+
+
+# --- answering -----------------------------------------------------------------------------------
+
+Body = tuple[str, bytes, dict[str, str]]
+"""An encoded answer: media type, bytes and extra headers."""
+
+
+async def _answer(
+    request: Request,
+    state: AppState,
+    key: Hashable,
+    compute: Callable[[], Any],
+    *,
+    f: str | None,
+    as_of: dt.date | None,
+    name: str,
+) -> Response:
+    """Compute (or reuse) a result and its encoded body in the compute pool, then answer."""
+    project = state.project
+
+    def encode() -> Body:
+        result = state.cached(key, compute)
+        return _encoded(result, project, f=f, name=name)
+
+    media_type, body, headers = await state.computed(("body", key, f), encode)
+    parts = (as_of.isoformat() if as_of else "",)
+    return cached_response(request, body, media_type, parts, headers=headers)
 
 
 def _reach(state: AppState, text: str) -> Any:
@@ -262,45 +346,33 @@ def _navigate(project: Project, rid: Any, mode: str, distance: float | None) -> 
     return to_wgs84(result[columns])
 
 
-def _table_response(
-    request: Request, table: FeatureTable, *, f: str | None, name: str, as_of: dt.date | None = None
-) -> Response:
-    """A prepared table as GeoJSON (or CSV)."""
-    crs = output_crs(None)
-    positions = table.select()
-    parts = (as_of.isoformat() if as_of else "",)
-    headers = {"Content-Crs": f"<{CRS84}>"}
-    if f == "csv":
-        headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return cached_response(
-            request, lambda: b"".join(table.csv_chunks(positions, crs)), CSV, parts,
-            headers=headers,
-        )  # fmt: skip
-    members = {"numberMatched": len(table), "numberReturned": len(table)}
-    return cached_response(
-        request, lambda: b"".join(table.geojson_chunks(positions, crs, members=members)),
-        GEOJSON, parts, headers=headers,
-    )  # fmt: skip
-
-
-def _result_response(
-    request: Request, result: Any, *, f: str | None, as_of: dt.date | None, name: str
-) -> Response:
-    """Serialise a library result: GeoJSON for geometries, JSON items or CSV for tables."""
+def _encoded(result: Any, project: Project, *, f: str | None, name: str) -> Body:
+    """Encode a library result: GeoJSON for geometries, JSON items or CSV for tables."""
+    if isinstance(result, FeatureTable):
+        return _table_body(result, f=f, name=name)
     if isinstance(result, pd.DataFrame):
-        result = public_columns(result)
+        result = published(result, project)
         table = FeatureTable(to_wgs84(result))
         if isinstance(result, gpd.GeoDataFrame) or f == "csv":
-            return _table_response(request, table, f=f, name=name, as_of=as_of)
+            return _table_body(table, f=f, name=name)
         document: Any = {"numberReturned": len(table), "items": _records(result)}
     else:
         if f == "csv":
-            raise InputError("this result has several parts; ask for f=json")
-        document = _plain(result)
-    parts = (as_of.isoformat() if as_of else "",)
-    return cached_response(
-        request, lambda: orjson.dumps(document, default=json_default), JSON, parts
-    )
+            raise InputError("parameter f: this result has several parts; ask for f=json")
+        document = _plain(result, project)
+    return JSON, orjson.dumps(document, default=json_default), {}
+
+
+def _table_body(table: FeatureTable, *, f: str | None, name: str) -> Body:
+    """A prepared table as GeoJSON (or CSV)."""
+    crs = output_crs(None)
+    positions = table.select()
+    headers = {"Content-Crs": f"<{CRS84}>"}
+    if f == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return CSV, b"".join(table.csv_chunks(positions, crs)), headers
+    members = {"numberMatched": len(table), "numberReturned": len(table)}
+    return GEOJSON, b"".join(table.geojson_chunks(positions, crs, members=members)), headers
 
 
 def _records(frame: pd.DataFrame) -> orjson.Fragment:
@@ -311,10 +383,10 @@ def _records(frame: pd.DataFrame) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(rows, default=json_default))
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, project: Project) -> Any:
     """Composite results (dataclasses, dicts, lists of frames) as JSON-ready values."""
     if isinstance(value, pd.DataFrame):
-        value = public_columns(value)
+        value = published(value, project)
         if isinstance(value, gpd.GeoDataFrame):
             table = FeatureTable(to_wgs84(value))
             chunks = table.geojson_chunks(table.select(), output_crs(None), members={})
@@ -323,9 +395,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, pd.Series):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _plain(getattr(value, f.name), project)
+                for f in dataclasses.fields(value)}  # fmt: skip
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, project) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, project) for v in value]
     return value

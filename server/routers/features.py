@@ -8,7 +8,8 @@ contact fields); those that need a chief roster are offered when the project has
 as GeoJSON or CSV, paged (``limit``, ``offset``, next/prev links), filtered by ``bbox`` (any
 offered ``bbox-crs``), by property values and by an as-of ``datetime``, in CRS84, EPSG:4326,
 EPSG:4490 or EPSG:3857. Each collection is prepared once per data version (and date and level)
-and cached.
+and cached; preparing runs in the server's compute pool, so these routes never hold up the
+event loop, and a page of a prepared collection is a join of prepared bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from rivernet.errors import InputError
 from rivernet.layers.sources import to_wgs84
 from rivernet.server.collections import Collection, collection, offered
 from rivernet.server.encoding import CRS84, SUPPORTED_CRS, output_crs
-from rivernet.server.http import absolute_url, cached_response, streamed_response
+from rivernet.server.http import (
+    absolute_url,
+    cached_response,
+    openapi_responses,
+    streamed_response,
+)
 from rivernet.server.params import (
     LEVELS,
     DatetimeQuery,
@@ -32,7 +38,7 @@ from rivernet.server.params import (
     as_of_date,
     bbox_boxes,
 )
-from rivernet.server.state import AppState, get_state
+from rivernet.server.state import AppState, app_state
 
 router = APIRouter(tags=["OGC API – Features"])
 
@@ -40,6 +46,15 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 CSV = "text/csv; charset=utf-8"
 STREAM_ABOVE = 2000  # features; larger pages are streamed in chunks
+INLINE_CSV = 200  # rows; larger CSV pages are written in a worker thread
+OBJECT = {"type": "object"}
+FEATURE_COLLECTION = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {"type": {"enum": ["FeatureCollection"]}, "features": {"type": "array"}},
+}
+FEATURE = {"type": "object", "required": ["type"], "properties": {"type": {"enum": ["Feature"]}}}
+TEXT = {"type": "string"}
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -62,15 +77,20 @@ def _json(request: Request, document: Any, *, media_type: str = JSON) -> Respons
     return cached_response(request, lambda: orjson.dumps(document), media_type)
 
 
-State = Annotated[AppState, Depends(get_state)]
+State = Annotated[AppState, Depends(app_state)]
 FormatQuery = Annotated[
     str | None, Query(description="Output format: json (default) or csv; html on the landing page.")
 ]
 CrsQuery = Annotated[str | None, Query(description="Output CRS URI (default CRS84).")]
 
 
-@router.get("/", summary="Landing page")
-def landing(request: Request, state: State, f: FormatQuery = None) -> Response:
+@router.get(
+    "/",
+    summary="Landing page",
+    response_class=Response,
+    responses=openapi_responses({JSON: OBJECT}, redirect=True),
+)
+async def landing(request: Request, state: State, f: FormatQuery = None) -> Response:
     """The API landing page (browsers are sent to the web map when it exists)."""
     wants_html = f == "html" or (f is None and _prefers_html(request))
     if wants_html and "/map" in route_paths(request.app.routes):
@@ -94,36 +114,56 @@ def landing(request: Request, state: State, f: FormatQuery = None) -> Response:
     return _json(request, document)
 
 
-@router.get("/conformance", summary="Conformance classes")
-def conformance(request: Request, f: FormatQuery = None) -> Response:
+@router.get(
+    "/conformance",
+    summary="Conformance classes",
+    response_class=Response,
+    responses=openapi_responses({JSON: OBJECT}),
+)
+async def conformance(request: Request, f: FormatQuery = None) -> Response:
     """The OGC API conformance classes this server implements."""
     _check_format(f, ("json",))
     return _json(request, {"conformsTo": list(CONFORMANCE)})
 
 
-@router.get("/collections", summary="Feature collections")
-def collections(request: Request, state: State, f: FormatQuery = None) -> Response:
+@router.get(
+    "/collections",
+    summary="Feature collections",
+    response_class=Response,
+    responses=openapi_responses({JSON: OBJECT}, 503),
+)
+async def collections(request: Request, state: State, f: FormatQuery = None) -> Response:
     """Every collection offered, with its extent and links."""
     _check_format(f, ("json",))
     document = {
         "links": [_link(absolute_url(request, "/collections"), "self", JSON)],
-        "collections": [_describe(request, state, c) for c in offered(state)],
+        "collections": [await _describe(request, state, c) for c in offered(state)],
         "crs": [c.uri for c in SUPPORTED_CRS],
     }
     return _json(request, document)
 
 
-@router.get("/collections/{collection_id}", summary="One feature collection")
-def collection_description(
+@router.get(
+    "/collections/{collection_id}",
+    summary="One feature collection",
+    response_class=Response,
+    responses=openapi_responses({JSON: OBJECT}, 404, 503),
+)
+async def collection_description(
     request: Request, state: State, collection_id: str, f: FormatQuery = None
 ) -> Response:
     """A collection's description: title, extent, CRS list and links to its items."""
     _check_format(f, ("json",))
-    return _json(request, _describe(request, state, collection(state, collection_id)))
+    return _json(request, await _describe(request, state, collection(state, collection_id)))
 
 
-@router.get("/collections/{collection_id}/items", summary="Features of a collection")
-def items(
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features of a collection",
+    response_class=Response,
+    responses=openapi_responses({GEOJSON: FEATURE_COLLECTION, "text/csv": TEXT}, 404, 503),
+)
+async def items(
     request: Request,
     state: State,
     collection_id: str,
@@ -154,7 +194,9 @@ def items(
     filters = {k: v for k, v in request.query_params.items() if k not in ITEM_PARAMETERS}
     if level is not None and not entry.by_level:
         filters["level"] = level
-    table = entry.table(state, as_of=as_of, level=level)
+    table = await entry.prepared(state, as_of=as_of, level=level)
+    if not table.ready(out, spatial=bool(boxes), filters=list(filters)):
+        await state.run(lambda: table.prepare(out, spatial=bool(boxes), filters=list(filters)))
     matched = table.select(boxes=boxes, filters=filters)
     size = min(state.settings.items_limit if limit is None else limit,
                state.settings.items_max_limit)  # fmt: skip
@@ -164,6 +206,9 @@ def items(
     if kind == "csv":
         name = f"{entry.id}.csv"
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        if STREAM_ABOVE >= len(page) > INLINE_CSV:
+            body = await state.run(lambda: b"".join(table.csv_chunks(page, out)), pool="render")
+            return cached_response(request, body, CSV, etag_parts, headers=headers)
         return _send(request, lambda: table.csv_chunks(page, out), CSV, len(page),
                      etag_parts, headers)  # fmt: skip
     members = {
@@ -175,8 +220,13 @@ def items(
                  len(page), etag_parts, headers)  # fmt: skip
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature")
-def item(
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature",
+    response_class=Response,
+    responses=openapi_responses({GEOJSON: FEATURE}, 404, 503),
+)
+async def item(
     request: Request,
     state: State,
     collection_id: str,
@@ -194,7 +244,9 @@ def item(
     _check_format(f, ("json", "geojson"))
     out = output_crs(crs)
     as_of = as_of_date(datetime)
-    table = entry.table(state, as_of=as_of, level=level)
+    table = await entry.prepared(state, as_of=as_of, level=level)
+    if not table.ready(out):
+        await state.run(lambda: table.prepare(out))
     position = table.position(feature_id)
     links = [
         _link(str(request.url), "self", GEOJSON),
@@ -224,7 +276,7 @@ def _send(
                            headers=headers)  # fmt: skip
 
 
-def _describe(request: Request, state: AppState, entry: Collection) -> dict[str, Any]:
+async def _describe(request: Request, state: AppState, entry: Collection) -> dict[str, Any]:
     base = f"/collections/{entry.id}"
     document: dict[str, Any] = {
         "id": entry.id,
@@ -233,7 +285,7 @@ def _describe(request: Request, state: AppState, entry: Collection) -> dict[str,
         "itemType": "feature",
         "crs": [c.uri for c in SUPPORTED_CRS],
         "storageCrs": CRS84,
-        "extent": {"spatial": {"bbox": [list(_extent(state, entry))], "crs": CRS84}},
+        "extent": {"spatial": {"bbox": [list(await _extent(state, entry))], "crs": CRS84}},
         "links": [
             _link(absolute_url(request, base), "self", JSON),
             _link(absolute_url(request, f"{base}/items"), "items", GEOJSON, "features (GeoJSON)"),
@@ -248,7 +300,7 @@ def _describe(request: Request, state: AppState, entry: Collection) -> dict[str,
     return document
 
 
-def _extent(state: AppState, entry: Collection) -> tuple[float, ...]:
+async def _extent(state: AppState, entry: Collection) -> tuple[float, ...]:
     """Extent of the project layer behind a collection (the reaches for analysis results)."""
     layers = {"admin_units": state.project.admin_units, "lakes": state.project.lakes}
     frame = layers.get(entry.id, state.project.network.reaches)
@@ -258,7 +310,7 @@ def _extent(state: AppState, entry: Collection) -> tuple[float, ...]:
             return (-180.0, -90.0, 180.0, 90.0)
         return tuple(float(v) for v in to_wgs84(frame).total_bounds)
 
-    return state.cached(("extent", entry.id if entry.id in layers else "reaches"), bounds)
+    return await state.computed(("extent", entry.id if entry.id in layers else "reaches"), bounds)
 
 
 def _page_links(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from rivernet.errors import NotFoundError
-from rivernet.server.http import PreparedBody, send_body
+from rivernet.server.http import PreparedBody, openapi_responses, send_body
 
 __all__ = ["STATIC", "router"]
 
@@ -36,18 +36,23 @@ MEDIA_TYPES = {
 _COMPRESSIBLE = frozenset({".html", ".js", ".css", ".json", ".svg", ".txt", ".md"})
 
 
-@router.get("/map", summary="The web map (河湖一张图)", response_class=Response)
-def web_map(request: Request) -> Response:
+@router.get(
+    "/map",
+    summary="The web map (河湖一张图)",
+    response_class=Response,
+    responses=openapi_responses({"text/html": {"type": "string"}}),
+)
+async def web_map(request: Request) -> Response:
     """The planners' single-page map: coverage, chiefs, partners, search and downloads."""
     return send_body(request, static_body("index.html"), MEDIA_TYPES[".html"])
 
 
 @router.get("/static/{path:path}", summary="Files of the web map", include_in_schema=False)
-def static_file(request: Request, path: str) -> Response:
+async def static_file(request: Request, path: str) -> Response:
     """A file of the web page (scripts, styles, the vendored MapLibre GL JS and its licence)."""
-    suffix = Path(path).suffix.lower()
+    suffix = Path(path.replace("\x00", "")).suffix.lower()
     if suffix not in MEDIA_TYPES:
-        raise NotFoundError(f"no web page file {path!r}")
+        raise NotFoundError(_missing(path))
     return send_body(request, static_body(path), MEDIA_TYPES[suffix])
 
 
@@ -59,10 +64,23 @@ def static_body(path: str) -> PreparedBody:
     NotFoundError
         If the path leaves the static directory or names no file.
     """
-    file = (STATIC / path).resolve()
-    if not file.is_relative_to(STATIC) or not file.is_file():
-        raise NotFoundError(f"no web page file {path!r}")
-    return _read(file, file.stat().st_mtime_ns)
+    if "\x00" in path or "\\" in path or len(path) > 512:
+        raise NotFoundError(_missing(path))
+    try:
+        file = (STATIC / path).resolve()
+        if not file.is_relative_to(STATIC) or not file.is_file():
+            raise NotFoundError(_missing(path))
+        return _read(file, file.stat().st_mtime_ns)
+    except (OSError, ValueError):  # a name too long for the file system, say
+        raise NotFoundError(_missing(path)) from None
+
+
+def _missing(path: str) -> str:
+    shown = path if len(path) <= 80 else path[:77] + "..."
+    return (
+        f"no web page file {shown!r} under /static (path parameter); the page's files are "
+        "linked from /map"
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,9 +16,10 @@ date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`
 features come from :func:`~rivernet.layers.sources.layer_frame` under the project's coverage
 policy, as the ``/collections`` items do, so tile colours always match the API. Each layer is
 prepared once per data version, date and level; tiles are kept in an LRU cache with their gzip
-form and a strong, content-based ETag, so a cached tile costs a dictionary lookup, and
-``If-None-Match`` gets a 304. Coordinates outside the tile matrix are answered 404 with a
-problem+json body.
+form and a strong, content-based ETag, so a cached tile costs a dictionary lookup on the event
+loop, and ``If-None-Match`` gets a 304. A missing tile's layer is prepared in the compute pool
+and the tile encoded in the render pool, so cached tiles never wait behind them. Coordinates
+outside the tile matrix are answered 404 with a problem+json body.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 import morecantile
 import numpy as np
 import orjson
@@ -44,7 +44,13 @@ from rivernet.layers.mvt import TileLayer
 from rivernet.layers.raster import RasterLayer, png_bytes
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
-from rivernet.server.http import PreparedBody, absolute_url, cached_response, send_body
+from rivernet.server.http import (
+    PreparedBody,
+    absolute_url,
+    cached_response,
+    openapi_responses,
+    send_body,
+)
 from rivernet.server.params import DatetimeQuery, LevelQuery, as_of_date
 from rivernet.server.state import AppState, get_state
 
@@ -81,11 +87,21 @@ class TileIndex:
 class LayerParams:
     """The as-of date and admin level that analysis layers depend on, from the query."""
 
-    datetime: DatetimeQuery = None
-    level: LevelQuery = "county"
+    datetime: str | None = None
+    level: str = "county"
 
 
-LayerQuery = Annotated[LayerParams, Depends()]
+async def layer_params(datetime: DatetimeQuery = None, level: LevelQuery = "county") -> LayerParams:
+    """FastAPI dependency: the date and level query parameters (on the event loop)."""
+    return LayerParams(datetime, level)
+
+
+LayerQuery = Annotated[LayerParams, Depends(layer_params)]
+TILE_DOCS = {
+    "mvt": openapi_responses({MVT: {"type": "string", "format": "binary"}}, 404, 503),
+    "png": openapi_responses({PNG: {"type": "string", "format": "binary"}}, 404, 503),
+}
+JSON_DOCS = openapi_responses({"application/json": {"type": "object"}}, 404, 503)
 
 
 @dataclass(frozen=True)
@@ -99,9 +115,9 @@ class TileRequest:
     as_of: dt.date | None
     level: str | None
 
-    def key(self, kind: TileKind, data_version: str) -> tuple[Hashable, ...]:
-        """The cache key of the tile."""
-        return (data_version, kind, self.layer.id, self.z, self.x, self.y, self.as_of, self.level)
+    def key(self, kind: TileKind) -> tuple[Hashable, ...]:
+        """The cache key of the tile (the cache adds the data version)."""
+        return (kind, self.layer.id, self.z, self.x, self.y, self.as_of, self.level)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -117,7 +133,7 @@ class TileRequest:
     "/tiles/{layer_id}/{z}/{x}/{y}.mvt",
     summary="Vector tile (MVT) of a map layer",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
+    responses=TILE_DOCS["mvt"],
 )
 async def vector_tile(
     request: Request,
@@ -136,7 +152,7 @@ async def vector_tile(
     "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
     summary="Vector tile (OGC API – Tiles path: tileMatrix/tileRow/tileCol)",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 304: {}, 404: {}},
+    responses=TILE_DOCS["mvt"],
 )
 async def ogc_vector_tile(
     request: Request,
@@ -156,7 +172,7 @@ async def ogc_vector_tile(
     "/tiles/{layer_id}/{z}/{x}/{y}.png",
     summary="Raster tile (PNG) of a map layer",
     response_class=Response,
-    responses={200: {"content": {PNG: {}}}, 304: {}, 404: {}},
+    responses=TILE_DOCS["png"],
 )
 async def raster_tile(
     request: Request,
@@ -171,26 +187,38 @@ async def raster_tile(
     return await _tile_response(request, "png", layer_id, TileIndex(z, x, y), datetime, level)
 
 
-@router.get("/tiles/{layer_id}/tilejson.json", summary="TileJSON 3.0.0 of a map layer")
-def tilejson(
+@router.get(
+    "/tiles/{layer_id}/tilejson.json",
+    summary="TileJSON 3.0.0 of a map layer",
+    response_class=Response,
+    responses=JSON_DOCS,
+)
+async def tilejson(
     request: Request, layer_id: str, params: LayerQuery, lang: LangQuery = "zh"
 ) -> Response:
     """TileJSON describing a layer's vector tiles, with absolute tile URLs."""
     state = get_state(request)
     entry = offered_layer(state, layer_id)
+    await _prepare_bounds(state)
     document = tilejson_document(
         request, state, entry, datetime=params.datetime, level=params.level, lang=lang
     )
     return _json(request, document)
 
 
-@router.get("/style.json", summary="MapLibre GL style of the map layers")
-def style(request: Request, params: LayerQuery, lang: LangQuery = "zh") -> Response:
+@router.get(
+    "/style.json",
+    summary="MapLibre GL style of the map layers",
+    response_class=Response,
+    responses=JSON_DOCS,
+)
+async def style(request: Request, params: LayerQuery, lang: LangQuery = "zh") -> Response:
     """A MapLibre style drawing every available layer; the legend is in its metadata."""
     state = get_state(request)
     entries = available_layers(state)
     ids = {entry.id for entry in entries}
     hidden = {"reaches"} if "coverage" in ids else set()
+    await _prepare_bounds(state)
     west, south, east, north = project_bounds(state)
     document = maplibre_style(
         lambda entry: absolute_url(
@@ -227,12 +255,15 @@ async def _tile_response(
 ) -> Response:
     """The cached tile, 304 when the client has it, or a freshly rendered one.
 
-    A cached tile is answered on the event loop (:meth:`LRUCache.peek` never computes); only
-    misses go to a worker thread.
+    A cached tile is answered on the event loop (:meth:`LRUCache.peek` never computes). A miss
+    prepares the layer in the compute pool (once per layer, date and level) and encodes the
+    tile in the render pool.
     """
     state = get_state(request)
     entry = offered_layer(state, layer_id)
     check_tile(index.z, index.x, index.y)
+    if entry.polygon_levels_only:
+        await state.computed(*_polygon_levels_builder(state))
     tile = TileRequest(
         entry,
         index.z,
@@ -241,13 +272,14 @@ async def _tile_response(
         as_of_date(datetime) if entry.temporal else None,
         layer_level(state, entry, level),
     )
-    cache = state.caches[_TILE_CACHE]
-    key = tile.key(kind, state.data_version)
-    body = cache.peek(key)
+    key = tile.key(kind)
+    body = state.cache(_TILE_CACHE).peek((state.data_version, key))
     if body is None:
-        body = await anyio.to_thread.run_sync(
-            lambda: cache.get_or_compute(key, lambda: render_tile(state, tile, kind))
-        )
+        if entry.minzoom <= tile.z <= entry.maxzoom:
+            layer_key, build = _layer_builder(state, tile, kind)
+            await state.computed(layer_key, build)
+        body = await state.computed(key, lambda: render_tile(state, tile, kind),
+                                    cache=_TILE_CACHE, pool="render")  # fmt: skip
     return send_body(request, body, MVT if kind == "mvt" else PNG)
 
 
@@ -272,13 +304,22 @@ def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedB
     if tile.z < entry.minzoom or tile.z > entry.maxzoom:
         content = b"" if kind == "mvt" else _blank_png()
         return PreparedBody.of(content, compress=False)
-    key = ("tile-layer", kind, entry.id, tile.as_of, tile.level)
-    if kind == "mvt":
-        vector: TileLayer = state.cached(key, lambda: _vector_layer(state, tile))
-        content = vector.encode(tile.bounds)
+    key, build = _layer_builder(state, tile, kind)
+    prepared = state.cached(key, build)
+    if isinstance(prepared, TileLayer):
+        content = prepared.encode(tile.bounds)
         return PreparedBody.of(content, compress=len(content) > 256)
-    raster: RasterLayer = state.cached(key, lambda: _raster_layer(state, tile))
-    return PreparedBody.of(raster.render(tile.bounds), compress=False)
+    return PreparedBody.of(prepared.render(tile.bounds), compress=False)
+
+
+def _layer_builder(
+    state: AppState, tile: TileRequest, kind: TileKind
+) -> tuple[tuple[Hashable, ...], Callable[[], TileLayer | RasterLayer]]:
+    """The cache key of a tile's prepared layer and the function preparing it."""
+    key = ("tile-layer", kind, tile.layer.id, tile.as_of, tile.level)
+    if kind == "mvt":
+        return key, lambda: _vector_layer(state, tile)
+    return key, lambda: _raster_layer(state, tile)
 
 
 def _vector_layer(state: AppState, tile: TileRequest) -> TileLayer:
@@ -382,13 +423,18 @@ def layer_level(state: AppState, entry: Layer, level: str) -> str | None:
 
 def _polygon_levels(state: AppState) -> list[str]:
     """Admin levels with unit polygons in the project, coarse to fine."""
+    return state.cached(*_polygon_levels_builder(state))
+
+
+def _polygon_levels_builder(state: AppState) -> tuple[tuple[str], Callable[[], list[str]]]:
+    project = state.project
 
     def compute() -> list[str]:
-        units = state.project.admin_units
+        units = project.admin_units
         present = set(units["level"].astype(str)) if "level" in units.columns else set()
         return [lv for lv in LEVELS if lv in present]
 
-    return state.cached(("polygon-levels",), compute)
+    return ("polygon-levels",), compute
 
 
 def tilejson_document(
@@ -476,7 +522,17 @@ def attribution(state: AppState) -> str:
 
 def project_bounds(state: AppState) -> tuple[float, float, float, float]:
     """Longitude/latitude bounds of the project's rivers and admin units (cached)."""
+    return state.cached(*_bounds_builder(state))
 
+
+async def _prepare_bounds(state: AppState) -> None:
+    """Compute :func:`project_bounds` in the compute pool (the first time)."""
+    await state.computed(*_bounds_builder(state))
+
+
+def _bounds_builder(
+    state: AppState,
+) -> tuple[tuple[str], Callable[[], tuple[float, float, float, float]]]:
     def compute() -> tuple[float, float, float, float]:
         reaches = state.project.network.reaches
         frame = reaches if len(reaches) else state.project.admin_units
@@ -488,7 +544,7 @@ def project_bounds(state: AppState) -> tuple[float, float, float, float]:
             round(float(north), 6),
         )
 
-    return state.cached(("project-bounds",), compute)
+    return ("project-bounds",), compute
 
 
 def _fit_zoom(bounds: tuple[float, float, float, float], *, pixels: int = 800) -> int:
