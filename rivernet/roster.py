@@ -134,11 +134,14 @@ class Roster:
         Returns
         -------
         pandas.DataFrame
-            Assignment columns followed by ``name, post, organisation``.
+            Assignment columns followed by ``name, post, organisation, is_fictional`` (an
+            allow-list: other columns of the people table, such as a phone number under any
+            name, are never included; ``contact`` only when asked).
         """
-        person = self.people.drop(columns=["level", "unit_code"])
+        shown = [c for c in PERSON_COLUMNS if c not in ("level", "unit_code")]
         if not include_contact:
-            person = person.drop(columns=list(PRIVATE_COLUMNS))
+            shown = [c for c in shown if c not in PRIVATE_COLUMNS]
+        person = self.people[[c for c in shown if c in self.people.columns]]
         frame = self.assignments.drop(columns=["line"], errors="ignore")
         return frame.merge(person, on="person_id", how="left")
 
@@ -805,6 +808,15 @@ PERSON_COLUMNS = ("person_id", "name", "post", "organisation", "level", "unit_co
 ASSIGNMENT_COLUMNS = ("assignment_id", "person_id", "level", "unit_code", "role", "reach_id",
                       "from_m", "to_m", "river_id", "lake_id", "valid_from", "valid_to",
                       "source_document", "line")  # fmt: skip
+PUBLIC_COLUMNS = frozenset(
+    {c for c in PERSON_COLUMNS if c not in PRIVATE_COLUMNS}
+    | {c for c in ASSIGNMENT_COLUMNS if c != "line"}
+    | set(UNIT_COLUMNS)
+    | set(BOARD_COLUMNS)
+)
+"""The roster columns that may be published (an allow-list): ids, names, posts, organisations,
+levels, units, roles, targets and stretches, terms, source documents, the fictional flag, the
+sub-county units and the sign boards. Never a contact column, whatever its name."""
 
 
 def _text(value: Any) -> str:

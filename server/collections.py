@@ -27,13 +27,7 @@ import pandas as pd
 from rivernet.errors import NotFoundError
 from rivernet.layers.catalog import Layer
 from rivernet.layers.sources import layer_frame, public_columns
-from rivernet.roster import (
-    ASSIGNMENT_COLUMNS,
-    BOARD_COLUMNS,
-    PERSON_COLUMNS,
-    PRIVATE_COLUMNS,
-    UNIT_COLUMNS,
-)
+from rivernet.roster import PUBLIC_COLUMNS
 from rivernet.server.encoding import FeatureTable
 
 if TYPE_CHECKING:
@@ -43,15 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["ROSTER_PUBLIC_COLUMNS", "Collection", "collection", "offered", "published"]
 
 FrameT = TypeVar("FrameT", bound=pd.DataFrame)
-ROSTER_PUBLIC_COLUMNS = frozenset(
-    {c for c in PERSON_COLUMNS if c not in PRIVATE_COLUMNS}
-    | {c for c in ASSIGNMENT_COLUMNS if c != "line"}
-    | set(UNIT_COLUMNS)
-    | set(BOARD_COLUMNS)
-)
-"""The roster columns the API publishes: person_id, name, post, organisation, level, unit_code,
-role, the assignment's reach/river/lake ids and stretch, valid_from/valid_to, source_document,
-is_fictional, sub-county units and sign boards. Never a contact column, whatever its name."""
+ROSTER_PUBLIC_COLUMNS = PUBLIC_COLUMNS
+"""The roster columns the API publishes (:data:`rivernet.roster.PUBLIC_COLUMNS`)."""
 
 
 def published(frame: FrameT, project: Project) -> FrameT:
