@@ -16,6 +16,16 @@ over ``repeat`` runs:
   100k reaches); target at least 100x.
 - **peak memory** of building the core and computing those measures: tracemalloc peak (numpy
   and numba allocations are traced), with the process RSS change beside it; target under 300 MB.
+- **upstream of the largest outlet as a GeoDataFrame**: the user-facing
+  ``RiverNetwork.upstream(id, mode="UT")`` on a network with line geometry (no braids, as
+  HydroRIVERS), returning every reach of the basin with ``reach_id``, ``distance_km`` and
+  ``geometry`` sorted by distance, versus ``nx.ancestors`` (ids only, unsorted) on the graph of
+  the same links; target at least 20x once the basin holds 300,000 reaches (an 800k network's
+  largest basin holds 310,070, a 1M network's 387,124). The first call on the fresh network
+  (which also builds what later calls reuse: the distance order of the core and the ids and
+  geometries kept in that order) is reported beside the median. The answer must equal the
+  plain ``np.lexsort`` ordering, its ids the ancestors and its distances a networkx walk. Run
+  this row alone with ``python -m bench.network --sizes 800k``.
 
 Otherwise the comparison leans towards networkx: its graph carries no attributes (the loop
 reads lengths from a prebuilt dict), and the garbage collector is off while timing, as in
@@ -26,18 +36,22 @@ The ratio targets are the issue's targets "at 1M"; smaller sizes are reported fo
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
 import math
+import operator
 import statistics
+import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -46,8 +60,16 @@ from numpy.typing import NDArray
 from bench._report import Row, format_seconds, gc_paused, publish
 from bench.synthetic import synthetic_network
 from rivernet._core import FlowCore
+from rivernet.network import RiverNetwork
 
-__all__ = ["NetworkTable", "network_benchmark", "networkx_measures", "run", "upstream_ids"]
+__all__ = [
+    "NetworkTable",
+    "network_benchmark",
+    "networkx_measures",
+    "run",
+    "upstream_frame_benchmark",
+    "upstream_ids",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +78,8 @@ BUILD_TARGET = 10.0
 UPSTREAM_TARGET = 1_000.0
 MEASURES_TARGET = 100.0
 MEMORY_TARGET_BYTES = 300 * 1024**2
+UPSTREAM_FRAME_TARGET = 20.0
+UPSTREAM_FRAME_BASIN = 300_000  # the GeoDataFrame target is stated for a 300k-reach basin
 _MIN_BATCH_S = 0.05  # repeat fast calls until one timed batch lasts this long
 
 
@@ -151,7 +175,108 @@ def network_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]
     ]
     for row in rows:
         row.details.update(_network_stats(core))
-    return rows
+    del graph, core
+    return [*rows, *upstream_frame_benchmark(size, repeat=repeat, seed=seed)]
+
+
+def upstream_frame_benchmark(size: int, *, repeat: int = 3, seed: int = 0) -> list[Row]:
+    """Time ``RiverNetwork.upstream`` of the largest outlet against ``nx.ancestors``.
+
+    Parameters
+    ----------
+    size
+        Number of reaches of the synthetic network (made with line geometry).
+    repeat
+        Timed repetitions of each call.
+    seed
+        Seed of the synthetic network.
+
+    Returns
+    -------
+    list of Row
+        One row; the target applies when the basin holds ``UPSTREAM_FRAME_BASIN`` reaches.
+    """
+    logger.info("size %s: generating the synthetic network with geometry", size)
+    frame = synthetic_network(size, seed=seed, with_geometry=True)
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="reach_id", downstream_column="downstream_id"
+    )
+    table = NetworkTable.from_frame(frame)
+    del frame
+    graph = _build_graph(
+        NetworkTable(table.ids, table.downstream_ids, table.length_m, np.empty((0, 2), np.int64))
+    )
+    core = net.core
+    outlet = int(core.ids[_largest_outlet(core)])
+    return [_upstream_frame_row(net, graph, outlet, repeat)]
+
+
+def _upstream_frame_row(net: RiverNetwork, graph: nx.DiGraph, outlet: int, repeat: int) -> Row:
+    core = net.core
+    size, basin = len(core), int(core.size[core.position(outlet)[0]])
+    logger.info("size %s: timing upstream of outlet %s as a GeoDataFrame", size, outlet)
+    first_s = _batch_seconds(lambda: net.upstream(outlet, mode="UT"), 1)
+    found = net.upstream(outlet, mode="UT")
+    ancestors = nx.ancestors(graph, outlet)
+    correct = _same_upstream_frame(net, graph, outlet, found, ancestors)
+    ours_s, theirs_s = _paired_medians(
+        lambda: net.upstream(outlet, mode="UT"), lambda: nx.ancestors(graph, outlet), repeat=repeat
+    )
+    ratio = theirs_s / ours_s
+    details = {
+        "rivernet_s": ours_s,
+        "networkx_s": theirs_s,
+        "rivernet_first_call_s": first_s,
+        "outlet_id": outlet,
+        "rivernet_api": 'net.upstream(id, mode="UT") -> reach_id, distance_km, geometry',
+        "upstream_reaches": len(found),
+        "networkx_ancestors": len(ancestors),
+    }
+    return Row(
+        operation="upstream GeoDataFrame of largest outlet",
+        size=size,
+        rivernet=f"{format_seconds(ours_s)} (first {format_seconds(first_s)})",
+        baseline=format_seconds(theirs_s),
+        ratio=ratio,
+        target=f">= {UPSTREAM_FRAME_TARGET:,.0f}x",
+        passed=ratio >= UPSTREAM_FRAME_TARGET if basin >= UPSTREAM_FRAME_BASIN else None,
+        correct=correct,
+        details=details | _network_stats(core),
+    )
+
+
+def _same_upstream_frame(
+    net: RiverNetwork,
+    graph: nx.DiGraph,
+    outlet: int,
+    found: gpd.GeoDataFrame,
+    ancestors: set[Any],
+) -> bool:
+    """Whether the result is the basin, in the plain lexsort order, with networkx distances."""
+    core = net.core
+    start = int(core.position(outlet)[0])
+    members = core.upstream_positions(start)
+    dist = core.distance_to_outlet_m()[members] - core.distance_to_outlet_m()[start]
+    order = np.lexsort((members, dist))
+    positions, dist = members[order], dist[order]
+    ids = found["reach_id"].to_numpy()
+    length = dict(zip(net.ids.tolist(), net.reaches["length_m"].tolist(), strict=True))
+    walked = {outlet: 0.0}
+    for below, above in nx.bfs_edges(graph, outlet, reverse=True):
+        walked[above] = walked[below] + length[below]
+    expected_km = np.array([walked[i] for i in ids.tolist()]) / 1000.0
+    geometry = found.geometry.to_numpy()
+    return (
+        list(found.columns) == ["reach_id", "distance_km", "geometry"]
+        and isinstance(found.index, pd.RangeIndex)
+        and found.crs == net.reaches.crs
+        and len(ids) == len(ancestors) + 1
+        and set(ids.tolist()) == ancestors | {outlet}
+        and np.array_equal(ids, net.ids[positions])
+        and np.array_equal(found["distance_km"].to_numpy(), dist / 1000.0)
+        and np.allclose(found["distance_km"].to_numpy(), expected_km, rtol=1e-9, atol=1e-9)
+        and all(map(operator.is_, geometry, net.reaches.geometry.to_numpy()[positions]))
+    )
 
 
 # --- the four measurements --------------------------------------------------------------------
@@ -372,6 +497,11 @@ def _warm_up() -> None:
     core = _build_core(NetworkTable.from_frame(synthetic_network(1_000, seed=1)))
     core.distance_to_outlet_m(), core.upstream_length_m(), core.strahler_order()
     upstream_ids(core, int(core.ids[0]))
+    frame = synthetic_network(1_000, seed=1, with_geometry=True)
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="reach_id", downstream_column="downstream_id"
+    )
+    net.upstream(int(net.ids[_largest_outlet(net.core)]), mode="UT")
 
 
 def _paired_medians(
@@ -488,3 +618,34 @@ def _rss_bytes() -> int:
 
         return pages * resource.getpagesize()
     return int(psutil.Process().memory_info().rss)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.network [--sizes 800k] [--repeat N]``: the GeoDataFrame row alone.
+
+    Returns the exit status: 1 when the target is missed or the answer is wrong.
+    """
+    from bench.__main__ import all_met, parse_sizes
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.network",
+        description="upstream of the largest outlet as a GeoDataFrame against nx.ancestors",
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("800k"))
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    _warm_up()
+    rows = [
+        row
+        for size in args.sizes
+        for row in upstream_frame_benchmark(size, repeat=args.repeat, seed=args.seed)
+    ]
+    settings = {"sizes": args.sizes, "repeat": args.repeat, "seed": args.seed}
+    publish("network-upstream-frame", rows, settings)
+    return 0 if all_met(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

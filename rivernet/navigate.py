@@ -16,11 +16,12 @@ import heapq
 import numpy as np
 import numpy.typing as npt
 
-from rivernet._core import FlowCore
+from rivernet._core import FlowCore, distance_order
 from rivernet.errors import InputError, NotFoundError
 
 Positions = npt.NDArray[np.int64]
 Distances = npt.NDArray[np.float64]
+Slots = slice | npt.NDArray[np.int64]  # places in ``FlowCore.by_distance``
 
 
 def upstream(
@@ -31,6 +32,10 @@ def upstream(
     ``mode`` is ``"UT"`` (all tributaries, through diversions too) or ``"UM"`` (main stem
     only); ``distance_m`` keeps reaches at most that far. Results are sorted by distance.
     """
+    if mode == "UT" and not len(core.secondary):
+        _check_limit(distance_m)
+        positions, distances = core.upstream_by_distance(start)
+        return _within(positions, distances, distance_m)
     if mode == "UT":
         positions, distances = _upstream_tributaries(core, start)
     elif mode == "UM":
@@ -40,6 +45,26 @@ def upstream(
     else:
         raise InputError(f"unknown upstream mode {mode!r}; use 'UT' or 'UM'.")
     return _limit(positions, distances, distance_m)
+
+
+def upstream_slots(
+    core: FlowCore, start: int, *, distance_m: float | None = None
+) -> tuple[Slots, Distances] | None:
+    """UT without secondary links as places in ``core.by_distance``, when that applies.
+
+    Returns a slice or index array and the distances of :func:`upstream` in mode ``"UT"``
+    (same reaches, same order: ``core.by_distance[slots]`` are its positions), or None when the
+    network has secondary links or the set is small (see :meth:`FlowCore.upstream_slots`).
+    """
+    _check_limit(distance_m)
+    found = None if len(core.secondary) else core.upstream_slots(start)
+    if found is None:
+        return None
+    slots, distances = found
+    end = len(distances) if distance_m is None else _end_within(distances, distance_m)
+    if isinstance(slots, slice):
+        return slice(slots.start, slots.start + end), distances[:end]
+    return slots[:end], distances[:end]
 
 
 def downstream(
@@ -96,11 +121,8 @@ def flow_path(core: FlowCore, source: int, target: int) -> tuple[Positions, Dist
 
 
 def _upstream_tributaries(core: FlowCore, start: int) -> tuple[Positions, Distances]:
-    """UT: the preorder slice, widened through secondary links into it until stable."""
+    """UT with secondary links: the preorder slice, widened through the links until stable."""
     dist = core.distance_to_outlet_m()
-    if not len(core.secondary):
-        members = core.upstream_positions(start)
-        return members, dist[members] - dist[start]
     best = np.full(len(core), np.inf)
     todo = [(start, 0.0)]
     while todo:
@@ -186,13 +208,33 @@ def _no_path_message(core: FlowCore, source: int, target: int) -> str:
 def _limit(
     positions: Positions, distances: Distances, distance_m: float | None
 ) -> tuple[Positions, Distances]:
-    """Keep rows within the distance limit, sorted by distance then preorder position."""
+    """Keep rows within the distance limit, sorted by distance then position."""
+    _check_limit(distance_m)
     if distance_m is not None:
-        if not np.isfinite(distance_m) or distance_m < 0:
-            raise InputError(
-                f"distance must be a non-negative number of km, got {distance_m / 1000.0:g}."
-            )
         keep = distances <= distance_m + 1e-9
         positions, distances = positions[keep], distances[keep]
-    order = np.lexsort((positions, distances))
+    order = distance_order(distances, positions)
     return positions[order], distances[order]
+
+
+def _within(
+    positions: Positions, distances: Distances, distance_m: float | None
+) -> tuple[Positions, Distances]:
+    """The rows within the distance limit of rows already sorted by distance."""
+    if distance_m is None:
+        return positions, distances
+    end = _end_within(distances, distance_m)
+    return positions[:end], distances[:end]
+
+
+def _end_within(distances: Distances, distance_m: float) -> int:
+    """How many of the sorted ``distances`` are within the limit (1e-9 m tolerance)."""
+    return int(np.searchsorted(distances, distance_m + 1e-9, side="right"))
+
+
+def _check_limit(distance_m: float | None) -> None:
+    """Refuse a negative or non-finite distance limit (metres; the message says km)."""
+    if distance_m is not None and (not np.isfinite(distance_m) or distance_m < 0):
+        raise InputError(
+            f"distance must be a non-negative number of km, got {distance_m / 1000.0:g}."
+        )

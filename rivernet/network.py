@@ -295,6 +295,10 @@ class RiverNetwork:
         """
         start = int(self.core.position(reach_id)[0])
         limit = None if distance_km is None else distance_km * 1000.0
+        if mode == "UT":
+            found = navigate.upstream_slots(self.core, start, distance_m=limit)
+            if found is not None:
+                return self._result_by_distance(*found)
         if mode in ("UT", "UM"):
             positions, dist = navigate.upstream(self.core, start, mode=mode, distance_m=limit)
         else:
@@ -441,17 +445,110 @@ class RiverNetwork:
         *,
         sort: bool = True,
     ) -> gpd.GeoDataFrame:
-        """A navigation result as a GeoDataFrame."""
-        rows = self.reaches.iloc[positions]
-        return gpd.GeoDataFrame(
-            {ID: rows.index.to_numpy(), "distance_km": dist_m / 1000.0},
-            geometry=rows.geometry.to_numpy(),
-            crs=self.reaches.crs,
-        )
+        """A navigation result as a GeoDataFrame: ``reach_id``, ``distance_km``, ``geometry``.
+
+        Only the returned columns are gathered, straight from their arrays (no pandas
+        ``take`` of the whole reach table, no second copy of the geometries). ``sort`` is kept
+        for callers; the rows come in the given order.
+        """
+        column = self.reaches.geometry.array
+        ids = self.reaches.index.to_numpy()[positions]
+        return _navigation_frame(ids, dist_m, np.asarray(column)[positions], column.crs)
+
+    def _result_by_distance(
+        self, slots: slice | npt.NDArray[np.int64], dist_m: npt.NDArray[np.float64]
+    ) -> gpd.GeoDataFrame:
+        """:meth:`_result` of the reaches at ``core.by_distance[slots]``.
+
+        Large upstream sets are ranges of that order (a whole basin is one slice), or picked
+        from one in order, so ids and geometries kept in the same order are read in sequence
+        instead of all over the table (:meth:`_columns_by_distance`). The frame gets copies.
+        """
+        columns = self._columns_by_distance()
+        if columns is None:
+            return self._result(np.asarray(self.core.by_distance[slots]), dist_m)
+        crs = self.reaches.geometry.array.crs
+        ids, geometry = columns.ids[slots], columns.geometry[slots]
+        if isinstance(slots, slice):  # views of the kept arrays: the result owns copies
+            ids, geometry = ids.copy(), geometry.copy()
+        return _navigation_frame(ids, dist_m, geometry, crs)
+
+    _by_distance_columns: _ColumnsByDistance | None = None
+
+    def _columns_by_distance(self) -> _ColumnsByDistance | None:
+        """Reach ids and geometries in ``core.by_distance`` order, built once and kept.
+
+        They are rebuilt when the reach table's index or geometry column is replaced or
+        edited: the kept column holds a reference to the table's geometry, so with pandas'
+        copy-on-write (always on from pandas 3) an edit gives the table a new array. Under
+        older pandas nothing is kept (None) and results are gathered from the table.
+        """
+        if not _COPY_ON_WRITE:
+            return None
+        order = self.core.by_distance
+        index, source = self.reaches.index, self.reaches.geometry
+        kept = self._by_distance_columns
+        if (
+            kept is None
+            or kept.order is not order
+            or kept.index is not index
+            or kept.source.array is not source.array
+        ):
+            kept = _ColumnsByDistance(order, index, source)
+            self._by_distance_columns = kept
+        return kept
 
     def _series(self, values: npt.ArrayLike, name: str) -> pd.Series:
         """A per-reach measure as a Series indexed by reach id."""
         return pd.Series(values, index=self.reaches.index, name=name)
+
+
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+
+class _ColumnsByDistance:
+    """Reach ids and geometries in ``core.by_distance`` order, with what they were read from.
+
+    Attributes
+    ----------
+    order
+        The ``core.by_distance`` array they follow.
+    index, source
+        The reach table's index and geometry column they were taken from (the column is held
+        so that an edit of the table's geometry makes pandas copy it: see
+        :meth:`RiverNetwork._columns_by_distance`).
+    ids, geometry
+        Reach ids and shapely geometries (object array) in that order.
+    """
+
+    __slots__ = ("geometry", "ids", "index", "order", "source")
+
+    def __init__(
+        self, order: npt.NDArray[np.int64], index: pd.Index, source: gpd.GeoSeries
+    ) -> None:
+        self.order = order
+        self.index = index
+        self.source = source
+        self.ids: npt.NDArray[Any] = index.to_numpy()[order]
+        self.geometry: npt.NDArray[np.object_] = np.asarray(source.array)[order]
+
+
+def _navigation_frame(
+    ids: npt.NDArray[Any],
+    dist_m: npt.NDArray[np.float64],
+    geometry: npt.NDArray[np.object_],
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """``reach_id``, ``distance_km``, ``geometry`` from fresh arrays, taken without copying."""
+    frame = pd.DataFrame(
+        {
+            ID: ids,
+            "distance_km": dist_m / 1000.0,
+            "geometry": gpd.array.GeometryArray(geometry, crs=crs),
+        },
+        copy=False,
+    )
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs, copy=False)
 
 
 def _require_columns(gdf: pd.DataFrame, columns: list[str]) -> None:

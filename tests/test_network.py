@@ -161,3 +161,75 @@ def test_graph_face_agrees_on_tiny(tiny: RiverNetwork) -> None:
         assert ut == nx.ancestors(graph, node) | {node}
         dm = set(tiny.downstream(node).reach_id)
         assert dm == nx.descendants(graph, node) | {node}
+
+
+def reference_navigation(net: RiverNetwork, reach_id: int, distance_km: float | None) -> tuple:
+    """UT as it was computed before the distance order: the preorder slice, lexsort, iloc."""
+    core = net.core
+    start = int(core.position(reach_id)[0])
+    members = core.upstream_positions(start)
+    dist = core.distance_to_outlet_m()[members] - core.distance_to_outlet_m()[start]
+    if distance_km is not None:
+        keep = dist <= distance_km * 1000.0 + 1e-9
+        members, dist = members[keep], dist[keep]
+    order = np.lexsort((members, dist))
+    rows = net.reaches.iloc[members[order]]
+    return rows.index.to_numpy(), dist[order] / 1000.0, rows.geometry.to_numpy()
+
+
+@pytest.mark.parametrize("distance_km", [None, 40.0])
+def test_upstream_tributaries_match_the_lexsort_reference(distance_km: float | None) -> None:
+    from bench.synthetic import synthetic_network
+
+    frame = synthetic_network(3_000, seed=3, with_geometry=True)
+    net = RiverNetwork.from_downstream_ids(
+        frame, id_column="reach_id", downstream_column="downstream_id"
+    )
+    core = net.core
+    big_first = np.argsort(-core.size, kind="stable")
+    starts = np.concatenate([big_first[:60], np.random.default_rng(0).choice(len(core), 60)])
+    for start in core.ids[starts].tolist():
+        result = net.upstream(start, mode="UT", distance_km=distance_km)
+        ids, distance, geometry = reference_navigation(net, start, distance_km)
+        assert np.array_equal(result["reach_id"].to_numpy(), ids)
+        assert np.array_equal(result["distance_km"].to_numpy(), distance)
+        assert all(a is b for a, b in zip(result.geometry.to_numpy(), geometry, strict=True))
+
+
+def test_navigation_result_owns_its_columns(tiny: RiverNetwork) -> None:
+    result = tiny.upstream(5, mode="UT")
+    assert list(result.columns) == ["reach_id", "distance_km", "geometry"]
+    assert result.geometry.name == "geometry"
+    assert isinstance(result.index, pd.RangeIndex)
+    assert result["reach_id"].dtype == tiny.reaches.index.dtype
+    assert result["distance_km"].dtype == np.float64
+    assert result.crs == tiny.crs
+    before = tiny.reaches.geometry.copy()
+    result.loc[0, "reach_id"] = -1
+    result.loc[0, "distance_km"] = -1.0
+    result.loc[1, "geometry"] = LineString([(0, 0), (1, 1)])
+    again = tiny.upstream(5, mode="UT")
+    assert again["reach_id"].tolist() == [5, 3, 4, 1, 2, 7]
+    assert again["distance_km"].tolist() == pytest.approx([0, 1, 1, 2, 2, 3])
+    assert tiny.reaches.geometry.geom_equals(before).all()
+    assert 5 in tiny.reaches.index and -1 not in tiny.reaches.index
+
+
+def test_upstream_follows_edits_of_the_reach_geometry(tiny: RiverNetwork) -> None:
+    first = tiny.upstream(5, mode="UT")  # the whole tree: read from the kept distance order
+    assert first.geometry.iloc[0].equals(tiny.reaches.geometry.loc[5])
+    tiny.reaches.loc[5, "geometry"] = LineString([(0, 1000), (10, 0)])
+    assert tiny.upstream(5, mode="UT").geometry.iloc[0].equals(LineString([(0, 1000), (10, 0)]))
+    tiny.reaches = tiny.reaches.set_geometry(tiny.reaches.geometry.translate(1.0, 0.0))
+    assert tiny.upstream(5, mode="UT").geometry.iloc[0].coords[0] == (1.0, 1000.0)
+
+
+def test_upstream_without_kept_columns_is_the_same(
+    tiny: RiverNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = tiny.upstream(5, mode="UT", distance_km=2)
+    monkeypatch.setattr("rivernet.network._COPY_ON_WRITE", False)  # as under pandas < 3
+    gathered = tiny.upstream(5, mode="UT", distance_km=2)
+    assert gathered["reach_id"].tolist() == kept["reach_id"].tolist() == [5, 3, 4, 1, 2]
+    assert gathered["distance_km"].tolist() == kept["distance_km"].tolist()
+    assert gathered.geometry.geom_equals(kept.geometry).all()
