@@ -16,6 +16,7 @@ reaches takes milliseconds. Ids are mapped to positions once, at the edge, with 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import Any
@@ -761,12 +762,93 @@ def downstream_positions(
         The downstream positions, and the positions whose downstream id names no reach and is
         no outlet value (treated as outlets too).
     """
-    down = pd.Series(np.asarray(downstream_ids))
-    outlets = down.isna().to_numpy() | down.isin(list(outlet_values)).to_numpy()
+    down = ids_like(pd.Series(np.asarray(downstream_ids)), index)
+    outlets = down.isna().to_numpy() | down.isin(_outlet_forms(outlet_values)).to_numpy()
     positions = index.get_indexer(pd.Index(down.to_numpy())).astype(np.int64)
     dangling = np.flatnonzero((positions < 0) & ~outlets)
     positions[outlets] = -1
     return positions, dangling
+
+
+def ids_like(values: pd.Series, index: pd.Index) -> pd.Series:
+    """Ids in the type of the reach ids: text ``"40618365"`` matches the integer id 40618365.
+
+    Files often store a downstream-id column as text while the ids are integers (or the other
+    way round); comparing them as they are would call every link dangling. Text that is a whole
+    number is matched to integer ids, integers to text ids; blank cells are missing (outlets).
+
+    Parameters
+    ----------
+    values
+        Downstream (or other) ids.
+    index
+        The reach ids.
+
+    Returns
+    -------
+    pandas.Series
+        The values, converted when the kinds differ.
+
+    Raises
+    ------
+    TopologyError
+        If reach ids are integers and some text values are not whole numbers (the message
+        gives the types and the first such values).
+    """
+    integer_ids = pd.api.types.is_integer_dtype(index.dtype)
+    numeric_values = pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool
+    if integer_ids and not numeric_values:
+        return _text_to_integers(values, index)
+    if not integer_ids and numeric_values and len(index) and isinstance(index[0], str):
+        return pd.Series(
+            [None if pd.isna(v) else _integer_text(v) for v in values],
+            index=values.index,
+            dtype=object,
+        )
+    return values
+
+
+def _text_to_integers(values: pd.Series, index: pd.Index) -> pd.Series:
+    text = values.map(_clean_text)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = text.notna().to_numpy() & (
+        numbers.isna().to_numpy() | (numbers.fillna(0) % 1 != 0).to_numpy()
+    )
+    if bad.any():
+        raise TopologyError(
+            f"downstream ids are text ({values.dtype}) while the reach ids are integers "
+            f"({index.dtype}), and {int(bad.sum())} of them are not whole numbers "
+            f"({format_ids(text[bad].tolist())}); store the downstream ids as the reach ids "
+            "are stored (integers), with an outlet value (0) or a blank cell for outlets"
+        )
+    return pd.Series(
+        [None if pd.isna(v) else int(v) for v in numbers], index=values.index, dtype=object
+    )
+
+
+def _clean_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return text or None
+
+
+def _integer_text(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else str(value)
+
+
+def _outlet_forms(outlet_values: Iterable[Any]) -> list[Any]:
+    """Outlet values as given and in the other id kind (0 and "0")."""
+    forms: list[Any] = []
+    for value in outlet_values:
+        forms.append(value)
+        text = _clean_text(value)
+        if text is not None:
+            forms.append(text)
+            if text.lstrip("-").isdigit():
+                forms.append(int(text))
+    return forms
 
 
 def _secondary_positions(index: pd.Index, secondary: Any) -> IntArray:

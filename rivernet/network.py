@@ -22,9 +22,9 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from rivernet import geometry, navigate
-from rivernet._core import FlowCore
+from rivernet._core import FlowCore, ids_like
 from rivernet.crs import require_crs
-from rivernet.errors import InputError, format_ids
+from rivernet.errors import InputError, TopologyError, format_ids
 from rivernet.validation import ValidationReport, validate_reaches
 
 if TYPE_CHECKING:
@@ -118,6 +118,10 @@ class RiverNetwork:
         table.index = pd.Index(table[id_column].to_numpy(), name=ID)
         if id_column == ID:
             table = table.drop(columns=ID)
+        try:  # text downstream ids are matched to integer ids (and the other way round)
+            table[DOWN] = ids_like(table[DOWN], table.index).to_numpy()
+        except TopologyError as error:
+            raise TopologyError(f"column {downstream_column!r}: {error}") from None
         secondary = None
         if secondary_downstream_column is not None:
             secondary = _links_from_column(table, secondary_downstream_column, outlet_values)

@@ -162,7 +162,11 @@ def validate_reaches(
     findings += _id_findings(reaches, id_column)
     findings += _geometry_findings(reaches, id_column)
     table = reaches.drop_duplicates(subset=id_column).dropna(subset=[id_column])
-    down, dangling = _downstream_positions(table, id_column, downstream_column, outlet_values)
+    try:
+        down, dangling = _downstream_positions(table, id_column, downstream_column, outlet_values)
+    except TopologyError as error:
+        findings.append(Finding("id_types", "error", f"column {downstream_column!r}: {error}"))
+        return ValidationReport(findings)
     ids = table[id_column].to_numpy()
     findings += _link_findings(ids, table[downstream_column].to_numpy(), down, dangling)
     if secondary_column is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -233,3 +234,43 @@ def test_upstream_without_kept_columns_is_the_same(
     assert gathered["reach_id"].tolist() == kept["reach_id"].tolist() == [5, 3, 4, 1, 2]
     assert gathered["distance_km"].tolist() == kept["distance_km"].tolist()
     assert gathered.geometry.geom_equals(kept.geometry).all()
+
+
+def test_text_downstream_ids_match_integer_reach_ids(hydrorivers: gpd.GeoDataFrame) -> None:
+    """Issue 10 item 5: ids stored as text are matched, never called dangling."""
+    whole = RiverNetwork.from_downstream_ids(
+        hydrorivers, id_column="reach_id", downstream_column="downstream_id"
+    )
+    text = hydrorivers.copy()
+    text["downstream_id"] = text["downstream_id"].astype(str)
+    matched = RiverNetwork.from_downstream_ids(
+        text, id_column="reach_id", downstream_column="downstream_id"
+    )
+    outlet = 40636807
+    assert len(matched.upstream(outlet, mode="UT")) == len(whole.upstream(outlet, mode="UT"))
+    dangling = [f for f in matched.validate().findings if f.code == "dangling_downstream"]
+    assert len(dangling[0].reach_ids) == 55
+    assert matched.reaches["downstream_id"].iloc[0] == whole.reaches["downstream_id"].iloc[0]
+    # integer downstream ids beside text reach ids are matched too
+    flipped = hydrorivers.copy()
+    flipped["reach_id"] = flipped["reach_id"].astype(str)
+    net = RiverNetwork.from_downstream_ids(
+        flipped, id_column="reach_id", downstream_column="downstream_id"
+    )
+    assert len(net.upstream(str(outlet), mode="UT")) == len(whole.upstream(outlet, mode="UT"))
+
+
+def test_text_downstream_ids_that_are_not_numbers_are_refused(
+    hydrorivers: gpd.GeoDataFrame,
+) -> None:
+    from rivernet.validation import validate_reaches
+
+    bad = hydrorivers.copy()
+    bad["downstream_id"] = bad["downstream_id"].astype(str)
+    bad.loc[3, "downstream_id"] = "河口"
+    with pytest.raises(TopologyError, match=r"column 'downstream_id'.*河口"):
+        RiverNetwork.from_downstream_ids(
+            bad, id_column="reach_id", downstream_column="downstream_id"
+        )
+    report = validate_reaches(bad, id_column="reach_id", downstream_column="downstream_id")
+    assert not report.ok and report.errors[0].code == "id_types"
