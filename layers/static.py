@@ -32,6 +32,7 @@ from rivernet.errors import InputError, NotFoundError, RivernetError
 from rivernet.layers import catalog
 from rivernet.layers._labels import level_label
 from rivernet.layers.catalog import Layer
+from rivernet.roster import today
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -462,7 +463,7 @@ def _title(
         level_text = level_label(level, lang)
         parts.append(f"（{level_text}级）" if lang == "zh" else f" ({level_text} level)")
     if entry.temporal:
-        date = str(as_of) if as_of is not None else dt.date.today().isoformat()
+        date = str(as_of) if as_of is not None else today().isoformat()
         parts.append(f" {date}")
     return ("" if lang == "zh" else " ").join(p for p in parts if p).strip()
 

@@ -89,7 +89,7 @@ def chiefs_at(
     picked = picked[active[sorted(rows)]].copy()
     picked["level_zh"] = picked["level"].map(LEVEL_LABELS_ZH)
     picked["unit_name"] = picked["unit_code"].map(unit_names(project))
-    picked["order"] = picked["level"].map(LEVELS.index)
+    picked["order"] = picked["level"].astype(str).map(LEVELS.index)
     picked = picked.sort_values(["order", "role", "name"]).drop(columns="order")
     columns = ["level", "level_zh", "role", "name", "post", "organisation", "unit_code",
                "unit_name", "assignment_id", "reach_id", "lake_id", "from_m", "to_m",

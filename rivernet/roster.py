@@ -64,6 +64,7 @@ __all__ = [
     "reference_problems",
     "roster_changes",
     "safe_cell",
+    "today",
     "write_roster",
     "write_roster_tables",
 ]
@@ -165,20 +166,26 @@ class Roster:
 
 
 def as_date(value: dt.date | str | None) -> dt.date:
-    """Turn an ``as_of`` argument into a date: a ``datetime.date``, an ISO string or None (today).
+    """Turn an ``as_of`` argument into a date; None is today in China (UTC+8).
 
     Parameters
     ----------
     value
-        The date, ``"2025-06-30"``, or None.
+        A ``datetime.date``, any date form a roster accepts (``"2025-06-30"``, ``"2025/6/30"``,
+        ``"2025年6月30日"``, an Excel serial), or None.
 
     Returns
     -------
     datetime.date
         The day.
+
+    Raises
+    ------
+    InputError
+        If the value is not a date.
     """
     if value is None:
-        return dt.date.today()
+        return today()
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -186,12 +193,26 @@ def as_date(value: dt.date | str | None) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        from rivernet.errors import InputError
-
+        pass
+    try:
+        parsed = parse_date(value)
+    except InputError:
+        parsed = None
+    if parsed is None:
         raise InputError(
-            f"as_of={value!r} is not a date; pass a datetime.date or an ISO date such as "
-            "'2025-06-30'"
-        ) from None
+            f"as_of={value!r} is not a date; pass a datetime.date or a date such as "
+            "'2025-06-30' or '2025年6月30日'"
+        )
+    return parsed
+
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+"""China Standard Time (Asia/Shanghai has had no daylight saving since 1991)."""
+
+
+def today() -> dt.date:
+    """Today's date in China, whatever the machine's time zone (a server may run on UTC)."""
+    return dt.datetime.now(CHINA).date()
 
 
 class RosterContext(Protocol):

@@ -21,6 +21,7 @@ from shapely import Point
 from rivernet.admin import LEVELS, Level
 from rivernet.errors import InputError, NotFoundError
 from rivernet.geometry import reproject
+from rivernet.roster import today
 from rivernet.server.encoding import OutputCRS, output_crs
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def as_of_date(text: str | None) -> dt.date:
         For intervals and anything that is not an ISO 8601 date or date-time.
     """
     if text is None or not text.strip():
-        return dt.date.today()
+        return today()
     value = text.strip()
     if "/" in value:
         raise InputError(

@@ -71,4 +71,4 @@ def test_incident_routes_and_reports_far_points() -> None:
     assert "下游需通知的单位" in text and "江苏省" in text and "到达(小时)" in text
     code, text = _run("incident", str(SAMPLE), "--lon", "125", "--lat", "20")
     assert code != 0
-    assert "max_snap_m" in text and "Traceback" not in text
+    assert "--max-snap-m" in text and "max_snap_m" not in text and "Traceback" not in text

@@ -39,6 +39,7 @@ def _digest(path: Path) -> str:
 
 def test_coverage_prints_the_summary_and_writes_layers(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "coverage.gpkg"
+    out.parent.mkdir()  # no command creates folders
     result = CliRunner().invoke(
         main, ["-q", "coverage", str(project), "--as-of", "2025-06-30", "-o", str(out)]
     )

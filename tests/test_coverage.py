@@ -18,6 +18,7 @@ import rivernet.problems
 from rivernet import InputError, NotFoundError, OutOfRangeError
 from rivernet.chiefs import chiefs_at
 from rivernet.coverage import coverage_gaps, coverage_status, coverage_summary
+from rivernet.pieces import piece_table, responsibility_pieces
 from rivernet.problems import coverage_problems
 from rivernet.project import Project, open_project
 from rivernet.roster import TABLES
@@ -107,7 +108,7 @@ def test_as_of_accepts_dates_and_iso_strings(tiny_project: Project) -> None:
     assert by_date.drop(columns="geometry").equals(by_text.drop(columns="geometry"))
     # Before E9's term ended reach 9 was covered.
     assert 9 not in set(by_date["reach_id"])
-    with pytest.raises(InputError, match="ISO date"):
+    with pytest.raises(InputError, match="is not a date"):
         coverage_gaps(tiny_project, as_of="30/06/2025", policy=POLICY)
 
 
@@ -260,7 +261,49 @@ def test_sample_chiefs_at_lists_every_level(sample: Project) -> None:
     chiefs = chiefs_at(sample, reach, as_of=SAMPLE_AS_OF)
     levels = set(chiefs.loc[chiefs["role"] == "河长", "level"])
     assert {"province", "city", "county", "township", "village"} <= levels
-    assert chiefs["level"].map(rivernet.admin.LEVELS.index).is_monotonic_increasing
+    assert chiefs["level"].astype(str).map(rivernet.admin.LEVELS.index).is_monotonic_increasing
+
+
+def _share_in_taihu(project: Project, pieces: pd.DataFrame) -> np.ndarray:
+    """Independent check: the share of each piece inside Lake Taihu, by shapely in UTM metres."""
+    metric = pieces.to_crs("EPSG:32651").geometry.to_numpy()
+    taihu = project.lakes.to_crs("EPSG:32651").set_index("lake_id").geometry.loc[504]
+    return np.asarray(shapely.length(shapely.intersection(metric, taihu)) / shapely.length(metric))
+
+
+def test_sample_lake_shores_cut_the_pieces(sample: Project) -> None:
+    pieces = responsibility_pieces(sample)
+    inside_m = _share_in_taihu(sample, pieces) * pieces["length_m"].to_numpy()
+    lake = (pieces["lake_id"] == 504).to_numpy()
+    outside_as_lake = (pieces["length_m"].to_numpy() - inside_m)[lake]
+    inside_as_river = inside_m[~lake]
+    # With lake flow paths found by piece midpoint (no cut at shores) these were 28.8 km and
+    # 38.2 km. What is left is where a long shore segment, straight in degrees, bends in UTM.
+    assert outside_as_lake.max() < 10.0 and inside_as_river.max() < 10.0
+    assert outside_as_lake.sum() < 100.0 and inside_as_river.sum() < 100.0
+    # The audit reads the same pieces, lake ids included.
+    table = piece_table(sample)
+    assert table["lake_id"].eq(504).sum() == lake.sum()
+
+
+def test_sample_reach_through_the_taihu_shore_is_required_only_outside(sample: Project) -> None:
+    # Reach 40635508 runs from 吴中区 into Lake Taihu, out across a spit of 虎丘区 (350 m) and
+    # back in; before the lake-shore rule its 虎丘区 piece 8401-18700 m (97 % in the lake) was
+    # required as river and its 吴中区 piece 0-8401 m (6 % in the lake) wholly river.
+    pieces = responsibility_pieces(sample)
+    reach = pieces[pieces["reach_id"] == 40635508]
+    share = _share_in_taihu(sample, reach)
+    assert reach["lake_id"].tolist() == [None, 504, 504, None, 504, 504, 504, 504]
+    assert reach["county_code"].tolist()[:5] == ["320506", "320506", "320505", "320505", "320505"]
+    outside = reach["lake_id"].isna().to_numpy()
+    assert (share[outside] < 0.01).all() and (share[~outside] > 0.99).all()
+    spit = reach[outside & (reach["county_code"] == "320505").to_numpy()]
+    assert spit["length_m"].iloc[0] == pytest.approx(350.6, abs=0.1)
+    status = coverage_status(sample, level="county", as_of=SAMPLE_AS_OF, policy=SAMPLE_POLICY)
+    status = status[status["reach_id"] == 40635508]
+    np.testing.assert_allclose(status["from_m"], reach["from_m"])
+    assert (status["status"].to_numpy()[~outside] == "exempt").all()
+    assert (status["status"].to_numpy()[outside] == "covered").all()
 
 
 def test_fallback_cutting_matches_the_documented_pieces(tiny_project: Project) -> None:

@@ -197,8 +197,10 @@ def test_ids_and_headers() -> None:
 def test_as_of() -> None:
     assert as_date("2025-06-30") == dt.date(2025, 6, 30)
     assert as_date(dt.datetime(2025, 6, 30, 12)) == dt.date(2025, 6, 30)
-    assert as_date(None) == dt.date.today()
-    with pytest.raises(InputError, match="ISO date"):
+    assert as_date("2025年6月30日") == as_date("2025/6/30") == dt.date(2025, 6, 30)
+    china = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    assert as_date(None) == china  # today in China, whatever the machine's time zone
+    with pytest.raises(InputError, match="is not a date"):
         as_date("June 30")
 
 

@@ -1,9 +1,10 @@
 """The ``rivernet`` command line: one click group, with each command family in its own module.
 
 Errors raised on purpose by rivernet (:class:`RivernetError`) are printed as one clear message
-and exit with status 1; they never show a traceback. A command that needs an optional extra
-that is not installed (``rivernet serve`` needs ``rivernet[server]``, maps and reports need
-``rivernet[maps]``) says which one to install.
+and exit with status 1; they never show a traceback, and they name the command's flags
+(``--max-snap-m``, ``--crs``) where the library names its Python arguments. A command that
+needs an optional extra that is not installed (``rivernet serve`` needs ``rivernet[server]``,
+maps and reports need ``rivernet[maps]``) says which one to install.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import click
 
+from rivernet.cli._options import with_flag_names
 from rivernet.errors import RivernetError
 
 # The extra that brings each optional package.
@@ -45,7 +47,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RivernetError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(with_flag_names(str(error))) from None
         except ModuleNotFoundError as error:
             extra = EXTRAS.get((error.name or "").split(".")[0])
             if extra is None:

@@ -1,12 +1,14 @@
 """``rivernet crossings``, ``boundary-rivers``, ``partners`` and ``incident``: cross-boundary work.
 
 Each command reads a project file, prints a readable table in Chinese (``--lang zh``, the
-default) or English, and with ``--output`` writes the full result as GeoJSON, GeoPackage or CSV
-(the suffix chooses).
+default) or English, with ``--output`` writes the full result as CSV, Excel, GeoJSON or
+GeoPackage (the suffix chooses), and with ``--json`` prints it as JSON instead of the table.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,9 @@ import click
 import pandas as pd
 
 from rivernet.admin import POLYGON_LEVELS
+from rivernet.cli._options import as_of_option, require_unit
+from rivernet.cli._output import echo_json, json_option, json_value, note, output_option
+from rivernet.cli._output import write_table as write_output
 
 LEVEL_CHOICE = click.Choice(POLYGON_LEVELS)
 LANG_CHOICE = click.Choice(["zh", "en"])
@@ -84,27 +89,19 @@ def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 4
     return text
 
 
-def _write(frame: pd.DataFrame, output: Path | None, lang: str) -> None:
+def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "rows") -> None:
+    """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
         return
-    from rivernet.io import write_vector
-
-    write_vector(frame, output)
-    click.echo(
-        f"已写入 {len(frame)} 行：{output}"
-        if lang == "zh"
-        else f"wrote {len(frame)} rows to {output}"
-    )
+    line = write_output(frame, output, what=what)
+    note(f"已写入 {len(frame)} 行：{output}" if lang == "zh" else line)
 
 
 _PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-_OUTPUT = click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the full result (.geojson, .gpkg or .csv).",
-)  # fmt: skip
+_OUTPUT = output_option()
 _LANG = click.option("--lang", type=LANG_CHOICE, default="zh", show_default=True,
                      help="Language of the printed table.")  # fmt: skip
-_AS_OF = click.option("--as-of", help="Date for the chiefs (YYYY-MM-DD; default today).")
+_AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")
 
 
 @click.command()
@@ -113,15 +110,25 @@ _AS_OF = click.option("--as-of", help="Date for the chiefs (YYYY-MM-DD; default 
 @click.option("--no-lakes", is_flag=True, help="Drop crossings on lake flow paths.")
 @_AS_OF
 @_OUTPUT
+@json_option
 @_LANG
 def crossings(
-    project: Path, level: str, no_lakes: bool, as_of: str | None, output: Path | None, lang: str
+    project: Path,
+    level: str,
+    no_lakes: bool,
+    as_of: dt.date | None,
+    output: Path | None,
+    as_json: bool,
+    lang: str,
 ) -> None:
     """List the handover sections (交接断面) where rivers cross unit boundaries."""
     from rivernet.boundary import crossings as find_crossings
 
     result = find_crossings(_project(project), level=level, as_of=as_of, include_lakes=not no_lakes)
-    _write(result, output, lang)
+    _write(result, output, lang, what="handover sections")
+    if as_json:
+        echo_json(result)
+        return
     pairs = result.groupby(["upstream_name", "downstream_name"]).size()
     click.echo(
         f"{len(result)} 个交接断面（{level}）"
@@ -145,6 +152,7 @@ def crossings(
 @click.option("--rule", type=click.Choice(["split_by_bank", "split_by_length", "escalate"]),
               help="Responsibility rule (default: the project's configuration).")  # fmt: skip
 @_OUTPUT
+@json_option
 @_LANG
 def boundary_rivers(
     project: Path,
@@ -152,13 +160,17 @@ def boundary_rivers(
     tolerance_m: float,
     rule: str | None,
     output: Path | None,
+    as_json: bool,
     lang: str,
 ) -> None:
     """List boundary rivers (界河): stretches with each bank in a different unit."""
     from rivernet.boundary import boundary_rivers as find_rivers
 
     result = find_rivers(_project(project), level=level, tolerance_m=tolerance_m, rule=rule)
-    _write(result, output, lang)
+    _write(result, output, lang, what="boundary-river stretches")
+    if as_json:
+        echo_json(result)
+        return
     km = float(result["length_m"].sum()) / 1000.0
     click.echo(
         f"{len(result)} 段界河，共 {km:.1f} 公里" if lang == "zh"
@@ -179,6 +191,7 @@ def boundary_rivers(
 @click.option("--distance-km", type=float, help="Only partners within this distance.")
 @_AS_OF
 @_OUTPUT
+@json_option
 @_LANG
 def partners(
     project: Path,
@@ -187,8 +200,9 @@ def partners(
     reach: str | None,
     level: str | None,
     distance_km: float | None,
-    as_of: str | None,
+    as_of: dt.date | None,
     output: Path | None,
+    as_json: bool,
     lang: str,
 ) -> None:
     """Joint-control partners of a unit, chief or reach; without one, the pair summary."""
@@ -196,9 +210,14 @@ def partners(
     from rivernet.joint_control import partners as find_partners
 
     opened = _project(project)
+    if unit is not None:
+        unit = require_unit(opened, unit, path=project)
     if unit is None and chief is None and reach is None:
         summary = partner_summary(opened, level=level or "province", as_of=as_of)
-        _write(summary, output, lang)
+        _write(summary, output, lang, what="unit pairs")
+        if as_json:
+            echo_json(summary)
+            return
         column = "summary_zh" if lang == "zh" else "summary_en"
         for line in summary[column]:
             click.echo(line)
@@ -210,7 +229,10 @@ def partners(
         opened, unit=unit, chief=chief, reach=reach_id, level=level,
         distance_km=distance_km, as_of=as_of,
     )  # fmt: skip
-    _write(result, output, lang)
+    _write(result, output, lang, what="partners")
+    if as_json:
+        echo_json(result)
+        return
     click.echo(
         _table(result, ["unit_name", "relation", "partner_name", "river_id", "distance_km",
                         "crossing_id", "partner_chiefs"], lang)
@@ -229,6 +251,7 @@ def partners(
               help="Farthest a river may be from the point.")  # fmt: skip
 @_AS_OF
 @_OUTPUT
+@json_option
 @_LANG
 def incident(
     project: Path,
@@ -237,8 +260,9 @@ def incident(
     distance_km: float | None,
     velocity_m_s: float | None,
     max_snap_m: float,
-    as_of: str | None,
+    as_of: dt.date | None,
     output: Path | None,
+    as_json: bool,
     lang: str,
 ) -> None:
     """Route a pollution incident: whom to notify downstream, where to look upstream."""
@@ -252,8 +276,17 @@ def incident(
         _project(project), point, distance_km=distance_km, as_of=as_of,
         velocity_m_s=velocity_m_s, max_snap_m=max_snap_m,
     )  # fmt: skip
-    _write(report.sections, output, lang)
+    _write(report.sections, output, lang, what="handover sections")
     snapped = report.snapped
+    if as_json:
+        body = {
+            "snapped": {key: _scalar(value) for key, value in dict(snapped).items()},
+            "notify": json_value(report.notify),
+            "sections": json_value(report.sections),
+            "upstream": json_value(report.upstream),
+        }
+        click.echo(json.dumps(body, ensure_ascii=False, indent=1))
+        return
     if lang == "zh":
         click.echo(
             f"事故点位于河段 {snapped['reach_id']}，里程 {snapped['measure_m']:.0f} 米"
@@ -277,6 +310,13 @@ def incident(
     )  # fmt: skip
     click.echo("\n上游需排查的单位：" if lang == "zh" else "\nunits to check upstream:")
     click.echo(_table(report.upstream, ["level", "unit_name", "distance_km", "chiefs"], lang))
+
+
+def _scalar(value: Any) -> Any:
+    """A JSON-ready value (numpy scalars become Python numbers)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, int | float | str | bool | None) else str(value)
 
 
 def register(group: click.Group) -> None:

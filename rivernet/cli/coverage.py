@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 import pandas as pd
-import pyogrio
 
-from rivernet._files import LOCK_TIMEOUT, project_lock, replacing
+from rivernet._files import LOCK_TIMEOUT, project_lock
 from rivernet.admin import LEVELS
+from rivernet.cli._options import as_of_option, require_unit
+from rivernet.cli._output import (
+    check_output_path,
+    echo_json,
+    json_option,
+    note,
+    output_option,
+    write_table,
+    write_tables,
+)
 from rivernet.errors import RosterError
 
 LEVEL_CHOICE = click.Choice(LEVELS)
 
 
 def register(group: click.Group) -> None:
-    """Add the coverage and roster commands to the ``rivernet`` group."""
+    """Add the coverage, chiefs and roster commands to the ``rivernet`` group."""
     group.add_command(coverage)
+    group.add_command(chiefs)
     group.add_command(roster)
 
 
 @click.command()
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--as-of", "as_of", help="Audit day, e.g. 2025-06-30 (default: today).")
+@as_of_option("Audit day (default: today), e.g. 2025-06-30 or 2025年6月30日.")
 @click.option("--unit", help="Only this admin unit and the units inside it (GB/T 2260 code).")
 @click.option("--level", type=LEVEL_CHOICE, help="Only this level.")
 @click.option(
@@ -31,19 +42,21 @@ def register(group: click.Group) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Coverage policy TOML (default: policy.toml beside the project, else the defaults).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write coverage_gaps, coverage_problems and coverage_summary layers to this .gpkg.",
+@output_option(
+    suffixes=(".gpkg", ".xlsx", ".csv"),
+    help="Write the tables coverage_summary, coverage_gaps and coverage_problems to FILE: "
+    "layers of a .gpkg, sheets of a .xlsx, or NAME.csv with NAME.coverage_gaps.csv and "
+    "NAME.coverage_problems.csv beside it.",
 )
+@json_option
 def coverage(
     project: Path,
-    as_of: str | None,
+    as_of: dt.date | None,
     unit: str | None,
     level: str | None,
     policy: Path | None,
     output: Path | None,
+    as_json: bool,
 ) -> None:
     """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
     from rivernet.coverage import _within, coverage_gaps, coverage_summary
@@ -51,23 +64,79 @@ def coverage(
     from rivernet.project import open_project
 
     opened = open_project(project, policy=policy)  # None: the project's own policy
-    chosen = None
-    summary = coverage_summary(opened, as_of=as_of, policy=chosen, unit=unit, level=level)
-    click.echo(format_summary(summary))
-    if output is None:
-        return
-    gaps = coverage_gaps(opened, as_of=as_of, policy=chosen)
-    problems = coverage_problems(opened, as_of=as_of, policy=chosen)
-    if level is not None:
-        gaps, problems = gaps[gaps["level"] == level], problems[problems["level"] == level]
     if unit is not None:
-        gaps = gaps[_within(gaps["unit_code"], unit)]
-        problems = problems[_within(problems["unit_code"], unit)]
-    write_layers(
-        output,
-        {"coverage_gaps": gaps, "coverage_problems": problems, "coverage_summary": summary},
-    )
-    click.echo(f"wrote {len(gaps)} gaps and {len(problems)} problems to {output}", err=True)
+        unit = require_unit(opened, unit, path=project)
+    summary = coverage_summary(opened, as_of=as_of, unit=unit, level=level)
+    if output is not None:
+        gaps = coverage_gaps(opened, as_of=as_of)
+        problems = coverage_problems(opened, as_of=as_of)
+        if level is not None:
+            gaps, problems = gaps[gaps["level"] == level], problems[problems["level"] == level]
+        if unit is not None:
+            gaps = gaps[_within(gaps["unit_code"], unit)]
+            problems = problems[_within(problems["unit_code"], unit)]
+        tables = {"coverage_summary": summary, "coverage_gaps": gaps, "coverage_problems": problems}
+        files = write_tables(tables, output)
+        note(
+            f"wrote {len(summary)} summary rows, {len(gaps)} gaps and {len(problems)} problems "
+            f"to {', '.join(map(str, files))}"
+        )
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(format_summary(summary))
+
+
+@click.command()
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reach", help="Reach id.")
+@click.option("--measure-m", type=float, help="With --reach: metres from its upstream end.")
+@click.option("--lon", type=float, help="Longitude of a point (WGS84 / CGCS2000).")
+@click.option("--lat", type=float, help="Latitude of a point (WGS84 / CGCS2000).")
+@click.option("--max-snap-m", type=float, default=1000.0, show_default=True,
+              help="Farthest a river may be from the point.")  # fmt: skip
+@as_of_option()
+@output_option()
+@json_option
+def chiefs(
+    project: Path,
+    reach: str | None,
+    measure_m: float | None,
+    lon: float | None,
+    lat: float | None,
+    max_snap_m: float,
+    as_of: dt.date | None,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Every chief responsible at a reach (--reach) or a point (--lon/--lat), province first."""
+    from rivernet.chiefs import chiefs_at
+    from rivernet.project import open_project
+
+    at_point = lon is not None or lat is not None
+    if (reach is not None) == at_point:
+        raise click.ClickException("give either --reach ID or --lon and --lat")
+    opened = open_project(project)
+    target: object
+    if reach is not None:
+        target = int(reach) if reach.lstrip("-").isdigit() else reach
+    elif lon is None or lat is None:
+        raise click.ClickException("a point needs both --lon and --lat")
+    else:
+        import geopandas as gpd
+        from shapely import Point
+
+        point = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326").to_crs(opened.network.crs)
+        target = point.iloc[0]
+    found = chiefs_at(opened, target, as_of=as_of, measure_m=measure_m, max_distance_m=max_snap_m)
+    result = found
+    if output is not None:
+        note(write_table(result, output, what="chiefs"))
+    if as_json:
+        echo_json(result)
+        return
+    columns = ["level_zh", "role", "name", "post", "unit_code", "unit_name", "reach_id"]
+    click.echo(result[columns].to_string(index=False) if len(result) else "no chief here")
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -81,38 +150,6 @@ def format_summary(summary: pd.DataFrame) -> str:
     columns = ["unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct",
                "gaps", "overlaps", "expired"]  # fmt: skip
     return str(table[columns].to_string(index=False))
-
-
-def write_layers(path: Path, layers: dict[str, pd.DataFrame]) -> Path:
-    """Write several layers to a new GeoPackage in one step (temporary file, then rename).
-
-    Parameters
-    ----------
-    path
-        The ``.gpkg`` to write (replaced if it exists).
-    layers
-        Frames by layer name; GeoDataFrames become spatial layers.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-    """
-    if path.suffix.lower() != ".gpkg":
-        raise click.BadParameter(f"{path.name}: write coverage results to a .gpkg file")
-    with replacing(path, suffix=".gpkg") as temp:
-        temp.unlink()  # a new GeoPackage, not layers added to an empty file
-        for layer, frame in layers.items():
-            pyogrio.write_dataframe(_writable(frame), temp, layer=layer, driver="GPKG")
-    return path
-
-
-def _writable(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        if column != "geometry" and out[column].dtype == object:
-            out[column] = out[column].map(lambda v: None if v is None or pd.isna(v) else str(v))
-    return out
 
 
 @click.group()
@@ -242,21 +279,32 @@ def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
 
 @roster.command("export")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@output_option(
+    suffixes=(".csv", ".xlsx"),
+    help="Write the roster to FILE: a .xlsx workbook, or NAME.csv with its companion files.",
+)
+@json_option
 @click.option("--include-contact", is_flag=True, help="Include contact details (private).")
-def export_roster(project: Path, output: Path, include_contact: bool) -> None:
-    """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file.
+def export_roster(project: Path, output: Path | None, as_json: bool, include_contact: bool) -> None:
+    """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file (or --json).
 
     The people, sign boards (公示牌) and units go with it: as the sheets people, boards and
     units of a workbook, or as NAME.people.csv, NAME.boards.csv and NAME.units.csv beside
     NAME.csv. Cells that a spreadsheet would run as formulas get a protective leading quote.
+    With --json, the assignments (one record each, with the person's details) are printed.
     """
     from rivernet.project import open_project
     from rivernet.roster import export_roster as export
 
+    if output is None and not as_json:
+        raise click.ClickException("name the file to write with -o FILE (.csv or .xlsx), or --json")
     roster = open_project(project).require_roster()
-    export(roster, output, include_contact=include_contact)
-    click.echo(
-        f"wrote {len(roster.assignments)} assignments, {len(roster.boards)} sign boards and "
-        f"{len(roster.units)} units to {output}"
-    )
+    if output is not None:
+        check_output_path(output, suffixes=(".csv", ".xlsx"))  # the library creates folders
+        export(roster, output, include_contact=include_contact)
+        note(
+            f"wrote {len(roster.assignments)} assignments, {len(roster.boards)} sign boards and "
+            f"{len(roster.units)} units to {output}"
+        )
+    if as_json:
+        echo_json(roster.to_frame(include_contact=include_contact))

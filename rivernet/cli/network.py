@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 import pyogrio
 
+from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.network import RiverNetwork
 
@@ -151,8 +153,14 @@ def _file_options(func: Any) -> Any:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_file_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@output_option(
+    suffixes=(".csv", ".xlsx", ".gpkg"),
+    help="Also write the findings, one row each, to FILE (.csv, .xlsx or .gpkg).",
+)
 @click.pass_context
-def check(ctx: click.Context, path: Path, as_json: bool, **options: Any) -> None:
+def check(
+    ctx: click.Context, path: Path, as_json: bool, output: Path | None, **options: Any
+) -> None:
     """Validate a project or network file; exit status 1 when it has errors.
 
     A project GeoPackage (a file with a ``reaches`` layer, without --layer) is checked whole:
@@ -164,6 +172,8 @@ def check(ctx: click.Context, path: Path, as_json: bool, **options: Any) -> None
         report = check_project(path)
     else:
         report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
+    if output is not None:
+        note(write_table(findings_table(report), output, what="findings"))
     click.echo(report.to_json() if as_json else str(report))
     if not report.ok:
         ctx.exit(1)
@@ -181,12 +191,8 @@ def check(ctx: click.Context, path: Path, as_json: bool, **options: Any) -> None
     help="UT/UM upstream (tributaries/main stem), DM/DD downstream (main/diversions).",
 )
 @click.option("--distance-km", type=float, help="Stop after this along-network distance.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the reaches found (.geojson, .gpkg or .csv).",
-)
+@output_option(help="Write the reaches found to FILE (.csv, .xlsx, .geojson or .gpkg).")
+@json_option
 @click.pass_context
 def navigate(
     ctx: click.Context,
@@ -195,11 +201,10 @@ def navigate(
     mode: str,
     distance_km: float | None,
     output: Path | None,
+    as_json: bool,
     **options: Any,
 ) -> None:
     """List the reaches upstream or downstream of a reach, with their distances."""
-    from rivernet.io import write_vector
-
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     start = _typed_id(net, reach)
     if mode in ("UT", "UM"):
@@ -207,8 +212,10 @@ def navigate(
     else:
         result = net.downstream(start, mode=mode, distance_km=distance_km)
     if output is not None:
-        write_vector(result, output)
-        click.echo(f"wrote {len(result)} reaches to {output}")
+        note(write_table(result, output, what="reaches"))
+    if as_json:
+        echo_json(result)
+        return
     total = float(net.reaches.loc[result["reach_id"], "length_m"].sum()) / 1000.0
     click.echo(
         f"{mode} from reach {start}: {len(result)} reaches, {total:.1f} km of river, "
@@ -221,9 +228,18 @@ def navigate(
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_file_options
+@click.option(
+    "--units", "list_units", is_flag=True, help="List the admin units of a project: code, name."
+)
 @click.pass_context
-def info(ctx: click.Context, path: Path, **options: Any) -> None:
-    """Summarise a network: reaches, length, outlets, orders, extent."""
+def info(ctx: click.Context, path: Path, list_units: bool, **options: Any) -> None:
+    """Summarise a network: reaches, length, outlets, orders, extent.
+
+    With --units, list the admin unit codes of a project instead (the codes --unit takes).
+    """
+    if list_units:
+        click.echo(units_table(path))
+        return
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     core = net.core
     strahler = net.strahler_order().value_counts().sort_index()
@@ -239,6 +255,32 @@ def info(ctx: click.Context, path: Path, **options: Any) -> None:
         "strahler:  " + ", ".join(f"{k}: {v}" for k, v in strahler.items()),
     ]
     click.echo("\n".join(lines))
+
+
+def findings_table(report: Any) -> pd.DataFrame:
+    """The findings of a validation report as a table, one row per finding."""
+    rows = [finding.to_dict() for finding in report.findings]
+    table = pd.DataFrame(rows, columns=["code", "severity", "layer", "message", "reach_ids"])
+    table["reach_ids"] = table["reach_ids"].map(lambda ids: ", ".join(map(str, ids)))
+    return table
+
+
+def units_table(path: Path) -> str:
+    """The admin units (and the roster's sub-county units) of a project, as text."""
+    from rivernet.coverage import unit_names
+    from rivernet.project import open_project
+
+    if not _has_reaches(path):
+        raise InputError(f"{path.name} is not a project file (no reaches layer); --units needs one")
+    project = open_project(path)
+    names = unit_names(project)
+    levels = dict(zip(project.admin_units["code"], project.admin_units["level"], strict=True))
+    if project.roster is not None and len(project.roster.units):
+        units = project.roster.units
+        levels.update(zip(units["code"], units["level"].astype(str), strict=True))
+    table = pd.DataFrame({"code": list(names), "name": list(names.values())})
+    table["level"] = table["code"].map(levels).fillna("")
+    return str(table.sort_values("code").to_string(index=False))
 
 
 def _typed_id(net: RiverNetwork, text: str) -> Any:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
+
+from rivernet.cli._options import as_of_option, require_unit
+from rivernet.cli._output import note, output_option
 
 
 @click.command("report")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--unit", required=True, help="Admin code of the unit, e.g. 320583.")
-@click.option(
-    "--as-of", "as_of", default=None, help="Day of the roster (YYYY-MM-DD); default today."
-)
+@as_of_option()
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option(
     "--policy",
@@ -21,20 +23,16 @@ import click
     help="Coverage policy TOML file.",
 )
 @click.option("--no-maps", is_flag=True, help="Leave the maps out (faster, smaller).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+@output_option(
+    suffixes=(".html", ".pdf"),
     default=Path("report.html"),
     show_default=True,
     help="Output file: .html, or .pdf when headless Chromium is installed.",
 )
-@click.pass_context
 def report(
-    ctx: click.Context,
     project: Path,
     unit: str,
-    as_of: str | None,
+    as_of: dt.date | None,
     lang: str,
     policy: Path | None,
     no_maps: bool,
@@ -45,11 +43,11 @@ def report(
     from rivernet.project import open_project
 
     loaded = open_project(project)
+    unit = require_unit(loaded, unit, path=project)
     written = unit_report(
         loaded, unit=unit, as_of=as_of, lang=lang, path=output, policy=policy, maps=not no_maps
     )
-    if not (ctx.obj or {}).get("quiet", False):
-        click.echo(f"wrote {written}", err=True)
+    note(f"wrote the report of unit {unit} to {written}")
 
 
 def register(group: click.Group) -> None:
