@@ -5,13 +5,13 @@ admin boundary of every level that has polygons); :func:`responsibility_pieces` 
 :func:`gap_problems` live there and are re-exported here.
 
 Lakes: HydroRIVERS draws straight artificial flow paths across lakes (about 89 across Lake
-Taihu). Pieces whose midpoint lies in a lake polygon carry its ``lake_id``. Crossings inside a
-lake are kept (water does pass from one unit to another through the lake, e.g. from Huzhou in
-Zhejiang into the Jiangsu part of Taihu) but are flagged ``in_lake``: their point is where the
-artificial flow path crosses the boundary, not a river cross-section, and the lake's chiefs
-(湖长) rather than river chiefs handle them; pass ``include_lakes=False`` to drop them. Boundary
-rivers are never looked for inside lakes (a flow path running along a boundary in a lake is not a
-river forming a boundary).
+Taihu). Pieces are cut at lake shores, and those inside a lake carry its ``lake_id`` (see
+:mod:`rivernet.pieces`). Crossings inside a lake are kept (water does pass from one unit to
+another through the lake, e.g. from Huzhou in Zhejiang into the Jiangsu part of Taihu) but are
+flagged ``in_lake``: their point is where the artificial flow path crosses the boundary, not a
+river cross-section, and the lake's chiefs (湖长) rather than river chiefs handle them; pass
+``include_lakes=False`` to drop them. Boundary rivers are never looked for on lake pieces (a
+flow path running along a boundary in a lake is not a river forming a boundary).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, POLYGON_LEVELS
 from rivernet.coverage import DateLike, reach_targets, unit_names
 from rivernet.errors import NotFoundError
 from rivernet.pieces import piece_table
-from rivernet.roster import PRIVATE_COLUMNS, as_date
+from rivernet.roster import PRIVATE_COLUMNS, Roster, as_date
 from rivernet.snap import snap_point
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def chiefs_at(
         to_m = here["to_m"].fillna(np.inf)
         here = here[(from_m <= measure) & (to_m >= measure)]
     rows = set(_in_unit(project, position, measure, roster.assignments, here["assignment"]))
-    rows |= set(_lake_rows(project, roster, reach_id, measure))
+    rows |= set(_lake_rows(project, roster, position, measure))
     picked = frame.iloc[sorted(rows)]
     picked = picked[active[sorted(rows)]].copy()
     picked["level_zh"] = picked["level"].map(LEVEL_LABELS_ZH)
@@ -136,15 +136,18 @@ def _locate(
     return target, measure_m
 
 
-def _lake_rows(project: Project, roster: Any, reach_id: Any, measure: float | None) -> list[int]:
-    lakes = project.lakes
+def _lake_rows(project: Project, roster: Roster, position: int, measure: float | None) -> list[int]:
+    """Lake-chief assignments of the lakes the reach runs through (at ``measure``, if given).
+
+    Uses the pieces' lake ids, so the lake shore rule of :mod:`rivernet.pieces` applies: a
+    stretch is in a lake only where it lies inside the lake polygon.
+    """
     assignments = roster.assignments
-    if lakes.empty or assignments["lake_id"].isna().all():
+    if assignments["lake_id"].isna().all():
         return []
-    network = project.network
-    line = network.reaches.geometry.at[reach_id]
-    length = float(network.reaches.at[reach_id, "length_m"])
-    fraction = 0.5 if measure is None or length <= 0 else min(measure / length, 1.0)
-    point = shapely.line_interpolate_point(line, fraction, normalized=True)
-    inside = lakes.loc[lakes.geometry.contains(point), "lake_id"].tolist()
+    pieces = piece_table(project)
+    here = pieces[pieces["position"] == position]
+    if measure is not None:
+        here = here[(here["from_m"] <= measure) & (here["to_m"] >= measure)]
+    inside = set(here["lake_id"].dropna().tolist())
     return np.flatnonzero(assignments["lake_id"].isin(inside).to_numpy()).tolist()

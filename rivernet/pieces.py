@@ -1,15 +1,17 @@
-"""Responsibility pieces: the network cut at every admin boundary of every level with polygons.
+"""Responsibility pieces: the network cut at every admin boundary and at every lake shore.
 
 Every responsibility question (coverage, handover sections, boundary rivers, partners) is
 answered on *pieces*: the network cut at every admin boundary of every level that has polygons
-(province, city, county). A piece is the stretch ``from_m .. to_m`` of one reach (metres from its
-upstream end) that lies in one unit at each level.
+(province, city, county) and at every lake shore. A piece is the stretch ``from_m .. to_m`` of one
+reach (metres from its upstream end) that lies in one unit at each level and wholly inside one
+lake or outside every lake.
 
 How the cut works (fast and exact, all vectorised with shapely 2 and numpy):
 
 1. the reach lines are exploded into vertex arrays with their cumulative metric measures
    (geodesic for geographic CRS, exactly as :attr:`RiverNetwork.reaches` ``length_m``);
-2. the unit boundaries of all levels are exploded into segments and put in an ``STRtree``;
+2. the unit boundaries of all levels and the lake shores (the boundaries of the valid lake
+   polygons, islands included) are exploded into segments and binned in a grid;
 3. every reach segment is intersected with the boundary segments it may touch with the closed
    form segment/segment formula: a crossing gives the parameter of the cut, a reach segment that
    runs along a boundary (collinear) is cut where the shared stretch begins and ends;
@@ -22,11 +24,17 @@ How the cut works (fast and exact, all vectorised with shapely 2 and numpy):
    province come from its code (``parent_code``), so differently generalised levels never give a
    piece a county in one city and a city-level code of another;
 6. pieces shorter than ``min_piece_m`` (digitising noise along borders) join their neighbour and
-   adjacent pieces with identical codes are merged.
+   adjacent pieces with identical codes and lake are merged (never across a shore).
 
 Lakes: HydroRIVERS draws straight artificial flow paths across lakes (about 89 across Lake
-Taihu). Pieces whose midpoint lies in a lake polygon carry its ``lake_id``; the crossings and
-boundary rivers of :mod:`rivernet.boundary` use it to flag or skip lake flow paths.
+Taihu), and rivers run into and out of lakes. The rule: *a lake flow path is the part of a reach
+inside the lake polygon*. Since pieces are cut at shores, a piece lies wholly inside or outside a
+lake, and the lake containing its midpoint (or touching it, for a piece drawn along the shore) is
+the lake of the whole piece: its ``lake_id``. A reach running into a lake thus has a river piece
+up to the shore and a lake piece beyond it. The coverage policy's ``in_lakes`` tests read this
+``lake_id`` (:func:`piece_table` carries it), and the crossings and boundary rivers of
+:mod:`rivernet.boundary` use it to flag or skip lake flow paths. A shore is not a boundary
+between units: it gives no crossing.
 
 This module also holds the building blocks the cross-boundary analyses share: the reach
 vertices with their measures (:class:`Vertices`), the checked admin units (:class:`Units`), the
@@ -81,7 +89,7 @@ _EPS_M = 1e-6  # cuts closer than this (metres) are one cut
 PIECE_INPUTS = ("network", "admin_units", "lakes")
 """The project inputs pieces are computed from."""
 PIECE_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "province_code", "city_code",
-                 "county_code")  # fmt: skip
+                 "county_code", "lake_id")  # fmt: skip
 
 
 # --- reach vertices ---------------------------------------------------------------------------
@@ -381,11 +389,14 @@ def _compute_pieces(
     vertices = reach_vertices(project)
     units = admin_units(project)
     rows = np.concatenate(list(units.by_level.values()))
-    owner, measures = _cut_measures(vertices, boundary_segments(units.geoms[rows]))
+    segments = np.concatenate(
+        [boundary_segments(units.geoms[rows]), _shore_segments(project.lakes)]
+    )
+    owner, measures = _cut_measures(vertices, segments)
     position, from_m, to_m = _pieces_from_cuts(vertices, owner, measures)
     mid = vertices.point_xy(position, (from_m + to_m) / 2.0)
     codes, on_boundary = _assign_levels(mid, units, overlap_tolerance_m=overlap_tolerance_m)
-    lake = _lake_of(mid, project.lakes)
+    lake = _lake_of(mid, project.lakes)  # exact: no piece crosses a shore
     position, from_m, to_m, codes, on_boundary, lake = _merge(
         vertices, position, from_m, to_m, codes, on_boundary, lake, min_piece_m=min_piece_m
     )
@@ -425,15 +436,53 @@ def _assign_levels(
     return {level: codes[level] for level in PIECE_LEVELS}, on_boundary
 
 
-def _lake_of(xy: FloatArray, lakes: gpd.GeoDataFrame) -> IntArray:
-    result = np.full(len(xy), -1, dtype=np.int64)
+def _lake_rows(lakes: gpd.GeoDataFrame | None) -> IntArray:
+    """Rows of the lakes with a valid polygon (the others neither cut pieces nor hold any)."""
     if lakes is None or len(lakes) == 0:
-        return result
+        return np.empty(0, np.int64)
     geoms = lakes.geometry.to_numpy()
-    usable = np.flatnonzero(~shapely.is_missing(geoms) & shapely.is_valid(geoms))
-    point, poly = hits_xy(xy, geoms[usable])
-    result[point] = usable[poly]
+    usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) & shapely.is_valid(geoms)
+    return np.flatnonzero(usable).astype(np.int64)
+
+
+def _shore_segments(lakes: gpd.GeoDataFrame | None) -> FloatArray:
+    """The boundary segments of the usable lake polygons (their shores, islands included)."""
+    rows = _lake_rows(lakes)
+    if lakes is None or len(rows) == 0:
+        return np.empty((0, 4))
+    return boundary_segments(lakes.geometry.to_numpy()[rows])
+
+
+def _lake_of(xy: FloatArray, lakes: gpd.GeoDataFrame | None) -> IntArray:
+    """Row (into ``lakes``) of the lake containing or touching each point, -1 if none."""
+    result = np.full(len(xy), -1, dtype=np.int64)
+    rows = _lake_rows(lakes)
+    if lakes is None or len(rows) == 0:
+        return result
+    point, poly = hits_xy(xy, lakes.geometry.to_numpy()[rows])
+    result[point] = rows[poly]
     return result
+
+
+def lake_ids_at(xy: FloatArray, lakes: gpd.GeoDataFrame | None) -> ObjArray:
+    """The ``lake_id`` of the lake containing (or touching) each point, None where none.
+
+    Parameters
+    ----------
+    xy
+        Point coordinates ``(n, 2)`` in the lakes' CRS.
+    lakes
+        Lake polygons with ``lake_id``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Lake ids (objects), None outside every lake.
+    """
+    rows = _lake_of(xy, lakes)
+    if lakes is None or len(lakes) == 0 or "lake_id" not in lakes.columns:
+        return np.full(len(xy), None, dtype=object)
+    return _with_none(lakes["lake_id"].to_numpy(dtype=object))[rows]
 
 
 def _merge(
@@ -514,7 +563,7 @@ def _warn_gaps(
 def responsibility_pieces(
     project: Project, *, min_piece_m: float = 1.0, overlap_tolerance_m: float = 50.0
 ) -> gpd.GeoDataFrame:
-    """The network cut at every admin boundary of every level that has polygons.
+    """The network cut at every admin boundary of every level that has polygons and at lake shores.
 
     Parameters
     ----------
@@ -533,7 +582,8 @@ def responsibility_pieces(
         ``length_m`` (``to_m - from_m``; the pieces of a reach add up to its length),
         ``province_code``, ``city_code``, ``county_code`` (None where no unit of that level
         covers the piece), ``on_boundary`` (the piece runs exactly on a shared boundary),
-        ``lake_id`` (the lake containing the piece, or None) and the piece geometry.
+        ``lake_id`` (the lake the piece lies in, or None: pieces are cut at lake shores) and
+        the piece geometry.
 
     Raises
     ------

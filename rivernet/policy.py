@@ -105,7 +105,8 @@ class Match:
     column, values
         A reach attribute (e.g. a river class column) and the values that match.
     in_lakes
-        Pieces lying inside these lakes (lake ids), or inside any lake when True.
+        Pieces lying inside these lakes (lake ids), or inside any lake when True: the parts of
+        reaches inside the lake polygons (pieces are cut at lake shores).
     """
 
     min_strahler: int | None = None
@@ -502,10 +503,12 @@ def requirements(
     network
         The :class:`rivernet.network.RiverNetwork`.
     pieces
-        Pieces with ``position``, ``from_m`` and ``to_m``.
+        Pieces with ``position``, ``from_m``, ``to_m`` and ``lake_id``.
     lakes
-        Lake polygons with ``lake_id`` (for ``in_lakes`` tests; a piece is in a lake when its
-        midpoint is).
+        Lake polygons with ``lake_id``. ``in_lakes`` tests read the pieces' own ``lake_id``
+        (:func:`rivernet.pieces.piece_table`: pieces are cut at lake shores, so a piece is in a
+        lake or not as a whole); only a table without that column is matched to ``lakes`` by the
+        middle of each piece.
 
     Returns
     -------
@@ -576,18 +579,26 @@ class _Context:
         return reaches[column].iloc[self.position].reset_index(drop=True)
 
     def _in_lakes(self, lakes: tuple[Any, ...] | bool) -> npt.NDArray[np.bool_]:
-        chosen = self.lakes
-        if lakes is not True:
-            chosen = chosen[chosen["lake_id"].isin(list(lakes))]  # type: ignore[arg-type]
-        if chosen.empty:
-            return np.zeros(len(self.position), dtype=bool)
+        """Pieces inside the chosen lakes, by the pieces' ``lake_id`` (cut at lake shores)."""
+        lake_id = self._lake_ids()
+        if lakes is True:
+            return lake_id.notna().to_numpy()
+        return lake_id.isin(list(lakes)).to_numpy()  # type: ignore[arg-type]
+
+    def _lake_ids(self) -> pd.Series:
+        """The pieces' ``lake_id``; for a hand-made table without one, the lake at its middle.
+
+        The pieces of :func:`rivernet.pieces.piece_table` carry ``lake_id`` and are cut at lake
+        shores, so each lies wholly in or out of a lake. A table without the column (whole
+        reaches, say) gets the lake containing each piece's middle, found by the same rule.
+        """
+        if "lake_id" in self.pieces.columns:
+            return self.pieces["lake_id"].reset_index(drop=True)
+        from rivernet.pieces import lake_ids_at
+
         lines = self.network.reaches.geometry.to_numpy()[self.position]
         length = self.network.core.length_m[self.position]
         middle = (self.pieces["from_m"].to_numpy() + self.pieces["to_m"].to_numpy()) / 2
         fraction = np.divide(middle, length, out=np.zeros_like(middle), where=length > 0)
         points = shapely.line_interpolate_point(lines, fraction, normalized=True)
-        tree = shapely.STRtree(chosen.geometry.to_numpy())
-        inside, _ = tree.query(points, predicate="within")
-        hit = np.zeros(len(points), dtype=bool)
-        hit[inside] = True
-        return hit
+        return pd.Series(lake_ids_at(shapely.get_coordinates(points), self.lakes), dtype=object)

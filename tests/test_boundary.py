@@ -22,6 +22,7 @@ from shapely import box
 
 import rivernet
 from rivernet import boundary
+from rivernet.admin import LEVELS
 from rivernet.errors import (
     AdminUnitsError,
     CRSError,
@@ -29,6 +30,8 @@ from rivernet.errors import (
     InputError,
     PolicyError,
 )
+from rivernet.pieces import piece_table
+from rivernet.policy import policy_from_dict, requirements
 from tests.boundary_cases import bowtie, make_project, unit_table
 from tests.conftest import SAMPLE
 
@@ -109,6 +112,71 @@ def test_pieces_are_exported_at_top_level(project: rivernet.Project) -> None:
     assert rivernet.responsibility_pieces is boundary.responsibility_pieces
     assert rivernet.crossings is boundary.crossings
     assert rivernet.boundary_rivers is boundary.boundary_rivers
+
+
+# --- lake shores ------------------------------------------------------------------------------
+
+
+def _lake(polygon: shapely.Polygon, lake_id: int = 7) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"lake_id": [lake_id], "name": ["Square Lake"], "name_zh": ["方湖"]},
+        geometry=[polygon],
+        crs="EPSG:32651",
+    )
+
+
+def _lake_pieces(pieces: gpd.GeoDataFrame, reach: int) -> list[tuple[float, float, str, Any]]:
+    rows = pieces[pieces["reach_id"] == reach]
+    return [
+        (round(r.from_m, 6), round(r.to_m, 6), r.county_code, r.lake_id) for r in rows.itertuples()
+    ]
+
+
+def test_a_lake_shore_cuts_a_reach_and_only_the_part_inside_is_lake() -> None:
+    # A straight reach in 320102 crosses a square lake 2 km wide: x = -9000 .. -1000 at
+    # y = -5000, lake x = -6000 .. -4000, so the lake holds measures 3000 .. 5000 (its midpoint,
+    # x = -5000, is inside; its two ends are not).
+    reaches = gpd.GeoDataFrame(
+        {"reach_id": [1], "downstream_id": [0]},
+        geometry=[shapely.LineString([(-9000, -5000), (-1000, -5000)])],
+        crs="EPSG:32651",
+    )
+    project = make_project(reaches=reaches, lakes=_lake(box(-6000, -5500, -4000, -4500)))
+    pieces = boundary.responsibility_pieces(project)
+    assert _lake_pieces(pieces, 1) == [
+        (0.0, 3000.0, "320102", None),
+        (3000.0, 5000.0, "320102", 7),
+        (5000.0, 8000.0, "320102", None),
+    ]
+    assert pieces["length_m"].sum() == pytest.approx(8000.0, abs=1e-9)
+    # The coverage policy exempts exactly the piece inside the lake (the audit's pieces).
+    table = piece_table(project)
+    assert table["lake_id"].tolist() == [None, 7, None]
+    policy = policy_from_dict(
+        {"default_levels": ["county"], "exemption": [{"name": "lake", "in_lakes": [7]}]}
+    )
+    required, exempt = requirements(policy, project.network, table, project.lakes)
+    county = LEVELS.index("county")
+    assert required[:, county].tolist() == [True, False, True]
+    assert exempt[:, county].tolist() == [False, True, False]
+
+
+def test_a_lake_across_a_border_is_cut_at_both_shores_and_the_border() -> None:
+    # Reach 10 runs east along y = -2000 and crosses the province border at x = 0 (measure 3000);
+    # a lake x = -500 .. 500 straddles the border: shores at measures 2500 and 3500.
+    project = make_project(lakes=_lake(box(-500, -2500, 500, -1500)))
+    pieces = boundary.responsibility_pieces(project)
+    assert _lake_pieces(pieces, 10) == [
+        (0.0, 2500.0, "320102", None),
+        (2500.0, 3000.0, "320102", 7),
+        (3000.0, 3500.0, "330102", 7),
+        (3500.0, 11000.0, "330102", None),
+        (11000.0, 14000.0, "320102", None),
+    ]
+    found = boundary.crossings(project, level="province")
+    assert found.loc[found["reach_id"] == 10, "in_lake"].tolist() == [True, False]
+    # A shore is no crossing: the province crossings are those of the project without the lake.
+    assert len(found) == len(boundary.crossings(make_project(), level="province"))
 
 
 # --- crossings --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ defects real rosters have, listed in the ``roster_defects`` table: one row per f
    chief;
 2. a county with no county chief on one river (township chiefs remain: broken chains);
 3. overlapping assignments (two county chiefs on one reach, two village chiefs on a stretch);
-4. a township chief whose term expired with no successor (village chiefs remain);
+4. a township chief in 虎丘区 whose term expired with no successor (village chiefs remain);
 5. a village chief on a reach without any township chief;
 6. assignments pointing at reach ids that no longer exist;
 7. a lake without its county lake chief;
@@ -65,6 +65,7 @@ FIXED_TIMESTAMP = "2026-01-01T00:00:00.000Z"
 TERM_1 = (dt.date(2018, 3, 1), dt.date(2021, 9, 30))
 TERM_2_START = dt.date(2021, 10, 1)
 ORPHAN_REACH_IDS = (40600001, 40600002)  # reaches "redrawn" away: not in the network
+EXPIRED_COUNTY = "320505"  # 虎丘区: defect 4 (the map, report and notebook examples show it)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文斌宇浩凯鹏辉玲欣怡晨曦俊峰雪梅海燕志红春林波宁健莉萍雯琳雨佳蕾"  # noqa: E501
 TOWNSHIP_NAMES = ("清溪镇", "白沙镇", "柳塘镇")
@@ -322,10 +323,15 @@ class _Plan:
         county, river = sizes[(sizes >= 3) & (sizes <= 8)].index[0]
         self.no_county = (county, river)
         used.add(county)
-        # 4. a township whose chief's term expired, in an unused county.
-        townships = p[p["needed"] & ~p["county_code"].isin(used)]["township"].value_counts()
-        self.expired_township = str(townships[(townships >= 2) & (townships <= 5)].index[0])
-        used.add(self.expired_township[:6])
+        # 4. a township of EXPIRED_COUNTY whose chief's term expired: its smallest township on
+        #    two pieces or more (fewest pieces first, then lowest code).
+        if EXPIRED_COUNTY in used:
+            raise RuntimeError(f"county {EXPIRED_COUNTY} already holds another planted defect")
+        mine = p[p["needed"] & (p["county_code"] == EXPIRED_COUNTY)]
+        townships = mine.groupby("township").size().reset_index(name="pieces")
+        townships = townships[townships["pieces"] >= 2].sort_values(["pieces", "township"])
+        self.expired_township = str(townships["township"].iloc[0])
+        used.add(EXPIRED_COUNTY)
         # 8. a county whose second chief changed on 2025-04-01 (stale board) and one that changed
         #    on 2025-06-20 (board not yet due).
         spare = sorted(set(p["county_code"].dropna()) - used)
