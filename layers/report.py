@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ import pandas as pd
 from rivernet.admin import POLYGON_LEVELS
 from rivernet.errors import InputError, NotFoundError, RivernetError
 from rivernet.layers._labels import level_label, property_label
+from rivernet.layers.static import pip_font_files
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -486,6 +488,29 @@ def find_chromium() -> str | None:
     return None
 
 
+def _font_environment(folder: Path) -> dict[str, str]:
+    """The environment for Chromium, with the pip CJK font added to fontconfig's fonts.
+
+    Without a system CJK font Chromium would print Chinese text as empty boxes; the fontconfig
+    file written into ``folder`` keeps the system configuration and adds the folder of the
+    Noto Sans SC font that ``rivernet[maps]`` installs.
+    """
+    env = dict(os.environ)
+    fonts = [str(Path(file).parent) for file in pip_font_files()]
+    if not fonts:
+        return env
+    config = folder / "fonts.conf"
+    dirs = "".join(f"<dir>{html.escape(d)}</dir>" for d in dict.fromkeys(fonts))
+    config.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"{dirs}<cachedir>{html.escape(str(folder / 'fontcache'))}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    env["FONTCONFIG_FILE"] = str(config)
+    return env
+
+
 def html_to_pdf(
     html_path: str | Path,
     pdf_path: str | Path,
@@ -526,7 +551,12 @@ def html_to_pdf(
             Path(html_path).resolve().as_uri(),
         ]  # fmt: skip
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+            env=_font_environment(Path(profile)),
         )
     if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
         raise RivernetError(

@@ -262,11 +262,11 @@ def _font_files() -> list[str]:
         )
         if answer.returncode == 0 and answer.stdout.strip():
             files.append(answer.stdout.strip())
-    files += _pip_font_files()
+    files += pip_font_files()
     return [f for f in dict.fromkeys(files) if Path(f).is_file()]
 
 
-def _pip_font_files() -> list[str]:
+def pip_font_files() -> list[str]:
     """Noto Sans SC from the ``pylopdf-fonts-zh-cn`` package, when it is installed."""
     try:
         import pylopdf_fonts_zh_cn
@@ -299,9 +299,21 @@ class _Texts:
         self.strings.append(text)
         properties = self.font.copy()
         properties.set_size(size)
+        if kwargs.get("weight") == "bold" and not self._has_bold():
+            kwargs = {k: v for k, v in kwargs.items() if k != "weight"}  # no fake bold, no warning
         for key, value in kwargs.items():
             getattr(properties, f"set_{key}")(value)
         return properties
+
+    def _has_bold(self) -> bool:
+        """Whether the family has a bold face registered with matplotlib."""
+        from matplotlib import font_manager
+
+        return any(
+            entry.name == self.family and int(entry.weight) >= 600
+            for entry in font_manager.fontManager.ttflist
+            if isinstance(entry.weight, int) or str(entry.weight).isdigit()
+        )
 
     def check(self) -> None:
         """Raise if the font lacks a glyph of any drawn string (instead of drawing boxes)."""

@@ -106,3 +106,8 @@ def test_pdf_with_headless_chromium(project: rivernet.Project, tmp_path: Path) -
     path = rivernet.unit_report(project, unit=COUNTY, as_of=AS_OF, path=tmp_path / "r.pdf")
     data = path.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 20_000
+    # The Chinese text is set in a CJK font (the pip font when the system has none), not boxes.
+    import re
+
+    fonts = set(re.findall(rb"/FontName /[A-Z]{6}\+([A-Za-z0-9-]+)", data))
+    assert any(b"CJK" in f or b"SC" in f or b"Hei" in f for f in fonts), fonts
