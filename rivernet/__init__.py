@@ -51,6 +51,8 @@ _LAZY = {
     "partner_table": "rivernet.joint_control",
     "partner_summary": "rivernet.joint_control",
     "incident": "rivernet.incidents",
+    "attach_names": "rivernet.names",
+    "rivers": "rivernet.dossier",
     "explore": "rivernet.layers.folium",
     "render": "rivernet.layers.static",
     "unit_report": "rivernet.layers.report",

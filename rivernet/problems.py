@@ -77,8 +77,10 @@ def coverage_problems(
     ]
     columns = ["kind", "level", "reach_id", "from_m", "to_m", "length_m", "lake_id",
                "unit_code", "unit_name", "assignment_ids", "message"]  # fmt: skip
-    frame = pd.concat([f.reindex(columns=columns) for f in frames if len(f)], ignore_index=True)
-    if frame.empty:
+    found = [f.reindex(columns=columns) for f in frames if len(f)]
+    if found:
+        frame = pd.concat(found, ignore_index=True)
+    else:  # a roster without any problem
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     return with_geometry(project, frame, columns)
 

@@ -353,3 +353,12 @@ def test_river_assignments_cover_a_stretch_measured_from_the_mouth(tiny_project:
     # 500..2500 m up from the mouth: the upper half of 5, all of 3, the lower half of 1.
     assert sorted(stretch) == [(1, 500.0, 1000.0), (3, 0.0, 1000.0), (5, 0.0, 500.0)]
     assert [r[1] for r in rows if r[0] == 2] == [2]
+
+
+def test_a_roster_without_problems_gives_an_empty_table(tiny_project: Project) -> None:
+    roster = tiny_project.require_roster()
+    quiet = tiny_project.replace(
+        roster=rivernet.Roster(people=roster.people, assignments=roster.assignments.iloc[:0])
+    )
+    problems = coverage_problems(quiet, as_of=AS_OF, policy=POLICY)
+    assert len(problems) == 0 and "kind" in problems.columns
