@@ -188,7 +188,7 @@ def test_routers_import_the_library_functions_they_call() -> None:
     assert not hasattr(analysis, "library_function")
 
 
-# --- endpoints that need the chief roster (issue 3) -------------------------------------------
+# --- endpoints that need the chief roster ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -384,7 +384,7 @@ def test_geometry_json_for_every_kind() -> None:
     assert [f["properties"]["s"] for f in document["features"]] == texts
 
 
-# --- collections that need the chief roster (issue 3) -----------------------------------------
+# --- collections that need the chief roster -------------------------------------------------
 
 
 @pytest.fixture(scope="module")
