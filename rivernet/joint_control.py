@@ -231,7 +231,9 @@ def partners(
         A person id or name from the roster: the partners of every unit and reach they are
         assigned to, as of ``as_of``.
     reach
-        A reach id: partners of the units it flows through (distances from its outlet).
+        A reach id: its own chiefs first (relation ``own``, one row per level and unit, the
+        chiefs :func:`rivernet.chiefs_at` lists at the reach), then the partners of the units
+        it flows through, with distances from the reach's outlet.
     level
         Level for ``reach`` (default: the finest level with polygons) and ``chief`` queries.
     distance_km
@@ -244,8 +246,12 @@ def partners(
     Returns
     -------
     pandas.DataFrame
-        As :func:`partner_table`: ``relation`` is ``upstream``, ``downstream``,
-        ``tributary``, ``main_stem``, ``left_bank`` or ``right_bank``.
+        As :func:`partner_table`: ``relation`` is ``own`` (reach queries), ``upstream``,
+        ``downstream``, ``tributary``, ``main_stem``, ``left_bank`` or ``right_bank``.
+        ``distance_km`` is along the network: for a unit, from the handover section on its
+        boundary to the section where the partner is reached, so a direct neighbour sharing
+        the section is at 0 km and units farther along the flow path at their real distance;
+        for a reach, from the reach's outlet.
 
     Raises
     ------
@@ -319,9 +325,53 @@ def _reach_partners(
     rows = rows[~rows["partner"].isin(home - {-1})]
     rows["unit"] = -1
     table = _finish(project, rows, level=level, as_of=as_of)
+    table = pd.concat([_own_rows(project, reach, position, as_of), table], ignore_index=True)
     table["unit_code"] = None
     table["unit_name"] = f"reach {reach}"
     return table
+
+
+def _own_rows(project: Project, reach: Any, position: int, as_of: Any) -> pd.DataFrame:
+    """The reach's own chiefs (relation ``own``), one row per unit, as :func:`rivernet.chiefs_at`.
+
+    Without a roster: the units the reach flows through, with no chiefs.
+    """
+    net = project.network
+    river = net.ids[net.core.main_stem()[position]]
+    if project.roster is None:
+        pieces = piece_arrays(project)
+        units = admin_units(project)
+        rows: list[tuple[str, str, Any, str | None]] = []
+        for level in PIECE_LEVELS:
+            span = pieces.codes[level][pieces.first[position] : pieces.last[position] + 1]
+            for row in dict.fromkeys(int(r) for r in span if r >= 0):
+                rows.append((level, str(units.codes[row]), units.name(str(units.codes[row])), None))
+    else:
+        from rivernet.chiefs import chiefs_at
+
+        found = chiefs_at(project, reach, as_of=as_of)
+        texts = [f"{name} ({role})" if isinstance(role, str) and role else str(name)
+                 for name, role in zip(found["name"], found["role"], strict=True)]  # fmt: skip
+        found = found.assign(text=texts, unit_code=found["unit_code"].astype(str))
+        group = found.groupby(["level", "unit_code"], sort=False, observed=True)
+        rows = [(str(level), str(code), part["unit_name"].iloc[0],
+                 "、".join(dict.fromkeys(part["text"])))
+                for (level, code), part in group]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "level": [row[0] for row in rows],
+            "relation": "own",
+            "partner_code": [row[1] for row in rows],
+            "partner_name": [row[2] for row in rows],
+            "river_id": pd.Series([river] * len(rows), dtype=object),
+            "distance_km": 0.0,
+            "crossing_id": None,
+            "via": None,
+            "connections": 0,
+            "partner_chiefs": pd.Series([row[3] for row in rows], dtype=object),
+        },
+        columns=list(PARTNER_COLUMNS),
+    )
 
 
 def _finest_level(project: Project) -> str:

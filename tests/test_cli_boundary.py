@@ -72,3 +72,52 @@ def test_incident_routes_and_reports_far_points() -> None:
     code, text = _run("incident", str(SAMPLE), "--lon", "125", "--lat", "20")
     assert code != 0
     assert "--max-snap-m" in text and "max_snap_m" not in text and "Traceback" not in text
+
+
+def test_incident_by_reach_writes_the_call_list(tmp_path: Path) -> None:
+    from rivernet import chiefs_at, open_project
+
+    out = tmp_path / "calls.xlsx"
+    code, text = _run(
+        "incident", str(SAMPLE), "--reach", "40652917", "--velocity", "0.5", "--as-of",
+        "2025-06-30", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    assert "按顺序联系的河长" in text and "程雨静" in text and "到达(小时)" in text
+    calls = pd.read_excel(out, dtype={"unit_code": str})
+    here = chiefs_at(open_project(SAMPLE), 40652917, as_of="2025-06-30")
+    assert calls["name"].head(len(here)).tolist() == here["name"].tolist()
+    assert "contact" not in calls and "江苏省" in set(calls["unit_name"])
+    assert calls["order"].tolist() == list(range(1, len(calls) + 1))
+
+
+def test_incident_contact_and_measure(tmp_path: Path) -> None:
+    out = tmp_path / "calls.csv"
+    code, text = _run(
+        "incident", str(SAMPLE), "--reach", "40652917", "--measure-m", "100", "--as-of",
+        "2025-06-30", "--include-contact", "--lang", "en", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    assert "chiefs to call, in order" in text and "at 100 m" in text
+    assert "contact" in pd.read_csv(out, encoding="utf-8-sig").columns
+
+
+def test_incident_place_options() -> None:
+    code, text = _run("incident", str(SAMPLE))
+    assert code != 0 and "--reach" in text
+    code, text = _run("incident", str(SAMPLE), "--reach", "40652917", "--lon", "120")
+    assert code != 0 and "not both" in text
+    code, text = _run("incident", str(SAMPLE), "--lon", "120.2", "--lat", "30.9",
+                      "--measure-m", "5")  # fmt: skip
+    assert code != 0 and "--measure-m needs --reach" in text
+    code, text = _run("incident", str(SAMPLE), "--reach", "1")
+    assert code != 0 and "reach 1 is not in the network" in text and "Traceback" not in text
+    code, text = _run("incident", str(SAMPLE), "--reach", "40652917", "--measure-m", "1e9")
+    assert code != 0 and "not on reach 40652917" in text
+
+
+def test_partners_reach_lists_its_own_chiefs() -> None:
+    code, text = _run("partners", str(SAMPLE), "--reach", "40652917", "--as-of", "2025-06-30",
+                      "--distance-km", "60")  # fmt: skip
+    assert code == 0, text
+    assert "本河段" in text and "程雨静" in text and "下游" in text

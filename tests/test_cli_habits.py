@@ -238,7 +238,8 @@ def test_incident_json_holds_every_part() -> None:
                  "3000", "--distance-km", "30", "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert set(body) == {"snapped", "notify", "sections", "upstream"}
+    assert set(body) == {"snapped", "notify", "sections", "upstream", "call_list"}
+    assert body["call_list"]["type"] == "FeatureCollection"
     assert body["sections"]["type"] == "FeatureCollection"
     assert body["notify"][0]["unit_name"] == "浙江省"
 

@@ -66,8 +66,49 @@ def test_unit_partners_distance_limit(project: rivernet.Project) -> None:
 
 def test_reach_partners(project: rivernet.Project) -> None:
     found = partners(project, reach=33, level="province")
-    assert found[["relation", "partner_code"]].values.tolist() == [["upstream", "320000"]]
-    assert found["distance_km"].iloc[0] == pytest.approx(0.0 + 2.828427, abs=1e-5)
+    assert found[["relation", "partner_code"]].values.tolist() == [
+        ["own", "330000"], ["own", "330100"], ["own", "330102"], ["upstream", "320000"]
+    ]  # fmt: skip
+    assert found["distance_km"].iloc[-1] == pytest.approx(0.0 + 2.828427, abs=1e-5)
+    assert found["partner_chiefs"].isna().all()  # no roster
+
+
+def test_reach_partners_downstream_distances(project: rivernet.Project) -> None:
+    # reach 41 (3000 m, 320102) ends on the border; 42 carries the water into 330102
+    found = partners(project, reach=41, level="county", banks=False)
+    down = found[found["relation"] == "downstream"]
+    assert down["partner_code"].tolist() == ["330102"]
+    assert down["distance_km"].tolist() == pytest.approx([0.0])  # the crossing is its outlet
+    # reach 25 runs along the border of 320102 and 320104: both are its own units
+    own = partners(project, reach=25, level="county", banks=False)
+    assert own[["level", "partner_code"]].values.tolist() == [
+        ["province", "320000"], ["city", "320100"], ["county", "320104"], ["county", "320102"]
+    ]  # fmt: skip
+    assert set(own["relation"]) == {"own"}  # no crossing below it
+
+
+def test_taihu_reach_partners(taihu: rivernet.Project) -> None:
+    day = "2025-06-30"
+    found = partners(taihu, reach=40652917, as_of=day)
+    own = found[found["relation"] == "own"]
+    here = rivernet.chiefs_at(taihu, 40652917, as_of=day)
+    assert own["partner_code"].tolist() == here["unit_code"].astype(str).tolist()
+    pairs = zip(here["name"], here["role"], strict=True)
+    assert own["partner_chiefs"].tolist() == [f"{name} ({role})" for name, role in pairs]
+    down = found[found["relation"] == "downstream"]
+    assert len(down) and (down["distance_km"] > 0).all()
+    near = partners(taihu, reach=40652917, as_of=day, distance_km=60)
+    assert near["distance_km"].max() <= 60 and len(near) < len(found)
+    assert set(near["relation"]) >= {"own", "downstream"}
+
+
+def test_taihu_unit_partners_farther_units_have_distances(taihu: rivernet.Project) -> None:
+    found = partners(taihu, unit="330500", banks=False)
+    down = found[found["relation"] == "downstream"]
+    shanghai = down[down["partner_code"] == "310100"]
+    assert len(shanghai) and (shanghai["distance_km"] > 50).all()  # reached through Suzhou
+    near = partners(taihu, unit="330500", banks=False, distance_km=20)
+    assert "310100" not in set(near["partner_code"]) and near["distance_km"].max() <= 20
 
 
 def test_partners_needs_one_subject(project: rivernet.Project) -> None:

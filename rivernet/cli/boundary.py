@@ -51,12 +51,17 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "arrival_h": ("到达(小时)", "arrival (h)"),
     "chiefs": ("河长", "chiefs"),
     "crossings": ("交接断面", "sections"),
+    "role": ("职务类别", "role"),
+    "name": ("姓名", "name"),
+    "post": ("职务", "post"),
+    "contact": ("联系方式", "contact"),
     "rivers": ("河流数", "rivers"),
     "summary_zh": ("概要", "summary"),
     "summary_en": ("概要", "summary"),
     "boundary_river_km": ("界河(公里)", "boundary rivers (km)"),
 }
 RELATIONS_ZH = {
+    "own": "本河段",
     "upstream": "上游",
     "downstream": "下游",
     "tributary": "支流",
@@ -241,42 +246,77 @@ def partners(
 
 @click.command()
 @_PROJECT
-@click.option("--lon", type=float, required=True, help="Longitude (WGS84 / CGCS2000).")
-@click.option("--lat", type=float, required=True, help="Latitude (WGS84 / CGCS2000).")
+@click.option("--reach", help="Reach id where the pollution enters (instead of --lon/--lat).")
+@click.option(
+    "--measure-m",
+    type=float,
+    help="With --reach: metres from the reach's upstream end (default: the whole reach).",
+)
+@click.option("--lon", type=float, help="Longitude (WGS84 / CGCS2000), with --lat.")
+@click.option("--lat", type=float, help="Latitude (WGS84 / CGCS2000), with --lon.")
 @click.option("--distance-km", type=float, help="How far to look along the network.")
 @click.option(
     "--velocity", "velocity_m_s", type=float, help="Flow velocity (m/s) for arrival times."
 )
 @click.option("--max-snap-m", type=float, default=1000.0, show_default=True,
               help="Farthest a river may be from the point.")  # fmt: skip
+@click.option("--include-contact", is_flag=True,
+              help="Add the chiefs' contact column (private; off by default).")  # fmt: skip
 @_AS_OF
-@_OUTPUT
+@output_option(help="Write the call list to FILE (.csv, .xlsx, .geojson or .gpkg).")
 @json_option
 @_LANG
 def incident(
     project: Path,
-    lon: float,
-    lat: float,
+    reach: str | None,
+    measure_m: float | None,
+    lon: float | None,
+    lat: float | None,
     distance_km: float | None,
     velocity_m_s: float | None,
     max_snap_m: float,
+    include_contact: bool,
     as_of: dt.date | None,
     output: Path | None,
     as_json: bool,
     lang: str,
 ) -> None:
-    """Route a pollution incident: whom to notify downstream, where to look upstream."""
+    """Route a pollution incident: which chiefs to call, in order, and when it arrives.
+
+    "Pollution enters reach 40652917 and flows into Jiangsu: which chiefs do I call, in
+    order, and when does it arrive?" is
+
+    \b
+        rivernet incident data/sample/taihu.gpkg --reach 40652917 --velocity 0.5 -o calls.xlsx
+
+    The call list starts with the chiefs of the incident's reach (the same as `rivernet chiefs
+    --reach`), then, in flow order, the chiefs of every unit the plume enters, with the
+    distance and the arrival time (distance / velocity). A unit with nobody of its level
+    assigned where the plume enters is called through its 总河长 (basis "unit"). -o writes the
+    call list; contacts only with --include-contact. Also printed: the handover sections
+    passed and the units upstream to check.
+    """
     import geopandas as gpd
     from shapely import Point
 
     from rivernet.incidents import incident as route
 
-    point = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326")  # converted to the network's CRS
+    if (reach is None) == (lon is None and lat is None) or (lon is None) != (lat is None):
+        raise click.UsageError("give --reach, or --lon with --lat (not both)")
+    if measure_m is not None and reach is None:
+        raise click.UsageError("--measure-m needs --reach")
+    point: Any = None
+    reach_id: Any = None
+    if reach is not None:
+        reach_id = int(reach) if reach.lstrip("-").isdigit() else reach
+    elif lon is not None and lat is not None:
+        point = gpd.GeoSeries([Point(lon, lat)], crs="EPSG:4326")  # to the network's CRS
     report = route(
-        _project(project), point, distance_km=distance_km, as_of=as_of,
-        velocity_m_s=velocity_m_s, max_snap_m=max_snap_m,
+        _project(project), point, reach=reach_id, measure_m=measure_m, distance_km=distance_km,
+        as_of=as_of, velocity_m_s=velocity_m_s, max_snap_m=max_snap_m,
+        include_contact=include_contact,
     )  # fmt: skip
-    _write(report.sections, output, lang, what="handover sections")
+    _write(report.call_list, output, lang, what="chiefs to call")
     snapped = report.snapped
     if as_json:
         body = {
@@ -284,24 +324,31 @@ def incident(
             "notify": json_value(report.notify),
             "sections": json_value(report.sections),
             "upstream": json_value(report.upstream),
+            "call_list": json_value(report.call_list),
         }
         click.echo(json.dumps(body, ensure_ascii=False, indent=1))
         return
+    where = f"{snapped['measure_m']:.0f}" if reach is None or measure_m is not None else "0"
     if lang == "zh":
         click.echo(
-            f"事故点位于河段 {snapped['reach_id']}，里程 {snapped['measure_m']:.0f} 米"
-            f"（距输入点 {snapped['distance_m']:.0f} 米）"
+            f"事故点位于河段 {snapped['reach_id']}，里程 {where} 米"
+            + (f"（距输入点 {snapped['distance_m']:.0f} 米）" if reach is None else "")
         )
-        click.echo("\n下游需通知的单位：")
+        click.echo("\n按顺序联系的河长：")
     else:
         click.echo(
-            f"incident on reach {snapped['reach_id']} at {snapped['measure_m']:.0f} m "
-            f"({snapped['distance_m']:.0f} m from the given point)"
+            f"incident on reach {snapped['reach_id']} at {where} m"
+            + (f" ({snapped['distance_m']:.0f} m from the given point)" if reach is None else "")
         )
-        click.echo("\nunits to notify downstream:")
-    columns = ["order", "level_zh" if lang == "zh" else "level", "unit_name", "distance_km"]
-    if velocity_m_s is not None:
-        columns.append("arrival_h")
+        click.echo("\nchiefs to call, in order:")
+    timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
+    level = "level_zh" if lang == "zh" else "level"
+    click.echo(
+        _table(report.call_list, ["order", "unit_name", level, "role", "name", "post", *timing,
+                                  *(["contact"] if include_contact else [])], lang, limit=60)
+    )  # fmt: skip
+    click.echo("\n下游需通知的单位：" if lang == "zh" else "\nunits to notify downstream:")
+    columns = ["order", level, "unit_name", *timing]
     click.echo(_table(report.notify, [*columns, "chiefs"], lang))
     click.echo("\n途经交接断面：" if lang == "zh" else "\nhandover sections passed:")
     click.echo(
