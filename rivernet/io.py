@@ -41,6 +41,16 @@ _GDAL_DEFAULT_SHAPEFILE_ENCODING = "ISO-8859-1"
 _WRITE_DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".csv": "CSV"}
 
 
+DOWNSTREAM_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("reach_id", "downstream_id", 0),
+    ("HYRIV_ID", "NEXT_DOWN", 0),
+    ("COMID", "toCOMID", 0),
+    ("LINKNO", "DSLINKNO", -1),
+)
+"""Well-known (id, downstream id, outlet value) columns of river tables (rivernet, HydroRIVERS,
+NHDPlus, TauDEM), tried in order when the columns are not named."""
+
+
 def read_lines(
     path: str | Path,
     *,
@@ -75,13 +85,52 @@ def read_lines(
     CRSError
         If no CRS is known, or the coordinates do not fit the CRS.
     """
+    gdf = read_vector(path, layer=layer, encoding=encoding, crs=crs)
+    _check_line_geometries(gdf, Path(path))
+    return gdf
+
+
+def read_vector(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    crs: object = None,
+) -> gpd.GeoDataFrame:
+    """Read any vector file (polygons, points, lines), checking CRS and encoding.
+
+    The same reading as :func:`read_lines` (encoding detection, a CRS for files without one,
+    coordinates that must fit the CRS) without the line-geometry checks.
+
+    Parameters
+    ----------
+    path
+        The file.
+    layer
+        The layer of a multi-layer file; the first one by default.
+    encoding
+        Text encoding of the attributes; by default declared or detected.
+    crs
+        The CRS to use when the file declares none.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features, with a CRS.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable.
+    CRSError
+        If no CRS is known, or the coordinates do not fit the CRS.
+    """
     file = Path(path)
     if not file.exists():
         raise InputError(f"file {file} does not exist; check the path")
     gdf = _read_with_encoding(file, layer=layer, encoding=encoding)
     gdf = _apply_crs(gdf, file, crs)
     _check_coordinates_fit_crs(gdf, file)
-    _check_line_geometries(gdf, file)
     return gdf
 
 

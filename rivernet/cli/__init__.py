@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "rivernet.cli.boundary",
     "rivernet.cli.serve",
     "rivernet.cli.report",
+    "rivernet.cli.new",
 )
 
 

@@ -11,15 +11,8 @@ import pyogrio
 
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
+from rivernet.io import DOWNSTREAM_COLUMNS
 from rivernet.network import RiverNetwork
-
-# Well-known (id, downstream id, outlet value) column pairs, tried in order.
-KNOWN_COLUMNS = (
-    ("reach_id", "downstream_id", 0),
-    ("HYRIV_ID", "NEXT_DOWN", 0),
-    ("COMID", "toCOMID", 0),
-    ("LINKNO", "DSLINKNO", -1),
-)
 
 
 def load_network(
@@ -111,7 +104,7 @@ def _columns(
     lines: Any, id_column: str | None, downstream_column: str | None
 ) -> tuple[str | None, str | None, int]:
     """The id and downstream columns to use, detected when not given."""
-    for ident, down, outlet in KNOWN_COLUMNS:
+    for ident, down, outlet in DOWNSTREAM_COLUMNS:
         wanted = id_column in (None, ident) and downstream_column in (None, down)
         if wanted and ident in lines.columns and down in lines.columns:
             return ident, down, outlet

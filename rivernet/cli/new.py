@@ -1,0 +1,77 @@
+"""``rivernet new``: build a project file from an office's own files, or from a TOML manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rivernet.cli._output import note
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def register(group: click.Group) -> None:
+    """Add the ``new`` command to the command group."""
+    group.add_command(new)
+
+
+@click.command("new")
+@click.argument("output", type=_FILE, required=False)
+@click.option("--from", "manifest", type=_FILE, help="Build from a TOML manifest (same keys).")
+@click.option("--rivers", type=_FILE, help="River lines (shapefile, GeoPackage, GeoJSON).")
+@click.option("--units", type=_FILE, multiple=True, help="Admin units: one file, or one per level.")
+@click.option("--lakes", type=_FILE, help="Lake polygons.")
+@click.option("--roster", type=_FILE, help="Chief roster (CSV, Excel).")
+@click.option("--policy", type=_FILE, help="Coverage policy TOML, copied beside the project.")
+@click.option("--crs", help="CRS of files that declare none, e.g. EPSG:4490 (CGCS2000).")
+@click.option("--dem", type=_FILE, help="Elevation raster: flow direction of bare lines.")
+@click.option("--river-id-column", help="Reach id column (detected when omitted).")
+@click.option("--river-downstream-column", help="Downstream reach id column (detected).")
+@click.option("--outlet-value", help="Downstream value that marks an outlet (default 0).")
+@click.option("--river-name-column", help="Column of river names.")
+@click.option("--river-code-column", help="Column of official reach codes.")
+@click.option("--unit-code-column", help="Admin code column of the unit files (detected).")
+@click.option("--unit-name-column", help="Name column of the unit files (detected).")
+@click.option("--unit-level-column", help="Level column (省/市/县... or province/city/...).")
+@click.option("--unit-parent-column", help="Parent code column (derived from codes if absent).")
+@click.option("--force", is_flag=True, help="Replace an existing project file.")
+@click.pass_context
+def new(ctx: click.Context, output: Path | None, manifest: Path | None, **options: Any) -> None:
+    """Build the project file OUTPUT (.gpkg) from rivers, admin units, lakes and a roster.
+
+    Every problem of every input is reported at once, by file, row and id; nothing is written
+    unless all inputs are valid. GBK text, files without .prj (with --crs), CGCS2000 and admin
+    polygons in GCJ-02 (detected against the rivers and converted) are handled.
+    """
+    from rivernet.build import Manifest, plan_project, refuse_overwrite, write_project
+
+    force = options.pop("force")
+    quiet = bool((ctx.obj or {}).get("quiet"))
+    if manifest is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v not in (None, ())]
+        if given:
+            raise click.UsageError(f"--from takes every input from the manifest; drop {given[0]}")
+        loaded = Manifest.from_toml(manifest)
+        kwargs = loaded.options()
+        output = output or loaded.output
+    else:
+        if options["rivers"] is None or not options["units"]:
+            raise click.UsageError("give --rivers and --units (or --from MANIFEST.toml)")
+        kwargs = {k: v for k, v in options.items() if v not in (None, ())}
+    if output is None:
+        raise click.UsageError("give the project file to write (OUTPUT), or `output` in --from")
+    refuse_overwrite(output, force=force, policy=kwargs.get("policy"))
+    build = plan_project(progress=not quiet, **kwargs)
+    for line in build.notes:
+        note(f"note: {line}")
+    write_project(build, output, force=force)
+    layers = [f"{len(build.reaches)} reaches", f"{len(build.admin_units)} admin units"]
+    if build.lakes is not None:
+        layers.append(f"{len(build.lakes)} lakes")
+    if build.roster is not None:
+        layers.append(f"{len(build.roster.assignments)} roster assignments")
+    note(f"wrote {output}: {', '.join(layers)}")
+    if build.policy is not None:
+        note(f"wrote {output.with_name('policy.toml')}")
