@@ -30,13 +30,14 @@ from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
 from rivernet.server.reload import ProjectReloader
-from rivernet.server.routers import analysis, features, page, tiles
+from rivernet.server.routers import analysis, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
 
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
-ROUTERS = (features.router, analysis.router, tiles.router, page.router)
+ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
+           page.router)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, *, project: Project | None = None) -> FastAPI:
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         "Features, navigation and analysis endpoints, vector tiles and the web map. Every GET "
         "route also answers HEAD; errors are RFC 9457 problem+json documents.",
         version=rivernet.__version__,
+        docs_url=None,  # Swagger UI from vendored files: rivernet.server.routers.page
+        redoc_url=None,  # ReDoc would load from a CDN: not offered
         lifespan=_lifespan(settings, project),
     )
     install_error_handlers(app)

@@ -1,4 +1,7 @@
-"""The web map in a real headless Chromium against a live server on 127.0.0.1.
+"""The web map (and /docs) in a real headless Chromium against a live server on 127.0.0.1.
+
+The desktop page is 1400x900; a phone (390x844, touch) checks the narrow layout: the map keeps
+at least two thirds of the screen, the layer panel toggles and a tap opens a reach's chiefs.
 
 Runs Debian's Chromium (``/usr/bin/chromium``) through Playwright for Python; it is skipped only
 when that browser is not installed (CI installs it). The server is a real uvicorn process.
@@ -83,26 +86,91 @@ def server() -> Iterator[str]:
         process.wait(timeout=10)
 
 
+CHIEF_COLUMNS = ("level", "role", "name", "post", "unit_name", "valid_from", "valid_to")
+"""The chief table's columns in app.js: a chief is listed once per distinct row of these."""
+
+
 @pytest.fixture(scope="module")
-def browser_page(server: str) -> Iterator[tuple[object, list[str], list[tuple[str, int]]]]:
-    """A loaded map page, every request URL and every tile response status."""
+def browser(server: str) -> Iterator[object]:
+    """Headless Debian Chromium, shared by the desktop and phone pages."""
     from playwright.sync_api import sync_playwright
 
-    requests: list[str] = []
-    tiles: list[tuple[str, int]] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        page.on("request", lambda request: requests.append(request.url))
-        page.on(
-            "response",
-            lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None,
-        )
-        page.goto(f"{server}/map")
-        page.wait_for_selector("body[data-ready='1']", state="attached", timeout=60_000)
-        page.wait_for_function("() => window.rivernetMap.areTilesLoaded()", timeout=60_000)
-        yield page, requests, tiles
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def _open_map(page: object, url: str) -> None:
+    page.goto(url)  # type: ignore[attr-defined]
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=60_000)  # type: ignore[attr-defined]
+    page.wait_for_function("() => window.rivernetMap.areTilesLoaded()", timeout=60_000)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def requests_seen() -> list[str]:
+    """Every request URL of every page of this module."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_page(
+    browser: object, server: str, requests_seen: list[str]
+) -> Iterator[tuple[object, list[str], list[tuple[str, int]]]]:
+    """A loaded desktop map page (1400x900), every request URL and every tile response status."""
+    tiles: list[tuple[str, int]] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.on("request", lambda request: requests_seen.append(request.url))
+    page.on("response", lambda r: tiles.append((r.url, r.status)) if "/tiles/" in r.url else None)
+    _open_map(page, f"{server}/map")
+    yield page, requests_seen, tiles
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def phone_page(browser: object, server: str, requests_seen: list[str]) -> Iterator[object]:
+    """The map on a phone: 390x844, touch, mobile viewport."""
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True,
+        device_scale_factor=2,
+    )  # fmt: skip
+    page = context.new_page()
+    page.on("request", lambda request: requests_seen.append(request.url))
+    _open_map(page, f"{server}/map")
+    yield page
+    context.close()
+
+
+def _reach_point(page: object) -> dict[str, float] | None:
+    """Page coordinates of the middle of a rendered reach well inside the map, with its id."""
+    layer = page.evaluate(  # type: ignore[attr-defined]
+        "() => ['coverage', 'reaches'].find((id) => window.rivernetMap.getLayer(id) && "
+        "window.rivernetMap.getLayoutProperty(id, 'visibility') !== 'none')"
+    )
+    point: dict[str, float] | None = page.evaluate(  # type: ignore[attr-defined]
+        """(layer) => {
+            const map = window.rivernetMap;
+            const canvas = map.getCanvas().getBoundingClientRect();
+            const info = document.getElementById('info').getBoundingClientRect();
+            for (const f of map.queryRenderedFeatures({layers: [layer]})) {
+                const line = f.geometry.type === 'LineString' ? f.geometry.coordinates
+                    : f.geometry.coordinates[0];
+                const p = map.project(line[Math.floor(line.length / 2)]);
+                const bottom = Math.min(canvas.height, canvas.height * 0.5);
+                if (p.x > 40 && p.y > 40 && p.x < canvas.width - 40 && p.y < bottom - 40) {
+                    return {x: canvas.left + p.x, y: canvas.top + p.y, id: f.properties.reach_id};
+                }
+            }
+            return null;
+        }""",
+        layer,
+    )
+    return point
+
+
+def _distinct_chiefs(rows: list[dict]) -> int:
+    return len({tuple(row.get(c) for c in CHIEF_COLUMNS) for row in rows})
 
 
 def test_map_renders_rivers_on_the_canvas(browser_page: tuple) -> None:
@@ -132,26 +200,7 @@ def test_tiles_were_answered(browser_page: tuple) -> None:
 
 def test_clicking_a_river_shows_its_chiefs(browser_page: tuple, server: str) -> None:
     page, _, _ = browser_page
-    layer = page.evaluate(
-        "() => ['coverage', 'reaches'].find((id) => window.rivernetMap.getLayer(id) && "
-        "window.rivernetMap.getLayoutProperty(id, 'visibility') !== 'none')"
-    )
-    point = page.evaluate(
-        """(layer) => {
-            const map = window.rivernetMap;
-            const canvas = map.getCanvas().getBoundingClientRect();
-            for (const f of map.queryRenderedFeatures({layers: [layer]})) {
-                const line = f.geometry.type === 'LineString' ? f.geometry.coordinates
-                    : f.geometry.coordinates[0];
-                const p = map.project(line[Math.floor(line.length / 2)]);
-                if (p.x > 40 && p.y > 40 && p.x < canvas.width - 40 && p.y < canvas.height - 40) {
-                    return {x: canvas.left + p.x, y: canvas.top + p.y, id: f.properties.reach_id};
-                }
-            }
-            return null;
-        }""",
-        layer,
-    )
+    point = _reach_point(page)
     assert point is not None
     page.mouse.click(point["x"], point["y"])
     page.wait_for_selector("#info:not([hidden])", timeout=10_000)
@@ -161,12 +210,67 @@ def test_clicking_a_river_shows_its_chiefs(browser_page: tuple, server: str) -> 
     chiefs = httpx.get(f"{server}/reaches/{reach}/chiefs", timeout=30)
     if chiefs.status_code == 200:
         rows = chiefs.json()["items"]
-        assert int(page.locator("#chiefs").get_attribute("data-count")) == len(rows)
+        # each chief once, however many stretches of the reach they hold
+        assert int(page.locator("#chiefs").get_attribute("data-count")) == _distinct_chiefs(rows)
         if rows:
             assert rows[0]["name"] in page.locator("#chiefs table").inner_text()
     else:  # no roster in this project: the panel says why
         assert page.locator("#chiefs .error").count() == 1
     page.wait_for_selector("#partners[data-count]", state="attached", timeout=30_000)
+
+
+def test_info_panel_follows_the_date(browser_page: tuple, server: str) -> None:
+    page, _, _ = browser_page
+    if page.locator("#info").is_hidden() or not page.locator("#info").get_attribute("data-reach"):
+        point = _reach_point(page)
+        assert point is not None
+        page.mouse.click(point["x"], point["y"])
+        page.wait_for_selector("#info:not([hidden])", timeout=10_000)
+    reach = page.locator("#info").get_attribute("data-reach")
+    page.fill("#asof", "1990-01-01")
+    page.dispatch_event("#asof", "change")
+    page.wait_for_selector("#chiefs[data-as-of='1990-01-01'][data-count]", state="attached",
+                           timeout=30_000)  # fmt: skip
+    assert page.locator("#chiefs").get_attribute("data-count") == "0"  # nobody before 2021
+    page.wait_for_selector("#info-props[data-as-of='1990-01-01']", state="attached",
+                           timeout=30_000)  # fmt: skip
+    status = page.locator("#info-props tr[data-key='status'] td")
+    if status.count():  # a coverage reach: no chief in 1990, so not covered
+        assert "covered" not in status.inner_text()
+    today = page.evaluate("() => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10)")
+    page.fill("#asof", today)
+    page.dispatch_event("#asof", "change")
+    page.wait_for_selector(f"#chiefs[data-as-of='{today}'][data-count]", state="attached",
+                           timeout=30_000)  # fmt: skip
+    rows = httpx.get(f"{server}/reaches/{reach}/chiefs", timeout=30).json()["items"]
+    assert int(page.locator("#chiefs").get_attribute("data-count")) == _distinct_chiefs(rows)
+
+
+def test_default_date_is_today_in_china(server: str, browser: object) -> None:
+    context = browser.new_context(timezone_id="America/Los_Angeles")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{server}/map")
+    china = page.evaluate("() => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10)")
+    assert page.input_value("#asof") == china
+    context.close()
+
+
+def test_search_finds_a_lake_and_moves_the_map(browser_page: tuple) -> None:
+    page, _, _ = browser_page
+    before = page.evaluate("() => window.rivernetMap.getCenter().toArray()")
+    page.fill("#search", "太湖")
+    page.click("#search-form button")
+    page.wait_for_selector("#results li[data-kind='lake']", timeout=30_000)
+    assert "太湖" in page.locator("#results").inner_text()
+    page.locator("#results li[data-kind='lake']").first.click()
+    page.wait_for_function(
+        """(before) => { const c = window.rivernetMap.getCenter();
+            return !window.rivernetMap.isMoving() &&
+                Math.abs(c.lng - before[0]) + Math.abs(c.lat - before[1]) > 0.01; }""",
+        arg=before, timeout=30_000,
+    )  # fmt: skip
+    centre = page.evaluate("() => window.rivernetMap.getCenter().toArray()")
+    assert 119.8 < centre[0] < 120.7 and 30.9 < centre[1] < 31.6  # over 太湖
 
 
 def test_search_finds_a_unit(browser_page: tuple) -> None:
@@ -186,6 +290,52 @@ def test_english_switch(browser_page: tuple) -> None:
     assert "Rivers" in page.locator("#legend").inner_text()
     page.click("#lang")
     assert page.locator("h1").inner_text() == "河湖一张图"
+
+
+def test_phone_map_takes_most_of_the_screen(phone_page: object) -> None:
+    page = phone_page
+    box = page.locator("#map").bounding_box()  # type: ignore[attr-defined]
+    assert box is not None and box["height"] >= 844 * 2 / 3, box
+    assert box["width"] >= 380
+
+
+def test_phone_panel_toggles(phone_page: object) -> None:
+    page = phone_page
+    toggle = page.locator("#toggle-side")  # type: ignore[attr-defined]
+    assert page.locator("#side").is_hidden()  # type: ignore[attr-defined]  # collapsed at first
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.tap()
+    assert page.locator("#side").is_visible()  # type: ignore[attr-defined]
+    assert "河流" in page.locator("#legend").inner_text()  # type: ignore[attr-defined]
+    toggle.tap()
+    assert page.locator("#side").is_hidden()  # type: ignore[attr-defined]
+
+
+def test_phone_tap_shows_chiefs(phone_page: object, server: str) -> None:
+    page = phone_page
+    point = _reach_point(page)
+    assert point is not None
+    page.touchscreen.tap(point["x"], point["y"])  # type: ignore[attr-defined]
+    page.wait_for_selector("#info:not([hidden])", timeout=10_000)  # type: ignore[attr-defined]
+    page.wait_for_selector("#chiefs[data-count]", state="attached", timeout=30_000)  # type: ignore[attr-defined]
+    reach = page.locator("#info").get_attribute("data-reach")  # type: ignore[attr-defined]
+    rows = httpx.get(f"{server}/reaches/{reach}/chiefs", timeout=30).json()["items"]
+    assert int(page.locator("#chiefs").get_attribute("data-count")) == _distinct_chiefs(rows)  # type: ignore[attr-defined]
+    if rows:
+        assert rows[0]["name"] in page.locator("#chiefs table").inner_text()  # type: ignore[attr-defined]
+    info = page.locator("#info").bounding_box()  # type: ignore[attr-defined]
+    assert info is not None and info["x"] >= 0 and info["x"] + info["width"] <= 391
+
+
+def test_docs_work_offline(browser: object, server: str, requests_seen: list[str]) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.on("request", lambda request: requests_seen.append(request.url))
+    page.goto(f"{server}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
+    assert "/reaches/position" in page.locator(".swagger-ui").inner_text()
+    context.close()
+    assert any(url.endswith("/openapi.json") for url in requests_seen)
 
 
 def test_no_request_left_the_machine(browser_page: tuple) -> None:

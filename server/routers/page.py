@@ -1,9 +1,10 @@
-"""The planners' web map ("河湖一张图") at ``/map`` and its static files under ``/static``.
+"""The planners' web map ("河湖一张图") at ``/map``, the API docs at ``/docs`` and their files.
 
 The page is plain HTML, CSS and JavaScript in ``server/static`` with MapLibre GL JS vendored in
-``server/static/vendor/maplibre-gl`` (no CDN, no online base map). It uses relative URLs only,
-so it works under any public URL or proxy prefix. Files are read once, gzip-compressed once and
-sent with strong ETags (304 on ``If-None-Match``).
+``server/static/vendor/maplibre-gl`` (no CDN, no online base map); ``/docs`` is Swagger UI from
+``server/static/vendor/swagger-ui``, so the API documentation works offline too. Both use
+relative URLs only, so they work under any public URL or proxy prefix. Files are read once,
+gzip-compressed once and sent with strong ETags (304 on ``If-None-Match``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import functools
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
 
 from rivernet.errors import NotFoundError
 from rivernet.server.http import PreparedBody, openapi_responses, send_body
@@ -45,6 +47,23 @@ _COMPRESSIBLE = frozenset({".html", ".js", ".css", ".json", ".svg", ".txt", ".md
 async def web_map(request: Request) -> Response:
     """The planners' single-page map: coverage, chiefs, partners, search and downloads."""
     return send_body(request, static_body("index.html"), MEDIA_TYPES[".html"])
+
+
+@router.get("/docs", summary="API documentation (Swagger UI)", include_in_schema=False)
+async def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI on the app's OpenAPI document, from the vendored files (no CDN).
+
+    URLs are relative to ``/docs``, so the page works under any public URL or proxy prefix;
+    the online validator badge is off, so no request leaves the serving machine.
+    """
+    return get_swagger_ui_html(
+        openapi_url="openapi.json",
+        title=f"{request.app.title} API",
+        swagger_js_url="static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="data:,",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 @router.get("/static/{path:path}", summary="Files of the web map", include_in_schema=False)

@@ -2,8 +2,9 @@
  *
  * Everything is fetched with relative URLs from the serving machine: the style (style.json,
  * built from the layer catalog; the legend is in its metadata), vector tiles, the OGC API
- * collections (search, downloads) and the analysis endpoints (chiefs, partners). Chinese first,
- * English on request. */
+ * collections (downloads, the chosen feature's attributes), the search endpoint and the analysis
+ * endpoints (chiefs, partners). Chinese first, English on request. On narrow screens the layer
+ * panel is collapsed and the info panel is a sheet over the bottom of the map. */
 (function () {
   "use strict";
 
@@ -11,10 +12,12 @@
   var LEVEL_ZH = { province: "省级", city: "市级", county: "县级", township: "乡级", village: "村级" };
   var CLICKABLE = ["coverage", "coverage_gaps", "boundary_rivers", "crossings", "reaches", "lakes"];
   var PROBLEMS = ["gap", "overlap", "expired"];
+  var NARROW = "(max-width: 700px)";
   var TEXT = {
     zh: {
       title: "河湖一张图", level: "层级", asOf: "日期", search: "搜索",
-      searchHint: "搜索河段、行政区或河长", layers: "图层",
+      searchHint: "搜索地名、湖泊、河流、河段或河长", layers: "图层", panel: "图层与下载",
+      lake: "湖泊",
       problemsOnly: "只显示问题河段（缺失、重复、过期）", downloads: "下载当前范围",
       chiefs: "河长（按层级）", partners: "上下游联防伙伴", reach: "河段", unit: "行政区",
       chief: "河长", river: "河流", noResults: "没有找到", loading: "加载中…",
@@ -34,7 +37,8 @@
     },
     en: {
       title: "River and lake map", level: "Level", asOf: "As of", search: "Search",
-      searchHint: "Search reach, admin unit or chief", layers: "Layers",
+      searchHint: "Search place, lake, river, reach or chief", layers: "Layers",
+      panel: "Layers and downloads", lake: "Lake",
       problemsOnly: "Problems only (gaps, overlaps, expired terms)",
       downloads: "Download current view", chiefs: "Chiefs by level",
       partners: "Upstream/downstream partners", reach: "Reach", unit: "Unit", chief: "Chief",
@@ -59,15 +63,20 @@
   var state = {
     lang: "zh",
     level: "county",
-    asOf: new Date().toISOString().slice(0, 10),
+    asOf: chinaToday(),
     hidden: {},
     problemsOnly: false,
     style: null,
     map: null,
     selected: null,
-    units: null,
-    chiefs: null
+    selectedLayer: null
   };
+
+  // Today in China (UTC+8, no daylight saving), whatever the browser's time zone: the roster's
+  // "today" is China's.
+  function chinaToday() {
+    return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10);
+  }
 
   function $(id) { return document.getElementById(id); }
   function t(key) { return TEXT[state.lang][key] || key; }
@@ -264,12 +273,27 @@
     return String(value);
   }
 
+  // One row per chief: a chief responsible for several stretches of a reach is listed once.
+  function distinctRows(rows, columns) {
+    var seen = {};
+    return rows.filter(function (row) {
+      var key = JSON.stringify(columns.map(function (c) { return row[c] === undefined ? null : row[c]; }));
+      if (seen[key]) { return false; }
+      seen[key] = true;
+      return true;
+    });
+  }
+
   function showResult(boxId, promise, columns, emptyKey) {
     var box = $(boxId);
     box.textContent = "";
+    delete box.dataset.count;
+    box.dataset.asOf = state.asOf;
+    box.dataset.level = state.level;
     box.appendChild(el("p", { "class": "note", text: t("loading") }));
     return promise.then(function (data) {
       var rows = (data.items || data.features && data.features.map(function (f) { return f.properties; }) || []);
+      rows = distinctRows(rows, columns);
       box.textContent = "";
       box.dataset.count = String(rows.length);
       box.appendChild(rows.length ? table(rows, columns, cell) : el("p", { "class": "note", text: t(emptyKey) }));
@@ -286,8 +310,10 @@
     var entry = legendEntries().filter(function (e) { return e.id === layerId; })[0];
     var title = entry ? (state.lang === "zh" ? entry.title_zh : entry.title_en) : t("feature");
     if (props.reach_id !== undefined && props.reach_id !== null) {
-      showReach(String(props.reach_id));
+      state.selectedLayer = layerId;
+      showReach(String(props.reach_id), props);
       $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id;
+      return;
     } else {
       $("info").hidden = false;
       $("info").dataset.reach = "";
@@ -295,11 +321,42 @@
       $("chiefs").textContent = "";
       $("partners").textContent = "";
     }
+    showProps([props]);
+  }
+
+  // The attributes of the chosen feature; a reach cut into pieces (by unit or chief stretch)
+  // shows each differing value, in order, separated by " | ".
+  function showProps(pieces) {
     var info = $("info-props");
     info.textContent = "";
-    Object.keys(props).forEach(function (k) {
-      info.appendChild(el("tr", {}, [el("th", { text: k }), el("td", { text: String(props[k]) })]));
+    var keys = [];
+    pieces.forEach(function (p) { Object.keys(p).forEach(function (k) { if (keys.indexOf(k) < 0) { keys.push(k); } }); });
+    keys.forEach(function (k) {
+      var values = [];
+      pieces.forEach(function (p) {
+        var v = p[k] === null || p[k] === undefined ? "" : String(p[k]);
+        if (values.indexOf(v) < 0) { values.push(v); }
+      });
+      info.appendChild(el("tr", { "data-key": k }, [el("th", { text: k }), el("td", { text: values.join(" | ") })]));
     });
+  }
+
+  // Attributes that depend on the date and level (coverage status, chiefs) are fetched again
+  // from the layer's collection whenever the reach, the date or the level changes.
+  function refreshProps(reachId) {
+    var layerId = state.selectedLayer || "reaches";
+    var polygonLayers = (state.style && state.style.metadata["rivernet:polygon_layers"]) || [];
+    var level = polygonLayers.indexOf(layerId) >= 0 ? polygonLevel() : state.level;
+    var asked = { reach: reachId, asOf: state.asOf, level: state.level };
+    var url = "collections/" + encodeURIComponent(layerId) + "/items" +
+      query({ reach_id: reachId, level: level, datetime: state.asOf, limit: 1000 });
+    return fetchJson(url).then(function (data) {
+      if (state.selected !== asked.reach || state.asOf !== asked.asOf || state.level !== asked.level) { return; }
+      var pieces = (data.features || []).map(function (f) { return f.properties || {}; });
+      if (pieces.length) { showProps(pieces); }
+      $("info-props").dataset.asOf = asked.asOf;
+      $("info-props").dataset.level = asked.level;
+    }).catch(function () { return null; });
   }
 
   // Partners, crossings and boundary rivers are found with unit polygons: below the finest
@@ -311,17 +368,20 @@
     return finer.length ? finer[finer.length - 1] : levels[0];
   }
 
-  function showReach(reachId) {
+  function showReach(reachId, props) {
     if ($("info").hidden || $("info").dataset.reach !== reachId) {
       $("info-title").textContent = t("reach") + " " + reachId;
       $("info-props").textContent = "";
     }
+    if (props) { showProps([props]); }
+    delete $("info-props").dataset.asOf;
     state.selected = reachId;
     $("info").hidden = false;
     $("info").dataset.reach = reachId;
     highlightReach(reachId);
     showResult("chiefs", fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf })), CHIEF_COLUMNS, "noChiefs");
     showResult("partners", fetchJson("partners" + query({ reach: reachId, level: polygonLevel(), datetime: state.asOf })), PARTNER_COLUMNS, "noPartners");
+    refreshProps(reachId);
   }
 
   function addSelectionLayer() {
@@ -351,7 +411,9 @@
       var id = layer.metadata && layer.metadata["rivernet:layer"];
       if (id && CLICKABLE.indexOf(id) >= 0 && !state.hidden[id] && map.getLayer(layer.id)) { layers.push(layer.id); }
     });
-    var features = map.queryRenderedFeatures([[p.x - 6, p.y - 6], [p.x + 6, p.y + 6]], { layers: layers });
+    // a finger needs a wider target than a mouse pointer
+    var r = window.matchMedia("(pointer: coarse)").matches || window.matchMedia(NARROW).matches ? 14 : 6;
+    var features = map.queryRenderedFeatures([[p.x - r, p.y - r], [p.x + r, p.y + r]], { layers: layers });
     if (!features.length) { return; }
     features.sort(function (a, b) { return CLICKABLE.indexOf(a.layer.id) - CLICKABLE.indexOf(b.layer.id); });
     showFeature(features[0]);
@@ -359,90 +421,28 @@
 
   // --- search -----------------------------------------------------------------------------
 
-  function bboxOf(geometry) {
-    var b = [Infinity, Infinity, -Infinity, -Infinity];
-    (function walk(c) {
-      if (typeof c[0] === "number") {
-        b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]);
-        b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]);
-      } else { c.forEach(walk); }
-    })(geometry.coordinates);
-    return b;
+  function fitBox(b) {
+    if (!b || b.length !== 4) { return; }
+    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 13 });
   }
 
-  function fitTo(geometry) {
-    if (!geometry) { return; }
-    var b = bboxOf(geometry);
-    state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, maxZoom: 13 });
-  }
-
-  function fitRiver(riverId) {
-    return fetchJson("collections/reaches/items" + query({ MAIN_RIV: riverId, limit: 10000 })).then(function (data) {
-      if (data.features && data.features.length) {
-        fitTo({ type: "GeometryCollection", coordinates: data.features.map(function (f) { return f.geometry.coordinates; }) });
-      }
-    }).catch(function () { return null; });
-  }
-
-  function loadUnits() {
-    if (!state.units) {
-      state.units = fetchJson("collections/admin_units/items" + query({ limit: 100000 }))
-        .then(function (data) { return data.features || []; })
-        .catch(function () { return []; });
-    }
-    return state.units;
-  }
-
-  function loadChiefs() {
-    if (!state.chiefs) {
-      state.chiefs = fetchJson("collections/chiefs/items" + query({ limit: 100000, datetime: state.asOf }))
-        .then(function (data) { return data.features || []; })
-        .catch(function () { return []; });
-    }
-    return state.chiefs;
-  }
-
+  // The server's search endpoint: admin units, lakes, rivers, reaches and chiefs, each with a
+  // WGS84 box to zoom to.
   function search(text) {
     var q = text.trim();
-    var results = [];
-    if (!q) { return Promise.resolve(results); }
-    if (/^\d+$/.test(q)) {
-      results.push({ kind: t("reach"), label: q, go: function () {
-        highlightReach(q).then(function (f) { if (f) { fitTo(f.geometry); showReach(q); } });
-      } });
-      results.push({ kind: t("river"), label: "MAIN_RIV " + q, go: function () { fitRiver(q); } });
-    }
-    var needle = q.toLowerCase();
-    return Promise.all([loadUnits(), loadChiefs()]).then(function (loaded) {
-      loaded[0].forEach(function (f) {
-        var p = f.properties || {};
-        if (String(p.name || "").toLowerCase().indexOf(needle) >= 0 || String(p.code || "") === q) {
-          results.push({ kind: t("unit"), label: p.name + " (" + (state.lang === "zh" ? (LEVEL_ZH[p.level] || p.level) : p.level) + ")", go: function () { fitTo(f.geometry); } });
-        }
-      });
-      var seen = {};
-      loaded[1].forEach(function (f) {
-        var p = f.properties || {};
-        var key = p.person_id || p.name;
-        if (seen[key] || String(p.name || "").toLowerCase().indexOf(needle) < 0) { return; }
-        seen[key] = true;
-        var unit = loaded[0].filter(function (u) { return u.properties && u.properties.code === p.unit_code; })[0];
-        var where = unit ? unit.properties.name : (p.organisation || "");
-        results.push({ kind: t("chief"), label: p.name + " · " + (p.post || p.role || "") + " · " + where, go: function () {
-          if (p.reach_id !== undefined && p.reach_id !== null && p.reach_id !== "") {
-            highlightReach(String(p.reach_id)).then(function (r) { if (r) { fitTo(r.geometry); } });
-            showReach(String(p.reach_id));
-          } else if (f.geometry) {
-            fitTo(f.geometry);
-          } else if (p.river_id !== undefined && p.river_id !== null) {
-            fitRiver(String(p.river_id));
-          } else if (unit) {
-            fitTo(unit.geometry);
+    if (!q) { return Promise.resolve([]); }
+    return fetchJson("search" + query({ q: q, limit: 30 })).then(function (data) {
+      return (data.items || []).map(function (item) {
+        var level = item.level ? " (" + (state.lang === "zh" ? (LEVEL_ZH[item.level] || item.level) : item.level) + ")" : "";
+        return { kind: t(item.kind), label: item.label + (item.kind === "unit" ? level : ""), item: item, go: function () {
+          fitBox(item.bbox);
+          if (item.reach_id !== undefined && item.reach_id !== null) {
+            state.selectedLayer = null;
+            showReach(String(item.reach_id));
           }
-        } });
+        } };
       });
-      return results.slice(0, 50);
-    });
+    }).catch(function (error) { status(error.message); return []; });
   }
 
   function showSearchResults(results) {
@@ -452,7 +452,7 @@
       list.appendChild(el("li", { text: t("noResults") }));
     }
     results.forEach(function (r) {
-      var item = el("li", { tabindex: "0" }, [el("span", { "class": "kind", text: r.kind }), el("span", { text: r.label })]);
+      var item = el("li", { tabindex: "0", "data-kind": r.item.kind, "data-id": r.item.id }, [el("span", { "class": "kind", text: r.kind }), el("span", { text: r.label })]);
       item.addEventListener("click", function () { list.hidden = true; r.go(); });
       list.appendChild(item);
     });
@@ -470,6 +470,9 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-placeholder]"), function (node) {
       node.placeholder = t(node.getAttribute("data-i18n-placeholder"));
     });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-title]"), function (node) {
+      node.title = t(node.getAttribute("data-i18n-title"));
+    });
     $("lang").textContent = t("lang");
     var select = $("level");
     var current = state.level;
@@ -483,6 +486,12 @@
     updateDownloads();
   }
 
+  function setSideOpen(open) {
+    document.body.classList.toggle("side-collapsed", !open);
+    $("toggle-side").setAttribute("aria-expanded", open ? "true" : "false");
+    if (state.map) { state.map.resize(); }
+  }
+
   function bindControls() {
     $("level").addEventListener("change", function (e) {
       state.level = e.target.value;
@@ -491,8 +500,7 @@
     });
     $("asof").value = state.asOf;
     $("asof").addEventListener("change", function (e) {
-      state.asOf = e.target.value || new Date().toISOString().slice(0, 10);
-      state.chiefs = null;
+      state.asOf = e.target.value || chinaToday();
       reloadStyle();
       if (state.selected) { showReach(state.selected); }
     });
@@ -501,6 +509,7 @@
       applyLanguage();
       if (state.selected) { showReach(state.selected); }
     });
+    $("toggle-side").addEventListener("click", function () { setSideOpen(document.body.classList.contains("side-collapsed")); });
     $("problems").addEventListener("change", function (e) { setProblemsOnly(e.target.checked); });
     $("close-info").addEventListener("click", function () {
       $("info").hidden = true;
@@ -520,6 +529,7 @@
     if (LEVELS.indexOf(params.get("level")) >= 0) { state.level = params.get("level"); }
     if (params.get("datetime")) { state.asOf = params.get("datetime"); }
     bindControls();
+    setSideOpen(!window.matchMedia(NARROW).matches);
     applyLanguage();
     status(t("loading"));
     loadStyle().then(function (style) {
