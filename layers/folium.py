@@ -126,7 +126,13 @@ window.rivernet = window.rivernet || (function () {
     control.addTo(map);
     return control;
   }
-  var api = {layer: layer, legend: legend, ints: ints, data: {}, drawn: 0};
+  function furniture(map, credits) {
+    L.control.scale({position: "bottomleft", metric: true, imperial: false}).addTo(map);
+    if (credits) {
+      L.control.attribution({prefix: false}).addAttribution(esc(credits)).addTo(map);
+    }
+  }
+  var api = {layer: layer, legend: legend, furniture: furniture, ints: ints, data: {}, drawn: 0};
   return api;
 })();
 """
@@ -185,7 +191,9 @@ def explore(
     Returns
     -------
     folium.Map
-        The map, with the layer, a legend, tooltips, popups and a layer control.
+        The map, with the layer (problem categories wide and on top, as the catalog says), a
+        legend, tooltips, popups, a layer control, a metric scale bar and the project's data
+        credits (``project_meta`` ``attribution`` or ``sources``).
 
     Raises
     ------
@@ -225,6 +233,7 @@ def explore(
         tolerance = simplify_m if simplify_m is not None else (10.0 if len(frame) > 5000 else 0.0)
         _add_inline(fmap, frame, entry, lang=lang, show=True, simplify_m=tolerance)
     fmap.add_child(_legend(entry, lang=lang, level=level, as_of=as_of))
+    fmap.add_child(_furniture(catalog.data_credits(project)))
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, frame if not frame.empty or project is None else project.admin_units)
     return fmap
@@ -423,6 +432,9 @@ def encode_layer(
 ) -> dict[str, Any]:
     """The compact record of a layer that the inline decoder draws.
 
+    Features are listed (and so drawn) in the catalog's drawing order: a problem category
+    after, and so above, the categories below it.
+
     Parameters
     ----------
     frame
@@ -441,6 +453,7 @@ def encode_layer(
         ``counts``/``n`` (nesting of vertices into parts and features), ``styles``, ``labels``,
         ``cat`` (category index per feature), ``props`` and ``tip``.
     """
+    frame = in_drawing_order(frame, entry)
     geometry = _simplified(frame.geometry.to_numpy(), simplify_m)
     coords, counts, sizes = _flatten(geometry, entry.geometry_type)
     quantised = np.round(coords * SCALE).astype(np.int64)
@@ -460,6 +473,15 @@ def encode_layer(
         "props": _properties(frame, entry, lang=lang),
         "tip": _TOOLTIP_PROPERTIES,
     }
+
+
+def in_drawing_order(frame: gpd.GeoDataFrame, entry: Layer) -> gpd.GeoDataFrame:
+    """The features sorted bottom to top by their category's ``z`` (stable within one)."""
+    prop = entry.category_property
+    if prop is None or prop not in frame.columns or not entry.categories:
+        return frame
+    rank = frame[prop].map(entry.z_of).to_numpy()
+    return frame.iloc[np.argsort(rank, kind="stable")]
 
 
 def encode_ints(values: np.ndarray[Any, np.dtype[np.int64]]) -> str:
@@ -532,8 +554,8 @@ def _symbols(
     frame: gpd.GeoDataFrame, entry: Layer, *, lang: str
 ) -> tuple[list[int] | None, list[str], list[dict[str, Any]]]:
     """Category index per feature, legend labels and Leaflet path styles (fallback last)."""
-    styles = [_style(entry, category.color) for category in entry.categories]
-    styles.append(_style(entry, entry.color))
+    styles = [_style(entry, c.color, entry.width_of(c.value)) for c in entry.categories]
+    styles.append(_style(entry, entry.color, entry.width))
     labels = [category.label(lang) for category in entry.categories] + [""]
     prop = entry.category_property
     if prop is None or prop not in frame.columns or not entry.categories:
@@ -543,15 +565,15 @@ def _symbols(
     return codes.tolist(), labels, styles
 
 
-def _style(entry: Layer, color: str) -> dict[str, Any]:
+def _style(entry: Layer, color: str, width: float) -> dict[str, Any]:
     """The Leaflet path options of one category."""
-    style: dict[str, Any] = {"color": color, "weight": entry.width, "opacity": 0.9}
+    style: dict[str, Any] = {"color": color, "weight": width, "opacity": 0.9}
     if entry.geometry_type == "polygon":
         style["fill"] = entry.fill_opacity > 0
         style["fillColor"] = color
         style["fillOpacity"] = entry.fill_opacity
     if entry.geometry_type == "point":
-        style.update(radius=entry.width, fillColor=color, fillOpacity=0.9, weight=1)
+        style.update(radius=width, fillColor=color, fillOpacity=0.9, weight=1)
     if entry.dash:
         style["dashArray"] = " ".join(f"{d:g}" for d in entry.dash)
     return style
@@ -610,6 +632,26 @@ def _legend(entry: Layer, *, lang: str, level: str, as_of: dt.date | str | None)
     return Legend(script_json(legend_html(entry, lang=lang, level=level, as_of=as_of)))
 
 
+def _furniture(credits: str) -> Any:
+    """A metric scale bar (Leaflet's ``L.control.scale``) and the data credits, if any."""
+    from branca.element import MacroElement
+    from folium.template import Template
+
+    class Furniture(MacroElement):
+        _template = Template(
+            "{% macro script(this, kwargs) %}\n"
+            "rivernet.furniture({{ this._parent.get_name() }}, {{ this.credits }});\n"
+            "{% endmacro %}"
+        )
+
+        def __init__(self, credits: str) -> None:
+            super().__init__()
+            self._name = "RivernetFurniture"
+            self.credits = script_json(credits)
+
+    return Furniture(credits)
+
+
 def legend_html(
     entry: Layer, *, lang: str = "zh", level: str = "county", as_of: dt.date | str | None = None
 ) -> str:
@@ -641,13 +683,14 @@ def legend_html(
     rows = [f"<div style='font-weight:bold'>{escape(entry.title(lang))}</div>"]
     if subtitle:
         rows.append(f"<div style='color:#555'>{escape(' · '.join(subtitle))}</div>")
-    swatches = [(c.color, c.label(lang)) for c in entry.categories] or [
-        (entry.color, entry.title(lang))
+    swatches = [(c.color, c.label(lang), entry.width_of(c.value)) for c in entry.categories] or [
+        (entry.color, entry.title(lang), entry.width)
     ]
-    for color, label in swatches:
+    for color, label, width in swatches:
+        height = f"{max(round(width) + 1, 3)}px"  # problems wider, as on the map
         rows.append(
             f"<div><span style='display:inline-block;width:18px;height:"
-            f"{'10px;border-radius:50%' if entry.geometry_type == 'point' else '5px'};"
+            f"{'10px;border-radius:50%' if entry.geometry_type == 'point' else height};"
             f"background:{color};vertical-align:middle;margin-right:6px'></span>"
             f"{escape(label)}</div>"
         )

@@ -69,6 +69,9 @@ FORMATS = ("png", "svg", "pdf")
 _PAD = 0.04
 _NICE = (1, 2, 5)
 _HALO: list[Any] = []
+_ASPECT_LIMITS = (0.35, 2.0)  # height / width of the map frame
+_LEGEND_IN = {"zh": 1.8, "en": 2.6}  # width of the legend column, inches
+_TITLE_IN = 0.6  # height of the title row, inches
 
 
 def render(
@@ -111,7 +114,8 @@ def render(
     font
         A font file or family name to use instead of the CJK font found automatically.
     size_in
-        Figure size in inches.
+        Largest figure size in inches; the figure takes the shape of the extent (at its
+        latitude, within limits) plus a legend column beside the map.
     dpi
         Resolution of PNG output.
     project
@@ -185,7 +189,7 @@ def map_figure(
     frame = _layer_data(data, entry, as_of=as_of, level=level, policy=policy)
     bounds, unit_name = _extent(context, frame, extent)
     texts = _Texts(font)
-    figure = Figure(figsize=size_in, layout="constrained")
+    figure = Figure(figsize=_figure_size(bounds, size_in, lang=lang), layout="constrained")
     ax = figure.add_subplot()
     _frame_axes(ax, bounds)
     if context is not None:
@@ -445,25 +449,41 @@ def _place_names(
 
 
 def _draw_layer(ax: Axes, frame: gpd.GeoDataFrame, entry: Layer, bounds: tuple[float, ...]) -> None:
-    """The layer's features in their category colours (uncategorised ones in the layer colour)."""
+    """The layer's features, category by category in the catalog's drawing order.
+
+    Features that match no category come first, in the layer colour; then each category
+    bottom to top (``Layer.drawing_order``) with its own width, so problems lie wide on top.
+    """
     if frame.empty:
         return
     frame = frame.cx[bounds[0] : bounds[2], bounds[1] : bounds[3]]
     prop = entry.category_property
-    colors = (
-        frame[prop].map(entry.color_of)
-        if prop and prop in frame.columns
-        else np.full(len(frame), entry.color)
-    )
-    style: dict[str, Any] = {"zorder": 5}
+    values = frame[prop] if prop and prop in frame.columns else None
+    order = entry.drawing_order() if values is not None else ()
+    known = np.zeros(len(frame), dtype=bool)
+    for rank, category in enumerate(order, start=1):
+        part = (values == category.value).to_numpy()  # type: ignore[union-attr]
+        known |= part
+        _plot_part(ax, frame[part], entry, category.color, entry.width_of(category.value),
+                   zorder=5 + rank / 100)  # fmt: skip
+    _plot_part(ax, frame[~known], entry, entry.color, entry.width, zorder=5)
+
+
+def _plot_part(
+    ax: Axes, part: gpd.GeoDataFrame, entry: Layer, color: str, width: float, *, zorder: float
+) -> None:
+    """Features of one colour and width."""
+    if part.empty:
+        return
+    style: dict[str, Any] = {"zorder": zorder, "color": color}
     if entry.geometry_type == "line":
-        style.update(linewidth=entry.width, linestyle=(0, entry.dash) if entry.dash else "-")
+        style.update(linewidth=width, linestyle=(0, entry.dash) if entry.dash else "-")
+        style["capstyle"] = "round"
     elif entry.geometry_type == "point":
-        style.update(markersize=entry.width * 6, edgecolor="#ffffff", linewidth=0.5)
+        style.update(markersize=width * 6, edgecolor="#ffffff", linewidth=0.5)
     else:
         style.update(alpha=max(entry.fill_opacity, 0.3), edgecolor=None)
-    for color in dict.fromkeys(np.asarray(colors).tolist()):
-        frame[np.asarray(colors) == color].plot(ax=ax, color=color, **style)
+    part.plot(ax=ax, **style)
 
 
 def _title(
@@ -481,28 +501,55 @@ def _title(
 
 
 def _legend(ax: Axes, entry: Layer, *, lang: str, texts: _Texts) -> None:
-    """A legend with every catalog category of the layer."""
+    """A legend with every catalog category of the layer, beside the map frame.
+
+    It stands outside the axes (right of the map), so it never hides a feature; the figure
+    leaves room for it (see :func:`_figure_size`).
+    """
     from matplotlib.lines import Line2D
 
-    swatches = [(c.color, c.label(lang)) for c in entry.categories] or [
-        (entry.color, entry.title(lang))
+    swatches = [(c.color, c.label(lang), entry.width_of(c.value)) for c in entry.categories] or [
+        (entry.color, entry.title(lang), entry.width)
     ]
     handles = []
-    for color, label in swatches:
+    for color, label, width in swatches:
         if entry.geometry_type == "line":
-            handle = Line2D([], [], color=color, linewidth=max(entry.width, 2.5), label=label)
+            handle = Line2D([], [], color=color, linewidth=max(width, 2.5), label=label)
         else:
             marker = "o" if entry.geometry_type == "point" else "s"
             handle = Line2D(
                 [], [], color=color, marker=marker, linestyle="", markersize=9, label=label
             )
         handles.append(handle)
-    labels = "".join(label for _, label in swatches)
+    labels = "".join(label for _, label, _ in swatches)
     legend = ax.legend(
-        handles=handles, loc="lower right", framealpha=0.92, prop=texts.props(labels, 9),
-        title=entry.title(lang), title_fontproperties=texts.props(entry.title(lang), 10),
+        handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+        framealpha=0.92, prop=texts.props(labels, 9), title=entry.title(lang),
+        title_fontproperties=texts.props(entry.title(lang), 10),
     )  # fmt: skip
     legend.set_zorder(10)
+
+
+def _figure_size(
+    bounds: tuple[float, ...], size_in: tuple[float, float], *, lang: str
+) -> tuple[float, float]:
+    """The figure size: the map keeps the extent's shape at its latitude, plus legend and title.
+
+    The map's height/width ratio is the extent's, clamped to ``_ASPECT_LIMITS``; the map is as
+    large as fits in ``size_in`` once the legend column and the title row are set aside.
+    """
+    west, south, east, north = bounds
+    ground_width = (east - west) * math.cos(math.radians((south + north) / 2))
+    aspect = (north - south) / max(ground_width, 1e-12)
+    aspect = min(max(aspect, _ASPECT_LIMITS[0]), _ASPECT_LIMITS[1])
+    legend_in = _LEGEND_IN[lang]
+    map_width = max(size_in[0] - legend_in, 1.0)
+    map_height = max(size_in[1] - _TITLE_IN, 1.0)
+    if map_height / map_width > aspect:
+        map_height = map_width * aspect
+    else:
+        map_width = map_height / aspect
+    return (round(map_width + legend_in, 3), round(map_height + _TITLE_IN, 3))
 
 
 def _scale_bar(ax: Axes, bounds: tuple[float, ...], *, lang: str, texts: _Texts) -> None:
@@ -550,14 +597,14 @@ def _distance_text(length_m: float, lang: str) -> str:
 
 
 def _north_arrow(ax: Axes, *, lang: str, texts: _Texts) -> None:
-    """A north arrow in the upper right (the map's y axis points north)."""
+    """A north arrow in the upper right, wholly inside the frame (the y axis points north)."""
     ax.annotate(
-        "", xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
+        "", xy=(0.95, 0.89), xytext=(0.95, 0.80), xycoords="axes fraction", annotation_clip=False,
         arrowprops={"facecolor": "#000000", "width": 4, "headwidth": 12, "headlength": 10},
         zorder=9,
     )  # fmt: skip
     north = "北" if lang == "zh" else "N"
-    ax.text(0.95, 0.955, north, transform=ax.transAxes, ha="center", va="bottom", zorder=9,
+    ax.text(0.95, 0.895, north, transform=ax.transAxes, ha="center", va="bottom", zorder=9,
             fontproperties=texts.props(north, 11, weight="bold"))  # fmt: skip
 
 

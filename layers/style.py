@@ -2,10 +2,11 @@
 
 :func:`maplibre_style` writes one vector source per catalog layer (pointing at the server's
 TileJSON documents) and the style layers that draw it: fills and outlines for polygons, lines
-(dashed where the catalog says so) and circles for points. Colours come only from the catalog:
-a layer with categories gets a ``match`` expression on its category property. The legend (titles
-and category labels in Chinese and English) travels in the style's ``metadata`` under
-``rivernet:legend``, so a web page can draw it without a second request.
+(dashed where the catalog says so) and circles for points. Colours, widths and drawing order come
+only from the catalog: a layer with categories gets ``match`` expressions on its category
+property for ``line-color``, ``line-width`` and ``line-sort-key`` (problems wide and on top).
+The legend (titles and category labels in Chinese and English) travels in the style's
+``metadata`` under ``rivernet:legend``, so a web page can draw it without a second request.
 
 The style has no ``glyphs`` or ``sprite`` URL and no symbol layers: every resource it names is
 on the serving machine, so the map works offline; labels (Chinese included) are HTML.
@@ -16,9 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from rivernet.layers.catalog import MAP_LAYERS, Layer
+from rivernet.layers.catalog import MAP_LAYERS, Category, Layer
 
-__all__ = ["BACKGROUND", "color_expression", "legend", "maplibre_style", "style_layers"]
+__all__ = [
+    "BACKGROUND",
+    "color_expression",
+    "legend",
+    "maplibre_style",
+    "sort_key_expression",
+    "style_layers",
+    "width_expression",
+]
 
 BACKGROUND = "#f4f1ea"
 """Background colour of the map (there is no online base map by default)."""
@@ -149,18 +158,59 @@ def style_layers(entry: Layer, *, visible: bool = True) -> list[Json]:
 
 
 def _line(entry: Layer, color: Any, common: Json) -> Json:
-    """Source, zoom range, layout and paint of a line layer."""
+    """Source, zoom range, layout and paint of a line layer.
+
+    A categorised layer gets a data-driven width (each category's catalog width at every zoom
+    stop) and a ``line-sort-key`` of the category's ``z``, so problems lie wide and on top.
+    """
     stops: list[Any] = []
     for zoom, factor in _LINE_ZOOM_SCALE:
-        stops += [zoom, round(entry.width * factor, 3)]
+        stops += [zoom, width_expression(entry, factor)]
     paint: Json = {
         "line-color": color,
         "line-width": ["interpolate", ["linear"], ["zoom"], *stops],
     }
     if entry.dash:
         paint["line-dasharray"] = list(entry.dash)
-    layout = {**common["layout"], "line-join": "round", "line-cap": "round"}
+    layout: Json = {**common["layout"], "line-join": "round", "line-cap": "round"}
+    if _categorised(entry):
+        layout["line-sort-key"] = sort_key_expression(entry)
     return {**common, "layout": layout, "paint": paint}
+
+
+def _categorised(entry: Layer) -> bool:
+    return entry.category_property is not None and bool(entry.categories)
+
+
+def _match(entry: Layer, value: Callable[[Category], Any], default: Any) -> Any:
+    """``["match", category property, value, output, ..., default]``, or ``default`` alone."""
+    if not _categorised(entry):
+        return default
+    expression: list[Any] = ["match", ["to-string", ["get", entry.category_property]]]
+    for category in entry.categories:
+        expression += [category.value, value(category)]
+    return [*expression, default]
+
+
+def width_expression(entry: Layer, factor: float = 1.0) -> Any:
+    """The line width of each category (catalog ``width``) times ``factor``.
+
+    Returns
+    -------
+    float or list
+        The layer width, or a ``match`` expression when categories have their own widths.
+    """
+    widths = {entry.width_of(category.value) for category in entry.categories}
+    if widths <= {entry.width}:
+        return round(entry.width * factor, 3)
+    return _match(
+        entry, lambda c: round(entry.width_of(c.value) * factor, 3), round(entry.width * factor, 3)
+    )
+
+
+def sort_key_expression(entry: Layer) -> Any:
+    """The drawing priority (catalog ``z``) of each category: higher keys are drawn on top."""
+    return _match(entry, lambda c: c.z, 0)
 
 
 def color_expression(entry: Layer) -> Any:
@@ -176,12 +226,7 @@ def color_expression(entry: Layer) -> Any:
     str or list
         ``"#rrggbb"`` or ``["match", ["get", prop], value, colour, ..., default]``.
     """
-    if entry.category_property is None or not entry.categories:
-        return entry.color
-    expression: list[Any] = ["match", ["to-string", ["get", entry.category_property]]]
-    for category in entry.categories:
-        expression += [category.value, category.color]
-    return [*expression, entry.color]
+    return _match(entry, lambda c: c.color, entry.color)
 
 
 def legend(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
@@ -197,7 +242,7 @@ def legend(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
     list of dict
         ``{"id", "title_zh", "title_en", "geometry_type", "color", "width", "dash",
         "fill_opacity", "property", "categories": [{"value", "color", "label_zh",
-        "label_en"}]}`` per layer that has ``legend`` set.
+        "label_en", "width", "z", "problem"}]}`` per layer that has ``legend`` set.
     """
     return [
         {
@@ -217,6 +262,9 @@ def legend(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
                     "color": c.color,
                     "label_zh": c.label_zh,
                     "label_en": c.label_en,
+                    "width": entry.width_of(c.value),
+                    "z": c.z,
+                    "problem": c.problem,
                 }
                 for c in entry.categories
             ],

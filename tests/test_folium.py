@@ -118,6 +118,7 @@ def test_explore_a_result_frame(project: rivernet.Project) -> None:
     page = rivernet.explore(gaps, layer="coverage_gaps").get_root().render()
     assert layer("coverage_gaps").title_zh in page
     assert external_references(page) == []
+    assert "rivernet.furniture(map_" in page and ', "");' in page  # a frame names no sources
 
 
 @given(st.lists(st.integers(min_value=-(2**40), max_value=2**40), max_size=200))
@@ -205,6 +206,8 @@ def test_map_draws_in_headless_chromium(tmp_path: Path, project: rivernet.Projec
     expected = len(project.admin_units) + len(project.lakes)
     assert drawn > expected
     assert "rivernet-legend" in dom
+    assert "leaflet-control-scale" in dom  # the metric scale bar
+    assert "leaflet-control-attribution" in dom and "HydroRIVERS" in dom  # the data credits
 
 
 def test_tile_urls_are_served_by_rivernet_serve(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,14 @@ def test_maps_are_inline_svg_with_the_catalog_legend(page: str) -> None:
         assert f"<!-- {category.label_zh} -->" in page
 
 
+def test_problems_are_mapped_at_their_level(page: str) -> None:
+    # 虎丘区's expired terms are township level: a township map joins the county one.
+    assert "<figcaption>河长覆盖（县级）</figcaption>" in page
+    assert "<figcaption>河长覆盖（乡级）</figcaption>" in page
+    township = page[page.index("河长覆盖（乡级）2025") if "河长覆盖（乡级）2025" in page else 0 :]
+    assert layer("coverage").color_of("expired").lower() in township.lower()
+
+
 def test_report_is_self_contained(page: str) -> None:
     assert [s for s in tag_references(page) if not s.startswith(("data:", "#"))] == []
     # Only XML namespace names remain (the inline SVG's xmlns), which are never fetched.

@@ -113,6 +113,17 @@ def test_extent_is_the_units_bounds(project: rivernet.Project, tmp_path: Path) -
     np.testing.assert_allclose(shown, (west, south, east, north), atol=1e-6)
 
 
+def test_legend_stands_beside_the_map(project: rivernet.Project) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = map_figure(project, layer="coverage", extent=COUNTY, as_of=AS_OF)
+    FigureCanvasAgg(figure).draw()
+    ax = figure.axes[0]
+    legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= frame.x1  # outside the frame: it hides no feature
+    assert legend.x1 <= figure.bbox.x1 + 1  # and inside the canvas
+
+
 def test_scale_bar_is_true_at_the_map_latitude(project: rivernet.Project) -> None:
     figure = map_figure(project, layer="lakes", extent=COUNTY)
     west, east, lat, length_m = figure.axes[0].rivernet_scale_bar

@@ -79,3 +79,13 @@ def test_visibility_and_optional_basemap() -> None:
     with_base = maplibre_style(url, basemap_url=tianditu, basemap_attribution="天地图")
     assert with_base["sources"]["basemap"]["tiles"] == [tianditu]
     assert [s["id"] for s in with_base["layers"][:2]] == ["background", "basemap"]
+
+
+def test_legend_carries_widths_and_drawing_order() -> None:
+    (coverage,) = legend([layer("coverage")])
+    by_value = {c["value"]: c for c in coverage["categories"]}
+    entry = layer("coverage")
+    for value, item in by_value.items():
+        assert item["width"] == entry.width_of(value) and item["z"] == entry.z_of(value)
+    assert by_value["expired"]["problem"] and not by_value["covered"]["problem"]
+    assert by_value["expired"]["z"] > by_value["gap"]["z"] > by_value["covered"]["z"]

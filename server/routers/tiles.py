@@ -25,7 +25,6 @@ outside the tile matrix are answered 404 with a problem+json body.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from fastapi.responses import Response
 
 from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
-from rivernet.layers.catalog import MAP_LAYERS, Layer, layer
+from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
 from rivernet.layers.mvt import TileLayer
 from rivernet.layers.raster import RasterLayer, png_bytes
 from rivernet.layers.sources import layer_frame
@@ -505,19 +504,8 @@ def tilejson_document(
 
 
 def attribution(state: AppState) -> str:
-    """The data sources of the project, for map attribution.
-
-    ``project_meta`` key ``attribution`` when set, else its ``sources`` (a JSON list, as the
-    sample has) joined with semicolons; empty when the project names none.
-    """
-    meta = state.project.meta
-    if meta.get("attribution"):
-        return str(meta["attribution"])
-    try:
-        sources = json.loads(meta.get("sources", "[]"))
-    except ValueError:
-        return str(meta.get("sources", ""))
-    return "; ".join(str(s) for s in sources) if isinstance(sources, list) else str(sources)
+    """The data sources of the project, for map attribution (:func:`catalog.data_credits`)."""
+    return data_credits(state.project)
 
 
 def project_bounds(state: AppState) -> tuple[float, float, float, float]:
