@@ -53,6 +53,7 @@ _LAZY = {
     "incident": "rivernet.incidents",
     "attach_names": "rivernet.names",
     "rivers": "rivernet.dossier",
+    "resolve_named_roster": "rivernet.named_roster",
     "explore": "rivernet.layers.folium",
     "render": "rivernet.layers.static",
     "unit_report": "rivernet.layers.report",

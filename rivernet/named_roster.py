@@ -1,0 +1,538 @@
+"""Rosters keyed by river name and unit, as public lists are written (issue 12, item 3).
+
+Offices publish chiefs as "河流名称, 行政区, 层级, 姓名, 职务": a river named inside a unit,
+not reach ids. :func:`resolve_named_roster` turns such rows into a :class:`rivernet.roster.Roster`
+whose assignments are the river's responsibility pieces inside the unit (one assignment per
+contiguous stretch of a reach), and :func:`read_named_roster` reads such a list from CSV or
+Excel.
+
+A river is the connected reaches of matching names (:func:`rivernet.dossier.river_labels`,
+names compared with :func:`rivernet.names.name_keys`, so 京杭运河 matches 京杭大运河 and a
+trailing 河 is optional) or, when the row gives a river code, the reaches with that
+``river_code``. A unit is a 6-digit admin code or a name of the project's admin units, or a
+9/12-digit code or a name of the roster's sub-county units (township and village rows resolve
+to the river's pieces inside their county).
+
+Every row is checked and every problem reported at once (:class:`rivernet.errors.RosterError`,
+``(line, message)`` pairs, the header being line 1): a river name that two unconnected rivers of
+the unit answer to (the candidates are listed), a river not found in the unit (the names found
+there are listed), an unknown or ambiguous unit. Nothing is returned unless every row resolves.
+A stated length (长度, km) that differs from the resolved one by more than ``length_tolerance``
+is a :class:`rivernet.errors.DataQualityWarning`, not an error.
+
+Choices: ``valid_from`` (任期开始) defaults to today in China when blank (a published list
+names the chiefs in office now); ``role`` (角色) defaults to 河长; start and end descriptions
+(起点, 终点) are not used to cut the stretch: the whole river inside the unit is assigned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from rivernet._spreadsheet import canonical_column, read_table
+from rivernet.admin import POLYGON_LEVELS, level_of_code, normalise_code
+from rivernet.build import level_from_word
+from rivernet.dossier import river_labels
+from rivernet.errors import DataQualityWarning, InputError, RosterError
+from rivernet.names import CODE_COLUMN, NAME_COLUMN, name_keys, normalise_name
+from rivernet.pieces import piece_table
+from rivernet.policy import ROLES
+from rivernet.roster import (
+    ASSIGNMENT_COLUMNS,
+    PERSON_COLUMNS,
+    Roster,
+    overlapping_term_problems,
+    parse_date,
+    today,
+)
+
+if TYPE_CHECKING:
+    from rivernet.project import Project
+
+__all__ = ["LENGTH_TOLERANCE", "read_named_roster", "resolve_named_roster"]
+
+LENGTH_TOLERANCE = 0.2
+"""Share by which a stated length may differ from the resolved one before a warning."""
+
+DEFAULT_ROLE = "河长"
+_EPS_M = 1e-6
+_MAX_NAMES = 5
+# Headers of named rosters that the roster reader does not know, after normalising.
+_EXTRA_HEADERS = {
+    "river_name": ("river_name", "river", "河流名称", "河流", "河名", "河流名", "河湖名称"),
+    "length_km": ("length_km", "length", "长度", "河长", "河段长度", "长度km", "长度公里"),
+    "unit": ("unit", "行政区划", "所在行政区", "所在地"),
+}
+_HEADER_LOOKUP = {alias: column for column, aliases in _EXTRA_HEADERS.items() for alias in aliases}
+# What the roster reader calls the columns of a named roster.
+_RENAMED = {"river_id": "river_code", "unit_code": "unit", "unit_name": "unit"}
+_UNIT_SUFFIXES = (
+    "自治县",
+    "自治州",
+    "街道",
+    "乡镇",
+    "省",
+    "市",
+    "县",
+    "区",
+    "镇",
+    "乡",
+    "村",
+    "旗",
+)
+
+Problem = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    code: str
+    name: str
+    level: str
+
+
+def read_named_roster(
+    project: Project,
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    length_tolerance: float = LENGTH_TOLERANCE,
+) -> Roster:
+    """Read a roster keyed by river name and unit from CSV or Excel and resolve it.
+
+    Parameters
+    ----------
+    project
+        The project whose reaches carry names (``name``) and whose admin units the rows name.
+    path
+        A ``.csv`` (UTF-8 or GBK) or ``.xlsx`` file with the headers 河流名称 or 河流编码,
+        行政区 (a name or a code) or 行政区划代码, 层级, 姓名, 职务, and optionally 长度 (km),
+        角色, 任期开始, 任期结束, 任命文件.
+    sheet
+        The worksheet to read (default: the first).
+    length_tolerance
+        See :func:`resolve_named_roster`.
+
+    Returns
+    -------
+    Roster
+        The resolved roster.
+
+    Raises
+    ------
+    RosterError
+        With every ``(line, message)`` problem (line = row in the file); nothing is returned.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise RosterError(f"roster file {file} does not exist; check the path")
+    raw = read_table(file, sheet=sheet)
+    headers = [h or f"column {i + 1}" for i, h in enumerate(raw.headers)]
+    width = len(headers)
+    frame = pd.DataFrame([cells[:width] for _, cells in raw.rows], columns=headers)
+    frame["line"] = [line for line, _ in raw.rows]
+    return _resolve(project, frame, length_tolerance, file.name, list(raw.problems))
+
+
+def resolve_named_roster(
+    project: Project,
+    rows: pd.DataFrame,
+    *,
+    length_tolerance: float = LENGTH_TOLERANCE,
+    source: str = "named roster",
+) -> Roster:
+    """Resolve rows naming a river and a unit to the river's pieces inside that unit.
+
+    Parameters
+    ----------
+    project
+        The project whose reaches carry names (``name``, see
+        :func:`rivernet.names.attach_names`) or river codes (``river_code``).
+    rows
+        One row per chief and river, with Chinese or English headers: river name (河流名称,
+        ``river_name``) or code (河流编码, ``river_code``), unit (行政区 / 行政区划代码,
+        ``unit``: a name or a 6/9/12-digit code), level (层级; default the unit's level), name
+        (姓名), post (职务) and optionally length (长度, km), role (角色, default 河长), term
+        (任期开始 / 任期结束; the start defaults to today), source document (任命文件). A
+        ``line`` column gives the row numbers used in messages (default: header = line 1).
+    length_tolerance
+        A stated length differing from the resolved one by more than this share of the
+        resolved length is warned about.
+    source
+        Where the rows came from (messages and generated assignment ids).
+
+    Returns
+    -------
+    Roster
+        People and one assignment per contiguous stretch of a reach; the units, boards and
+        contacts are left to the project's roster (:attr:`Roster.missing`).
+
+    Raises
+    ------
+    RosterError
+        With every ``(line, message)`` problem; nothing is returned.
+
+    Warns
+    -----
+    DataQualityWarning
+        For each row whose stated length differs too much from the resolved one.
+    """
+    return _resolve(project, rows, length_tolerance, source, [])
+
+
+def _resolve(
+    project: Project,
+    rows: pd.DataFrame,
+    tolerance: float,
+    source: str,
+    problems: list[Problem],
+) -> Roster:
+    frame = _canonical_frame(rows)
+    missing = [c for c in ("unit", "name") if c not in frame.columns]
+    if "river_name" not in frame.columns and "river_code" not in frame.columns:
+        missing.insert(0, "river_name or river_code")
+    if missing:
+        problems.append(
+            (1, f"missing column(s) {', '.join(missing)} (河流名称/河流编码, 行政区, 姓名)")
+        )
+        raise _error(source, problems)
+    resolver = _Resolver(project)
+    people: dict[str, dict[str, Any]] = {}
+    assignments: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for record in frame.to_dict("records"):
+        values = {str(key): value for key, value in record.items()}
+        line = int(values["line"])
+        try:
+            row_people, row_assignments, note = resolver.row(values, line, source, tolerance)
+        except InputError as error:
+            problems.append((line, str(error)))
+            continue
+        people.setdefault(row_people["person_id"], row_people)
+        assignments += row_assignments
+        notes += [note] if note else []
+    table = pd.DataFrame(assignments, columns=list(ASSIGNMENT_COLUMNS))
+    for column in ("valid_from", "valid_to"):
+        table[column] = pd.to_datetime(table[column])
+    problems += overlapping_term_problems(table)
+    roster = Roster(
+        pd.DataFrame(list(people.values()), columns=list(PERSON_COLUMNS)),
+        table,
+        source=source,
+        missing=("units", "boards", "contact"),
+    )
+    if not problems:
+        problems += project.roster_problems(roster)
+    if problems:
+        raise _error(source, problems)
+    for note in notes:
+        warnings.warn(note, DataQualityWarning, stacklevel=3)
+    return roster
+
+
+def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for header in rows.columns:
+        column = _column(header)
+        if column is not None and column not in columns:
+            columns[column] = rows[header].to_numpy(dtype=object)
+    frame = pd.DataFrame(columns, index=range(len(rows)))
+    if "line" not in frame.columns:
+        frame["line"] = np.arange(2, len(rows) + 2)
+    return frame
+
+
+def _column(header: object) -> str | None:
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header))).lower()
+    if text == "line":
+        return "line"
+    bare = re.sub(r"\((km|公里|m|米)\)$", r"\1", text)
+    if bare in _HEADER_LOOKUP:
+        return _HEADER_LOOKUP[bare]
+    if bare in ("river_code", "unit"):
+        return bare
+    canonical = canonical_column(header)
+    return _RENAMED.get(canonical, canonical) if canonical else None
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def _code_text(value: Any) -> str:
+    text = _text(value)
+    return text[:-2] if re.fullmatch(r"\d+\.0", text) else text
+
+
+class _Resolver:
+    """The project's units, pieces and river labels, looked up once for all rows."""
+
+    def __init__(self, project: Project) -> None:
+        reaches = project.network.reaches
+        self.pieces = piece_table(project)
+        names = (
+            reaches[NAME_COLUMN].map(normalise_name)
+            if NAME_COLUMN in reaches.columns
+            else pd.Series("", index=reaches.index)
+        )
+        self.names = names.to_numpy(dtype=object)
+        self.labels = (
+            river_labels(project.network)
+            if NAME_COLUMN in reaches.columns
+            else np.full(len(reaches), -1, dtype=np.int64)
+        )
+        self.codes = (
+            reaches[CODE_COLUMN].map(_code_text).to_numpy(dtype=object)
+            if CODE_COLUMN in reaches.columns
+            else None
+        )
+        self.keys = {name: name_keys(name) for name in set(self.names.tolist()) if name}
+        self.units = _units(project)
+
+    def row(
+        self, values: dict[str, Any], line: int, source: str, tolerance: float
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+        problems: list[str] = []
+        name = _text(values.get("name"))
+        if not name:
+            problems.append("no name (姓名): give the chief's name")
+        unit = self._unit(_text(values.get("unit")), _text(values.get("level")), problems)
+        level = self._level(_text(values.get("level")), unit, problems)
+        role = _text(values.get("role")) or DEFAULT_ROLE
+        if role not in ROLES:
+            problems.append(f"role {role!r} is not one of {', '.join(ROLES)}")
+        valid_from, valid_to = _term(values, problems)
+        stated = _length_km(values.get("length_km"), problems)
+        stretches = pd.DataFrame()
+        if unit is not None:
+            stretches = self._stretches(values, unit, problems)
+        if problems:
+            raise InputError("; ".join(problems))
+        assert unit is not None and level is not None
+        post = _text(values.get("post"))
+        key = f"{name}|{post}|{unit.code}".encode()
+        person = {
+            "person_id": "P" + hashlib.sha1(key).hexdigest()[:10],
+            "name": name,
+            "post": post or None,
+            "organisation": None,
+            "level": level,
+            "unit_code": unit.code,
+            "contact": None,
+            "is_fictional": False,
+        }
+        rows = [
+            {
+                "assignment_id": f"{source}:{line}:{k + 1}",
+                "person_id": person["person_id"],
+                "level": level,
+                "unit_code": unit.code,
+                "role": role,
+                "reach_id": reach,
+                "from_m": start,
+                "to_m": end,
+                "river_id": None,
+                "lake_id": None,
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+                "source_document": _text(values.get("source_document")) or None,
+                "line": line,
+            }
+            for k, (reach, start, end) in enumerate(stretches.itertuples(index=False))
+        ]
+        resolved = float((stretches["to_m"] - stretches["from_m"]).sum()) / 1000.0
+        note = ""
+        if stated is not None and abs(stated - resolved) > tolerance * resolved:
+            note = (
+                f"{source} line {line}: stated length {stated:g} km differs from the resolved "
+                f"length {resolved:.3f} km of {_river_text(values)} in {unit.name or unit.code} "
+                f"by more than {tolerance:.0%}; check the river, the unit or the length"
+            )
+        return person, rows, note
+
+    def _unit(self, text: str, level_text: str, problems: list[str]) -> _Unit | None:
+        if not text:
+            problems.append("no unit (行政区): give the unit's name or code")
+            return None
+        if re.fullmatch(r"\d+(\.0+)?", text):
+            try:
+                code = normalise_code(text)
+            except InputError as error:
+                problems.append(str(error))
+                return None
+            unit = next((u for u in self.units if u.code == code), None)
+            if unit is None and len(code) > 6 and any(u.code == code[:6] for u in self.units):
+                unit = _Unit(code, "", level_of_code(code))
+            if unit is None:
+                problems.append(f"admin code {code} is not in the project's admin units")
+            return unit
+        found = [u for u in self.units if u.name == text]
+        if not found:
+            found = [u for u in self.units if _stem(u.name) == _stem(text)]
+        level = level_from_word(level_text) if level_text else None
+        if len(found) > 1 and level is not None:
+            found = [u for u in found if u.level == level] or found
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(f"{u.name} ({u.code})" for u in found)
+            problems.append(f"unit {text!r} is ambiguous: {listed}; give the code")
+        else:
+            problems.append(f"unit {text!r} is not a unit of the project; give its code")
+        return None
+
+    def _level(self, text: str, unit: _Unit | None, problems: list[str]) -> str | None:
+        if unit is None:
+            return None
+        if not text:
+            return unit.level
+        level = level_from_word(text)
+        if level is None:
+            problems.append(f"level {text!r} is not a level word (省/市/县/乡镇/村)")
+        elif level != unit.level and not (text == "市" and unit.level == "county"):
+            problems.append(f"level {text!r} does not match unit {unit.code}, a {unit.level}")
+            return None
+        return unit.level
+
+    def _stretches(self, values: dict[str, Any], unit: _Unit, problems: list[str]) -> pd.DataFrame:
+        pieces = self.pieces
+        if unit.level in POLYGON_LEVELS:
+            inside = pieces[pieces[f"{unit.level}_code"].astype(str) == unit.code]
+        else:
+            inside = pieces[pieces["county_code"].astype(str) == unit.code[:6]]
+        positions = inside["position"].to_numpy(dtype=np.int64)
+        river_name = _text(values.get("river_name"))
+        code = _code_text(values.get("river_code"))
+        unit_text = f"{unit.name or unit.code} ({unit.code})"
+        if river_name:
+            keys = name_keys(river_name)
+            matching = {name for name, k in self.keys.items() if k & keys}
+            hit = np.array([self.names[p] in matching for p in positions], dtype=bool)
+        elif self.codes is None:
+            problems.append(f"the network has no {CODE_COLUMN} column; give the river name")
+            return inside.iloc[:0]
+        else:
+            hit = np.array([self.codes[p] == code for p in positions], dtype=bool)
+        chosen = inside[hit]
+        if chosen.empty:
+            present = _names_by_length(inside, self.names)
+            there = ", ".join(present[:_MAX_NAMES]) if present else "no named river"
+            problems.append(f"no river {_river_text(values)} in {unit_text}; rivers there: {there}")
+            return chosen
+        labels = self.labels[chosen["position"].to_numpy(dtype=np.int64)]
+        if river_name and len(set(labels.tolist())) > 1:
+            candidates = []
+            for label in sorted(set(labels.tolist())):
+                part = chosen[labels == label]
+                ids = ", ".join(str(r) for r in dict.fromkeys(part["reach_id"].tolist()))
+                km = float((part["to_m"] - part["from_m"]).sum()) / 1000.0
+                candidates.append(f"reaches {ids} ({km:.3f} km)")
+            problems.append(
+                f"{len(candidates)} rivers named {river_name!r} in {unit_text}: "
+                f"{'; '.join(candidates)}; give the river code or a smaller unit"
+            )
+        return _merged(chosen)
+
+
+def _units(project: Project) -> list[_Unit]:
+    admin = project.admin_units
+    names = admin["name"] if "name" in admin.columns else pd.Series("", index=admin.index)
+    units = [
+        _Unit(normalise_code(code), _text(name), level_of_code(code))
+        for code, name in zip(admin["code"], names, strict=True)
+    ]
+    roster = project.roster
+    if roster is not None and not roster.units.empty:
+        units += [
+            _Unit(normalise_code(code), _text(name), level_of_code(code))
+            for code, name in zip(roster.units["code"], roster.units["name"], strict=True)
+        ]
+    return units
+
+
+def _stem(name: str) -> str:
+    for suffix in _UNIT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def _river_text(values: dict[str, Any]) -> str:
+    name = _text(values.get("river_name"))
+    return repr(name) if name else f"with code {_code_text(values.get('river_code'))}"
+
+
+def _names_by_length(pieces: pd.DataFrame, names: np.ndarray) -> list[str]:
+    frame = pd.DataFrame(
+        {"name": names[pieces["position"].to_numpy(dtype=np.int64)],
+         "length": (pieces["to_m"] - pieces["from_m"]).to_numpy()}
+    )  # fmt: skip
+    frame = frame[frame["name"] != ""]
+    totals = frame.groupby("name")["length"].sum().sort_values(ascending=False, kind="stable")
+    return [str(n) for n in totals.index]
+
+
+def _merged(pieces: pd.DataFrame) -> pd.DataFrame:
+    """Contiguous pieces of one reach as one stretch (reach_id, from_m, to_m)."""
+    stretches: list[list[Any]] = []
+    starts = pieces["from_m"].to_numpy(dtype=float)
+    ends = pieces["to_m"].to_numpy(dtype=float)
+    for reach, start, end in zip(pieces["reach_id"].tolist(), starts, ends, strict=True):
+        last = stretches[-1] if stretches else None
+        if last is not None and last[0] == reach and abs(last[2] - start) < _EPS_M:
+            last[2] = float(end)
+        else:
+            stretches.append([reach, float(start), float(end)])
+    return pd.DataFrame(stretches, columns=["reach_id", "from_m", "to_m"])
+
+
+def _term(values: dict[str, Any], problems: list[str]) -> tuple[dt.date | None, dt.date | None]:
+    days: list[dt.date | None] = []
+    for column in ("valid_from", "valid_to"):
+        try:
+            days.append(parse_date(values.get(column)))
+        except InputError as error:
+            days.append(None)
+            problems.append(f"{column}: {error}")
+    start, end = days
+    start = start or today()
+    if end is not None and end < start:
+        problems.append(f"valid_to {end} is before valid_from {start}; swap them or fix the year")
+    return start, end
+
+
+def _length_km(value: Any, problems: list[str]) -> float | None:
+    text = _text(value).replace(",", "")
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        problems.append(f"length {value!r} is not a number of kilometres")
+        return None
+    if not np.isfinite(number) or number <= 0:
+        problems.append(f"length {value!r} is not a positive number of kilometres")
+        return None
+    return number
+
+
+def _error(source: str, problems: list[Problem]) -> RosterError:
+    problems = sorted(set(problems))
+    shown = "\n".join(f"- line {line}: {message}" for line, message in problems)
+    return RosterError(
+        f"{source}: {len(problems)} problem(s); nothing was imported. Fix these rows and "
+        f"import again:\n{shown}",
+        problems,
+    )
