@@ -30,6 +30,7 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Geod
 
+from rivernet.admin import MUNICIPALITIES
 from rivernet.errors import InputError
 
 if TYPE_CHECKING:
@@ -56,7 +57,14 @@ _REAL_PREFIXES = (
     *range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
     *range(61, 66), 71, 81, 82,
 )  # fmt: skip
-_PROVINCE_PREFIXES = _REAL_PREFIXES + tuple(p for p in range(11, 100) if p not in _REAL_PREFIXES)
+# Municipalities (北京, 天津, 上海, 重庆) have one city-level unit (NN0100) in GB/T 2260, so their
+# prefixes cannot take the several cities of a synthetic province.
+_MUNICIPAL_PREFIXES = frozenset(int(code[:2]) for code in MUNICIPALITIES)
+_PROVINCE_PREFIXES = tuple(
+    p
+    for p in _REAL_PREFIXES + tuple(p for p in range(11, 100) if p not in _REAL_PREFIXES)
+    if p not in _MUNICIPAL_PREFIXES
+)
 
 
 def synthetic_network(

@@ -651,7 +651,9 @@ def _check_admin_units(file: Path, units: gpd.GeoDataFrame, network: RiverNetwor
     """Refuse inconsistent codes and parents; warn about geometric defects and GCJ-02."""
     problems = [p for p in hierarchy_problems(units) if p.kind != "missing_parent"]
     if problems:
-        lines = "\n".join(f"- {problem.message}" for problem in problems)
+        lines = "\n".join(f"- {problem.message}" for problem in problems[:20])
+        if len(problems) > 20:
+            lines += f"\n- ... and {len(problems) - 20} more"
         raise AdminUnitsError(
             f"layer 'admin_units' of {file} has {len(problems)} problem(s) with its codes and "
             f"hierarchy:\n{lines}\nFix the layer (rivernet.admin.validate_admin_units lists "

@@ -256,3 +256,16 @@ def test_coverage_tiles_follow_the_server_policy(
         in_tile, in_items = _township_statuses(client, as_of.isoformat(), tile)
     assert {status for _, status in in_tile} == {"not_required"}
     assert in_tile <= in_items
+
+
+def test_the_page_has_a_cjk_web_font_of_its_own(client: TestClient) -> None:
+    """Browsers without a CJK font (a bare Linux machine) get Noto Sans SC from the server."""
+    font = client.get("/fonts/cjk.otf")
+    assert font.status_code == 200 and font.headers["content-type"] == "font/otf"
+    assert font.content[:4] == b"OTTO" and len(font.content) > 1_000_000
+    assert font.headers["etag"]
+    css = client.get("/static/app.css").text
+    assert 'url("../fonts/cjk.otf")' in css and "unicode-range" in css
+    # system CJK fonts come first: the web font is downloaded only where none is installed
+    stack = css[css.index('font-family: "PingFang SC"') :].split(";")[0]
+    assert stack.index("PingFang SC") < stack.index("rivernet CJK")

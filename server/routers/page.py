@@ -17,6 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
 from rivernet.errors import NotFoundError
+from rivernet.layers.static import pip_font_files
 from rivernet.server.http import PreparedBody, openapi_responses, send_body
 
 __all__ = ["STATIC", "router"]
@@ -64,6 +65,24 @@ async def api_docs(request: Request) -> HTMLResponse:
         swagger_favicon_url="data:,",
         swagger_ui_parameters={"validatorUrl": None},
     )
+
+
+@router.get("/fonts/cjk.otf", summary="The CJK web font of the map", include_in_schema=False)
+async def cjk_font(request: Request) -> Response:
+    """Noto Sans SC (SIL OFL) from the pip font package, for browsers without a CJK font.
+
+    The page's CSS lists it after the system CJK fonts, so a browser downloads it only when
+    none of those is installed (a bare Linux machine, a kiosk); Chinese then never shows as
+    empty boxes, and nothing is fetched from outside the server.
+    """
+    files = pip_font_files()
+    if not files:
+        raise NotFoundError(
+            "no CJK web font: install the pip package pylopdf-fonts-zh-cn (rivernet[maps]); "
+            "browsers with a system CJK font do not need it"
+        )
+    file = Path(files[0])
+    return send_body(request, _read(file, file.stat().st_mtime_ns), "font/otf")
 
 
 @router.get("/static/{path:path}", summary="Files of the web map", include_in_schema=False)

@@ -545,6 +545,10 @@
         var b = style.metadata && style.metadata["rivernet:bounds"];
         if (b) { map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, animate: false }); }
         renderLegend();
+        if (window.matchMedia(NARROW).matches) {  // credits folded to an (i) on a phone
+          var credits = map.getContainer().querySelector(".maplibregl-ctrl-attrib");
+          if (credits) { credits.classList.remove("maplibregl-compact-show"); }
+        }
         updateDownloads();
         status("");
         document.body.dataset.ready = "1";
