@@ -557,12 +557,17 @@ class BoundaryFit:
         The same after a GCJ-02 -> WGS84 conversion (:func:`gcj02_to_wgs84`).
     offset_m
         The median distance (metres) the conversion moves the sampled points.
+    points_near
+        How many sampled points lie near a river, as given and converted (the larger count):
+        below :data:`MIN_POINTS_NEAR` the comparison is noise (rivers that do not follow the
+        boundaries, e.g. a synthetic network), and no verdict is given.
     """
 
     samples: int
     fit_as_given: float
     fit_converted: float
     offset_m: float
+    points_near: int = 0
 
     @property
     def likely_gcj02(self) -> bool:
@@ -571,8 +576,15 @@ class BoundaryFit:
         Correct boundaries fit better as given by 10-20 % on the Taihu sample; GCJ-02 ones fit
         better converted by as much.
         """
-        enough = self.samples >= 500 and self.fit_converted > 0.0
+        enough = (
+            self.samples >= 500 and self.fit_converted > 0.0 and self.points_near >= MIN_POINTS_NEAR
+        )
         return enough and self.fit_converted >= 1.1 * self.fit_as_given
+
+
+MIN_POINTS_NEAR = 100
+"""Sampled boundary points that must lie near rivers before the GCJ-02 fit gives a verdict."""
+_NEAR_DEG = 0.02  # about 2 km: the GCJ-02 offset (under 1 km in China) plus cells
 
 
 def boundary_fit_gcj02(
@@ -613,14 +625,17 @@ def boundary_fit_gcj02(
         return None
     latitude = np.deg2rad(float(sample[:, 1].mean()))
     scale = np.array([_M_PER_DEG_LON_EQUATOR * np.cos(latitude), _M_PER_DEG_LAT])
-    cells = _river_cells(lines, scale, cell_m)
+    cells = _river_cells(_lines_near(lines, sample), scale, cell_m)
     lon_shift, lat_shift = _gcj02_delta(sample[:, 0].copy(), sample[:, 1].copy())
     converted = sample - np.column_stack([lon_shift, lat_shift])  # within metres of the inverse
     moved = float(np.median(np.hypot(*((converted - sample) * scale).T)))
     km = weight_deg * float(scale.mean()) / 1000.0
-    as_given = km[_near_cells(sample * scale, cells, cell_m)].sum()
-    after = km[_near_cells(converted * scale, cells, cell_m)].sum()
-    return BoundaryFit(len(sample), float(as_given), float(after), moved)
+    near_given = _near_cells(sample * scale, cells, cell_m)
+    near_after = _near_cells(converted * scale, cells, cell_m)
+    points = int(max(near_given.sum(), near_after.sum()))
+    return BoundaryFit(
+        len(sample), float(km[near_given].sum()), float(km[near_after].sum()), moved, points
+    )
 
 
 def _boundary_sample(
@@ -638,6 +653,18 @@ def _boundary_sample(
     weight = np.concatenate([[0.0], step]) / 2.0 + np.concatenate([step, [0.0]]) / 2.0
     every = max(1, len(coords) // size)
     return coords[::every], weight[::every] * every
+
+
+def _lines_near(lines: NDArray[np.object_], sample: NDArray[np.float64]) -> NDArray[np.object_]:
+    """The river lines within about 2 km of a sampled boundary point (the only ones that count).
+
+    Rasterising every river of a national network would take minutes and gigabytes; the GCJ-02
+    offset is at most about 1 km, so rivers farther from the sampled boundary points than that
+    (plus a cell) can never make a point near a river.
+    """
+    tree = shapely.STRtree(lines)
+    near = tree.query(shapely.points(sample), predicate="dwithin", distance=_NEAR_DEG)
+    return lines[np.unique(near[1])]
 
 
 def _river_cells(lines: NDArray[np.object_], scale: NDArray[np.float64], cell_m: float) -> Any:
