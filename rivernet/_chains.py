@@ -70,6 +70,71 @@ def next_crossing(project: Project, level: str) -> IntArray:
     return result
 
 
+def section_heads(project: Project, level: str, merge_within_m: float) -> IntArray:
+    """Per crossing: the row of the first pass of its handover section (itself when alone).
+
+    A crossing joins the section of the crossing just above it on the flow path when it
+    crosses back between the same two units (A -> B, then B -> A) and lies within
+    ``merge_within_m`` (along the network) of where that section begins. Sections are built
+    from upstream down, so every pass of a section is at most ``merge_within_m`` below its
+    first pass; where re-crossings on two branches meet, their sections become one.
+    """
+    if not (np.isfinite(merge_within_m) and merge_within_m >= 0):
+        raise InputError(
+            f"merge_within_m must be 0 or a positive number of metres, got {merge_within_m}"
+        )
+    key = (level, float(merge_within_m))
+    return project.derived(
+        "crossing_sections", PIECE_INPUTS, key, lambda: _section_heads(project, *key)
+    )
+
+
+def flow_rank(project: Project, arrays: CrossingArrays) -> IntArray:
+    """Rank of each crossing in upstream-first order (a crossing above another ranks lower)."""
+    pre = project.network.core.pre[arrays.position]
+    order = np.lexsort((arrays.measure, -pre, -arrays.to_outlet_m))
+    rank = np.empty(len(arrays), dtype=np.int64)
+    rank[order] = np.arange(len(arrays))
+    return rank
+
+
+def _section_heads(project: Project, level: str, merge_within_m: float) -> IntArray:
+    arrays = crossing_arrays(project, level=level)
+    head = np.arange(len(arrays), dtype=np.int64)
+    if merge_within_m <= 0:
+        return head
+    below = next_crossing(project, level)
+    upper = np.flatnonzero(below >= 0)
+    lower = below[upper]
+    to_outlet = arrays.to_outlet_m
+    back = (arrays.upstream[lower] == arrays.downstream[upper]) & (
+        arrays.downstream[lower] == arrays.upstream[upper]
+    )
+    back &= to_outlet[upper] - to_outlet[lower] <= merge_within_m + 1e-9
+    upper, lower = upper[back], lower[back]
+    if len(upper) == 0:
+        return head
+    rank = flow_rank(project, arrays)
+    order = np.argsort(rank[lower], kind="stable")  # a pass's own section is settled first
+    for above, here in zip(upper[order].tolist(), lower[order].tolist(), strict=True):
+        first = _root(head, above)
+        if to_outlet[first] - to_outlet[here] > merge_within_m + 1e-9:
+            continue
+        other = _root(head, here)
+        if other != first:  # two branches meeting: the section begins at the upper head
+            keep, drop = (first, other) if rank[first] < rank[other] else (other, first)
+            head[drop] = keep
+    while (head[head] != head).any():  # pointer jumping to each section's first pass
+        head = head[head]
+    return head
+
+
+def _root(head: IntArray, row: int) -> int:
+    while head[row] != row:
+        row = int(head[row])
+    return row
+
+
 def walk(
     nxt: IntArray, to_outlet: FloatArray, start: IntArray, origin_m: FloatArray, limit: float | None
 ) -> tuple[IntArray, IntArray, FloatArray]:

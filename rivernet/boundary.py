@@ -199,8 +199,15 @@ def crossings(
     level: str,
     as_of: Any = None,
     include_lakes: bool = True,
+    merge_within_m: float = 1000.0,
 ) -> gpd.GeoDataFrame:
-    """Handover sections (交接断面): points where flow leaves one unit and enters another.
+    """Handover sections (交接断面): where flow leaves one unit and enters another.
+
+    A river that crosses a boundary and crosses back soon after (it meanders along the
+    boundary, or dips into the neighbour for a few hundred metres) is one section with
+    several passes, not several sections: a crossing joins the section of the crossing just
+    above it on the flow path when it goes back between the same two units and lies within
+    ``merge_within_m`` of the section's first pass, along the network.
 
     Parameters
     ----------
@@ -211,30 +218,92 @@ def crossings(
     as_of
         Date for the chiefs on both sides (``datetime.date`` or ISO text; default today).
     include_lakes
-        Keep crossings on the artificial flow paths inside lakes (flagged ``in_lake``).
+        Keep sections on the artificial flow paths inside lakes (``in_lake``); False drops the
+        sections whose every pass lies in a lake.
+    merge_within_m
+        Merge a crossing and its re-crossings within this distance (metres, along the
+        network) into one section; 0 lists every pass as its own section.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        One point per crossing, in flow order along each reach (a river that crosses back and
-        forth gives one row per crossing): ``crossing_id``, ``level``, ``reach_id``,
-        ``measure_m``, ``measure_fraction``, ``river_id`` (the reach's main-stem id),
-        ``upstream_code``/``upstream_name``, ``downstream_code``/``downstream_name``,
+        One row per section, in flow order along each reach, placed at its first pass (the
+        point where water first leaves the upstream unit): ``crossing_id`` (the first pass's
+        id), ``level``, ``reach_id``, ``measure_m``, ``measure_fraction``, ``river_id`` (the
+        reach's main-stem id), ``upstream_code``/``upstream_name`` and
+        ``downstream_code``/``downstream_name`` (the unit pair, in the first pass's direction),
         ``responsible_code``/``responsible_name`` (the upstream side, by the handover-section
         rule), ``at_junction`` and ``confluence`` (``"tributary"`` or ``"main_stem"`` when the
-        crossing is at a confluence), ``upstream_length_km`` (river length draining through),
-        ``distance_to_outlet_km``, ``in_lake``, ``lake_id``, ``upstream_chiefs`` and
-        ``downstream_chiefs`` (None when no roster is loaded) and the point.
+        first pass is at a confluence), ``upstream_length_km`` (river length draining through),
+        ``distance_to_outlet_km``, ``in_lake`` (every pass lies on a lake flow path),
+        ``lake_id`` (the first pass's lake), ``passes`` (how many), ``pass_ids`` (the passes'
+        crossing ids, ``P<reach>@<measure>``, in flow order, joined with ``,``: the rows of
+        ``merge_within_m=0``), ``pass_directions`` (``from->to`` unit codes of each pass),
+        ``lake_passes``, ``span_m`` (along the network from the first to the last pass),
+        ``returns`` (the last pass flows back into the upstream unit), ``upstream_chiefs``
+        and ``downstream_chiefs`` (None when no roster is loaded) and the point.
 
     Raises
     ------
     AdminUnitsError
         If the admin units have no polygons at ``level``.
+    InputError
+        If ``merge_within_m`` is negative or not a number.
     """
+    from rivernet._chains import flow_rank, section_heads  # _chains builds on this module
+
     arrays = crossing_arrays(project, level=level)
+    head = section_heads(project, level, merge_within_m)
+    passes = _section_passes(project, arrays, head, flow_rank(project, arrays), level=level)
+    first = np.flatnonzero(head == np.arange(len(arrays)))
     if not include_lakes:
-        arrays = arrays.subset(arrays.lake < 0)
-    return crossing_frame(project, arrays, level=level, as_of=as_of)
+        first = first[~passes.loc[first, "in_lake"].to_numpy(dtype=bool)]
+    keep = np.zeros(len(arrays), dtype=bool)
+    keep[first] = True
+    frame = crossing_frame(project, arrays.subset(keep), level=level, as_of=as_of)
+    where = list(frame.columns).index("lake_id")
+    for offset, column in enumerate(passes.columns.drop("in_lake")):
+        frame.insert(where + 1 + offset, column, passes.loc[first, column].to_numpy())
+    frame["in_lake"] = passes.loc[first, "in_lake"].to_numpy(dtype=bool)
+    return frame
+
+
+def _section_passes(
+    project: Project, arrays: CrossingArrays, head: IntArray, rank: IntArray, *, level: str
+) -> pd.DataFrame:
+    """Per section (indexed by its first pass's row): the columns describing its passes."""
+    units = admin_units(project)
+    table = pd.DataFrame(
+        {
+            "head": head,
+            "id": crossing_ids(project, arrays, level=level),
+            "direction": [
+                f"{a}->{b}"
+                for a, b in zip(
+                    _code_array(units, arrays.upstream),
+                    _code_array(units, arrays.downstream),
+                    strict=True,
+                )
+            ],
+            "lake": arrays.lake >= 0,
+            "to_outlet": arrays.to_outlet_m,
+            "down": arrays.downstream,
+            "up": arrays.upstream[head],
+            "rank": rank,
+        }
+    ).sort_values("rank", kind="stable")
+    group = table.groupby("head", sort=True)
+    return pd.DataFrame(
+        {
+            "passes": group.size().astype(np.int64),
+            "pass_ids": group["id"].agg(",".join),
+            "pass_directions": group["direction"].agg(",".join),
+            "lake_passes": group["lake"].sum().astype(np.int64),
+            "span_m": group["to_outlet"].max() - group["to_outlet"].min(),
+            "returns": group["down"].last() == group["up"].last(),
+            "in_lake": group["lake"].all(),
+        }
+    )
 
 
 def crossing_ids(project: Project, arrays: CrossingArrays, *, level: str) -> ObjArray:

@@ -502,7 +502,12 @@ def _as_int(value: Any) -> int | None:
 
 
 def partner_summary(
-    project: Project, *, level: str = "province", as_of: Any = None, include_lakes: bool = True
+    project: Project,
+    *,
+    level: str = "province",
+    as_of: Any = None,
+    include_lakes: bool = True,
+    merge_within_m: float = 1000.0,
 ) -> pd.DataFrame:
     """Pair-by-pair summary for joint-meeting agendas ("浙江省 -> 江苏省: N rivers, M sections").
 
@@ -516,6 +521,9 @@ def partner_summary(
         Date for the chiefs (default today).
     include_lakes
         Count crossings on lake flow paths.
+    merge_within_m
+        A crossing and its re-crossings within this distance are one section (see
+        :func:`rivernet.crossings`); the summaries count sections.
 
     Returns
     -------
@@ -523,7 +531,9 @@ def partner_summary(
         The columns of :func:`jurisdiction_table` (without the id lists) plus
         ``upstream_chiefs``, ``downstream_chiefs``, ``summary_zh`` and ``summary_en``.
     """
-    table = jurisdiction_table(project, level=level, include_lakes=include_lakes)
+    table = jurisdiction_table(
+        project, level=level, include_lakes=include_lakes, merge_within_m=merge_within_m
+    )
     table = table.drop(columns=["river_ids", "crossing_ids"])
     table["upstream_chiefs"] = unit_chiefs(
         project, table["upstream_code"], level=level, as_of=as_of
@@ -531,7 +541,7 @@ def partner_summary(
     table["downstream_chiefs"] = unit_chiefs(
         project, table["downstream_code"], level=level, as_of=as_of
     )
-    columns = ["upstream_name", "downstream_name", "rivers", "crossings", "lake_crossings"]
+    columns = ["upstream_name", "downstream_name", "rivers", "sections", "lake_sections"]
     rows = list(table[columns].itertuples(index=False, name=None))
     table["summary_zh"] = [
         f"{up!s} → {down!s}：{rivers} 条河流，{sections} 个交接断面"
@@ -543,6 +553,6 @@ def partner_summary(
         + (f" ({lake} in lakes)" if lake else "")
         for up, down, rivers, sections, lake in rows
     ]
-    return table.sort_values(["crossings", "upstream_code"], ascending=[False, True]).reset_index(
+    return table.sort_values(["sections", "upstream_code"], ascending=[False, True]).reset_index(
         drop=True
     )

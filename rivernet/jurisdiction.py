@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from rivernet._chains import FloatArray, IntArray, river_ids
+from rivernet._chains import FloatArray, IntArray, river_ids, section_heads
 from rivernet.boundary import CrossingArrays, boundary_rivers, crossing_arrays, crossing_ids
 from rivernet.pieces import _code_array, _name_array, admin_units, piece_arrays
 
@@ -30,6 +30,7 @@ def jurisdiction_table(
     level: str,
     include_lakes: bool = True,
     boundary_tolerance_m: float | None = 250.0,
+    merge_within_m: float = 1000.0,
 ) -> pd.DataFrame:
     """Who drains into whom: one row per ordered pair of units with water flowing between them.
 
@@ -43,18 +44,29 @@ def jurisdiction_table(
         Count crossings on lake flow paths.
     boundary_tolerance_m
         Tolerance for the shared boundary-river length; None skips boundary rivers.
+    merge_within_m
+        Passes within this distance of each other are one handover section (see
+        :func:`rivernet.crossings`); 0 counts every pass as a section.
 
     Returns
     -------
     pandas.DataFrame
         ``upstream_code``, ``upstream_name``, ``downstream_code``, ``downstream_name``,
-        ``crossings`` (handover sections), ``lake_crossings``, ``rivers`` (distinct main-stem
-        ids), ``river_ids``, ``crossing_ids``, ``upstream_length_km`` (river length draining
-        through the sections, each stretch counted once) and ``boundary_river_km`` (boundary
-        rivers shared by the pair).
+        ``crossings`` (passes from the upstream into the downstream unit), ``sections``
+        (handover sections whose first pass goes that way, as :func:`rivernet.crossings`
+        lists them: a river that dips into the neighbour and comes back is one section of
+        the pair it leaves from), ``lake_crossings`` and ``lake_sections`` (those on lake
+        flow paths; a section when every pass is), ``rivers`` (distinct main-stem
+        ids), ``river_ids``, ``crossing_ids`` (of the passes), ``upstream_length_km`` (river
+        length draining through the sections, each stretch counted once) and
+        ``boundary_river_km`` (boundary rivers shared by the pair).
     """
     arrays = crossing_arrays(project, level=level)
+    sections = _section_counts(arrays, section_heads(project, level, merge_within_m))
     if not include_lakes:
+        sections = sections[sections["lake_sections"] < sections["sections"]]
+        sections["sections"] -= sections["lake_sections"]
+        sections["lake_sections"] = 0
         arrays = arrays.subset(arrays.lake < 0)
     core = project.network.core
     upstream_len = core.upstream_length_m()[arrays.position] - (
@@ -79,6 +91,11 @@ def jurisdiction_table(
         crossing_ids=("crossing", list),
         rows=("row", list),
     ).reset_index()
+    table = table.merge(sections, on=["up", "down"], how="left")
+    for column in ("sections", "lake_sections"):
+        table[column] = table[column].fillna(0).astype(np.int64)
+    table.insert(3, "sections", table.pop("sections"))
+    table.insert(5, "lake_sections", table.pop("lake_sections"))
     table["upstream_length_km"] = [
         _union_upstream_m(core, arrays, upstream_len, np.asarray(rows, dtype=np.int64)) / 1000.0
         for rows in table.pop("rows")
@@ -93,6 +110,22 @@ def jurisdiction_table(
     table.insert(2, "downstream_code", _code_array(units, down))
     table.insert(3, "downstream_name", _name_array(units, down))
     return table.drop(columns=["up", "down"])
+
+
+def _section_counts(arrays: CrossingArrays, head: IntArray) -> pd.DataFrame:
+    """Sections (and those wholly in lakes) per pair of units of their first pass."""
+    in_lake = np.ones(len(arrays), dtype=bool)
+    np.logical_and.at(in_lake, head, arrays.lake >= 0)  # every pass of the section in a lake
+    first = np.flatnonzero(head == np.arange(len(arrays)))
+    frame = pd.DataFrame(
+        {
+            "up": arrays.upstream[first],
+            "down": arrays.downstream[first],
+            "sections": 1,
+            "lake_sections": in_lake[first].astype(np.int64),
+        }
+    )
+    return frame.groupby(["up", "down"], as_index=False)[["sections", "lake_sections"]].sum()
 
 
 def _union_upstream_m(
@@ -142,6 +175,7 @@ def jurisdiction_graph(
     level: str,
     include_lakes: bool = True,
     boundary_tolerance_m: float | None = 250.0,
+    merge_within_m: float = 1000.0,
 ) -> nx.DiGraph:
     """The jurisdiction flow graph: units contracted, edge A->B when water flows from A into B.
 
@@ -155,6 +189,9 @@ def jurisdiction_graph(
         Count crossings on lake flow paths.
     boundary_tolerance_m
         Tolerance for the shared boundary-river length; None skips boundary rivers.
+    merge_within_m
+        Passes within this distance of each other are one handover section (see
+        :func:`jurisdiction_table`).
 
     Returns
     -------
@@ -164,8 +201,9 @@ def jurisdiction_graph(
         ``level`` and ``crs``.
     """
     table = jurisdiction_table(
-        project, level=level, include_lakes=include_lakes, boundary_tolerance_m=boundary_tolerance_m
-    )
+        project, level=level, include_lakes=include_lakes,
+        boundary_tolerance_m=boundary_tolerance_m, merge_within_m=merge_within_m,
+    )  # fmt: skip
     graph = nx.DiGraph(level=level, crs=project.network.crs)
     units = admin_units(project)
     pieces = piece_arrays(project)

@@ -432,4 +432,6 @@ def test_pieces_partition_any_line_and_crossings_follow_code_changes(
     for level in ("province", "county"):
         codes = pieces[f"{level}_code"].tolist()
         changes = sum(a != b for a, b in pairwise(codes))
-        assert len(boundary.crossings(project, level=level)) == changes
+        assert len(boundary.crossings(project, level=level, merge_within_m=0)) == changes
+        merged = boundary.crossings(project, level=level)
+        assert merged["passes"].sum() == changes and (merged["span_m"] <= 1000 + 1e-6).all()

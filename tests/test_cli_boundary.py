@@ -38,6 +38,28 @@ def test_crossings_in_english_to_csv(tmp_path: Path) -> None:
     assert not table["in_lake"].any()
 
 
+def test_crossings_merge_within_m(tmp_path: Path) -> None:
+    from rivernet.boundary import crossings
+    from rivernet.project import open_project
+
+    every, merged = tmp_path / "every.csv", tmp_path / "merged.csv"
+    code, text = _run("crossings", str(SAMPLE), "--merge-within-m", "0", "-o", str(every))
+    assert code == 0, text
+    code, text = _run("crossings", str(SAMPLE), "--merge-within-m", "1000", "--json",
+                      "-o", str(merged))  # fmt: skip
+    assert code == 0, text
+    read = {"dtype": {"upstream_code": str, "downstream_code": str}, "encoding": "utf-8-sig"}
+    every_rows, merged_rows = pd.read_csv(every, **read), pd.read_csv(merged, **read)
+    expected = crossings(open_project(SAMPLE), level="province", merge_within_m=1000)
+    assert merged_rows["crossing_id"].tolist() == expected["crossing_id"].tolist()
+    assert len(merged_rows) < len(every_rows) == merged_rows["passes"].sum()
+    assert (every_rows["passes"] == 1).all()
+    code, text = _run("crossings", str(SAMPLE), "--lang", "en")
+    assert f"{len(merged_rows)} handover sections (province), {len(every_rows)} passes" in text
+    code, text = _run("crossings", str(SAMPLE), "--merge-within-m", "-5")
+    assert code == 2 and "--merge-within-m" in text
+
+
 def test_boundary_rivers_to_geopackage(tmp_path: Path) -> None:
     out = tmp_path / "rivers.gpkg"
     code, text = _run(

@@ -161,3 +161,31 @@ def test_taihu_call_list(taihu: rivernet.Project) -> None:
     assert report.sections["crossing_id"].is_unique
     places = report.sections[["reach_id", "measure_m"]].round(3)
     assert not places.duplicated().any()
+
+
+def test_taihu_sections_once_at_the_highest_level(taihu: rivernet.Project) -> None:
+    """Reach 40652917 flows into Jiangsu: each place it crosses a boundary is listed once."""
+    report = incident(taihu, reach=40652917, as_of="2025-06-30")
+    # the oracle: every pass, at every level, on the main path from the reach to the outlet
+    core = taihu.network.core
+    path, position = [], int(core.position([40652917])[0])
+    while position >= 0:
+        path.append(taihu.network.ids[position])
+        position = int(core.downstream[position])
+    rank = {"province": 0, "city": 1, "county": 2}
+    passes = pd.concat([rivernet.crossings(taihu, level=level, merge_within_m=0) for level in rank])
+    passes = passes[passes["reach_id"].isin(path)]
+    pairs = zip(passes["reach_id"], passes["measure_m"], strict=True)
+    places = passes.assign(place=[f"{reach}@{measure:.3f}" for reach, measure in pairs])
+    highest = places.sort_values("level", key=lambda s: s.map(rank)).drop_duplicates("place")
+    sections = report.sections
+    assert len(sections) == len(highest) == places["place"].nunique()
+    assert sorted(sections["crossing_id"]) == sorted(highest["crossing_id"])
+    into_jiangsu = sections[(sections["upstream_code"] == "330000")
+                            & (sections["downstream_code"] == "320000")]  # fmt: skip
+    assert len(into_jiangsu) > 0
+    assert (into_jiangsu["level"] == "province").all()
+    assert (into_jiangsu["levels"] == "province,city,county").all()
+    for ids in into_jiangsu["crossing_ids"]:  # the same point at the three levels, once
+        assert [i[0] for i in ids.split(",")] == ["P", "C", "X"]
+        assert len({i[1:] for i in ids.split(",")}) == 1

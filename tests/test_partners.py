@@ -170,6 +170,27 @@ def test_taihu_summary_has_the_basin_flows(taihu: rivernet.Project) -> None:
     assert isinstance(summary, pd.DataFrame)
 
 
+def test_taihu_summary_counts_the_sections_crossings_lists(taihu: rivernet.Project) -> None:
+    for merge in (1000.0, 0.0):
+        for lakes in (True, False):
+            summary = partner_summary(taihu, level="province", merge_within_m=merge,
+                                      include_lakes=lakes)  # fmt: skip
+            sections = rivernet.crossings(taihu, level="province", merge_within_m=merge,
+                                          include_lakes=lakes)  # fmt: skip
+            pairs = sections.groupby(["upstream_code", "downstream_code"]).size()
+            counted = summary.set_index(["upstream_code", "downstream_code"])["sections"]
+            assert counted[counted > 0].sort_index().to_dict() == pairs.sort_index().to_dict()
+            lake = sections[sections["in_lake"]].groupby(["upstream_code", "downstream_code"])
+            in_lake = summary.set_index(["upstream_code", "downstream_code"])["lake_sections"]
+            assert in_lake[in_lake > 0].to_dict() == lake.size().to_dict()
+    merged = partner_summary(taihu, level="province")
+    every = partner_summary(taihu, level="province", merge_within_m=0)
+    assert (every["sections"] == every["crossings"]).all()
+    assert merged["sections"].sum() < every["sections"].sum()
+    zj_js = merged.set_index(["upstream_code", "downstream_code"]).loc[("330000", "320000")]
+    assert f"{zj_js['sections']} 个交接断面" in zj_js["summary_zh"]
+
+
 def test_taihu_incident_in_huzhou(taihu: rivernet.Project) -> None:
     report = incident(taihu, (120.2, 30.9), max_snap_m=3000, distance_km=50)
     assert report.notify["unit_code"].iloc[0] == "330000"

@@ -33,6 +33,7 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "downstream_name": ("下游", "downstream"),
     "responsible_name": ("责任方", "responsible"),
     "in_lake": ("湖区", "in lake"),
+    "passes": ("穿越次数", "passes"),
     "upstream_chiefs": ("上游河长", "upstream chiefs"),
     "downstream_chiefs": ("下游河长", "downstream chiefs"),
     "left_name": ("左岸", "left bank"),
@@ -112,7 +113,10 @@ _AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 20
 @click.command()
 @_PROJECT
 @click.option("--level", type=LEVEL_CHOICE, default="province", show_default=True)
-@click.option("--no-lakes", is_flag=True, help="Drop crossings on lake flow paths.")
+@click.option("--no-lakes", is_flag=True, help="Drop sections wholly on lake flow paths.")
+@click.option("--merge-within-m", type=click.FloatRange(min=0.0), default=1000.0,
+              show_default=True, help="One section for a crossing and its re-crossings within "
+              "this distance along the river (0: every pass).")  # fmt: skip
 @_AS_OF
 @_OUTPUT
 @json_option
@@ -121,31 +125,40 @@ def crossings(
     project: Path,
     level: str,
     no_lakes: bool,
+    merge_within_m: float,
     as_of: dt.date | None,
     output: Path | None,
     as_json: bool,
     lang: str,
 ) -> None:
-    """List the handover sections (交接断面) where rivers cross unit boundaries."""
+    """List the handover sections (交接断面) where rivers cross unit boundaries.
+
+    A river that crosses a boundary and crosses back within --merge-within-m metres (along
+    the river) is one section; its passes are listed in the pass_ids column.
+    """
     from rivernet.boundary import crossings as find_crossings
 
-    result = find_crossings(_project(project), level=level, as_of=as_of, include_lakes=not no_lakes)
+    result = find_crossings(
+        _project(project), level=level, as_of=as_of, include_lakes=not no_lakes,
+        merge_within_m=merge_within_m,
+    )  # fmt: skip
     _write(result, output, lang, what="handover sections")
     if as_json:
         echo_json(result)
         return
     pairs = result.groupby(["upstream_name", "downstream_name"]).size()
+    passes = int(result["passes"].sum())
     click.echo(
-        f"{len(result)} 个交接断面（{level}）"
+        f"{len(result)} 个交接断面（{level}），共穿越 {passes} 次"
         if lang == "zh"
-        else f"{len(result)} handover sections ({level})"
+        else f"{len(result)} handover sections ({level}), {passes} passes"
     )
     for (up, down), count in pairs.items():
         click.echo(f"  {up} → {down}: {count}")
     click.echo(
         _table(result, ["crossing_id", "reach_id", "upstream_name", "downstream_name",
-                        "responsible_name", "in_lake", "upstream_chiefs", "downstream_chiefs"],
-               lang)
+                        "responsible_name", "passes", "in_lake", "upstream_chiefs",
+                        "downstream_chiefs"], lang)
     )  # fmt: skip
 
 
