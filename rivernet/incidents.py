@@ -23,6 +23,7 @@ from rivernet._chains import (
     distance_limit_m,
     first_down,
     next_crossing,
+    section_heads,
     upstream_crossings,
     walk,
 )
@@ -83,7 +84,9 @@ class IncidentReport:
     sections
         The handover sections the plume passes, in order, each once at the highest level it
         crosses: the crossing columns plus ``levels`` and ``crossing_ids`` (the levels it
-        crosses and its id at each, joined with ``,``), ``distance_km`` and ``arrival_h``.
+        crosses and its id at each, joined with ``,``), ``section_id`` (the row of
+        :func:`rivernet.crossings` the pass belongs to: a river crossing back and forth is
+        one section with several passes), ``distance_km`` and ``arrival_h``.
     upstream
         Units upstream to check, nearest first: ``level``, ``unit_code``, ``unit_name``,
         ``distance_km`` (to their nearest handover section) and ``chiefs``.
@@ -107,6 +110,7 @@ def incident(
     velocity_m_s: float | None = None,
     max_snap_m: float = 1000.0,
     include_contact: bool = False,
+    merge_within_m: float = 1000.0,
 ) -> IncidentReport:
     """Route a pollution incident: the chiefs to call in order, sections passed, units upstream.
 
@@ -161,6 +165,9 @@ def incident(
         The point must lie within this distance of a reach.
     include_contact
         Add the private ``contact`` column to the call list (off by default).
+    merge_within_m
+        For ``sections["section_id"]``: passes within this distance are one handover section
+        (see :func:`rivernet.crossings`).
 
     Returns
     -------
@@ -188,6 +195,7 @@ def incident(
     notify, sections, upstream = [], [], []
     for level in levels:
         n, s, u = _incident_level(project, level, position, measure, limit, as_of)
+        s["section_id"] = _section_ids(project, level, s["crossing_id"], merge_within_m)
         notify.append(n)
         sections.append(s)
         upstream.append(u)
@@ -333,6 +341,15 @@ def _incident_level(
     )
     upstream["chiefs"] = unit_chiefs(project, upstream["unit_code"], level=level, as_of=as_of)
     return notify, sections, upstream
+
+
+def _section_ids(
+    project: Project, level: str, pass_ids: pd.Series, merge_within_m: float
+) -> list[str]:
+    """The id of the handover section (its first pass) each pass belongs to."""
+    ids = crossing_ids(project, crossing_arrays(project, level=level), level=level)
+    first = dict(zip(ids, ids[section_heads(project, level, merge_within_m)], strict=True))
+    return [first[i] for i in pass_ids]
 
 
 def _order_notify(notify: pd.DataFrame, velocity: float | None) -> pd.DataFrame:

@@ -189,3 +189,9 @@ def test_taihu_sections_once_at_the_highest_level(taihu: rivernet.Project) -> No
     for ids in into_jiangsu["crossing_ids"]:  # the same point at the three levels, once
         assert [i[0] for i in ids.split(",")] == ["P", "C", "X"]
         assert len({i[1:] for i in ids.split(",")}) == 1
+    # each pass names the handover section (a row of crossings) it belongs to
+    for level, group in sections.groupby("level"):
+        merged = rivernet.crossings(taihu, level=str(level)).set_index("crossing_id")
+        for pass_id, section_id in zip(group["crossing_id"], group["section_id"], strict=True):
+            assert pass_id in merged.loc[section_id, "pass_ids"].split(",")
+    assert (sections["section_id"] != sections["crossing_id"]).any()  # re-crossings merged
