@@ -296,8 +296,8 @@ def _section_passes(
     return pd.DataFrame(
         {
             "passes": group.size().astype(np.int64),
-            "pass_ids": group["id"].agg(",".join),
-            "pass_directions": group["direction"].agg(",".join),
+            "pass_ids": group["id"].agg(",".join).astype(object),
+            "pass_directions": group["direction"].agg(",".join).astype(object),
             "lake_passes": group["lake"].sum().astype(np.int64),
             "span_m": group["to_outlet"].max() - group["to_outlet"].min(),
             "returns": group["down"].last() == group["up"].last(),

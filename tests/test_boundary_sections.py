@@ -118,6 +118,14 @@ def test_re_crossings_on_two_branches_meeting_are_one_section() -> None:
     assert bool(found["returns"].iloc[0])
 
 
+def test_no_crossing_gives_an_empty_table_with_the_pass_columns() -> None:
+    project = _project({1: ([(-3000, -8000), (-2000, -8000)], 0)})
+    found = boundary.crossings(project, level="province")
+    assert found.empty
+    assert {"passes", "pass_ids", "pass_directions", "span_m", "returns"} <= set(found.columns)
+    assert rivernet.partner_summary(project, level="province").empty
+
+
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
 def test_a_bad_tolerance_is_an_input_error(bad: float) -> None:
     with pytest.raises(InputError, match="merge_within_m"):
