@@ -9,6 +9,7 @@ import click
 import pandas as pd
 import pyogrio
 
+from rivernet.cli._options import lang_option
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.io import DOWNSTREAM_COLUMNS
@@ -150,9 +151,15 @@ def _file_options(func: Any) -> Any:
     suffixes=(".csv", ".xlsx", ".gpkg"),
     help="Also write the findings, one row each, to FILE (.csv, .xlsx or .gpkg).",
 )
+@lang_option()
 @click.pass_context
 def check(
-    ctx: click.Context, path: Path, as_json: bool, output: Path | None, **options: Any
+    ctx: click.Context,
+    path: Path,
+    as_json: bool,
+    output: Path | None,
+    lang: str,
+    **options: Any,
 ) -> None:
     """Validate a project or network file; exit status 1 when it has errors.
 
@@ -167,7 +174,7 @@ def check(
         report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
     if output is not None:
         note(write_table(findings_table(report), output, what="findings"))
-    click.echo(report.to_json() if as_json else str(report))
+    click.echo(report.to_json() if as_json else report_text(report, lang))
     if not report.ok:
         ctx.exit(1)
 
@@ -187,6 +194,7 @@ def check(
 @output_option(help="Write the reaches found to FILE (.csv, .xlsx, .geojson or .gpkg).")
 @json_option
 @click.pass_context
+@lang_option()
 def navigate(
     ctx: click.Context,
     path: Path,
@@ -195,6 +203,7 @@ def navigate(
     distance_km: float | None,
     output: Path | None,
     as_json: bool,
+    lang: str,
     **options: Any,
 ) -> None:
     """List the reaches upstream or downstream of a reach, with their distances."""
@@ -225,7 +234,8 @@ def navigate(
     "--units", "list_units", is_flag=True, help="List the admin units of a project: code, name."
 )
 @click.pass_context
-def info(ctx: click.Context, path: Path, list_units: bool, **options: Any) -> None:
+@lang_option()
+def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options: Any) -> None:
     """Summarise a network: reaches, length, outlets, orders, extent.
 
     With --units, list the admin unit codes of a project instead (the codes --unit takes).
@@ -248,6 +258,24 @@ def info(ctx: click.Context, path: Path, list_units: bool, **options: Any) -> No
         "strahler:  " + ", ".join(f"{k}: {v}" for k, v in strahler.items()),
     ]
     click.echo("\n".join(lines))
+
+
+def report_text(report: Any, lang: str) -> str:
+    """A validation report as text: the verdict and one line per finding, in ``lang``.
+
+    The verdict and severities come from the message catalogue; the findings' own messages are
+    the library's (English) text.
+    """
+    from rivernet import messages
+
+    counts = {"errors": len(report.errors), "warnings": len(report.warnings),
+              "notes": len(report.infos)}  # fmt: skip
+    key = "cli.validation_ok" if report.ok else "cli.validation_failed"
+    lines = [messages.text(key, lang, **counts)]
+    for finding in report.findings:
+        severity = messages.label("severity", finding.severity, lang)
+        lines.append(f"  {severity:7} [{finding.code}] {finding.message}")
+    return "\n".join(lines)
 
 
 def findings_table(report: Any) -> pd.DataFrame:
