@@ -11,6 +11,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
+from rivernet import messages
 from rivernet.cli import main
 from rivernet.roster import Roster, export_roster, write_roster
 from tests._coverage_project import tiny_roster, write_tiny_project
@@ -45,12 +46,12 @@ def test_coverage_prints_the_summary_and_writes_layers(project: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == [
-        "unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct", "gaps",
-        "overlaps", "expired",
-    ]  # fmt: skip
-    assert lines[1].split() == ["320500", "苏州市", "city", "2.0", "1.0", "50.0", "1", "0", "0"]
-    assert lines[3].split() == ["320506", "东县", "county", "4.0", "3.0", "75.0", "1", "1", "1"]
+    columns = ["unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct",
+               "gaps", "overlaps", "expired"]  # fmt: skip
+    headings = [messages.column(c) for c in columns]  # Chinese by default
+    assert [lines[0].index(h) for h in headings] == sorted(lines[0].index(h) for h in headings)
+    assert lines[1].split() == ["320500", "苏州市", "市", "2.0", "1.0", "50.0", "1", "0", "0"]
+    assert lines[3].split() == ["320506", "东县", "县", "4.0", "3.0", "75.0", "1", "1", "1"]
     layers = {str(name) for name, _ in pyogrio.list_layers(out)}
     assert layers == {"coverage_gaps", "coverage_problems", "coverage_summary"}
     gaps = pyogrio.read_dataframe(out, layer="coverage_gaps")

@@ -22,7 +22,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_check_sample_passes_with_warnings() -> None:
     code, out = run("check", str(SAMPLE))
     assert code == 0
-    assert "validation OK" in out and "dangling_downstream" in out
+    assert "校验通过" in out and "dangling_downstream" in out
 
 
 def test_check_json_and_cycle_exit_status(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_check_project_reports_a_missing_policy_file(tmp_path: Path) -> None:
     meta = pd.DataFrame({"key": ["policy_file"], "value": ["gone.toml"]})
     pyogrio.write_dataframe(meta, path, layer="project_meta", driver="GPKG")
     code, out = run("check", str(path))
-    assert code == 1 and "validation FAILED" in out and "gone.toml" in out
+    assert code == 1 and "校验未通过" in out and "gone.toml" in out
 
 
 def test_check_damaged_project_fails(tmp_path: Path) -> None:
@@ -123,4 +123,4 @@ def test_check_damaged_project_fails(tmp_path: Path) -> None:
     data[start : start + 200_000] = b"\xff" * 200_000
     path.write_bytes(bytes(data))
     code, out = run("check", str(path))
-    assert code == 1 and "validation OK" not in out and "damaged" in out
+    assert code == 1 and "校验通过" not in out and "damaged" in out
