@@ -65,7 +65,7 @@ def test_navigate_unknown_reach_is_a_clean_error() -> None:
 
 
 def test_info_summarises_the_sample() -> None:
-    code, out = run("info", str(SAMPLE))
+    code, out = run("info", str(SAMPLE), "--lang", "en")
     assert code == 0
     assert "reaches:   2082" in out and "55 where the data was clipped" in out
 
@@ -73,7 +73,7 @@ def test_info_summarises_the_sample() -> None:
 def test_lines_without_downstream_ids_use_endpoints(tmp_path: Path) -> None:
     path = tmp_path / "bare.gpkg"
     pyogrio.write_dataframe(tiny_frame().drop(columns=["down"]), path)
-    code, out = run("info", str(path), "--id-column", "rid")
+    code, out = run("info", str(path), "--id-column", "rid", "--lang", "en")
     assert code == 0, out
     assert "outlets:   3" in out
 

@@ -209,7 +209,9 @@ def import_roster(
         new, notes = carry_over(read_roster(file, project=opened, sheet=sheet), current)
         changes = roster_changes(current, new)
         click.echo(
-            format_changes(changes, total=0 if current is None else len(current.assignments))
+            format_changes(
+                changes, total=0 if current is None else len(current.assignments), lang=lang
+            )
         )
         for note in notes:
             click.echo(note)
@@ -217,8 +219,8 @@ def import_roster(
         total = 0 if current is None else len(current.assignments)
         too_many = bool(total) and removed > REMOVAL_LIMIT * total
         if dry_run:
-            needs = " (a real import would need --replace)" if too_many else ""
-            click.echo(f"dry run (--dry-run): {project} was not changed{needs}")
+            needs = messages.text("cli.roster_needs_replace", lang) if too_many else ""
+            click.echo(messages.text("cli.roster_dry_run", lang, project=project) + needs)
             return
         if too_many and not replace:
             raise click.ClickException(
@@ -229,12 +231,14 @@ def import_roster(
             )
         write_roster(new, project, lock_timeout=lock_timeout)
     click.echo(
-        f"imported {len(new.assignments)} assignments of {len(new.people)} people, "
-        f"{len(new.boards)} sign boards and {len(new.units)} units from {file.name} into {project}"
-    )
+        messages.text(
+            "cli.roster_imported", lang, assignments=len(new.assignments), people=len(new.people),
+            boards=len(new.boards), units=len(new.units), file=file.name, project=project,
+        )
+    )  # fmt: skip
 
 
-def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str:
+def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20, lang: str = "zh") -> str:
     """The changes of an import as text: totals, then the units with changes.
 
     Parameters
@@ -245,6 +249,8 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str
         How many assignments the project holds now.
     limit
         How many units to list.
+    lang
+        ``"zh"`` or ``"en"``.
 
     Returns
     -------
@@ -252,15 +258,10 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str
         The summary.
     """
     sums = {c: int(changes[c].sum()) for c in ("added", "ended", "removed", "kept")}
-    lines = [
-        f"changes: {sums['added']} added, {sums['ended']} ended, {sums['removed']} removed, "
-        f"{sums['kept']} kept (the project holds {total} assignments)"
-    ]
+    lines = [messages.text("cli.roster_changes", lang, total=total, **sums)]
     changed = changes[changes[["added", "ended", "removed"]].sum(axis=1) > 0]
     if len(changed):
-        lines.append(changed.head(limit).to_string(index=False))
-        if len(changed) > limit:
-            lines.append(f"... and {len(changed) - limit} more units with changes")
+        lines.append(text_table(changed, list(changed.columns), lang, limit=limit))
     return "\n".join(lines)
 
 
@@ -285,8 +286,11 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
         click.echo(str(error), err=True)
         raise SystemExit(1) from None
     click.echo(
-        f"{file.name}: ok, {len(checked.assignments)} assignments of {len(checked.people)} people"
-    )
+        messages.text(
+            "cli.roster_ok", lang, file=file.name, assignments=len(checked.assignments),
+            people=len(checked.people),
+        )
+    )  # fmt: skip
 
 
 @roster.command("export")

@@ -219,12 +219,17 @@ def navigate(
         echo_json(result)
         return
     total = float(net.reaches.loc[result["reach_id"], "length_m"].sum()) / 1000.0
+    from rivernet import messages
+    from rivernet.cli._output import text_table
+
+    farthest = f"{result['distance_km'].max():.1f}"
+    shown_mode = messages.label("mode", mode, lang)
     click.echo(
-        f"{mode} from reach {start}: {len(result)} reaches, {total:.1f} km of river, "
-        f"farthest {result['distance_km'].max():.1f} km"
-    )
+        messages.text("cli.navigate_summary", lang, mode=shown_mode, start=start, n=len(result),
+                      km=f"{total:.1f}", farthest=farthest)
+    )  # fmt: skip
     if output is None:
-        click.echo(result[["reach_id", "distance_km"]].head(20).to_string(index=False))
+        click.echo(text_table(result, ["reach_id", "distance_km"], lang, limit=20))
 
 
 @click.command()
@@ -246,16 +251,20 @@ def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options:
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     core = net.core
     strahler = net.strahler_order().value_counts().sort_index()
+    from rivernet import messages
+
+    def line(key: str, value: Any, **more: Any) -> str:
+        return messages.text(f"cli.info_{key}", lang, value=value, **more)
+
     lines = [
-        f"file:      {path}",
-        f"crs:       {net.crs.to_string()} ({net.crs.name})",
-        f"reaches:   {len(net)}",
-        f"length:    {net.reaches['length_m'].sum() / 1000.0:,.1f} km",
-        f"outlets:   {int((core.downstream < 0).sum())} "
-        f"({len(core.dangling)} where the data was clipped)",
-        f"braids:    {len(core.secondary)} secondary links",
-        f"extent:    {', '.join(f'{v:.4f}' for v in net.reaches.total_bounds)}",
-        "strahler:  " + ", ".join(f"{k}: {v}" for k, v in strahler.items()),
+        line("file", path),
+        line("crs", f"{net.crs.to_string()} ({net.crs.name})"),
+        line("reaches", len(net)),
+        line("length", f"{net.reaches['length_m'].sum() / 1000.0:,.1f}"),
+        line("outlets", int((core.downstream < 0).sum()), clipped=len(core.dangling)),
+        line("braids", len(core.secondary)),
+        line("extent", ", ".join(f"{v:.4f}" for v in net.reaches.total_bounds)),
+        line("strahler", ", ".join(f"{k}: {v}" for k, v in strahler.items())),
     ]
     click.echo("\n".join(lines))
 
