@@ -252,3 +252,36 @@ def test_english_popups_have_no_chinese_ui_text(project: Project, data_names: li
 def test_served_english_catalogue_has_no_chinese() -> None:
     english = {k: v["en"] for k, v in messages.catalogue().items() if k != "web.switchLang"}
     assert {k: v for k, v in english.items() if CJK.search(v)} == {}
+
+
+@pytest.mark.parametrize(("layer", "level"), [("coverage", "township"), ("crossings", "county")])
+def test_vector_tile_properties_have_chinese_names_and_values(
+    project: Project, layer: str, level: str
+) -> None:
+    """What the web panel shows of a tapped feature (its MVT properties) has a Chinese name in
+    the served catalogue, and coded values (status, level) a Chinese text."""
+    import mapbox_vector_tile
+    import morecantile
+    from fastapi.testclient import TestClient
+
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
+
+    reaches = project.network.reaches
+    anchor = reaches.geometry.iloc[len(reaches) // 3].interpolate(0.5, normalized=True)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(anchor.x, anchor.y, 8)
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as client:
+        served = client.get("/messages.json", params={"lang": "zh"}).json()["zh"]
+        response = client.get(
+            f"/tiles/{layer}/{tile.z}/{tile.x}/{tile.y}.mvt",
+            params={"level": level, "datetime": AS_OF},
+            headers={"Accept-Encoding": "identity"},
+        )
+    assert response.status_code == 200
+    features = mapbox_vector_tile.decode(response.content)[layer]["features"]
+    assert features
+    for feature in features:
+        for key, value in feature["properties"].items():
+            assert CJK.search(served["column"].get(key, key)), (layer, key)
+            if key in ("status", "level"):
+                assert CJK.search(served[key][value]), (layer, key, value)
