@@ -1,60 +1,83 @@
-"""Display names of feature properties and report columns, in Chinese and English.
+"""Display names and display values of feature properties and report columns.
 
-The catalog (:mod:`~rivernet.layers.catalog`) declares which properties each layer shows; this
-table says
-how a property is called in a tooltip, a popup or a report table. Unknown names are shown as they
-are.
+The catalog (:mod:`~rivernet.layers.catalog`) declares which properties each layer shows; the
+message catalogue (:mod:`rivernet.messages`) says how a property is called in a tooltip, a
+popup or a report table, and how coded values read (``"township"`` -> 乡, ``False`` -> 否,
+``"split_by_bank"`` -> 按岸分管). Unknown names and codes are shown as they are.
 """
 
 from __future__ import annotations
 
-from rivernet.admin import LEVEL_LABELS_ZH, LEVELS
+from typing import Any
 
-_NAMES: dict[str, tuple[str, str]] = {
-    "reach_id": ("河段编号", "Reach"),
-    "status": ("覆盖状态", "Status"),
-    "level": ("层级", "Level"),
-    "chiefs": ("河长", "Chiefs"),
-    "unit_name": ("行政区", "Unit"),
-    "unit_code": ("行政区代码", "Unit code"),
-    "length_m": ("长度 (米)", "Length (m)"),
-    "length_km": ("长度 (公里)", "Length (km)"),
-    "ORD_STRA": ("河流等级 (Strahler)", "Strahler order"),
-    "name": ("名称", "Name"),
-    "name_zh": ("中文名", "Chinese name"),
-    "code": ("代码", "Code"),
-    "upstream_name": ("上游行政区", "Upstream unit"),
-    "downstream_name": ("下游行政区", "Downstream unit"),
-    "left_name": ("左岸行政区", "Left bank unit"),
-    "right_name": ("右岸行政区", "Right bank unit"),
-    "rule": ("判定规则", "Rule"),
-    "partners": ("上下游河长", "Partner chiefs"),
-    "kind": ("问题类型", "Problem"),
-    "message": ("说明", "Details"),
-    "required_m": ("应覆盖 (公里)", "Required (km)"),
-    "covered_m": ("已覆盖 (公里)", "Covered (km)"),
-    "coverage_pct": ("覆盖率 (%)", "Coverage (%)"),
-    "gaps": ("缺失", "Gaps"),
-    "overlaps": ("重复", "Overlaps"),
-    "expired": ("过期", "Expired"),
+import pandas as pd
+
+from rivernet import messages
+
+# Columns whose values are codes of a catalogue section.
+CODED: dict[str, str] = {
+    "level": "level",
+    "missing_level": "level",
+    "status": "status",
+    "kind": "kind",
+    "rule": "rule",
+    "relation": "relation",
+    "cause": "cause",
 }
-
-_LEVELS_EN = {level: level.capitalize() for level in LEVELS}
 
 
 def property_label(name: str, lang: str = "zh") -> str:
     """The display name of a property or column (the name itself when unknown)."""
-    if name.startswith("chiefs_") and name[7:] in LEVELS:
-        level = name[7:]
-        return f"{LEVEL_LABELS_ZH[level]}级河长" if lang == "zh" else f"{_LEVELS_EN[level]} chiefs"
-    names = _NAMES.get(name)
-    if names is None:
-        return name
-    return names[0] if lang == "zh" else names[1]
+    return messages.column(name, lang)
 
 
 def level_label(level: str, lang: str = "zh") -> str:
-    """The display name of an admin level (``"county"`` -> ``"县"`` or ``"County"``)."""
-    if lang == "zh":
-        return LEVEL_LABELS_ZH.get(level, level)
-    return _LEVELS_EN.get(level, level)
+    """The display name of an admin level (``"county"`` -> ``"县"`` or ``"county"``)."""
+    return messages.level(level, lang)
+
+
+def display_value(name: str, value: Any, lang: str = "zh") -> Any:
+    """A property value as a reader sees it: codes in words, booleans as 是/否, floats rounded.
+
+    Parameters
+    ----------
+    name
+        The column name (``level``, ``status``, ``in_lake``, ...).
+    value
+        The value.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    object
+        Text for coded values and booleans, a float rounded to 0.1 for measures, else the value.
+    """
+    if value is None or (not isinstance(value, list | tuple | dict) and _isna(value)):
+        return value
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return messages.boolean(value, lang)
+    section = CODED.get(name)
+    if section is not None:
+        return messages.label(section, value, lang)
+    if isinstance(value, float):
+        return round(value, 1)
+    return value
+
+
+def display_frame(frame: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """A copy of ``frame`` with every coded or boolean column in words (see
+    :func:`display_value`)."""
+    shown = frame.copy()
+    for name in shown.columns:
+        column = shown[name]
+        if name in CODED or pd.api.types.is_bool_dtype(column.dtype):
+            shown[name] = [display_value(name, v, lang) for v in column]
+    return shown
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

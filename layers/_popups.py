@@ -1,5 +1,7 @@
 """Extra popup columns of interactive maps: the chiefs of each reach by level, partner chiefs.
 
+Popups of handover sections name the unit of every chief (a section has chiefs of two units).
+
 These come from the coverage and partner analyses (issues 3 and 4). When a project has no
 roster, or an analysis is not available, the popups simply show the layer's own properties.
 """
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
+from rivernet import messages
 from rivernet.admin import LEVELS
 from rivernet.errors import RivernetError
 from rivernet.layers.catalog import Layer
@@ -59,7 +62,9 @@ def popup_columns(
         return pd.DataFrame()
     reach_ids = pd.Series(frame["reach_id"].to_numpy())
     columns: dict[str, Any] = {}
-    for chief_level, chiefs in chiefs_by_level(project, as_of=as_of).items():
+    units = entry.id == "crossings"
+    by_level = chiefs_by_level(project, as_of=as_of, with_units=units, lang=lang)
+    for chief_level, chiefs in by_level.items():
         values = reach_ids.map(chiefs)
         if values.notna().any():
             columns[f"chiefs_{chief_level}"] = values.to_numpy()
@@ -81,7 +86,7 @@ def handover_partners(
     except RivernetError as error:
         logger.info("no handover partners for popups: %s", error)
         return {}
-    up, down = ("上游", "下游") if lang == "zh" else ("upstream", "downstream")
+    up, down = messages.relation("upstream", lang), messages.relation("downstream", lang)
     text: dict[Any, list[str]] = {}
     for row in found.itertuples(index=False):
         lines = text.setdefault(row.reach_id, [])
@@ -89,14 +94,26 @@ def handover_partners(
             (up, row.upstream_name, getattr(row, "upstream_chiefs", None)),
             (down, row.downstream_name, getattr(row, "downstream_chiefs", None)),
         ):
-            line = f"{side} {name}: {'' if _blank(chiefs) else chiefs}".rstrip(": ")
+            if _blank(chiefs):
+                line = messages.text("popup.side_empty", lang, side=side, unit=name)
+            else:
+                line = messages.text("popup.side", lang, side=side, unit=name, chiefs=chiefs)
             if line not in lines:
                 lines.append(line)
     return {reach: "\n".join(lines) for reach, lines in text.items()}
 
 
-def chiefs_by_level(project: Project, *, as_of: dt.date | str | None) -> dict[str, pd.Series]:
+def chiefs_by_level(
+    project: Project,
+    *,
+    as_of: dt.date | str | None,
+    with_units: bool = False,
+    lang: str = "zh",
+) -> dict[str, pd.Series]:
     """For each level with any chief: reach id -> the chiefs' names (one line per chief).
+
+    With ``with_units`` each name is followed by the unit the chief belongs to
+    (``"周琳（吴中区）"``).
 
     Returns
     -------
@@ -106,6 +123,7 @@ def chiefs_by_level(project: Project, *, as_of: dt.date | str | None) -> dict[st
     from rivernet.coverage import coverage_status
 
     result: dict[str, pd.Series] = {}
+    units = _chief_units(project) if with_units else {}
     for level in LEVELS:
         try:
             status = coverage_status(project, level=level, as_of=as_of)
@@ -119,8 +137,44 @@ def chiefs_by_level(project: Project, *, as_of: dt.date | str | None) -> dict[st
         if chiefs.empty:
             continue
         joined = chiefs.groupby("reach_id")["chiefs"].agg(_join_unique)
+        if with_units:
+            known = units.get(level, {})
+            joined = joined.map(lambda text, known=known: _with_units(known, text, lang))
         result[level] = joined
     return result
+
+
+def _with_units(units: dict[str, list[str]], text: str, lang: str) -> str:
+    """Chief names (one per line) each followed by their unit(s) (name -> unit names)."""
+    lines = []
+    for name in text.splitlines():
+        unit = "、".join(units.get(name, []))
+        lines.append(messages.text("popup.chief_of", lang, name=name, unit=unit) if unit else name)
+    return "\n".join(lines)
+
+
+def _chief_units(project: Project) -> dict[str, dict[str, list[str]]]:
+    """Level -> chief name -> the names of the units the chief is assigned for."""
+    from rivernet.coverage import unit_names
+
+    roster = project.roster
+    if roster is None:
+        return {}
+    people = roster.people.drop_duplicates("person_id").set_index("person_id")["name"]
+    names = unit_names(project)
+    found: dict[str, dict[str, list[str]]] = {}
+    assignments = roster.assignments
+    for person, level, code in zip(
+        assignments["person_id"], assignments["level"], assignments["unit_code"], strict=True
+    ):
+        name = people.get(person)
+        unit = names.get(str(code), str(code)) if code is not None else None
+        if name is None or unit is None:
+            continue
+        units = found.setdefault(level, {}).setdefault(str(name), [])
+        if unit not in units:
+            units.append(unit)
+    return found
 
 
 def _join_unique(values: pd.Series) -> str:

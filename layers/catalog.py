@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from rivernet import messages
 from rivernet.errors import NotFoundError
 from rivernet.layers import sources
 
@@ -191,14 +192,19 @@ class Layer:
         return tuple(category.value for category in self.categories if category.problem)
 
 
+def _both(key: str) -> tuple[str, str]:
+    """The Chinese and English text of a catalogue message (labels come from one place)."""
+    return messages.text(key, "zh"), messages.text(key, "en")
+
+
 COVERAGE_STATUS = (
-    Category("covered", "#009E73", "已覆盖", "covered", z=1),
-    Category("partial", "#E6C700", "部分覆盖", "partly covered", z=2, width=3.0, problem=True),
-    Category("gap", "#D55E00", "缺失河长", "gap (no chief)", z=4, width=4.0, problem=True),
-    Category("overlap", "#DDA0DD", "重复任命", "overlap", z=3, width=3.5, problem=True),
-    Category("expired", "#882255", "任期已满", "term expired", z=5, width=4.0, problem=True),
-    Category("exempt", "#0072B2", "湖长负责", "covered by lake chief", z=1),
-    Category("not_required", "#D9D9D9", "该级不要求", "not required at this level", z=0,
+    Category("covered", "#009E73", *_both("status.covered"), z=1),
+    Category("partial", "#E6C700", *_both("status.partial"), z=2, width=3.0, problem=True),
+    Category("gap", "#D55E00", *_both("status.gap"), z=4, width=4.0, problem=True),
+    Category("overlap", "#DDA0DD", *_both("status.overlap"), z=3, width=3.5, problem=True),
+    Category("expired", "#882255", *_both("status.expired"), z=5, width=4.0, problem=True),
+    Category("exempt", "#0072B2", *_both("status.exempt"), z=1),
+    Category("not_required", "#D9D9D9", *_both("status.not_required"), z=0,
              width=1.5),
 )  # fmt: skip
 """Coverage classes in colour-blind-safe colours: Okabe & Ito's (2008; yellow darkened for white
@@ -214,43 +220,44 @@ ADMIN_LEVELS = (
 )
 
 CATALOG: tuple[Layer, ...] = (
-    Layer("admin_units", "行政区", "Administrative units", sources.admin_unit_features, "polygon",
+    Layer("admin_units", *_both("layer.admin_units"), sources.admin_unit_features, "polygon",
           properties=("name", "code", "level"), category_property="level",
           categories=ADMIN_LEVELS, color="#999999", width=1.0, id_column="code",
           description="Administrative units (GB/T 2260 codes) with their level and parent."),
-    Layer("lakes", "湖泊", "Lakes", sources.lake_features, "polygon",
+    Layer("lakes", *_both("layer.lakes"), sources.lake_features, "polygon",
           properties=("name_zh", "name"), color="#6baed6", fill_opacity=0.45, width=0.5,
           id_column="lake_id", description="Lake polygons."),
-    Layer("reaches", "河流", "Rivers", sources.reach_features, "line",
+    Layer("reaches", *_both("layer.reaches"), sources.reach_features, "line",
           properties=("reach_id", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
           id_column="reach_id", extra_columns=sources.reach_coverage,
           description="River reaches with their downstream link, length and attributes, and "
           "(with a roster) their chief coverage status at each level as of a date "
           "(coverage_province .. coverage_village)."),
-    Layer("coverage", "河长覆盖", "Chief coverage", sources.coverage_features, "line",
+    Layer("coverage", *_both("layer.coverage"), sources.coverage_features, "line",
           properties=("reach_id", "status", "level", "chiefs"), category_property="status",
           categories=COVERAGE_STATUS, color="#bababa", width=2.0,
           temporal=True, by_level=True, needs_roster=True,
           description="Reach pieces with their chief coverage status at a level (parameter "
           "level) as of a date (parameter datetime)."),
-    Layer("coverage_gaps", "缺失河段", "Coverage gaps", sources.coverage_gap_features, "line",
+    Layer("coverage_gaps", *_both("layer.coverage_gaps"), sources.coverage_gap_features, "line",
           properties=("reach_id", "level", "unit_name", "length_m"), color="#D55E00",
           width=3.0, minzoom=5, temporal=True, by_level=True, needs_roster=True,
           description="Stretches without a chief at a level their jurisdiction requires, as "
           "of a date (every level unless the parameter level picks one)."),
-    Layer("crossings", "交接断面", "Handover sections", sources.crossing_features, "point",
+    Layer("crossings", *_both("layer.crossings"), sources.crossing_features, "point",
           properties=("reach_id", "upstream_name", "downstream_name", "level"),
           color="#e7298a", width=5.0, minzoom=6, temporal=True, by_level=True,
           polygon_levels_only=True, id_column="crossing_id",
           description="Points where a river leaves one unit for another at a level "
           "(parameter level), with the chiefs on both sides as of a date."),
-    Layer("boundary_rivers", "界河", "Boundary rivers", sources.boundary_river_features, "line",
+    Layer("boundary_rivers", *_both("layer.boundary_rivers"), sources.boundary_river_features,
+          "line",
           properties=("reach_id", "left_name", "right_name", "rule"), color="#ff7f00",
           width=2.5, dash=(4.0, 2.0), minzoom=6, by_level=True, polygon_levels_only=True,
           id_column="stretch_id",
           description="Stretches running along a boundary between units at a level "
           "(parameter level)."),
-    Layer("chiefs", "河长任命", "Chief assignments", sources.chief_features, "line",
+    Layer("chiefs", *_both("layer.chiefs"), sources.chief_features, "line",
           properties=("assignment_id", "level", "role", "name", "post", "unit_code"),
           legend=False, drawn=False, temporal=True, needs_roster=True,
           id_column="assignment_id",

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import numpy as np
 
+from rivernet import messages
 from rivernet.errors import InputError
 from rivernet.layers import catalog
-from rivernet.layers._labels import level_label, property_label
+from rivernet.layers._labels import CODED, display_value, property_label
 from rivernet.layers.catalog import Layer
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ def explore(
     """
     import folium
 
-    _check_lang(lang)
+    messages.check_lang(lang)
     entry = catalog.layer(layer)
     project = None if _is_frame(data) else data
     frame = _layer_data(data, entry, as_of=as_of, level=level, policy=policy)
@@ -240,8 +241,7 @@ def explore(
 
 
 def _check_lang(lang: str) -> None:
-    if lang not in ("zh", "en"):
-        raise InputError(f"lang must be 'zh' or 'en', not {lang!r}.")
+    messages.check_lang(lang)
 
 
 def _is_frame(data: object) -> TypeGuard[gpd.GeoDataFrame]:
@@ -585,9 +585,22 @@ def _properties(frame: gpd.GeoDataFrame, entry: Layer, *, lang: str) -> list[dic
     extra = [c for c in frame.columns if c.startswith("chiefs_") or c == "partners"]
     names += [c for c in extra if c not in names]
     return [
-        {"name": name, "label": property_label(name, lang), "col": _column(frame[name])}
+        {
+            "name": name,
+            "label": property_label(name, lang),
+            "col": _column(_shown(frame[name], lang)),
+        }
         for name in names
     ]
+
+
+def _shown(series: Any, lang: str) -> Any:
+    """Coded values (levels, rules, ...) and booleans in words; other columns unchanged."""
+    import pandas as pd
+
+    if series.name in CODED or pd.api.types.is_bool_dtype(series.dtype):
+        return pd.Series([display_value(str(series.name), v, lang) for v in series], dtype=object)
+    return series
 
 
 def _column(series: Any) -> dict[str, Any]:
@@ -677,7 +690,7 @@ def legend_html(
 
     subtitle = []
     if entry.by_level:
-        subtitle.append(f"{level_label(level, lang)}{'级' if lang == 'zh' else ' level'}")
+        subtitle.append(messages.level_of(level, lang))
     if entry.temporal and as_of is not None:
         subtitle.append(str(as_of))
     rows = [f"<div style='font-weight:bold'>{escape(entry.title(lang))}</div>"]

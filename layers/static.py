@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rivernet import messages
 from rivernet.errors import InputError, NotFoundError, RivernetError
 from rivernet.layers import catalog
-from rivernet.layers._labels import level_label
 from rivernet.layers.catalog import Layer
 from rivernet.roster import today
 
@@ -492,8 +492,8 @@ def _title(
     """Default title: unit, layer, level and date."""
     parts = [unit_name or "", entry.title(lang)]
     if entry.by_level:
-        level_text = level_label(level, lang)
-        parts.append(f"（{level_text}级）" if lang == "zh" else f" ({level_text} level)")
+        level_text = messages.level_of(level, lang)
+        parts.append(f"（{level_text}）" if lang == "zh" else f" ({level_text})")
     if entry.temporal:
         date = str(as_of) if as_of is not None else today().isoformat()
         parts.append(f" {date}")
@@ -592,8 +592,8 @@ def nice_length(limit_m: float) -> float:
 def _distance_text(length_m: float, lang: str) -> str:
     if length_m >= 1000:
         value = f"{length_m / 1000:g}"
-        return f"{value} 公里" if lang == "zh" else f"{value} km"
-    return f"{length_m:g} 米" if lang == "zh" else f"{length_m:g} m"
+        return messages.text("map.scale_km", lang, value=value)
+    return messages.text("map.scale_m", lang, value=f"{length_m:g}")
 
 
 def _north_arrow(ax: Axes, *, lang: str, texts: _Texts) -> None:
@@ -603,7 +603,7 @@ def _north_arrow(ax: Axes, *, lang: str, texts: _Texts) -> None:
         arrowprops={"facecolor": "#000000", "width": 4, "headwidth": 12, "headlength": 10},
         zorder=9,
     )  # fmt: skip
-    north = "北" if lang == "zh" else "N"
+    north = messages.text("map.north", lang)
     ax.text(0.95, 0.895, north, transform=ax.transAxes, ha="center", va="bottom", zorder=9,
             fontproperties=texts.props(north, 11, weight="bold"))  # fmt: skip
 

@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rivernet import messages
 from rivernet._audit import ACTIVE, EXPIRED
-from rivernet.admin import LEVEL_LABELS_ZH, LEVELS
+from rivernet.admin import LEVELS
 from rivernet.coverage import (
     AuditRun,
     DateLike,
@@ -36,7 +37,7 @@ PROBLEM_KINDS = ("overlap", "expired", "vacancy", "broken_chain", "orphan", "sta
 
 
 def coverage_problems(
-    project: Project, *, as_of: DateLike = None, policy: PolicyLike = None
+    project: Project, *, as_of: DateLike = None, policy: PolicyLike = None, lang: str = "zh"
 ) -> gpd.GeoDataFrame:
     """Every coverage problem other than plain gaps, one row each.
 
@@ -59,6 +60,9 @@ def coverage_problems(
         The day (``datetime.date`` or ISO string); default today.
     policy
         The policy (object or TOML path); default :class:`~rivernet.policy.CoveragePolicy()`.
+    lang
+        Language of the ``message`` column: ``"zh"`` (default) or ``"en"``; ``kind`` and
+        ``level`` stay codes (translate them with :mod:`rivernet.messages`).
 
     Returns
     -------
@@ -66,14 +70,15 @@ def coverage_problems(
         ``kind, level, reach_id, from_m, to_m, length_m, lake_id, unit_code, unit_name,
         assignment_ids, message`` and the stretch geometry (empty for lake and orphan rows).
     """
+    messages.check_lang(lang)
     run = run_audit(project, as_of=as_of, policy=policy)
     frames = [
-        overlap_rows(run, stretch_frame(run, run.audit.overlaps)),
-        expired_rows(run),
-        vacancy_rows(run, project),
-        broken_chain_rows(run, stretch_frame(run, run.audit.chains)),
-        orphan_rows(run, project),
-        stale_board_rows(run, project),
+        overlap_rows(run, stretch_frame(run, run.audit.overlaps), lang=lang),
+        expired_rows(run, lang=lang),
+        vacancy_rows(run, project, lang=lang),
+        broken_chain_rows(run, stretch_frame(run, run.audit.chains), lang=lang),
+        orphan_rows(run, project, lang=lang),
+        stale_board_rows(run, project, lang=lang),
     ]
     columns = ["kind", "level", "reach_id", "from_m", "to_m", "length_m", "lake_id",
                "unit_code", "unit_name", "assignment_ids", "message"]  # fmt: skip
@@ -93,7 +98,7 @@ def _ids_text(assignments: pd.DataFrame, rows: npt.ArrayLike) -> str:
     return ", ".join(str(a) for a in assignments["assignment_id"].to_numpy()[np.asarray(rows)])
 
 
-def overlap_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
+def overlap_rows(run: AuditRun, stretches: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Overlaps with the ids of the assignments involved."""
     if stretches.empty:
         return stretches
@@ -107,24 +112,31 @@ def overlap_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
     involved = pairs.groupby("index")["assignment"].apply(lambda rows: sorted(set(rows)))
     frame = stretches.copy()
     frame["kind"] = "overlap"
-    ids, messages = [], []
+    ids, texts = [], []
     for i, row in enumerate(frame.itertuples()):
         rows = involved.get(runs.index[i], [])
         people = assignments["person_id"].to_numpy()[rows]
         roles = sorted(set(assignments["role"].to_numpy()[rows]))
         ids.append(_ids_text(assignments, rows))
-        messages.append(
-            f"{len(rows)} {row.level} chiefs ({'/'.join(roles)}: "
-            f"{'、'.join(names.reindex(people).fillna('?'))}) on reach {row.reach_id} "
-            f"{row.from_m:.0f}-{row.to_m:.0f} m; keep one per role and level (end the other "
-            "term or move it to its own stretch)"
+        texts.append(
+            messages.text(
+                "problem.overlap",
+                lang,
+                count=len(rows),
+                level=messages.level(row.level, lang),
+                roles="/".join(roles),
+                names="、".join(names.reindex(people).fillna("?")),
+                reach=row.reach_id,
+                start=f"{row.from_m:.0f}",
+                end=f"{row.to_m:.0f}",
+            )
         )
     frame["assignment_ids"] = ids
-    frame["message"] = messages
+    frame["message"] = texts
     return frame
 
 
-def expired_rows(run: AuditRun) -> pd.DataFrame:
+def expired_rows(run: AuditRun, *, lang: str = "zh") -> pd.DataFrame:
     """Assignments whose term ended and whose stretch nobody covers now."""
     rows = run.audit.expired_assignments
     if not len(rows):
@@ -144,10 +156,17 @@ def expired_rows(run: AuditRun) -> pd.DataFrame:
         }
     )
     ended = assignments["valid_to"].dt.strftime("%Y-%m-%d").to_numpy()
-    target = [_target_text(a) for a in assignments.itertuples()]
+    target = [_target_text(a, lang) for a in assignments.itertuples()]
     frame["message"] = [
-        f"the term of {name} ({level} {role}, {where}) ended on {day} and nobody has been "
-        "appointed since; appoint a successor or record the new assignment"
+        messages.text(
+            "problem.expired",
+            lang,
+            name=name,
+            level=messages.level(level, lang),
+            role=role,
+            target=where,
+            day=day,
+        )
         for name, level, role, where, day in zip(
             names, frame["level"], assignments["role"], target, ended, strict=True
         )
@@ -156,15 +175,15 @@ def expired_rows(run: AuditRun) -> pd.DataFrame:
     return frame
 
 
-def _target_text(row: Any) -> str:
+def _target_text(row: Any, lang: str) -> str:
     if row.reach_id is not None and not pd.isna(row.reach_id):
-        return f"reach {row.reach_id}"
+        return messages.text("target.reach", lang, id=row.reach_id)
     if row.river_id is not None and not pd.isna(row.river_id):
-        return f"river {row.river_id}"
-    return f"lake {row.lake_id}"
+        return messages.text("target.river", lang, id=row.river_id)
+    return messages.text("target.lake", lang, id=row.lake_id)
 
 
-def vacancy_rows(run: AuditRun, project: Project) -> pd.DataFrame:
+def vacancy_rows(run: AuditRun, project: Project, *, lang: str = "zh") -> pd.DataFrame:
     """Lakes the policy lists that lack an active lake chief at a required level."""
     assignments = run.roster.assignments
     active = assignments[(run.state == ACTIVE) & (assignments["role"] == "湖长")]
@@ -176,20 +195,27 @@ def vacancy_rows(run: AuditRun, project: Project) -> pd.DataFrame:
             for level in rule.levels:
                 if (lake, level) in have:
                     continue
-                name = names.get(lake) or f"lake {lake}"
+                name = names.get(lake) or messages.text("target.lake", lang, id=lake)
                 rows.append(
                     {
                         "kind": "vacancy",
                         "level": level,
                         "lake_id": lake,
-                        "message": f"{name} (lake {lake}) has no {level}-level lake chief "
-                        f"(湖长) as of {run.as_of}; appoint one ({rule.name})",
+                        "message": messages.text(
+                            "problem.vacancy",
+                            lang,
+                            lake=name,
+                            lake_id=lake,
+                            day=run.as_of,
+                            level=messages.level(level, lang),
+                            rule=rule.name,
+                        ),
                     }
                 )
     return pd.DataFrame(rows)
 
 
-def broken_chain_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
+def broken_chain_rows(run: AuditRun, stretches: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     """Stretches covered at a level while the next required level above is not."""
     if stretches.empty:
         return stretches
@@ -197,15 +223,22 @@ def broken_chain_rows(run: AuditRun, stretches: pd.DataFrame) -> pd.DataFrame:
     frame = stretches.copy()
     frame["kind"] = "broken_chain"
     frame["message"] = [
-        f"reach {row.reach_id} {row.from_m:.0f}-{row.to_m:.0f} m has a {row.level} chief but "
-        f"no {above} ({LEVEL_LABELS_ZH[above]}) chief above; appoint the {above} chief"
+        messages.text(
+            "problem.broken_chain",
+            lang,
+            reach=row.reach_id,
+            start=f"{row.from_m:.0f}",
+            end=f"{row.to_m:.0f}",
+            level=messages.level(row.level, lang),
+            above=messages.level(above, lang),
+        )
         for row, above in zip(frame.itertuples(), missing, strict=True)
     ]
     frame["missing_level"] = missing
     return frame
 
 
-def orphan_rows(run: AuditRun, project: Project) -> pd.DataFrame:
+def orphan_rows(run: AuditRun, project: Project, *, lang: str = "zh") -> pd.DataFrame:
     """Active assignments naming a reach, river or lake that does not exist."""
     assignments = run.roster.assignments
     has_target = np.zeros(len(assignments), dtype=bool)
@@ -225,15 +258,19 @@ def orphan_rows(run: AuditRun, project: Project) -> pd.DataFrame:
             "unit_name": picked["unit_code"].map(unit_names(project)).to_numpy(),
             "assignment_ids": picked["assignment_id"].astype(str).to_numpy(),
             "message": [
-                f"assignment {a.assignment_id} names {_target_text(a)}, which is not in the "
-                "project (redrawn or deleted); reassign it to the current reach ids"
+                messages.text(
+                    "problem.orphan",
+                    lang,
+                    assignment=a.assignment_id,
+                    target=_target_text(a, lang),
+                )
                 for a in picked.itertuples()
             ],
         }
     )
 
 
-def stale_board_rows(run: AuditRun, project: Project) -> pd.DataFrame:
+def stale_board_rows(run: AuditRun, project: Project, *, lang: str = "zh") -> pd.DataFrame:
     """Sign boards still showing someone who is no longer the chief, past the allowed delay."""
     boards = run.roster.boards
     if boards.empty:
@@ -276,7 +313,8 @@ def stale_board_rows(run: AuditRun, project: Project) -> pd.DataFrame:
         changed = min(changes)
         late = (day - changed).days - run.policy.board_update_days
         if late > 0:
-            rows.append(_board_row(board, measure, changed, late, run.policy.board_update_days))
+            days = run.policy.board_update_days
+            rows.append(_board_row(board, measure, changed, late, days, lang=lang))
     return pd.DataFrame(rows)
 
 
@@ -284,7 +322,9 @@ def _measure(value: Any) -> float:
     return 0.0 if value is None or pd.isna(value) else float(value)
 
 
-def _board_row(board: Any, measure: float, changed: pd.Timestamp, late: int, days: int) -> dict:
+def _board_row(
+    board: Any, measure: float, changed: pd.Timestamp, late: int, days: int, *, lang: str
+) -> dict:
     return {
         "kind": "stale_board",
         "level": board.level,
@@ -292,7 +332,14 @@ def _board_row(board: Any, measure: float, changed: pd.Timestamp, late: int, day
         "from_m": measure,
         "to_m": measure,
         "assignment_ids": str(board.board_id),
-        "message": f"sign board {board.board_id} on reach {board.reach_id} still shows a former "
-        f"{board.level} chief; the change on {changed.date()} should have been posted within "
-        f"{days} days ({late} days late): update the board",
+        "message": messages.text(
+            "problem.stale_board",
+            lang,
+            board=board.board_id,
+            reach=board.reach_id,
+            level=messages.level(board.level, lang),
+            day=changed.date(),
+            days=days,
+            late=late,
+        ),
     }

@@ -84,7 +84,7 @@ def test_build_from_the_raw_taihu_files(tmp_path: Path, unit_files: list[Path]) 
 def test_cli_and_manifest_builds_agree(tmp_path: Path, unit_files: list[Path]) -> None:
     by_flags = tmp_path / "flags.gpkg"
     units = [arg for file in unit_files for arg in ("--units", str(file))]
-    code, out = run("new", by_flags, "--rivers", RIVERS, *units, "--lakes", LAKES)
+    code, out = run("new", by_flags, "--rivers", RIVERS, *units, "--lakes", LAKES, "--lang", "en")
     assert code == 0, out
     assert "note: admin units" in out and "GCJ-02" in out
     assert "wrote" in out and "2082 reaches" in out and "79 admin units" in out

@@ -33,7 +33,7 @@ def test_crossings_in_english_to_csv(tmp_path: Path) -> None:
         "crossings", str(SAMPLE), "--level", "county", "--no-lakes", "--lang", "en", "-o", str(out)
     )
     assert code == 0, text
-    assert "handover sections (county)" in text and "upstream" in text
+    assert "handover sections (county)" in text and "Upstream unit" in text
     table = pd.read_csv(out, encoding="utf-8-sig", dtype={"upstream_code": str})
     assert not table["in_lake"].any()
 
@@ -90,7 +90,7 @@ def test_incident_routes_and_reports_far_points() -> None:
         "--velocity", "0.5", "--distance-km", "30",
     )  # fmt: skip
     assert code == 0, text
-    assert "下游需通知的单位" in text and "江苏省" in text and "到达(小时)" in text
+    assert "下游需通知的单位" in text and "江苏省" in text and "到达 (小时)" in text
     code, text = _run("incident", str(SAMPLE), "--lon", "125", "--lat", "20")
     assert code != 0
     assert "--max-snap-m" in text and "max_snap_m" not in text and "Traceback" not in text
@@ -105,7 +105,7 @@ def test_incident_by_reach_writes_the_call_list(tmp_path: Path) -> None:
         "2025-06-30", "-o", str(out),
     )  # fmt: skip
     assert code == 0, text
-    assert "按顺序联系的河长" in text and "程雨静" in text and "到达(小时)" in text
+    assert "按顺序联系的河长" in text and "程雨静" in text and "到达 (小时)" in text
     calls = pd.read_excel(out, dtype={"unit_code": str})
     here = chiefs_at(open_project(SAMPLE), 40652917, as_of="2025-06-30")
     assert calls["name"].head(len(here)).tolist() == here["name"].tolist()

@@ -11,6 +11,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
+from rivernet import messages
 from rivernet.cli import main
 from rivernet.roster import Roster, export_roster, write_roster
 from tests._coverage_project import tiny_roster, write_tiny_project
@@ -45,12 +46,12 @@ def test_coverage_prints_the_summary_and_writes_layers(project: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == [
-        "unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct", "gaps",
-        "overlaps", "expired",
-    ]  # fmt: skip
-    assert lines[1].split() == ["320500", "苏州市", "city", "2.0", "1.0", "50.0", "1", "0", "0"]
-    assert lines[3].split() == ["320506", "东县", "county", "4.0", "3.0", "75.0", "1", "1", "1"]
+    columns = ["unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct",
+               "gaps", "overlaps", "expired"]  # fmt: skip
+    headings = [messages.column(c) for c in columns]  # Chinese by default
+    assert [lines[0].index(h) for h in headings] == sorted(lines[0].index(h) for h in headings)
+    assert lines[1].split() == ["320500", "苏州市", "市", "2.0", "1.0", "50.0", "1", "0", "0"]
+    assert lines[3].split() == ["320506", "东县", "县", "4.0", "3.0", "75.0", "1", "1", "1"]
     layers = {str(name) for name, _ in pyogrio.list_layers(out)}
     assert layers == {"coverage_gaps", "coverage_problems", "coverage_summary"}
     gaps = pyogrio.read_dataframe(out, layer="coverage_gaps")
@@ -80,7 +81,16 @@ def test_coverage_explains_a_bad_policy(project: Path) -> None:
 
 def test_roster_import_replaces_the_roster(project: Path) -> None:
     result = CliRunner().invoke(
-        main, ["roster", "import", str(project), str(FIXTURES / "roster_gbk.csv"), "--replace"]
+        main,
+        [
+            "roster",
+            "import",
+            "--lang",
+            "en",
+            str(project),
+            str(FIXTURES / "roster_gbk.csv"),
+            "--replace",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "changes: 3 added, 0 ended, 15 removed, 0 kept" in result.output
@@ -92,7 +102,8 @@ def test_roster_import_replaces_the_roster(project: Path) -> None:
 def test_roster_import_of_a_bad_file_changes_nothing(project: Path) -> None:
     before = _digest(project)
     result = CliRunner().invoke(
-        main, ["roster", "import", str(project), str(FIXTURES / "roster_project.csv")]
+        main,
+        ["roster", "import", "--lang", "en", str(project), str(FIXTURES / "roster_project.csv")],
     )
     assert result.exit_code != 0
     assert "line 2: reach 99 is not in the project's network" in result.output
@@ -103,15 +114,25 @@ def test_roster_import_of_a_bad_file_changes_nothing(project: Path) -> None:
 
 def test_roster_check(project: Path) -> None:
     runner = CliRunner()
-    good = runner.invoke(main, ["roster", "check", str(FIXTURES / "roster_merged.xlsx")])
+    good = runner.invoke(
+        main, ["roster", "check", "--lang", "en", str(FIXTURES / "roster_merged.xlsx")]
+    )
     assert good.exit_code == 0
     assert "ok, 3 assignments of 3 people" in good.output
-    bad = runner.invoke(main, ["roster", "check", str(FIXTURES / "roster_bad.csv")])
+    bad = runner.invoke(main, ["roster", "check", "--lang", "en", str(FIXTURES / "roster_bad.csv")])
     assert bad.exit_code == 1
     assert "line 9: from_m 800 is not below to_m 200" in bad.output
     checked = runner.invoke(
         main,
-        ["roster", "check", str(FIXTURES / "roster_project.csv"), "--project", str(project)],
+        [
+            "roster",
+            "check",
+            "--lang",
+            "en",
+            str(FIXTURES / "roster_project.csv"),
+            "--project",
+            str(project),
+        ],
     )
     assert checked.exit_code == 1
     assert "line 4: unit 320506 (county) does not contain reach 7" in checked.output
@@ -201,10 +222,14 @@ def test_a_csv_with_an_unterminated_quote_is_refused(valid: Path, tmp_path: Path
     lines[3] = lines[3].replace(",", ',"', 1)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     runner = CliRunner()
-    checked = runner.invoke(main, ["roster", "check", str(path), "--project", str(project)])
+    checked = runner.invoke(
+        main, ["roster", "check", "--lang", "en", str(path), "--project", str(project)]
+    )
     assert checked.exit_code == 1 and "line 4: a quote" in checked.output
     before = _digest(project)
-    result = runner.invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    result = runner.invoke(
+        main, ["roster", "import", "--lang", "en", str(project), str(path), "--replace"]
+    )
     assert result.exit_code != 0 and "line 4: a quote" in result.output
     assert _digest(project) == before
 
@@ -213,7 +238,9 @@ def test_a_header_only_csv_is_refused(project: Path, tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("姓名,层级,行政区划代码,角色,河段编码,任期开始\n", encoding="utf-8")
     before = _digest(project)
-    result = CliRunner().invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    result = CliRunner().invoke(
+        main, ["roster", "import", "--lang", "en", str(project), str(path), "--replace"]
+    )
     assert result.exit_code != 0
     assert "line 1: empty.csv has a header but no rows" in result.output
     assert _digest(project) == before
@@ -224,16 +251,20 @@ def test_an_import_removing_many_assignments_needs_replace(valid: Path, tmp_path
     path = _exported(tmp_path, drop=("W7", "W1", "E2"))
     runner = CliRunner()
     before = _digest(project)
-    dry = runner.invoke(main, ["roster", "import", str(project), str(path), "--dry-run"])
+    dry = runner.invoke(
+        main, ["roster", "import", "--lang", "en", str(project), str(path), "--dry-run"]
+    )
     assert dry.exit_code == 0, dry.output
     assert "changes: 0 added, 0 ended, 3 removed, 10 kept" in dry.output
     assert "dry run (--dry-run)" in dry.output and "would need --replace" in dry.output
     assert _digest(project) == before
-    refused = runner.invoke(main, ["roster", "import", str(project), str(path)])
+    refused = runner.invoke(main, ["roster", "import", "--lang", "en", str(project), str(path)])
     assert refused.exit_code != 0
     assert "would remove 3 of the 13 current assignments (23%)" in refused.output
     assert "--replace" in refused.output and _digest(project) == before
-    done = runner.invoke(main, ["roster", "import", str(project), str(path), "--replace"])
+    done = runner.invoke(
+        main, ["roster", "import", "--lang", "en", str(project), str(path), "--replace"]
+    )
     assert done.exit_code == 0, done.output
     assert _roster_counts(project) == (10, 2)
 
@@ -241,7 +272,7 @@ def test_an_import_removing_many_assignments_needs_replace(valid: Path, tmp_path
 def test_an_import_keeps_boards_the_file_lacks_and_says_so(valid: Path, tmp_path: Path) -> None:
     project = valid
     path = _exported(tmp_path, drop=("W7",))  # removes 1 of 13: no --replace needed
-    result = CliRunner().invoke(main, ["roster", "import", str(project), str(path)])
+    result = CliRunner().invoke(main, ["roster", "import", "--lang", "en", str(project), str(path)])
     assert result.exit_code == 0, result.output
     assert "changes: 0 added, 0 ended, 1 removed, 12 kept" in result.output
     assert "kept the project's 2 sign boards (公示牌): the file has no boards" in result.output
@@ -259,7 +290,7 @@ def test_export_writes_every_table_and_import_reads_them_back(valid: Path, tmp_p
     import openpyxl
 
     assert openpyxl.load_workbook(sheet).sheetnames == ["roster", "people", "boards", "units"]
-    result = runner.invoke(main, ["roster", "import", str(project), str(sheet)])
+    result = runner.invoke(main, ["roster", "import", "--lang", "en", str(project), str(sheet)])
     assert result.exit_code == 0, result.output
     assert "changes: 0 added, 0 ended, 0 removed, 13 kept" in result.output
     assert "kept the project's" not in result.output  # boards and units came from the file
@@ -286,7 +317,8 @@ def test_a_concurrent_import_fails_naming_the_lock(valid: Path, tmp_path: Path) 
     try:
         held.wait(5)
         result = CliRunner().invoke(
-            main, ["roster", "import", str(project), str(path), "--lock-timeout", "0.2"]
+            main,
+            ["roster", "import", "--lang", "en", str(project), str(path), "--lock-timeout", "0.2"],
         )
     finally:
         release.set()

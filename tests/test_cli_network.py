@@ -22,7 +22,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_check_sample_passes_with_warnings() -> None:
     code, out = run("check", str(SAMPLE))
     assert code == 0
-    assert "validation OK" in out and "dangling_downstream" in out
+    assert "校验通过" in out and "dangling_downstream" in out
 
 
 def test_check_json_and_cycle_exit_status(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_navigate_unknown_reach_is_a_clean_error() -> None:
 
 
 def test_info_summarises_the_sample() -> None:
-    code, out = run("info", str(SAMPLE))
+    code, out = run("info", str(SAMPLE), "--lang", "en")
     assert code == 0
     assert "reaches:   2082" in out and "55 where the data was clipped" in out
 
@@ -73,7 +73,7 @@ def test_info_summarises_the_sample() -> None:
 def test_lines_without_downstream_ids_use_endpoints(tmp_path: Path) -> None:
     path = tmp_path / "bare.gpkg"
     pyogrio.write_dataframe(tiny_frame().drop(columns=["down"]), path)
-    code, out = run("info", str(path), "--id-column", "rid")
+    code, out = run("info", str(path), "--id-column", "rid", "--lang", "en")
     assert code == 0, out
     assert "outlets:   3" in out
 
@@ -113,7 +113,7 @@ def test_check_project_reports_a_missing_policy_file(tmp_path: Path) -> None:
     meta = pd.DataFrame({"key": ["policy_file"], "value": ["gone.toml"]})
     pyogrio.write_dataframe(meta, path, layer="project_meta", driver="GPKG")
     code, out = run("check", str(path))
-    assert code == 1 and "validation FAILED" in out and "gone.toml" in out
+    assert code == 1 and "校验未通过" in out and "gone.toml" in out
 
 
 def test_check_damaged_project_fails(tmp_path: Path) -> None:
@@ -123,4 +123,4 @@ def test_check_damaged_project_fails(tmp_path: Path) -> None:
     data[start : start + 200_000] = b"\xff" * 200_000
     path.write_bytes(bytes(data))
     code, out = run("check", str(path))
-    assert code == 1 and "validation OK" not in out and "damaged" in out
+    assert code == 1 and "校验通过" not in out and "damaged" in out

@@ -76,10 +76,14 @@ def test_problems_are_hand_computed(tiny_project: Project) -> None:
     overlap = problems[problems["kind"] == "overlap"].iloc[0]
     assert (overlap["from_m"], overlap["to_m"]) == (0.0, 600.0)
     chain = problems[problems["kind"] == "broken_chain"].iloc[0]
-    assert "no city" in chain["message"]
+    assert "没有市级河长" in chain["message"]  # Chinese by default
+    english = coverage_problems(tiny_project, as_of=AS_OF, policy=POLICY, lang="en")
+    assert "no city" in english[english["kind"] == "broken_chain"].iloc[0]["message"]
     assert set(problems["kind"]) <= set(rivernet.problems.PROBLEM_KINDS)
     for message in problems["message"]:
-        assert ";" in message  # every message says how to fix it
+        assert "；" in message  # every message says how to fix it
+    for message in english["message"]:
+        assert ";" in message
 
 
 def test_summary_is_hand_computed(tiny_project: Project) -> None:

@@ -224,7 +224,7 @@ def test_report_has_a_map_per_problem_level(project: rivernet.Project) -> None:
 def test_report_without_problems_has_only_its_own_level(project: rivernet.Project) -> None:
     page = report_html(project, unit="320506", as_of=AS_OF, policy=POLICY, lang="en")
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
-    assert captions == ["Chief coverage (County level)", "Handover sections (County level)"]
+    assert captions == ["Chief coverage (county level)", "Handover sections (county level)"]
 
 
 def test_reports_and_explore_credit_the_data(project: rivernet.Project) -> None:

@@ -119,3 +119,39 @@ def test_pdf_with_headless_chromium(project: rivernet.Project, tmp_path: Path) -
 
     fonts = set(re.findall(rb"/FontName /[A-Z]{6}\+([A-Za-z0-9-]+)", data))
     assert any(b"CJK" in f or b"SC" in f or b"Hei" in f for f in fonts), fonts
+
+
+def _partner_rows(page: str) -> list[list[str]]:
+    """The rows of the partner table (after its heading) as cell texts."""
+    part = page[page.index("<h3>上下游联系河长</h3>") :]
+    table = part[: part.index("</table>")] if "<table>" in part[:200] else ""
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S) for row in rows]
+
+
+def test_report_lists_partners_within_the_distance(project: rivernet.Project) -> None:
+    """吴中区 (320506) has partners up to ~240 km along the rivers; the report lists those within
+    --within-km (default 20) and says how many it left out."""
+    unit = "320506"
+    everyone = partner_table(project, unit=unit, as_of=AS_OF)
+    near = int((everyone["distance_km"] <= 20).sum())
+    assert 0 < near < len(everyone)
+    page = report_html(project, unit=unit, as_of=AS_OF, policy=POLICY, maps=False)
+    rows = _partner_rows(page)
+    assert len(rows) == near
+    heading = re.findall(r"<th>(.*?)</th>", page[page.index("<h3>上下游联系河长</h3>") :])
+    column = heading.index("距离 (公里)")
+    assert max(float(r[column]) for r in rows) <= 20
+    assert "20 公里以内" in page and f"另有 {len(everyone) - near} 条" in page
+    unlimited = report_html(project, unit=unit, as_of=AS_OF, policy=POLICY, maps=False,
+                            within_km=None)  # fmt: skip
+    assert len(_partner_rows(unlimited)) == len(everyone)
+    assert "公里以内" not in unlimited
+    with pytest.raises(InputError, match="within_km"):
+        report_html(project, unit=unit, as_of=AS_OF, maps=False, within_km=-1)
+
+
+def test_english_report_states_the_distance(project: rivernet.Project) -> None:
+    page = report_html(project, unit="320506", as_of=AS_OF, policy=POLICY, maps=False,
+                       lang="en", within_km=5)  # fmt: skip
+    assert "within 5 km of 吴中区" in page

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -219,6 +220,24 @@ def test_clicking_a_river_shows_its_chiefs(browser_page: tuple, server: str) -> 
     page.wait_for_selector("#partners[data-count]", state="attached", timeout=30_000)
 
 
+def test_info_panel_speaks_chinese(browser_page: tuple, server: str) -> None:
+    """Field names from the catalogue, status and level in words (not `status covered`)."""
+    page, _, _ = browser_page
+    if page.locator("#info").is_hidden() or not page.locator("#info").get_attribute("data-reach"):
+        point = _reach_point(page)
+        assert point is not None
+        page.mouse.click(point["x"], point["y"])
+    page.wait_for_selector("#info-props tr", state="attached", timeout=30_000)
+    served = httpx.get(f"{server}/messages.json", params={"lang": "zh"}, timeout=30).json()["zh"]
+    headings = page.locator("#info-props th").all_inner_texts()
+    assert headings and all(re.search(r"[\u3400-\u9fff]", h) for h in headings), headings
+    for key, section in (("status", "status"), ("level", "level")):
+        cell = page.locator(f"#info-props tr[data-key='{key}'] td")
+        if cell.count():
+            values = cell.inner_text().split(" | ")
+            assert set(values) <= set(served[section].values()), values
+
+
 def test_info_panel_follows_the_date(browser_page: tuple, server: str) -> None:
     page, _, _ = browser_page
     if page.locator("#info").is_hidden() or not page.locator("#info").get_attribute("data-reach"):
@@ -235,8 +254,8 @@ def test_info_panel_follows_the_date(browser_page: tuple, server: str) -> None:
     page.wait_for_selector("#info-props[data-as-of='1990-01-01']", state="attached",
                            timeout=30_000)  # fmt: skip
     status = page.locator("#info-props tr[data-key='status'] td")
-    if status.count():  # a coverage reach: no chief in 1990, so not covered
-        assert "covered" not in status.inner_text()
+    if status.count():  # a coverage reach: no chief in 1990, so not covered (已覆盖)
+        assert "已覆盖" not in status.inner_text()
     today = page.evaluate("() => new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10)")
     page.fill("#asof", today)
     page.dispatch_event("#asof", "change")

@@ -1,7 +1,10 @@
-"""Options that mean the same in every command: ``--as-of``, ``--unit``, and flag names in errors.
+"""Options that mean the same in every command: ``--as-of``, ``--unit``, ``--lang``, and flag
+names in errors.
 
 - :data:`AS_OF`: a click type that reads ``--as-of`` in every form the roster reader accepts
   (:func:`rivernet.roster.parse_date`), with a one-line error naming the flag.
+- :func:`lang_option`: ``--lang zh|en``, the language of everything a command prints (Chinese
+  by default; the texts come from :mod:`rivernet.messages`).
 - :func:`require_unit`: an unknown ``--unit`` code is an error in every command, with the way
   to list the codes.
 - :func:`with_flag_names`: library messages name Python arguments (``max_snap_m``, ``crs=``);
@@ -52,6 +55,20 @@ AS_OF = DateType()
 def as_of_option(help: str = "Day of the roster (default: today), e.g. 2025-06-30.") -> Any:
     """The ``--as-of DATE`` option, read with :data:`AS_OF`."""
     return click.option("--as-of", "as_of", type=AS_OF, default=None, metavar="DATE", help=help)
+
+
+LANG_CHOICE = click.Choice(["zh", "en"])
+
+
+def lang_option() -> Any:
+    """The ``--lang zh|en`` option of every command (default ``zh``)."""
+    return click.option(
+        "--lang",
+        type=LANG_CHOICE,
+        default="zh",
+        show_default=True,
+        help="Language of the printed text: zh (中文) or en (English).",
+    )
 
 
 def require_unit(project: Any, code: str, *, path: Path) -> str:

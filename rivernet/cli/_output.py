@@ -312,3 +312,29 @@ def _spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _or(suffixes: tuple[str, ...]) -> str:
     return ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
+
+
+def text_table(
+    frame: pd.DataFrame, columns: Iterable[str], lang: str = "zh", *, limit: int | None = 40
+) -> str:
+    """A readable plain-text table of some columns, in the chosen language.
+
+    Headings come from the message catalogue (:func:`rivernet.messages.column`), coded values
+    (levels, relations, rules, problem kinds) and booleans are shown in words, floats rounded to
+    0.1; more than ``limit`` rows end with a line saying how many were left out.
+    """
+    from rivernet import messages
+    from rivernet.layers._labels import display_frame
+
+    shown = frame[[c for c in columns if c in frame.columns]]
+    if limit is not None:
+        shown = shown.head(limit)
+    shown = display_frame(pd.DataFrame(shown), lang)
+    for column in shown.columns:
+        if shown[column].dtype.kind == "f":
+            shown[column] = shown[column].round(1)
+    shown.columns = [messages.column(c, lang) for c in shown.columns]
+    text = shown.to_string(index=False) if len(shown) else messages.text("cli.none", lang)
+    if limit is not None and len(frame) > limit:
+        text += "\n" + messages.text("cli.more_rows", lang, n=len(frame) - limit)
+    return text

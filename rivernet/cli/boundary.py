@@ -15,61 +15,20 @@ from typing import Any
 import click
 import pandas as pd
 
+from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import as_of_option, require_unit
-from rivernet.cli._output import echo_json, json_option, json_value, note, output_option
+from rivernet.cli._options import as_of_option, lang_option, require_unit
+from rivernet.cli._output import (
+    echo_json,
+    json_option,
+    json_value,
+    note,
+    output_option,
+    text_table,
+)
 from rivernet.cli._output import write_table as write_output
 
 LEVEL_CHOICE = click.Choice(POLYGON_LEVELS)
-LANG_CHOICE = click.Choice(["zh", "en"])
-
-# Column headings of the printed tables.
-HEADINGS: dict[str, tuple[str, str]] = {
-    "crossing_id": ("断面编号", "section"),
-    "reach_id": ("河段", "reach"),
-    "measure_m": ("里程(米)", "measure (m)"),
-    "river_id": ("河流", "river"),
-    "upstream_name": ("上游", "upstream"),
-    "downstream_name": ("下游", "downstream"),
-    "responsible_name": ("责任方", "responsible"),
-    "in_lake": ("湖区", "in lake"),
-    "passes": ("穿越次数", "passes"),
-    "upstream_chiefs": ("上游河长", "upstream chiefs"),
-    "downstream_chiefs": ("下游河长", "downstream chiefs"),
-    "left_name": ("左岸", "left bank"),
-    "right_name": ("右岸", "right bank"),
-    "length_m": ("长度(米)", "length (m)"),
-    "responsible": ("责任划分", "responsibility"),
-    "ambiguous": ("待协商", "ambiguous"),
-    "unit_name": ("单位", "unit"),
-    "relation": ("关系", "relation"),
-    "partner_name": ("伙伴", "partner"),
-    "distance_km": ("距离(公里)", "distance (km)"),
-    "partner_chiefs": ("伙伴河长", "partner chiefs"),
-    "order": ("序号", "order"),
-    "level_zh": ("级别", "level"),
-    "level": ("级别", "level"),
-    "arrival_h": ("到达(小时)", "arrival (h)"),
-    "chiefs": ("河长", "chiefs"),
-    "crossings": ("交接断面", "sections"),
-    "role": ("职务类别", "role"),
-    "name": ("姓名", "name"),
-    "post": ("职务", "post"),
-    "contact": ("联系方式", "contact"),
-    "rivers": ("河流数", "rivers"),
-    "summary_zh": ("概要", "summary"),
-    "summary_en": ("概要", "summary"),
-    "boundary_river_km": ("界河(公里)", "boundary rivers (km)"),
-}
-RELATIONS_ZH = {
-    "own": "本河段",
-    "upstream": "上游",
-    "downstream": "下游",
-    "tributary": "支流",
-    "main_stem": "干流",
-    "left_bank": "左岸",
-    "right_bank": "右岸",
-}
 
 
 def _project(path: Path) -> Any:
@@ -80,19 +39,7 @@ def _project(path: Path) -> Any:
 
 def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 40) -> str:
     """A readable plain-text table of some columns, headed in the chosen language."""
-    shown = frame[[c for c in columns if c in frame.columns]].head(limit).copy()
-    if lang == "zh" and "relation" in shown:
-        shown["relation"] = shown["relation"].map(lambda r: RELATIONS_ZH.get(r, r))
-    for column in shown.columns:
-        if shown[column].dtype.kind == "f":
-            shown[column] = shown[column].round(1)
-    index = 0 if lang == "zh" else 1
-    shown.columns = [HEADINGS.get(c, (c, c))[index] for c in shown.columns]
-    text = shown.to_string(index=False) if len(shown) else ("（无）" if lang == "zh" else "(none)")
-    if len(frame) > limit:
-        more = len(frame) - limit
-        text += f"\n… 另有 {more} 行" if lang == "zh" else f"\n… {more} more rows"
-    return text
+    return text_table(frame, columns, lang, limit=limit)
 
 
 def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "rows") -> None:
@@ -100,13 +47,12 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
     if output is None:
         return
     line = write_output(frame, output, what=what)
-    note(f"已写入 {len(frame)} 行：{output}" if lang == "zh" else line)
+    note(messages.text("cli.wrote_rows", lang, n=len(frame), path=output) if lang == "zh" else line)
 
 
 _PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _OUTPUT = output_option()
-_LANG = click.option("--lang", type=LANG_CHOICE, default="zh", show_default=True,
-                     help="Language of the printed table.")  # fmt: skip
+_LANG = lang_option()
 _AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")
 
 
@@ -149,9 +95,9 @@ def crossings(
     pairs = result.groupby(["upstream_name", "downstream_name"]).size()
     passes = int(result["passes"].sum())
     click.echo(
-        f"{len(result)} 个交接断面（{level}），共穿越 {passes} 次"
-        if lang == "zh"
-        else f"{len(result)} handover sections ({level}), {passes} passes"
+        messages.text(
+            "cli.crossings_count", lang, n=len(result), level=messages.level(level, lang), passes=passes
+        )
     )
     for (up, down), count in pairs.items():
         click.echo(f"  {up} → {down}: {count}")
@@ -190,13 +136,11 @@ def boundary_rivers(
         echo_json(result)
         return
     km = float(result["length_m"].sum()) / 1000.0
+    click.echo(messages.text("cli.boundary_count", lang, n=len(result), km=f"{km:.1f}"))
+    shown = result.assign(responsible=_responsible(result, lang))
     click.echo(
-        f"{len(result)} 段界河，共 {km:.1f} 公里" if lang == "zh"
-        else f"{len(result)} boundary-river stretches, {km:.1f} km"
-    )  # fmt: skip
-    click.echo(
-        _table(result, ["reach_id", "left_name", "right_name", "length_m", "responsible",
-                        "ambiguous"], lang)
+        _table(shown, ["reach_id", "left_name", "right_name", "length_m", "rule", "responsible",
+                       "ambiguous"], lang)
     )  # fmt: skip
 
 
@@ -342,34 +286,44 @@ def incident(
         click.echo(json.dumps(body, ensure_ascii=False, indent=1))
         return
     where = f"{snapped['measure_m']:.0f}" if reach is None or measure_m is not None else "0"
-    if lang == "zh":
-        click.echo(
-            f"事故点位于河段 {snapped['reach_id']}，里程 {where} 米"
-            + (f"（距输入点 {snapped['distance_m']:.0f} 米）" if reach is None else "")
-        )
-        click.echo("\n按顺序联系的河长：")
-    else:
-        click.echo(
-            f"incident on reach {snapped['reach_id']} at {where} m"
-            + (f" ({snapped['distance_m']:.0f} m from the given point)" if reach is None else "")
-        )
-        click.echo("\nchiefs to call, in order:")
-    timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
-    level = "level_zh" if lang == "zh" else "level"
+    snap = f"{snapped['distance_m']:.0f}" if reach is None else ""
     click.echo(
-        _table(report.call_list, ["order", "unit_name", level, "role", "name", "post", *timing,
-                                  *(["contact"] if include_contact else [])], lang, limit=60)
+        messages.text("cli.incident_at", lang, reach=snapped["reach_id"], measure=where)
+        + (messages.text("cli.incident_snap", lang, distance=snap) if snap else "")
+    )
+    click.echo("\n" + messages.text("cli.call_list", lang))
+    timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
+    level = "level"
+    calls = report.call_list.rename(columns={"name": "person"})
+    click.echo(
+        _table(calls, ["order", "unit_name", level, "role", "person", "post", *timing,
+                       *(["contact"] if include_contact else [])], lang, limit=60)
     )  # fmt: skip
-    click.echo("\n下游需通知的单位：" if lang == "zh" else "\nunits to notify downstream:")
+    click.echo("\n" + messages.text("cli.notify", lang))
     columns = ["order", level, "unit_name", *timing]
     click.echo(_table(report.notify, [*columns, "chiefs"], lang))
-    click.echo("\n途经交接断面：" if lang == "zh" else "\nhandover sections passed:")
+    click.echo("\n" + messages.text("cli.sections_passed", lang))
     click.echo(
         _table(report.sections, ["crossing_id", "level", "upstream_name", "downstream_name",
                                  "distance_km"], lang)
     )  # fmt: skip
-    click.echo("\n上游需排查的单位：" if lang == "zh" else "\nunits to check upstream:")
+    click.echo("\n" + messages.text("cli.check_upstream", lang))
     click.echo(_table(report.upstream, ["level", "unit_name", "distance_km", "chiefs"], lang))
+
+
+def _responsible(stretches: pd.DataFrame, lang: str) -> list[str]:
+    """Who answers for each boundary-river stretch, in words (bank split named per bank)."""
+    texts = []
+    for row in stretches.itertuples(index=False):
+        if getattr(row, "rule", None) == "split_by_bank":
+            texts.append(
+                messages.text(
+                    "cli.responsible_bank", lang, left=row.left_name, right=row.right_name
+                )
+            )
+        else:
+            texts.append(str(getattr(row, "responsible", "") or ""))
+    return texts
 
 
 def _scalar(value: Any) -> Any:

@@ -8,15 +8,17 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from rivernet import messages
 from rivernet._files import LOCK_TIMEOUT, project_lock
 from rivernet.admin import LEVELS
-from rivernet.cli._options import as_of_option, require_unit
+from rivernet.cli._options import as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     check_output_path,
     echo_json,
     json_option,
     note,
     output_option,
+    text_table,
     write_table,
     write_tables,
 )
@@ -49,6 +51,7 @@ def register(group: click.Group) -> None:
     "NAME.coverage_problems.csv beside it.",
 )
 @json_option
+@lang_option()
 def coverage(
     project: Path,
     as_of: dt.date | None,
@@ -57,6 +60,7 @@ def coverage(
     policy: Path | None,
     output: Path | None,
     as_json: bool,
+    lang: str,
 ) -> None:
     """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
     from rivernet.coverage import _within, coverage_gaps, coverage_summary
@@ -69,7 +73,7 @@ def coverage(
     summary = coverage_summary(opened, as_of=as_of, unit=unit, level=level)
     if output is not None:
         gaps = coverage_gaps(opened, as_of=as_of)
-        problems = coverage_problems(opened, as_of=as_of)
+        problems = coverage_problems(opened, as_of=as_of, lang=lang)
         if level is not None:
             gaps, problems = gaps[gaps["level"] == level], problems[problems["level"] == level]
         if unit is not None:
@@ -84,7 +88,7 @@ def coverage(
     if as_json:
         echo_json(summary)
     else:
-        click.echo(format_summary(summary))
+        click.echo(format_summary(summary, lang=lang))
 
 
 @click.command()
@@ -98,6 +102,7 @@ def coverage(
 @as_of_option()
 @output_option()
 @json_option
+@lang_option()
 def chiefs(
     project: Path,
     reach: str | None,
@@ -108,6 +113,7 @@ def chiefs(
     as_of: dt.date | None,
     output: Path | None,
     as_json: bool,
+    lang: str,
 ) -> None:
     """Every chief responsible at a reach (--reach) or a point (--lon/--lat), province first."""
     from rivernet.chiefs import chiefs_at
@@ -135,21 +141,24 @@ def chiefs(
     if as_json:
         echo_json(result)
         return
-    columns = ["level_zh", "role", "name", "post", "unit_code", "unit_name", "reach_id"]
-    click.echo(result[columns].to_string(index=False) if len(result) else "no chief here")
+    columns = ["level", "role", "person", "post", "unit_code", "unit_name", "reach_id"]
+    if not len(result):
+        click.echo(messages.text("cli.no_chief_here", lang))
+        return
+    click.echo(text_table(result.rename(columns={"name": "person"}), columns, lang, limit=None))
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    """The summary table as aligned text (lengths in km)."""
+def format_summary(summary: pd.DataFrame, *, lang: str = "zh") -> str:
+    """The summary table as aligned text (lengths in km), in ``lang``."""
     if summary.empty:
-        return "no river length requires a chief under this policy"
+        return messages.text("cli.nothing_required", lang)
     table = summary.assign(
         required_km=(summary["required_m"] / 1000).round(1),
         covered_km=(summary["covered_m"] / 1000).round(1),
     )
     columns = ["unit_code", "unit_name", "level", "required_km", "covered_km", "coverage_pct",
                "gaps", "overlaps", "expired"]  # fmt: skip
-    return str(table[columns].to_string(index=False))
+    return text_table(table, columns, lang, limit=None)
 
 
 @click.group()
@@ -174,6 +183,7 @@ def roster() -> None:
     show_default=True,
     help="Seconds to wait while another process writes the project.",
 )
+@lang_option()
 def import_roster(
     project: Path,
     file: Path,
@@ -181,6 +191,7 @@ def import_roster(
     replace: bool,
     dry_run: bool,
     lock_timeout: float,
+    lang: str,
 ) -> None:
     """Validate FILE against PROJECT and store it as the project's roster (all or nothing).
 
@@ -198,7 +209,9 @@ def import_roster(
         new, notes = carry_over(read_roster(file, project=opened, sheet=sheet), current)
         changes = roster_changes(current, new)
         click.echo(
-            format_changes(changes, total=0 if current is None else len(current.assignments))
+            format_changes(
+                changes, total=0 if current is None else len(current.assignments), lang=lang
+            )
         )
         for note in notes:
             click.echo(note)
@@ -206,8 +219,8 @@ def import_roster(
         total = 0 if current is None else len(current.assignments)
         too_many = bool(total) and removed > REMOVAL_LIMIT * total
         if dry_run:
-            needs = " (a real import would need --replace)" if too_many else ""
-            click.echo(f"dry run (--dry-run): {project} was not changed{needs}")
+            needs = messages.text("cli.roster_needs_replace", lang) if too_many else ""
+            click.echo(messages.text("cli.roster_dry_run", lang, project=project) + needs)
             return
         if too_many and not replace:
             raise click.ClickException(
@@ -218,12 +231,14 @@ def import_roster(
             )
         write_roster(new, project, lock_timeout=lock_timeout)
     click.echo(
-        f"imported {len(new.assignments)} assignments of {len(new.people)} people, "
-        f"{len(new.boards)} sign boards and {len(new.units)} units from {file.name} into {project}"
-    )
+        messages.text(
+            "cli.roster_imported", lang, assignments=len(new.assignments), people=len(new.people),
+            boards=len(new.boards), units=len(new.units), file=file.name, project=project,
+        )
+    )  # fmt: skip
 
 
-def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str:
+def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20, lang: str = "zh") -> str:
     """The changes of an import as text: totals, then the units with changes.
 
     Parameters
@@ -234,6 +249,8 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str
         How many assignments the project holds now.
     limit
         How many units to list.
+    lang
+        ``"zh"`` or ``"en"``.
 
     Returns
     -------
@@ -241,15 +258,10 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str
         The summary.
     """
     sums = {c: int(changes[c].sum()) for c in ("added", "ended", "removed", "kept")}
-    lines = [
-        f"changes: {sums['added']} added, {sums['ended']} ended, {sums['removed']} removed, "
-        f"{sums['kept']} kept (the project holds {total} assignments)"
-    ]
+    lines = [messages.text("cli.roster_changes", lang, total=total, **sums)]
     changed = changes[changes[["added", "ended", "removed"]].sum(axis=1) > 0]
     if len(changed):
-        lines.append(changed.head(limit).to_string(index=False))
-        if len(changed) > limit:
-            lines.append(f"... and {len(changed) - limit} more units with changes")
+        lines.append(text_table(changed, list(changed.columns), lang, limit=limit))
     return "\n".join(lines)
 
 
@@ -261,7 +273,8 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20) -> str
     help="Also check reach ids, admin codes and units against this project.",
 )
 @click.option("--sheet", help="Excel worksheet to read (default: the first).")
-def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
+@lang_option()
+def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str) -> None:
     """Check a roster FILE and list every problem with its row number."""
     from rivernet.project import open_project
     from rivernet.roster import read_roster
@@ -273,8 +286,11 @@ def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
         click.echo(str(error), err=True)
         raise SystemExit(1) from None
     click.echo(
-        f"{file.name}: ok, {len(checked.assignments)} assignments of {len(checked.people)} people"
-    )
+        messages.text(
+            "cli.roster_ok", lang, file=file.name, assignments=len(checked.assignments),
+            people=len(checked.people),
+        )
+    )  # fmt: skip
 
 
 @roster.command("export")
@@ -285,7 +301,10 @@ def check_roster(file: Path, project: Path | None, sheet: str | None) -> None:
 )
 @json_option
 @click.option("--include-contact", is_flag=True, help="Include contact details (private).")
-def export_roster(project: Path, output: Path | None, as_json: bool, include_contact: bool) -> None:
+@lang_option()
+def export_roster(
+    project: Path, output: Path | None, as_json: bool, include_contact: bool, lang: str
+) -> None:
     """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file (or --json).
 
     The people, sign boards (公示牌) and units go with it: as the sheets people, boards and

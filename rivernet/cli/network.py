@@ -9,6 +9,7 @@ import click
 import pandas as pd
 import pyogrio
 
+from rivernet.cli._options import lang_option
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.io import DOWNSTREAM_COLUMNS
@@ -150,9 +151,15 @@ def _file_options(func: Any) -> Any:
     suffixes=(".csv", ".xlsx", ".gpkg"),
     help="Also write the findings, one row each, to FILE (.csv, .xlsx or .gpkg).",
 )
+@lang_option()
 @click.pass_context
 def check(
-    ctx: click.Context, path: Path, as_json: bool, output: Path | None, **options: Any
+    ctx: click.Context,
+    path: Path,
+    as_json: bool,
+    output: Path | None,
+    lang: str,
+    **options: Any,
 ) -> None:
     """Validate a project or network file; exit status 1 when it has errors.
 
@@ -167,7 +174,7 @@ def check(
         report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
     if output is not None:
         note(write_table(findings_table(report), output, what="findings"))
-    click.echo(report.to_json() if as_json else str(report))
+    click.echo(report.to_json() if as_json else report_text(report, lang))
     if not report.ok:
         ctx.exit(1)
 
@@ -187,6 +194,7 @@ def check(
 @output_option(help="Write the reaches found to FILE (.csv, .xlsx, .geojson or .gpkg).")
 @json_option
 @click.pass_context
+@lang_option()
 def navigate(
     ctx: click.Context,
     path: Path,
@@ -195,6 +203,7 @@ def navigate(
     distance_km: float | None,
     output: Path | None,
     as_json: bool,
+    lang: str,
     **options: Any,
 ) -> None:
     """List the reaches upstream or downstream of a reach, with their distances."""
@@ -210,12 +219,17 @@ def navigate(
         echo_json(result)
         return
     total = float(net.reaches.loc[result["reach_id"], "length_m"].sum()) / 1000.0
+    from rivernet import messages
+    from rivernet.cli._output import text_table
+
+    farthest = f"{result['distance_km'].max():.1f}"
+    shown_mode = messages.label("mode", mode, lang)
     click.echo(
-        f"{mode} from reach {start}: {len(result)} reaches, {total:.1f} km of river, "
-        f"farthest {result['distance_km'].max():.1f} km"
-    )
+        messages.text("cli.navigate_summary", lang, mode=shown_mode, start=start, n=len(result),
+                      km=f"{total:.1f}", farthest=farthest)
+    )  # fmt: skip
     if output is None:
-        click.echo(result[["reach_id", "distance_km"]].head(20).to_string(index=False))
+        click.echo(text_table(result, ["reach_id", "distance_km"], lang, limit=20))
 
 
 @click.command()
@@ -225,7 +239,8 @@ def navigate(
     "--units", "list_units", is_flag=True, help="List the admin units of a project: code, name."
 )
 @click.pass_context
-def info(ctx: click.Context, path: Path, list_units: bool, **options: Any) -> None:
+@lang_option()
+def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options: Any) -> None:
     """Summarise a network: reaches, length, outlets, orders, extent.
 
     With --units, list the admin unit codes of a project instead (the codes --unit takes).
@@ -236,18 +251,40 @@ def info(ctx: click.Context, path: Path, list_units: bool, **options: Any) -> No
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     core = net.core
     strahler = net.strahler_order().value_counts().sort_index()
+    from rivernet import messages
+
+    def line(key: str, value: Any, **more: Any) -> str:
+        return messages.text(f"cli.info_{key}", lang, value=value, **more)
+
     lines = [
-        f"file:      {path}",
-        f"crs:       {net.crs.to_string()} ({net.crs.name})",
-        f"reaches:   {len(net)}",
-        f"length:    {net.reaches['length_m'].sum() / 1000.0:,.1f} km",
-        f"outlets:   {int((core.downstream < 0).sum())} "
-        f"({len(core.dangling)} where the data was clipped)",
-        f"braids:    {len(core.secondary)} secondary links",
-        f"extent:    {', '.join(f'{v:.4f}' for v in net.reaches.total_bounds)}",
-        "strahler:  " + ", ".join(f"{k}: {v}" for k, v in strahler.items()),
+        line("file", path),
+        line("crs", f"{net.crs.to_string()} ({net.crs.name})"),
+        line("reaches", len(net)),
+        line("length", f"{net.reaches['length_m'].sum() / 1000.0:,.1f}"),
+        line("outlets", int((core.downstream < 0).sum()), clipped=len(core.dangling)),
+        line("braids", len(core.secondary)),
+        line("extent", ", ".join(f"{v:.4f}" for v in net.reaches.total_bounds)),
+        line("strahler", ", ".join(f"{k}: {v}" for k, v in strahler.items())),
     ]
     click.echo("\n".join(lines))
+
+
+def report_text(report: Any, lang: str) -> str:
+    """A validation report as text: the verdict and one line per finding, in ``lang``.
+
+    The verdict and severities come from the message catalogue; the findings' own messages are
+    the library's (English) text.
+    """
+    from rivernet import messages
+
+    counts = {"errors": len(report.errors), "warnings": len(report.warnings),
+              "notes": len(report.infos)}  # fmt: skip
+    key = "cli.validation_ok" if report.ok else "cli.validation_failed"
+    lines = [messages.text(key, lang, **counts)]
+    for finding in report.findings:
+        severity = messages.label("severity", finding.severity, lang)
+        lines.append(f"  {severity:7} [{finding.code}] {finding.message}")
+    return "\n".join(lines)
 
 
 def findings_table(report: Any) -> pd.DataFrame:

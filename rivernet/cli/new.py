@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from rivernet import messages
+from rivernet.cli._options import lang_option
 from rivernet.cli._output import note
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -37,6 +39,7 @@ def register(group: click.Group) -> None:
 @click.option("--unit-level-column", help="Level column (省/市/县... or province/city/...).")
 @click.option("--unit-parent-column", help="Parent code column (derived from codes if absent).")
 @click.option("--force", is_flag=True, help="Replace an existing project file.")
+@lang_option()
 @click.pass_context
 def new(ctx: click.Context, output: Path | None, manifest: Path | None, **options: Any) -> None:
     """Build the project file OUTPUT (.gpkg) from rivers, admin units, lakes and a roster.
@@ -48,6 +51,7 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
     from rivernet.build import Manifest, plan_project, refuse_overwrite, write_project
 
     force = options.pop("force")
+    lang = options.pop("lang")
     quiet = bool((ctx.obj or {}).get("quiet"))
     if manifest is not None:
         given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v not in (None, ())]
@@ -67,11 +71,15 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
     for line in build.notes:
         note(f"note: {line}")
     write_project(build, output, force=force)
-    layers = [f"{len(build.reaches)} reaches", f"{len(build.admin_units)} admin units"]
+    layers = [
+        messages.text("cli.new_reaches", lang, n=len(build.reaches)),
+        messages.text("cli.new_units", lang, n=len(build.admin_units)),
+    ]
     if build.lakes is not None:
-        layers.append(f"{len(build.lakes)} lakes")
+        layers.append(messages.text("cli.new_lakes", lang, n=len(build.lakes)))
     if build.roster is not None:
-        layers.append(f"{len(build.roster.assignments)} roster assignments")
-    note(f"wrote {output}: {', '.join(layers)}")
+        layers.append(messages.text("cli.new_roster", lang, n=len(build.roster.assignments)))
+    note(messages.text("cli.new_wrote", lang, path=output, layers="、".join(layers)
+                       if lang == "zh" else ", ".join(layers)))  # fmt: skip
     if build.policy is not None:
-        note(f"wrote {output.with_name('policy.toml')}")
+        note(messages.text("cli.wrote_file", lang, path=output.with_name("policy.toml")))

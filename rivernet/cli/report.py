@@ -7,15 +7,19 @@ from pathlib import Path
 
 import click
 
-from rivernet.cli._options import as_of_option, require_unit
+from rivernet import messages
+from rivernet.cli._options import as_of_option, lang_option, require_unit
 from rivernet.cli._output import note, output_option
+
+WITHIN_KM = 20.0
+"""Default of ``--within-km`` (the library's :data:`rivernet.layers.report.WITHIN_KM`)."""
 
 
 @click.command("report")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--unit", required=True, help="Admin code of the unit, e.g. 320583.")
 @as_of_option()
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@lang_option()
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -23,6 +27,14 @@ from rivernet.cli._output import note, output_option
     help="Coverage policy TOML file.",
 )
 @click.option("--no-maps", is_flag=True, help="Leave the maps out (faster, smaller).")
+@click.option(
+    "--within-km",
+    type=click.FloatRange(min=0),
+    default=WITHIN_KM,
+    show_default=True,
+    help="List only handover sections and partner units within this distance of the unit.",
+)
+@click.option("--all-partners", is_flag=True, help="No distance limit (overrides --within-km).")
 @output_option(
     suffixes=(".html", ".pdf"),
     default=Path("report.html"),
@@ -36,6 +48,8 @@ def report(
     lang: str,
     policy: Path | None,
     no_maps: bool,
+    within_km: float,
+    all_partners: bool,
     output: Path,
 ) -> None:
     """Write the report of one unit of PROJECT: coverage, problems, cross-boundary rivers, maps."""
@@ -45,9 +59,10 @@ def report(
     loaded = open_project(project)
     unit = require_unit(loaded, unit, path=project)
     written = unit_report(
-        loaded, unit=unit, as_of=as_of, lang=lang, path=output, policy=policy, maps=not no_maps
-    )
-    note(f"wrote the report of unit {unit} to {written}")
+        loaded, unit=unit, as_of=as_of, lang=lang, path=output, policy=policy, maps=not no_maps,
+        within_km=None if all_partners else within_km,
+    )  # fmt: skip
+    note(messages.text("cli.wrote_report", lang, unit=unit, path=written))
 
 
 def register(group: click.Group) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from rivernet import messages
+from rivernet.cli._options import lang_option
+
 
 @click.command("serve")
 @click.argument("project", required=False, type=click.Path(path_type=Path, dir_okay=False))
@@ -17,8 +20,9 @@ import click
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
 )
+@lang_option()
 @click.pass_context
-def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> None:
+def serve(ctx: click.Context, project: Path | None, host: str, port: int, lang: str) -> None:
     """Serve PROJECT (default: $RIVERNET_PROJECT, else the Taihu sample) on HOST:PORT.
 
     Other settings come from RIVERNET_* environment variables (RIVERNET_POLICY,
@@ -45,15 +49,13 @@ def serve(ctx: click.Context, project: Path | None, host: str, port: int) -> Non
     loaded = open_project(settings.project, policy=settings.policy)
     app = create_app(settings, project=loaded)
     url = server_url(settings.public_url, host, port)
-    click.echo(f"rivernet: serving {settings.project} ({len(loaded.network)} reaches)")
+    click.echo(messages.text("cli.serving", lang, project=settings.project, n=len(loaded.network)))
     if "/map" in route_paths(app.routes):
-        click.echo(f"web map: open {url}map in a browser")
-    click.echo(f"OGC API: {url} (Ctrl+C stops)")
+        page = f"{url}map" + ("?lang=en" if lang == "en" else "")
+        click.echo(messages.text("cli.serving_map", lang, url=page))
+    click.echo(messages.text("cli.serving_api", lang, url=url))
     if wildcard and not settings.allowed_hosts:
-        click.echo(
-            "note: listening on every interface, but answering only localhost and the public "
-            "URL's host; set RIVERNET_ALLOWED_HOSTS to the names clients use"
-        )
+        click.echo(messages.text("cli.serving_hosts", lang))
     # Analysis runs in worker threads; a short GIL switch interval lets the event loop (cheap
     # routes, cached tiles) take the GIL back within 1 ms instead of 5 ms while they compute.
     sys.setswitchinterval(0.001)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
+from rivernet import messages
 from rivernet.errors import NotFoundError
 from rivernet.layers.static import pip_font_files
 from rivernet.server.http import PreparedBody, openapi_responses, send_body
@@ -48,6 +49,36 @@ _COMPRESSIBLE = frozenset({".html", ".js", ".css", ".json", ".svg", ".txt", ".md
 async def web_map(request: Request) -> Response:
     """The planners' single-page map: coverage, chiefs, partners, search and downloads."""
     return send_body(request, static_body("index.html"), MEDIA_TYPES[".html"])
+
+
+PAGE_SECTIONS = ("web", "column", "level", "level_of", "status", "kind", "rule", "relation",
+                 "bool", "layer", "cause")  # fmt: skip
+"""The sections of the message catalogue the web page uses."""
+
+
+@router.get(
+    "/messages.json",
+    summary="The texts of the web map in Chinese and English",
+    response_class=Response,
+    responses=openapi_responses({"application/json": {"type": "object"}}),
+)
+async def page_messages(
+    request: Request,
+    lang: str | None = Query(None, description="zh or en; both when omitted."),
+) -> Response:
+    """The catalogue sections the web page shows: ``{lang: {section: {key: text}}}``."""
+    return send_body(request, messages_body(lang), MEDIA_TYPES[".json"])
+
+
+@functools.lru_cache(maxsize=4)
+def messages_body(lang: str | None) -> PreparedBody:
+    """The page's catalogue subset as a prepared JSON body (one language, or both)."""
+    import json
+
+    langs = messages.LANGS if lang is None else (messages.check_lang(lang),)
+    body = {code: {name: messages.section(name, code) for name in PAGE_SECTIONS} for code in langs}
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return PreparedBody.of(content, compress=True)
 
 
 @router.get("/docs", summary="API documentation (Swagger UI)", include_in_schema=False)

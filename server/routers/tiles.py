@@ -36,6 +36,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from rivernet import messages
 from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
@@ -227,7 +228,7 @@ async def style(request: Request, params: LayerQuery, lang: LangQuery = "zh") ->
         ),
         layers=entries,
         visible=ids - hidden,
-        name="rivernet 河湖一张图" if lang == "zh" else "rivernet river and lake map",
+        name=messages.text("map.server_name", "en" if lang == "en" else "zh"),
         center=((west + east) / 2, (south + north) / 2),
         zoom=_fit_zoom((west, south, east, north)),
         basemap_url=state.settings.basemap_url,

@@ -9,54 +9,13 @@
   "use strict";
 
   var LEVELS = ["province", "city", "county", "township", "village"];
-  var LEVEL_ZH = { province: "省级", city: "市级", county: "县级", township: "乡级", village: "村级" };
   var CLICKABLE = ["coverage", "coverage_gaps", "boundary_rivers", "crossings", "reaches", "lakes"];
   var PROBLEMS = ["gap", "overlap", "expired"];
   var NARROW = "(max-width: 700px)";
-  var TEXT = {
-    zh: {
-      title: "河湖一张图", level: "层级", asOf: "日期", search: "搜索",
-      searchHint: "搜索地名、湖泊、河流、河段或河长", layers: "图层", panel: "图层与下载",
-      lake: "湖泊",
-      problemsOnly: "只显示问题河段（缺失、重复、过期）", downloads: "下载当前范围",
-      chiefs: "河长（按层级）", partners: "上下游联防伙伴", reach: "河段", unit: "行政区",
-      chief: "河长", river: "河流", noResults: "没有找到", loading: "加载中…",
-      none: "无", noChiefs: "该日期没有河长记录", noPartners: "没有联防伙伴",
-      unavailable: "暂无数据", lang: "English", geojson: "GeoJSON", csv: "CSV",
-      chiefList: "河长名单", feature: "要素",
-      columns: {
-        level: "层级", level_zh: "层级", role: "职务", name: "姓名", post: "职位",
-        organisation: "单位", unit_name: "行政区", valid_from: "任期起", valid_to: "任期止",
-        relation: "关系", partner_name: "伙伴", distance_km: "距离（公里）",
-        partner_chiefs: "伙伴河长", via: "经由", river_id: "河流"
-      },
-      relations: {
-        upstream: "上游", downstream: "下游", tributary: "支流", main_stem: "干流",
-        left_bank: "左岸", right_bank: "右岸"
-      }
-    },
-    en: {
-      title: "River and lake map", level: "Level", asOf: "As of", search: "Search",
-      searchHint: "Search place, lake, river, reach or chief", layers: "Layers",
-      panel: "Layers and downloads", lake: "Lake",
-      problemsOnly: "Problems only (gaps, overlaps, expired terms)",
-      downloads: "Download current view", chiefs: "Chiefs by level",
-      partners: "Upstream/downstream partners", reach: "Reach", unit: "Unit", chief: "Chief",
-      river: "River", noResults: "Nothing found", loading: "Loading…", none: "none",
-      noChiefs: "No chief on this date", noPartners: "No partners", unavailable: "Not available",
-      lang: "中文", geojson: "GeoJSON", csv: "CSV", chiefList: "Chief list", feature: "Feature",
-      columns: {
-        level: "Level", level_zh: "Level", role: "Role", name: "Name", post: "Post",
-        organisation: "Organisation", unit_name: "Unit", valid_from: "From", valid_to: "To",
-        relation: "Relation", partner_name: "Partner", distance_km: "Distance (km)",
-        partner_chiefs: "Partner chiefs", via: "Via", river_id: "River"
-      },
-      relations: {
-        upstream: "upstream", downstream: "downstream", tributary: "tributary",
-        main_stem: "main stem", left_bank: "left bank", right_bank: "right bank"
-      }
-    }
-  };
+  // Every text of the page comes from the server's message catalogue (messages.json: the
+  // sections web, column, level, level_of, status, kind, rule, relation, bool, layer, cause in
+  // both languages); no UI string is written here.
+  var M = { zh: {}, en: {} };
   var CHIEF_COLUMNS = ["level", "role", "name", "post", "unit_name", "valid_from", "valid_to"];
   var PARTNER_COLUMNS = ["relation", "partner_name", "level", "distance_km", "partner_chiefs"];
 
@@ -79,8 +38,17 @@
   }
 
   function $(id) { return document.getElementById(id); }
-  function t(key) { return TEXT[state.lang][key] || key; }
-  function column(key) { return TEXT[state.lang].columns[key] || key; }
+  function section(name) { return (M[state.lang] || {})[name] || {}; }
+  function t(key) { return section("web")[key] || key; }
+  function column(key) { return section("column")[key] || key; }
+  function levelName(value) {
+    var template = section("level_of").text || "{level}";
+    return template.replace("{level}", section("level")[value] || value);
+  }
+  var CODED = { status: "status", kind: "kind", rule: "rule", relation: "relation", cause: "cause" };
+  function loadMessages() {
+    return fetchJson("messages.json").then(function (body) { M = body; });
+  }
 
   function query(params) {
     var parts = [];
@@ -232,13 +200,13 @@
       var base = "collections/" + entry.id + "/items";
       list.appendChild(el("li", {}, [
         el("span", { text: state.lang === "zh" ? entry.title_zh : entry.title_en }),
-        el("a", { href: base + query(Object.assign({ f: "json" }, params)), download: entry.id + ".geojson", text: t("geojson") }),
-        el("a", { href: base + query(Object.assign({ f: "csv" }, params)), download: entry.id + ".csv", text: t("csv") })
+        el("a", { href: base + query(Object.assign({ f: "json" }, params)), download: entry.id + ".geojson", text: "GeoJSON" }),
+        el("a", { href: base + query(Object.assign({ f: "csv" }, params)), download: entry.id + ".csv", text: "CSV" })
       ]));
     });
     list.appendChild(el("li", {}, [
       el("span", { text: t("chiefList") }),
-      el("a", { href: "collections/chiefs/items" + query({ f: "csv", limit: 100000, datetime: state.asOf }), download: "chiefs.csv", text: t("csv") })
+      el("a", { href: "collections/chiefs/items" + query({ f: "csv", limit: 100000, datetime: state.asOf }), download: "chiefs.csv", text: "CSV" })
     ]));
   }
 
@@ -261,14 +229,14 @@
 
   function cell(key, value, row) {
     if (value === null || value === undefined || value === "") {
-      return key === "valid_to" ? (state.lang === "zh" ? "至今" : "open") : "";
+      return key === "valid_to" ? t("open") : "";
     }
     if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}T00:00:00/.test(value)) { return value.slice(0, 10); }
-    if (key === "level") {
-      return state.lang === "zh" ? (row.level_zh || LEVEL_ZH[value] || value) : value;
-    }
-    if (key === "relation") { return TEXT[state.lang].relations[value] || value; }
-    if (key === "distance_km" && typeof value === "number") { return value.toFixed(1); }
+    if (key === "level" || key === "missing_level") { return section("level")[value] || value; }
+    if (CODED[key]) { return section(CODED[key])[value] || value; }
+    if (typeof value === "boolean") { return section("bool")[String(value)]; }
+    if (typeof value === "number" && /_m$/.test(key)) { return (value / 1000).toFixed(2) + " km"; }
+    if (typeof value === "number" && Math.round(value) !== value) { return value.toFixed(1); }
     if (Array.isArray(value)) { return value.join("、"); }
     return String(value);
   }
@@ -334,10 +302,10 @@
     keys.forEach(function (k) {
       var values = [];
       pieces.forEach(function (p) {
-        var v = p[k] === null || p[k] === undefined ? "" : String(p[k]);
+        var v = p[k] === null || p[k] === undefined ? "" : cell(k, p[k], p);
         if (values.indexOf(v) < 0) { values.push(v); }
       });
-      info.appendChild(el("tr", { "data-key": k }, [el("th", { text: k }), el("td", { text: values.join(" | ") })]));
+      info.appendChild(el("tr", { "data-key": k }, [el("th", { text: column(k) }), el("td", { text: values.join(" | ") })]));
     });
   }
 
@@ -433,7 +401,7 @@
     if (!q) { return Promise.resolve([]); }
     return fetchJson("search" + query({ q: q, limit: 30 })).then(function (data) {
       return (data.items || []).map(function (item) {
-        var level = item.level ? " (" + (state.lang === "zh" ? (LEVEL_ZH[item.level] || item.level) : item.level) + ")" : "";
+        var level = item.level ? " (" + levelName(item.level) + ")" : "";
         return { kind: t(item.kind), label: item.label + (item.kind === "unit" ? level : ""), item: item, go: function () {
           fitBox(item.bbox);
           if (item.reach_id !== undefined && item.reach_id !== null) {
@@ -473,12 +441,15 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-title]"), function (node) {
       node.title = t(node.getAttribute("data-i18n-title"));
     });
-    $("lang").textContent = t("lang");
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-label]"), function (node) {
+      node.setAttribute("aria-label", t(node.getAttribute("data-i18n-label")));
+    });
+    $("lang").textContent = t("switchLang");
     var select = $("level");
     var current = state.level;
     select.textContent = "";
     LEVELS.forEach(function (level) {
-      var option = el("option", { value: level, text: state.lang === "zh" ? LEVEL_ZH[level] : level });
+      var option = el("option", { value: level, text: levelName(level) });
       select.appendChild(option);
     });
     select.value = current;
@@ -530,9 +501,11 @@
     if (params.get("datetime")) { state.asOf = params.get("datetime"); }
     bindControls();
     setSideOpen(!window.matchMedia(NARROW).matches);
-    applyLanguage();
-    status(t("loading"));
-    loadStyle().then(function (style) {
+    loadMessages().then(function () {
+      applyLanguage();
+      status(t("loading"));
+      return loadStyle();
+    }).then(function (style) {
       var map = new maplibregl.Map({
         container: "map", style: style, maxZoom: 18, attributionControl: { compact: true }
       });

@@ -1,0 +1,214 @@
+"""The message catalogue: every user-facing string in Chinese (the default) and English.
+
+The strings live in one data file shipped with the package, ``rivernet/locale/messages.toml``;
+keys are ``"<section>.<name>"`` (``"kind.expired"``, ``"report.title"``) and placeholders are
+named (``{name}``). Machine-readable codes stay in data columns (``kind="expired"``,
+``level="county"``); whatever a person reads is rendered here:
+
+>>> from rivernet import messages
+>>> messages.text("report.title", lang="en", name="虎丘区")
+'River chief report: 虎丘区'
+>>> messages.level("township"), messages.boolean(False, lang="en")
+('乡', 'no')
+
+:func:`check_catalogue` lists keys lacking a language or whose placeholders differ between
+languages (the tests require none).
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rivernet.errors import InputError, NotFoundError
+
+__all__ = [
+    "LANGS",
+    "boolean",
+    "catalogue",
+    "check_catalogue",
+    "check_lang",
+    "column",
+    "kind",
+    "label",
+    "level",
+    "level_of",
+    "placeholders",
+    "relation",
+    "rule",
+    "section",
+    "status",
+    "text",
+]
+
+LANGS: tuple[str, ...] = ("zh", "en")
+"""The languages of the catalogue; the first is the default."""
+CATALOGUE = Path(__file__).resolve().parent / "locale" / "messages.toml"
+"""The catalogue file."""
+
+
+def check_lang(lang: str) -> str:
+    """The language code, checked.
+
+    Raises
+    ------
+    InputError
+        If ``lang`` is not ``"zh"`` or ``"en"``.
+    """
+    if lang not in LANGS:
+        raise InputError(f"lang must be 'zh' (中文, the default) or 'en' (English), not {lang!r}.")
+    return lang
+
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, str]]:
+    """Every key of the catalogue -> ``{"zh": ..., "en": ...}`` (read once)."""
+    with CATALOGUE.open("rb") as file:
+        data = tomllib.load(file)
+    flat: dict[str, dict[str, str]] = {}
+    for name, entries in data.items():
+        for key, value in entries.items():
+            flat[f"{name}.{key}"] = dict(value)
+    return flat
+
+
+def text(key: str, lang: str = "zh", **values: Any) -> str:
+    """The message ``key`` in ``lang``, with its placeholders filled from ``values``.
+
+    Parameters
+    ----------
+    key
+        ``"<section>.<name>"``, e.g. ``"report.title"``.
+    lang
+        ``"zh"`` or ``"en"``.
+    **values
+        One value per placeholder of the message.
+
+    Returns
+    -------
+    str
+        The text.
+
+    Raises
+    ------
+    InputError
+        For an unknown language, or a placeholder without a value.
+    NotFoundError
+        If the catalogue has no such key.
+    """
+    check_lang(lang)
+    entry = catalogue().get(key)
+    if entry is None:
+        raise NotFoundError(f"no message {key!r} in {CATALOGUE.name}; add it with zh and en text.")
+    try:
+        return entry[lang].format(**values)
+    except KeyError as error:
+        raise InputError(f"message {key!r} needs a value for {error.args[0]!r}.") from None
+
+
+def label(section_name: str, value: Any, lang: str = "zh") -> str:
+    """The display text of a code in a section (``label("kind", "expired")``).
+
+    Unknown codes (and missing values) are shown as they are, so data from elsewhere stays
+    readable.
+    """
+    check_lang(lang)
+    if value is None:
+        return ""
+    entry = catalogue().get(f"{section_name}.{value}")
+    return str(value) if entry is None else entry[lang]
+
+
+def section(section_name: str, lang: str = "zh") -> dict[str, str]:
+    """Every code of a section -> its text in ``lang`` (``section("web", "en")``)."""
+    check_lang(lang)
+    prefix = f"{section_name}."
+    return {
+        key[len(prefix) :]: entry[lang]
+        for key, entry in catalogue().items()
+        if key.startswith(prefix)
+    }
+
+
+def level(value: Any, lang: str = "zh") -> str:
+    """An admin level in words: ``"county"`` -> ``"县"`` / ``"county"``."""
+    return label("level", value, lang)
+
+
+def level_of(value: Any, lang: str = "zh") -> str:
+    """An admin level as an adjective: ``"county"`` -> ``"县级"`` / ``"county level"``."""
+    return text("level_of.text", lang, level=level(value, lang))
+
+
+def status(value: Any, lang: str = "zh") -> str:
+    """A coverage status or category (``"covered"``, ``"gap"``) in words."""
+    return label("status", value, lang)
+
+
+def kind(value: Any, lang: str = "zh") -> str:
+    """A problem kind (``"expired"``, ``"broken_chain"``) in words."""
+    return label("kind", value, lang)
+
+
+def rule(value: Any, lang: str = "zh") -> str:
+    """A boundary-river responsibility rule (``"split_by_bank"``) in words."""
+    return label("rule", value, lang)
+
+
+def relation(value: Any, lang: str = "zh") -> str:
+    """A partner relation (``"upstream"``, ``"main_stem"``) in words."""
+    return label("relation", value, lang)
+
+
+def boolean(value: Any, lang: str = "zh") -> str:
+    """A yes/no value: 是/否 or yes/no."""
+    return text("bool.true" if bool(value) else "bool.false", lang)
+
+
+def column(name: str, lang: str = "zh") -> str:
+    """The heading of a column or property (its name when the catalogue has none).
+
+    ``chiefs_<level>`` columns read "县级河长" / "county chiefs".
+    """
+    if name.startswith("chiefs_") and f"level.{name[7:]}" in catalogue():
+        return text("level_of.chiefs", lang, level=level(name[7:], lang))
+    return label("column", name, lang)
+
+
+def placeholders(template: str) -> set[str]:
+    """The names of the placeholders of a message template."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def check_catalogue(entries: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """Problems of the catalogue: keys lacking a language, or with other placeholders in one.
+
+    Parameters
+    ----------
+    entries
+        Key -> language -> text; default :func:`catalogue`.
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty when the catalogue is complete.
+    """
+    problems = []
+    for key, entry in (catalogue() if entries is None else entries).items():
+        missing = [lang for lang in LANGS if not str(entry.get(lang, "")).strip()]
+        if missing:
+            problems.append(f"{key}: no {' or '.join(missing)} text")
+            continue
+        extra = sorted(set(entry) - set(LANGS))
+        if extra:
+            problems.append(f"{key}: unknown language {', '.join(extra)}")
+        fields = {lang: placeholders(entry[lang]) for lang in LANGS}
+        if fields["zh"] != fields["en"]:
+            problems.append(
+                f"{key}: placeholders differ (zh {sorted(fields['zh'])}, en {sorted(fields['en'])})"
+            )
+    return problems
