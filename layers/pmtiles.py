@@ -36,20 +36,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import shapely
 from numpy.typing import NDArray
 
 from rivernet._files import replacing
 from rivernet.admin import LEVELS
 from rivernet.errors import InputError, OutOfRangeError, ProjectFileError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
-from rivernet.layers.mvt import BUFFER, EXTENT, TileLayer
+from rivernet.layers.mvt import BUFFER, EXTENT, TileLayer, ValueTable
 from rivernet.layers.sources import DEFAULT_LEVEL, layer_frame
 from rivernet.layers.style import maplibre_style
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-
     from rivernet.project import Project
 
 __all__ = [
@@ -124,10 +122,10 @@ class ArchiveSummary:
 
 @dataclass(frozen=True)
 class _PreparedLayer:
-    """A catalog layer ready to tile: the encoder, the feature boxes and the metadata."""
+    """A catalog layer ready to tile: the server's tile function, feature boxes, field types."""
 
     entry: Layer
-    tiles: TileLayer
+    encode: Callable[[int, int, int], bytes]
     boxes: NDArray[np.float64]  # (n, 4) Web Mercator bounds of every feature
     fields: dict[str, str]
 
@@ -419,10 +417,28 @@ def tile_bounds(z: int, x: int, y: int) -> Bounds:
 
 
 def _prepare(project: Project, entry: Layer, *, as_of: dt.date, level: str) -> _PreparedLayer:
-    """Features of one layer (as the server draws them), their boxes and field types."""
-    frame = layer_frame(project, entry, as_of=as_of, level=_layer_level(project, entry, level))
-    tiles = TileLayer.from_frame(entry.id, frame)
-    return _PreparedLayer(entry, tiles, _mercator_boxes(frame), _field_types(frame))
+    """One layer prepared with the server's tile function, its feature boxes and field types.
+
+    The server draws tiles from the layer's tile pyramid (:mod:`rivernet.layers.pyramid`:
+    selection by importance and generalisation per zoom); before that module existed it
+    encoded whole layers with :class:`~rivernet.layers.mvt.TileLayer`, which is used then.
+    """
+    drawn_level = _layer_level(project, entry, level)
+    try:
+        from rivernet.layers.pyramid import layer_pyramid
+    except ImportError:
+        frame = layer_frame(project, entry, as_of=as_of, level=drawn_level)
+        tiles = TileLayer.from_frame(entry.id, frame)
+
+        def encode(z: int, x: int, y: int) -> bytes:
+            return tiles.encode(tile_bounds(z, x, y))
+
+        source: Any = tiles
+    else:
+        source = layer_pyramid(project, entry, as_of=as_of, level=drawn_level)
+        encode = source.encode
+    return _PreparedLayer(entry, encode, _mercator_boxes(source.geometries),
+                          _field_types(source.keys, source.codes, source.values))  # fmt: skip
 
 
 def _layer_level(project: Project, entry: Layer, level: str) -> str | None:
@@ -441,15 +457,10 @@ def _layer_level(project: Project, entry: Layer, level: str) -> str | None:
     return coarser[-1] if coarser else polygon_levels[0]
 
 
-def _mercator_boxes(frame: gpd.GeoDataFrame) -> NDArray[np.float64]:
-    """Web Mercator bounds of every feature (longitude/latitude boxes map corner to corner)."""
-    bounds = frame.geometry.bounds.to_numpy(dtype=np.float64)
-    keep = np.isfinite(bounds).all(axis=1)
-    bounds = bounds[keep]
-    out = np.empty_like(bounds)
-    out[:, [0, 2]] = _HALF * bounds[:, [0, 2]] / 180.0
-    out[:, [1, 3]] = _mercator_y(bounds[:, [1, 3]])
-    return out
+def _mercator_boxes(geometries: NDArray[np.object_]) -> NDArray[np.float64]:
+    """Bounds of every non-empty feature (Web Mercator, as the tiles are cut)."""
+    bounds = shapely.bounds(geometries)
+    return np.asarray(bounds[np.isfinite(bounds).all(axis=1)], dtype=np.float64)
 
 
 def _mercator_y(lat: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -457,19 +468,25 @@ def _mercator_y(lat: NDArray[np.float64]) -> NDArray[np.float64]:
     return _HALF / math.pi * np.log(np.tan(math.pi / 4 + clipped / 2))
 
 
-def _field_types(frame: gpd.GeoDataFrame) -> dict[str, str]:
-    """``vector_layers`` field types: Number, Boolean or String, as tippecanoe writes them."""
+_VALUE_TYPES = {0x0A: "String", 0x15: "Number", 0x19: "Number", 0x20: "Number",
+                0x28: "Number", 0x30: "Number", 0x38: "Boolean"}  # fmt: skip
+"""MVT ``Value`` field keys (string, float, double, int, uint, sint, bool) -> field type."""
+
+
+def _field_types(keys: Sequence[str], codes: IntArray, values: ValueTable) -> dict[str, str]:
+    """``vector_layers`` field types (Number, Boolean, String, as tippecanoe writes them), read
+    from the encoded values the tiles carry: the type of each key's first present value."""
+    blob = values.blob
     fields: dict[str, str] = {}
-    for name in frame.columns:
-        if name == frame.geometry.name:
+    for k, key in enumerate(keys):
+        present = np.flatnonzero(codes[:, k] >= 0)
+        if present.size == 0:
+            fields[key] = "String"
             continue
-        dtype = frame[name].dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            fields[str(name)] = "Boolean"
-        elif pd.api.types.is_numeric_dtype(dtype):
-            fields[str(name)] = "Number"
-        else:
-            fields[str(name)] = "String"
+        at = int(values.start[codes[present[0], k]]) + 1  # skip the field key 0x22
+        while blob[at] & 0x80:  # skip the length varint
+            at += 1
+        fields[key] = _VALUE_TYPES.get(int(blob[at + 1]), "String")
     return fields
 
 
@@ -529,10 +546,7 @@ def _meets(xy: IntArray, z: int, box: Bounds) -> NDArray[np.bool_]:
 
 def _encode(prepared: Sequence[_PreparedLayer], z: int, x: int, y: int) -> bytes:
     """The MVT tile ``z/x/y`` with every layer in its zoom range (layers concatenated)."""
-    bounds = tile_bounds(z, x, y)
-    return b"".join(
-        p.tiles.encode(bounds) for p in prepared if p.entry.minzoom <= z <= p.entry.maxzoom
-    )
+    return b"".join(p.encode(z, x, y) for p in prepared if p.entry.minzoom <= z <= p.entry.maxzoom)
 
 
 def _write_archive(
