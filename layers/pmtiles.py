@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -226,7 +227,11 @@ def write_pmtiles(
     box = _check_bbox(bbox)
     day = _as_of(as_of)
     entries = archive_layers(project, layers)
-    prepared = [_prepare(project, entry, as_of=day, level=level) for entry in entries]
+    prepared = []
+    for entry in entries:
+        started = time.perf_counter()
+        prepared.append(_prepare(project, entry, as_of=day, level=level))
+        logger.info("layer %s prepared in %.1f s", entry.id, time.perf_counter() - started)
     plan = {z: _tiles_at(prepared, z, box) for z in range(minzoom, maxzoom + 1)}
     total = sum(len(ids) for ids, _ in plan.values())
     with (
