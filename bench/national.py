@@ -214,7 +214,8 @@ def run(
         rows += server_rows(path, size, plan)
         rows += pipeline_rows(path, size)
         rows += pmtiles_rows(path, size, plan)
-    settings = {"sizes": sizes, "seed": seed, "plan": dataclasses.asdict(plan), "cache": str(cache)}
+    folder = str(cache if cache is not None else default_cache())
+    settings = {"sizes": sizes, "seed": seed, "plan": dataclasses.asdict(plan), "cache": folder}
     path = publish("national", rows, settings, directory=results_dir, notes=_notes())
     return rows, path
 
