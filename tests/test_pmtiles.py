@@ -190,6 +190,8 @@ def test_site_style_reads_one_archive(project: Project) -> None:
     drawn = [item for item in style["layers"] if item["type"] != "background"]
     assert drawn and all(item["source"] == "rivernet" for item in drawn)
     assert {item["source-layer"] for item in drawn} == {entry.id for entry in entries}
+    english = pmtiles_style(project, entries, lang="en")
+    assert english["metadata"]["rivernet:lang"] == "en" and "river" in english["name"]
 
 
 # --- the static site in a browser ---------------------------------------------------------------

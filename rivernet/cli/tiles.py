@@ -104,7 +104,13 @@ def _check_output(output: Path, *, site: bool) -> None:
     help="Admin level of the coverage, crossings and boundary-river layers.",
 )
 @click.option("--site", is_flag=True, help="Write a static web map folder around the archive.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the site's title and layer names.",
+)
 @click.option("--force", is_flag=True, help="Replace an existing archive or site.")
 @click.pass_context
 def tiles(
@@ -125,7 +131,8 @@ def tiles(
 
     The archive holds every chosen layer in each tile, as the server's tiles do; GDAL and QGIS
     read it, and MapLibre shows it through the pmtiles protocol. A site folder (index.html,
-    style.json, map.pmtiles, vendor/) works from any static web server, offline.
+    style.json, map.pmtiles, vendor/) works offline from any static web server that answers
+    HTTP range requests (nginx, Apache, Caddy, object storage).
     """
     from rivernet.layers.pmtiles import write_pmtiles, write_site
     from rivernet.project import open_project
