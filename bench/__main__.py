@@ -6,7 +6,8 @@ prints a table (median times, ratios, targets, pass/fail) and writes the same ro
 sizes is missed or an answer is wrong.
 
 A benchmark module offers ``run(sizes, *, repeat, seed) -> (rows, json_path)`` and may set
-``DEFAULT_SIZES`` (a string like ``"10k,100k"``); register it in ``BENCHMARKS``.
+``DEFAULT_SIZES`` (a string like ``"10k,100k"``) and ``DEFAULT_SEED``; register it in
+``BENCHMARKS``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bench._report import Row
 
@@ -27,6 +29,8 @@ BENCHMARKS = {
     "tiles": ("bench.tiles", "MVT encoder against mapbox-vector-tile; cached tiles under wrk"),
     "server": ("bench.server", "OGC API items latency; GeoJSON against GeoDataFrame.to_json()"),
     "load": ("bench.load", "rivernet serve under 64 clients: cheap routes stay fast"),
+    "national": ("bench.national", "a million reaches end to end: start, tiles, memory, pipeline"),
+    "scale": ("bench.scale", "core, accumulations and pieces at 1M and 3M reaches, per reach"),
 }
 DEFAULT_SIZES = "10k,100k,1M"
 
@@ -61,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
             f"benchmark's DEFAULT_SIZES, else {DEFAULT_SIZES})",
         )
         command.add_argument("--repeat", type=int, default=3, help="timed runs (default 3)")
-        command.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+        command.add_argument("--seed", type=int, default=None,
+                             help="seed of the synthetic data (default: the benchmark's "
+                             "DEFAULT_SEED, else 0)")  # fmt: skip
         command.add_argument("--quiet", action="store_true", help="no progress messages")
         if name == "load":
             command.add_argument(
@@ -72,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
             )
             command.add_argument("--clients", type=int, default=64,
                                  help="concurrent clients (default 64)")  # fmt: skip
+        if name == "national":
+            command.add_argument("--quick", action="store_true",
+                                 help="z0-z6 and 100 random tiles, export z0-z8")  # fmt: skip
+            command.add_argument("--cache", type=Path, default=None,
+                                 help="folder of the national project file (default "
+                                 "$RIVERNET_BENCH_CACHE or ~/.cache/rivernet-bench)")  # fmt: skip
+        if name == "scale":
+            command.add_argument("--partitioned", action="store_true",
+                                 help="also run pieces partitioned by basin with dask-geopandas "
+                                 "(the [scale] extra) and check they are identical")  # fmt: skip
     return parser
 
 
@@ -85,8 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module = importlib.import_module(BENCHMARKS[args.benchmark][0])
     sizes = args.sizes or parse_sizes(getattr(module, "DEFAULT_SIZES", DEFAULT_SIZES))
-    extra = {"duration": args.duration, "clients": args.clients} if args.benchmark == "load" else {}
-    rows, _ = module.run(sizes, repeat=args.repeat, seed=args.seed, **extra)
+    extra: dict[str, object] = {}
+    if args.benchmark == "load":
+        extra = {"duration": args.duration, "clients": args.clients}
+    elif args.benchmark == "national":
+        extra = {"quick": args.quick, "cache": args.cache}
+    elif args.benchmark == "scale":
+        extra = {"partitioned": args.partitioned}
+    seed = args.seed if args.seed is not None else getattr(module, "DEFAULT_SEED", 0)
+    rows, _ = module.run(sizes, repeat=args.repeat, seed=seed, **extra)
     return 0 if all_met(rows) else 1
 
 

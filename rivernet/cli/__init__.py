@@ -29,6 +29,7 @@ EXTRAS = {
     "folium": "maps",
     "matplotlib": "maps",
     "jinja2": "maps",
+    "pmtiles": "maps",
 }
 # Modules that define commands; each has ``register(group)``.
 COMMAND_MODULES = (
@@ -38,6 +39,7 @@ COMMAND_MODULES = (
     "rivernet.cli.serve",
     "rivernet.cli.report",
     "rivernet.cli.new",
+    "rivernet.cli.tiles",
 )
 
 

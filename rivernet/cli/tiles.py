@@ -1,0 +1,174 @@
+"""``rivernet tiles``: the map's vector tiles as one PMTiles archive, or a static web map site.
+
+``rivernet tiles PROJECT -o map.pmtiles`` writes the tiles the server serves (every map layer
+the project can draw, merged per tile) for a zoom range; ``-o DIR --site`` writes a folder that
+any static web server can publish (archive, style, page, vendored MapLibre and pmtiles JS).
+The archive is written to a temporary file and renamed into place; an existing file (or site)
+is replaced only with ``--force``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rivernet.cli._options import as_of_option
+from rivernet.cli._output import note
+
+_LEVELS = ("province", "city", "county", "township", "village")
+
+
+def _layer_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one layer, e.g. reaches,admin_units")
+    return names
+
+
+def _bbox(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        numbers = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        numbers = ()
+    if len(numbers) != 4:
+        raise click.BadParameter(f"{value!r}: write four numbers west,south,east,north")
+    return numbers
+
+
+def _check_output(output: Path, *, site: bool) -> None:
+    """One-line errors for an output that cannot be written, before any work is done."""
+    if site:
+        if output.exists() and not output.is_dir():
+            raise click.ClickException(f"--output {output}: is a file; --site writes a folder")
+        probe = output if output.exists() else output.absolute().parent
+        what = "folder" if output.exists() else "parent folder"
+    else:
+        if output.suffix.lower() != ".pmtiles":
+            raise click.ClickException(
+                f"--output {output}: name a .pmtiles file (or a folder with --site)"
+            )
+        if output.is_dir():
+            raise click.ClickException(f"--output {output}: is a folder; name a .pmtiles file")
+        probe, what = output.absolute().parent, "folder"
+    if not probe.is_dir():
+        raise click.ClickException(
+            f"--output {output}: the {what} {probe} does not exist; create it first"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise click.ClickException(f"--output {output}: not writable (check the permissions)")
+
+
+@click.command("tiles")
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE|DIR",
+    help="The .pmtiles archive to write, or the site folder with --site.",
+)
+@click.option("--minzoom", type=click.IntRange(0, 14), default=0, show_default=True)
+@click.option(
+    "--maxzoom",
+    type=click.IntRange(0, 14),
+    default=12,
+    show_default=True,
+    help="Highest zoom written (maps over-zoom beyond it); a national network takes minutes at 10.",
+)
+@click.option(
+    "--layers",
+    callback=_layer_list,
+    metavar="A,B",
+    help="Map layers, comma separated (default: every layer the project can draw).",
+)
+@click.option(
+    "--bbox", callback=_bbox, metavar="W,S,E,N", help="Only tiles meeting this box (degrees)."
+)
+@as_of_option(help="Day of the roster for the coverage layers (default: today).")
+@click.option(
+    "--level",
+    type=click.Choice(_LEVELS),
+    default="county",
+    show_default=True,
+    help="Admin level of the coverage, crossings and boundary-river layers.",
+)
+@click.option("--site", is_flag=True, help="Write a static web map folder around the archive.")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="Language of the site's title and layer names.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing archive or site.")
+@click.pass_context
+def tiles(
+    ctx: click.Context,
+    project: Path,
+    output: Path,
+    minzoom: int,
+    maxzoom: int,
+    layers: list[str] | None,
+    bbox: tuple[float, ...] | None,
+    as_of: dt.date | None,
+    level: str,
+    site: bool,
+    lang: str,
+    force: bool,
+) -> None:
+    """Write the vector tiles of PROJECT to a PMTiles archive (or, with --site, a static map).
+
+    The archive holds every chosen layer in each tile, as the server's tiles do; GDAL and QGIS
+    read it, and MapLibre shows it through the pmtiles protocol. A site folder (index.html,
+    style.json, map.pmtiles, vendor/) works offline from any static web server that answers
+    HTTP range requests (nginx, Apache, Caddy, object storage).
+    """
+    from rivernet.layers.pmtiles import write_pmtiles, write_site
+    from rivernet.project import open_project
+
+    if minzoom > maxzoom:
+        raise click.UsageError(f"--minzoom {minzoom} is above --maxzoom {maxzoom}")
+    _check_output(output, site=site)
+    if not site and output.exists() and not force:
+        raise click.ClickException(f"--output {output}: already exists; pass --force to replace it")
+    quiet = bool((ctx.obj or {}).get("quiet"))
+    loaded = open_project(project)
+    options: dict[str, Any] = {
+        "layers": layers,
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bbox": bbox,
+        "as_of": as_of,
+        "level": level,
+        "progress": not quiet,
+    }
+    if site:
+        summary = write_site(loaded, output, force=force, lang=lang, **options)
+    else:
+        summary = write_pmtiles(loaded, output, force=force, **options)
+    megabytes = summary.bytes / 1e6
+    note(
+        f"wrote {summary.path}: {summary.tiles} tiles (z{summary.minzoom}-{summary.maxzoom}, "
+        f"{megabytes:.1f} MB) of {', '.join(summary.layers)}"
+    )
+    if site:
+        note(
+            f"publish {output} from a static web server that answers HTTP range requests "
+            "(nginx, Apache, Caddy, object storage; not `python -m http.server`)"
+        )
+
+
+def register(group: click.Group) -> None:
+    """Add ``tiles`` to the ``rivernet`` command group."""
+    group.add_command(tiles)
