@@ -1,9 +1,10 @@
 """The message catalogue: every user-facing string in Chinese (the default) and English.
 
-The strings live in one data file shipped with the package, ``rivernet/locale/messages.toml``;
-keys are ``"<section>.<name>"`` (``"kind.expired"``, ``"report.title"``) and placeholders are
-named (``{name}``). Machine-readable codes stay in data columns (``kind="expired"``,
-``level="county"``); whatever a person reads is rendered here:
+The strings live in data files shipped with the package: ``rivernet/locale/messages.toml`` and
+one file per further area (``rivernet/locale/*.toml``, read in name order; a key defined twice
+is an error); keys are ``"<section>.<name>"`` (``"kind.expired"``, ``"report.title"``) and
+placeholders are named (``{name}``). Machine-readable codes stay in data columns
+(``kind="expired"``, ``level="county"``); whatever a person reads is rendered here:
 
 >>> from rivernet import messages
 >>> messages.text("report.title", lang="en", name="虎丘区")
@@ -47,8 +48,10 @@ __all__ = [
 
 LANGS: tuple[str, ...] = ("zh", "en")
 """The languages of the catalogue; the first is the default."""
-CATALOGUE = Path(__file__).resolve().parent / "locale" / "messages.toml"
-"""The catalogue file."""
+LOCALE = Path(__file__).resolve().parent / "locale"
+"""The folder of the catalogue files."""
+CATALOGUE = LOCALE / "messages.toml"
+"""The main catalogue file."""
 
 
 def check_lang(lang: str) -> str:
@@ -67,12 +70,15 @@ def check_lang(lang: str) -> str:
 @functools.cache
 def catalogue() -> dict[str, dict[str, str]]:
     """Every key of the catalogue -> ``{"zh": ..., "en": ...}`` (read once)."""
-    with CATALOGUE.open("rb") as file:
-        data = tomllib.load(file)
     flat: dict[str, dict[str, str]] = {}
-    for name, entries in data.items():
-        for key, value in entries.items():
-            flat[f"{name}.{key}"] = dict(value)
+    for path in sorted(LOCALE.glob("*.toml")):
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+        for name, entries in data.items():
+            for key, value in entries.items():
+                if f"{name}.{key}" in flat:
+                    raise RuntimeError(f"{path.name}: message {name}.{key} is defined twice")
+                flat[f"{name}.{key}"] = dict(value)
     return flat
 
 

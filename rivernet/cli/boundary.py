@@ -96,7 +96,11 @@ def crossings(
     passes = int(result["passes"].sum())
     click.echo(
         messages.text(
-            "cli.crossings_count", lang, n=len(result), level=messages.level(level, lang), passes=passes
+            "cli.crossings_count",
+            lang,
+            n=len(result),
+            level=messages.level(level, lang),
+            passes=passes,
         )
     )
     for (up, down), count in pairs.items():
