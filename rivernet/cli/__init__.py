@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "rivernet.cli.report",
     "rivernet.cli.new",
     "rivernet.cli.tiles",
+    "rivernet.cli.prepare",
 )
 
 
