@@ -46,7 +46,7 @@ from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
 from rivernet.layers.mvt import TileLayer
-from rivernet.layers.pyramid import LayerPyramid, layer_pyramid
+from rivernet.layers.pyramid import LayerPyramid, layer_pyramid, pyramid_key
 from rivernet.layers.raster import RasterLayer, png_bytes
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
@@ -268,7 +268,8 @@ async def _tile_response(
     state = get_state(request)
     entry = offered_layer(state, layer_id)
     check_tile(index.z, index.x, index.y)
-    if entry.polygon_levels_only:
+    early = state.project is None  # a prepared layer, asked for before the project loaded
+    if entry.polygon_levels_only and not early:
         await state.computed(*_polygon_levels_builder(state))
     tile = TileRequest(
         entry,
@@ -276,7 +277,7 @@ async def _tile_response(
         index.x,
         index.y,
         as_of_date(datetime) if entry.temporal else None,
-        layer_level(state, entry, level),
+        (level if entry.by_level else None) if early else layer_level(state, entry, level),
     )
     key = tile.key(kind)
     body = state.cache(_TILE_CACHE).peek((state.data_version, key))
@@ -329,7 +330,7 @@ def tile_pyramid(state: AppState, tile: TileRequest) -> LayerPyramid:
     kept with its derived results.
     """
     if state.project is None:
-        pyramid: LayerPyramid = state.prepared.pyramid(tile.layer.id)
+        pyramid: LayerPyramid = state.prepared.pyramid(pyramid_key(tile.layer.id, tile.level))
         return pyramid
     return layer_pyramid(state.project, tile.layer, as_of=tile.as_of, level=tile.level,
                          prepared=state.prepared)  # fmt: skip
