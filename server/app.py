@@ -47,6 +47,10 @@ from rivernet.server.state import AppState
 
 logger = logging.getLogger(__name__)
 
+LOAD_DELAY_S = 1.0
+"""Seconds a lazily started server with a prepared sidecar waits before it opens the project:
+the first map screen's tiles (from the sidecar) are answered without competing with it."""
+
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
@@ -181,6 +185,8 @@ def _lifespan(
             await reloader.run()
 
     async def load(app: FastAPI, state: AppState) -> None:
+        if state.prepared is not None:  # the first screen of tiles first, from the sidecar
+            await anyio.sleep(LOAD_DELAY_S)
         stamp = file_stamp(settings.project)
         try:
             loaded = await anyio.to_thread.run_sync(opener, settings.project)
