@@ -74,7 +74,7 @@ FULL_ZOOM = SELECT_MAXZOOM + 1
 """From this zoom up every feature is drawn, generalised when the tile is cut."""
 INDEX_MAXZOOM = 10
 """Finest grid of the levels' indexes (tiles above it look in their ancestor's cell)."""
-DENSITY_CAP = {"line": 4096, "point": 4096, "polygon": 2000}
+DENSITY_CAP = {"line": 2048, "point": 3000, "polygon": 1000}
 """At most this many features whose box centre falls in one tile, per zoom (by importance)."""
 
 Bounds = tuple[float, float, float, float]
