@@ -196,9 +196,10 @@ def _lifespan(
             return
         state.loaded(loaded)
         await anyio.to_thread.run_sync(release_memory)
-        async with anyio.create_task_group() as group:
-            group.start_soon(follow, app, state, stamp)
-            await warm_up(state)
+        await warm_up(state)
+        await anyio.to_thread.run_sync(release_memory)
+        state.open_all()
+        await follow(app, state, stamp)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -230,6 +231,20 @@ def _lifespan(
             group.cancel_scope.cancel()
 
     return lifespan
+
+
+def limit_arenas(arenas: int = 2) -> None:
+    """Let glibc keep at most ``arenas`` malloc arenas (call before threads start).
+
+    Every worker thread of the server would otherwise get an arena of its own (up to eight per
+    core), each keeping freed memory resident: a tile server with dozens of threads then holds
+    hundreds of MB it does not use. A no-op where the C library is not glibc.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
 
 
 def release_memory() -> None:
@@ -283,7 +298,7 @@ class WaitForProject:
             state = getattr(getattr(owner, "state", None), "rivernet", None)
             if isinstance(state, AppState) and not state.ready and not self._early(scope, state):
                 await state.wait_ready()
-                if not state.ready:
+                if state.load_error is not None:
                     response = problem(
                         503, "Project Data Problem",
                         f"the project {state.settings.project} could not be opened: "
