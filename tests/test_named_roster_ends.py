@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import warnings
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely import LineString
 
 import rivernet
 from rivernet.errors import DataQualityWarning, RosterError
 from rivernet.named_roster import resolve_named_roster
 from rivernet.project import Project
-from tests.boundary_cases import CRS, make_project
+from tests.boundary_cases import named_project
 
 REACHES = {
     41: ([(-3000, -6000), (0, -6000)], 42, "青龙河"),
@@ -33,16 +31,7 @@ HEADER = ["河流名称", "行政区", "层级", "姓名", "职务", "起点", "
 
 @pytest.fixture
 def project() -> Project:
-    reaches = gpd.GeoDataFrame(
-        {
-            "reach_id": list(REACHES),
-            "downstream_id": [d for _, d, _ in REACHES.values()],
-            "name": [n for _, _, n in REACHES.values()],
-        },
-        geometry=[LineString(c) for c, _, _ in REACHES.values()],
-        crs=CRS,
-    )
-    return make_project(reaches=reaches)
+    return named_project(REACHES)
 
 
 def resolve(project: Project, start: object, end: object, length: object = None) -> list[tuple]:
