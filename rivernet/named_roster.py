@@ -89,6 +89,7 @@ _RENAMED = {
     "from_m": "start",
     "to_m": "end",
 }
+_YES = frozenset({"1", "1.0", "true", "yes", "y", "是", "虚构", "true()"})
 SOURCE_WORDS = ("源头", "河源", "源", "发源地", "起源")
 """Descriptions of a river's source (起点 = 源头: no cut upstream)."""
 MOUTH_WORDS = ("河口", "入湖口", "入江口", "入海口", "出口", "汇入口", "末端", "尾闾")
@@ -359,7 +360,7 @@ class _Resolver:
             "level": level,
             "unit_code": unit.code,
             "contact": None,
-            "is_fictional": False,
+            "is_fictional": _text(values.get("is_fictional")).lower() in _YES,
         }
         rows = [
             {
