@@ -68,3 +68,44 @@ def test_named_roster_script_rebuilds_the_shipped_file(project: Project, tmp_pat
     frame = script["roster_rows"](project)
     shipped = pd.read_excel(NAMED).fillna("")
     pd.testing.assert_frame_equal(shipped, frame.fillna(""), check_dtype=False)
+
+
+def test_chiefs_partners_and_call_lists_name_the_river(project: Project) -> None:
+    chiefs = rivernet.chiefs_at(project, 40652917, as_of="2025-06-30")
+    assert len(chiefs) and set(chiefs["river_name"]) == {"示例六河"}
+    unnamed = rivernet.chiefs_at(project, 40636807, as_of="2025-06-30")
+    assert unnamed["river_name"].isna().all()  # the lake outlet reach has no name
+    report = rivernet.incident(project, reach=40652917, as_of="2025-06-30")
+    calls = report.call_list
+    assert calls["river_name"].iloc[0] == "示例六河"
+    assert set(calls["river_name"].dropna()) == {"示例六河"}
+    partners = rivernet.partners(project, reach=40652917, as_of="2025-06-30")
+    assert "示例六河" in set(partners["river_name"].dropna())
+    unit = rivernet.partners(project, unit="320509", as_of="2025-06-30")
+    named = unit[unit["river_name"].notna()]
+    assert set(named["river_name"]) <= set(NAMES) and "示例六河" in set(named["river_name"])
+
+
+def test_tiles_and_style_carry_river_names(project: Project) -> None:
+    import mapbox_vector_tile
+    import morecantile
+    from fastapi.testclient import TestClient
+
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
+
+    reach = project.network.reaches.loc[40652917]
+    anchor = reach.geometry.interpolate(0.5, normalized=True)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(anchor.x, anchor.y, 10)
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as client:
+        response = client.get(f"/tiles/reaches/{tile.z}/{tile.x}/{tile.y}.mvt")
+        assert response.status_code == 200
+        features = mapbox_vector_tile.decode(response.content)["reaches"]["features"]
+        named = {f["properties"]["reach_id"]: f["properties"].get("name") for f in features}
+        assert named[40652917] == "示例六河"
+        assert None in named.values()  # unnamed reaches carry no name property
+        style = client.get("/style.json").json()
+    rules = style["metadata"]["rivernet:labels"]
+    assert rules == [
+        {"layer": "reaches", "property": "name", "minzoom": 7, "style_layers": ["reaches"]}
+    ]
