@@ -11,7 +11,9 @@ The legend (titles and category labels in Chinese and English) travels in the st
 The style has no ``glyphs`` or ``sprite`` URL and no symbol layers: every resource it names is
 on the serving machine, so the map works offline; labels (Chinese included) are HTML. Which
 property labels which layer from which zoom (river names on reaches) travels in ``metadata``
-under ``rivernet:labels`` (:func:`labels`); the web page places one label per name in view.
+under ``rivernet:labels`` (:func:`labels`), with an invisible line layer ``<id>-label`` per
+labelled layer whose features the web page reads (so labels show while the layer itself is
+hidden under the coverage); the page places one HTML label per name in view.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def maplibre_style(
         sources[entry.id] = {"type": "vector", "url": tilejson_url(entry)}
         shown = visible is None or entry.id in visible
         style_layers_.extend(style_layers(entry, visible=shown))
+    style_layers_.extend(label_layer(entry) for entry in layers if entry.label is not None)
     style: Json = {
         "version": 8,
         "name": name,
@@ -121,11 +124,24 @@ def labels(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
             "layer": entry.id,
             "property": entry.label,
             "minzoom": entry.label_minzoom,
-            "style_layers": [layer["id"] for layer in style_layers(entry)],
+            "style_layers": [label_layer(entry)["id"]],
         }
         for entry in layers
         if entry.label is not None
     ]
+
+
+def label_layer(entry: Layer) -> Json:
+    """The invisible style layer holding the labelled features of a layer (from its minzoom)."""
+    return {
+        "id": f"{entry.id}-label",
+        "type": "line",
+        "source": entry.id,
+        "source-layer": entry.id,
+        "minzoom": max(entry.minzoom, entry.label_minzoom),
+        "filter": ["has", entry.label],
+        "paint": {"line-opacity": 0, "line-width": 1},
+    }
 
 
 def style_layers(entry: Layer, *, visible: bool = True) -> list[Json]:

@@ -107,5 +107,43 @@ def test_tiles_and_style_carry_river_names(project: Project) -> None:
         style = client.get("/style.json").json()
     rules = style["metadata"]["rivernet:labels"]
     assert rules == [
-        {"layer": "reaches", "property": "name", "minzoom": 7, "style_layers": ["reaches"]}
+        {"layer": "reaches", "property": "name", "minzoom": 7, "style_layers": ["reaches-label"]}
     ]
+    label = next(layer for layer in style["layers"] if layer["id"] == "reaches-label")
+    assert label["filter"] == ["has", "name"] and label["paint"]["line-opacity"] == 0
+
+
+def test_search_finds_a_river_by_name_and_variant(project: Project) -> None:
+    from fastapi.testclient import TestClient
+
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
+
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as client:
+        for query in ("示例六河", "示例六", "示例六河（示例六）", " 示例六河 "):
+            items = client.get("/search", params={"q": query}).json()["items"]
+            assert (items[0]["kind"], items[0]["id"]) == ("river", "示例六河"), query
+        west, south, east, north = items[0]["bbox"]
+        x0, y0, x1, y1 = project.network.reaches.loc[40652917].geometry.bounds
+        assert west <= x0 <= x1 <= east and south <= y0 <= y1 <= north
+        rivers = client.get("/search", params={"q": "示例"}).json()["items"]
+        assert {i["id"] for i in rivers if i["kind"] == "river"} == set(NAMES)
+
+
+def test_search_matches_name_variants() -> None:
+    from rivernet.server.routers.search import _matches, search_index
+    from tests.boundary_cases import named_project
+
+    project = named_project(
+        {
+            71: ([(5000, 5000), (5000, 9000)], 0, "京杭运河"),
+            72: ([(6000, 5000), (6000, 9000)], 0, "太浦河"),
+            73: ([(7000, 5000), (7000, 9000)], 0, "黄河"),
+        }
+    )
+    index = [entry for entry in search_index(project) if entry.kind == "river"]
+    assert [e.id for e in _matches(index, "京杭大运河")] == ["京杭运河"]
+    assert [e.id for e in _matches(index, "江南运河")] == ["京杭运河"]
+    assert [e.id for e in _matches(index, "太浦")] == ["太浦河"]
+    assert [e.id for e in _matches(index, "黄")] == ["黄河"]
+    assert _matches(index, "长江") == []

@@ -494,6 +494,48 @@
     });
   }
 
+  // River names as HTML labels (the style has no glyphs, so the map stays offline): the style's
+  // "rivernet:labels" rules say which property labels which layer from which zoom; one label
+  // per name in view, on the middle of its longest visible line, at most MAX_LABELS of them.
+  var MAX_LABELS = 40;
+  var labelMarkers = [];
+  var labelsDirty = true;
+
+  function labelRules() {
+    return (state.style && state.style.metadata && state.style.metadata["rivernet:labels"]) || [];
+  }
+
+  function middleOf(geometry) {
+    var lines = geometry.type === "MultiLineString" ? geometry.coordinates : [geometry.coordinates];
+    var longest = lines.reduce(function (a, b) { return b.length > a.length ? b : a; }, []);
+    return { point: longest[Math.floor(longest.length / 2)], size: longest.length };
+  }
+
+  function updateLabels() {
+    var map = state.map;
+    labelMarkers.forEach(function (m) { m.remove(); });
+    labelMarkers = [];
+    var best = {};
+    labelRules().forEach(function (rule) {
+      if (map.getZoom() < rule.minzoom) { return; }
+      var present = rule.style_layers.filter(function (id) { return map.getLayer(id); });
+      if (!present.length) { return; }
+      map.queryRenderedFeatures({ layers: present }).forEach(function (f) {
+        var name = f.properties && f.properties[rule.property];
+        if (!name || !f.geometry || f.geometry.type.indexOf("LineString") < 0) { return; }
+        var here = middleOf(f.geometry);
+        var seen = best[name];
+        if (here.point && (!seen || here.size > seen.size)) { best[name] = here; }
+      });
+    });
+    Object.keys(best).sort(function (a, b) { return best[b].size - best[a].size; })
+      .slice(0, MAX_LABELS).forEach(function (name) {
+        var node = el("span", { "class": "river-label", text: name });
+        labelMarkers.push(new maplibregl.Marker({ element: node }).setLngLat(best[name].point).addTo(map));
+      });
+    document.body.dataset.labels = String(labelMarkers.length);
+  }
+
   function start() {
     var params = new URLSearchParams(window.location.search);
     if (params.get("lang") === "en") { state.lang = "en"; }
@@ -527,6 +569,9 @@
         document.body.dataset.ready = "1";
       });
       map.on("moveend", updateDownloads);
+      map.on("moveend", function () { labelsDirty = true; });
+      map.on("styledata", function () { labelsDirty = true; });
+      map.on("idle", function () { if (labelsDirty) { labelsDirty = false; updateLabels(); } });
       map.on("error", function (e) { console.error("map error: " + (e.error && e.error.message) + " " + (e.sourceId || "")); });
       map.on("click", onClick);
       map.on("mousemove", function (e) {
