@@ -39,7 +39,14 @@ if TYPE_CHECKING:
 
     from rivernet.project import Project
 
-__all__ = ["Section", "find_chromium", "html_to_pdf", "report_html", "unit_report"]
+__all__ = [
+    "Section",
+    "find_chromium",
+    "html_to_pdf",
+    "report_html",
+    "unit_report",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +137,35 @@ def unit_report(
     RivernetError
         For a PDF when no Chromium is installed.
     """
+    return write_report(
+        lambda: report_html(project, unit=unit, as_of=as_of, lang=lang, policy=policy,
+                            maps=maps, within_km=within_km),
+        path,
+    )  # fmt: skip
+
+
+def write_report(document: Callable[[], str], path: str | Path) -> Path:
+    """Write a report document to a ``.html`` file, or print it to ``.pdf`` with Chromium.
+
+    Parameters
+    ----------
+    document
+        Builds the HTML document (called once the path has been checked).
+    path
+        Output file, ``.html`` or ``.pdf``.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        For an unknown suffix.
+    RivernetError
+        For a PDF when no Chromium is installed.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
@@ -140,16 +176,14 @@ def unit_report(
             "a PDF report needs headless Chromium, which is not installed "
             "(`apt-get install chromium`); write a .html report and print it from a browser."
         )
-    document = report_html(
-        project, unit=unit, as_of=as_of, lang=lang, policy=policy, maps=maps, within_km=within_km
-    )
+    text = document()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix != ".pdf":
-        target.write_text(document, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         return target
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"
-        page.write_text(document, encoding="utf-8")
+        page.write_text(text, encoding="utf-8")
         return html_to_pdf(page, target, chromium=chromium)
 
 
