@@ -172,18 +172,54 @@ def test_manifest_names_keys(files: dict[str, Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs the shared data folder")
-def test_raw_taihu_rivers_named_by_the_sample_names_layer(tmp_path: Path) -> None:
-    """The raw HydroRIVERS file and the sample's fictional names give the sample's names."""
+def test_raw_taihu_files_to_named_rivers_and_roster(tmp_path: Path) -> None:
+    """End to end: the raw HydroRIVERS file, the raw GCJ-02 admin polygons (one GeoPackage per
+    level, Chinese headers, as an office exports them), the raw lakes and the sample's fictional
+    names layer give a project with the sample's names, onto which the sample's 公示-list roster
+    resolves row by row."""
+    import csv
+
+    from shapely.geometry import shape
+
+    from rivernet.named_roster import read_named_roster
+
+    admin = SHARED / "admin_taihu_gcj02"
+    with (admin / "adcode_index.csv").open(encoding="utf-8", newline="") as handle:
+        index = {(row["adcode"], row["level"]): row for row in csv.DictReader(handle)}
+    units = []
+    for folder, word, column in (("province", "省", "province"), ("taihu_city", "市", "city"),
+                                 ("taihu_county", "区县", "district")):  # fmt: skip
+        rows = []
+        for path in sorted((admin / folder).glob("*.geojson")):
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            code = str(obj["properties"]["adcode"])
+            rows.append({"行政区划代码": code, "名称": index[(code, word)][column], "级别": word,
+                         "geometry": shape(obj)})  # fmt: skip
+        units.append(tmp_path / f"{folder}.gpkg")
+        pyogrio.write_dataframe(gpd.GeoDataFrame(rows, crs=4326), units[-1], driver="GPKG")
     names = tmp_path / "river_names.geojson"
     pyogrio.write_dataframe(
         pyogrio.read_dataframe(SAMPLE, layer="river_names"), names, driver="GeoJSON"
     )
-    counties = tmp_path / "counties.gpkg"
-    units = pyogrio.read_dataframe(SAMPLE, layer="admin_units")
-    pyogrio.write_dataframe(units, counties, driver="GPKG")
-    rivers = SHARED / "hydrorivers_taihu" / "hydrorivers_taihu_bbox.shp"
-    build = plan_project(rivers=rivers, units=[counties], names=names, progress=False)
-    built = build.reaches.set_index("reach_id")["name"]
-    sample = open_project(SAMPLE).network.reaches["name"]
-    assert built.notna().sum() == sample.notna().sum() == 194
-    assert built.reindex(sample.index).fillna("").tolist() == sample.fillna("").tolist()
+    output = tmp_path / "office.gpkg"
+    args = [arg for unit in units for arg in ("--units", unit)]
+    code, out = run(
+        "new", output, "--rivers", SHARED / "hydrorivers_taihu" / "hydrorivers_taihu_bbox.shp",
+        *args, "--lakes", SHARED / "ne_lakes_taihu" / "ne_10m_lakes_taihu.geojson",
+        "--names", names, "--lang", "en",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "GCJ-02" in out and "194 of 2082 reaches named (8 names, 1 along the flow)" in out
+    project = open_project(output)
+    assert len(project.network) == 2082 and len(project.admin_units) == 79
+    sample = open_project(SAMPLE)
+    built = project.network.reaches["name"]
+    assert built.fillna("").tolist() == sample.network.reaches["name"].fillna("").tolist()
+    table = rivernet.rivers(project)
+    expected = rivernet.rivers(sample)
+    assert table["name"].tolist() == expected["name"].tolist()
+    assert table["county_names"].tolist() == expected["county_names"].tolist()
+    roster = read_named_roster(project, SAMPLE.with_name("roster_named.xlsx"))
+    assert set(roster.assignments["line"]) == set(range(2, 42))  # all 40 rows resolved
+    km = (roster.assignments["to_m"] - roster.assignments["from_m"]).sum() / 1000.0
+    assert km == pytest.approx(2 * table["length_km"].sum(), rel=0.01)  # city + county rows
