@@ -47,7 +47,13 @@ from rivernet.admin import (
     validate_admin_units,
 )
 from rivernet.crs import boundary_fit_gcj02, gcj02_to_wgs84, transform_geometries
-from rivernet.errors import DataQualityWarning, InputError, ProjectFileError, format_ids
+from rivernet.errors import (
+    DataQualityWarning,
+    InputError,
+    ProjectFileError,
+    RosterError,
+    format_ids,
+)
 from rivernet.io import DOWNSTREAM_COLUMNS
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, attach_names, normalise_name
 from rivernet.network import RiverNetwork
@@ -62,6 +68,7 @@ __all__ = [
     "Manifest",
     "ProjectBuild",
     "build_project",
+    "is_named_roster",
     "level_from_word",
     "plan_project",
     "read_named_lines",
@@ -385,7 +392,10 @@ def plan_project(
     lakes
         Lake polygons with ``lake_id`` (or ``ne_index``), ``name`` and ``name_zh``.
     roster
-        A chief roster (CSV, Excel or GeoPackage; :func:`rivernet.roster.read_roster`).
+        A chief roster (CSV, Excel or GeoPackage; :func:`rivernet.roster.read_roster`), or
+        one keyed by river name and unit as public 河长公示 lists are written (a 河流名称 column,
+        no reach ids; :func:`rivernet.named_roster.read_named_roster`), resolved onto the
+        named reaches of this build.
     policy
         A coverage policy TOML file, copied beside the project as ``policy.toml``.
     crs
@@ -479,7 +489,16 @@ def plan_project(
         chiefs = None
         if roster is not None:
             bar.set_description("roster")
-            chiefs = _roster(Path(roster), problems)
+            if not is_named_roster(Path(roster)):
+                chiefs = _roster(Path(roster), problems)
+            elif reaches is not None and meta is not None and not problems:
+                with _collecting(Path(roster), problems, notes):
+                    chiefs = _named_roster(Path(roster), reaches, admin_units, lake_layer, meta)
+            else:
+                notes.append(
+                    f"{Path(roster).name} names rivers (河流名称): it is resolved onto the "
+                    "rivers once the other files are valid"
+                )
             bar.update()
         chosen = None
         if policy is not None:
@@ -1051,9 +1070,62 @@ def _lakes(
     return layer.sort_values("lake_id", kind="stable").reset_index(drop=True)
 
 
-def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
-    from rivernet.errors import RosterError
+def is_named_roster(path: str | Path) -> bool:
+    """Whether a roster file names rivers (河流名称 / river_name) rather than reaches.
 
+    Parameters
+    ----------
+    path
+        A CSV or Excel roster (other files are never named rosters).
+
+    Returns
+    -------
+    bool
+        True when a header names the river and none names a reach id.
+    """
+    from rivernet._spreadsheet import read_table
+    from rivernet.named_roster import header_column
+
+    file = Path(path)
+    if file.suffix.lower() not in (".csv", ".xlsx", ".xlsm") or not file.exists():
+        return False
+    try:
+        headers = [header_column(h) for h in read_table(file).headers]
+    except InputError:
+        return False
+    return "river_name" in headers and "reach_id" not in headers
+
+
+def _named_roster(
+    file: Path,
+    reaches: gpd.GeoDataFrame,
+    admin_units: gpd.GeoDataFrame,
+    lakes: gpd.GeoDataFrame | None,
+    meta: dict[str, str],
+) -> Roster:
+    """A roster keyed by river name, resolved onto the reaches and units of this build."""
+    from rivernet.named_roster import read_named_roster
+    from rivernet.project import Project
+
+    network = RiverNetwork.from_downstream_ids(
+        reaches,
+        id_column="reach_id",
+        downstream_column="downstream_id",
+        outlet_values=(_outlet(meta["outlet_values"]),),
+    )
+    if lakes is None:
+        lakes = gpd.GeoDataFrame(
+            {"lake_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=reaches.crs)
+        )
+    project = Project(network=network, admin_units=admin_units, lakes=lakes, meta=meta)
+    try:
+        return read_named_roster(project, file)
+    except RosterError as error:
+        lines = "; ".join(f"row {line}: {message}" for line, message in error.problems)
+        raise InputError(f"the roster's rows do not resolve onto the rivers: {lines}") from error
+
+
+def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
     try:
         return read_roster(file)
     except RosterError as error:

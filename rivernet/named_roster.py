@@ -66,7 +66,7 @@ from rivernet.roster import (
 if TYPE_CHECKING:
     from rivernet.project import Project
 
-__all__ = ["LENGTH_TOLERANCE", "read_named_roster", "resolve_named_roster"]
+__all__ = ["LENGTH_TOLERANCE", "header_column", "read_named_roster", "resolve_named_roster"]
 
 LENGTH_TOLERANCE = 0.2
 """Share by which a stated length may differ from the resolved one before a warning."""
@@ -265,7 +265,7 @@ def _resolve(
 def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for header in rows.columns:
-        column = _column(header)
+        column = header_column(header)
         if column is not None and column not in columns:
             columns[column] = rows[header].to_numpy(dtype=object)
     frame = pd.DataFrame(columns, index=range(len(rows)))
@@ -274,7 +274,19 @@ def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _column(header: object) -> str | None:
+def header_column(header: object) -> str | None:
+    """The column a named roster's header stands for (``river_name``, ``unit``, ``start``...).
+
+    Parameters
+    ----------
+    header
+        A header in Chinese or English (河流名称, 行政区, 起点, 长度(km) ...).
+
+    Returns
+    -------
+    str or None
+        The canonical column, or None for an unknown header.
+    """
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header))).lower()
     if text == "line":
         return "line"

@@ -157,6 +157,39 @@ def test_river_name_column_of_the_river_file_is_the_reach_name(
     assert table["river_code"].fillna("").tolist() == ["TP", "TP", "", "XH"]
 
 
+def test_named_roster_rows_are_checked_with_the_build(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    roster = tmp_path / "公示.csv"
+    roster.write_text(
+        "河流名称,行政区,层级,姓名,职务,起点,终点\n"
+        "太浦河,吴中区,县,张三,区长,源头,小河交汇处\n"
+        "黑河,吴中区,县,李四,副区长,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ProjectFileError) as caught:
+        plan_project(
+            rivers=files["rivers"], units=[files["units"]], names=files["names"],
+            roster=roster, progress=False,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert "公示.csv" in message and "row 3: no river '黑河' in 吴中区" in message
+    assert "太浦河" in message  # the rivers there are listed
+    roster.write_text(
+        "河流名称,行政区,层级,姓名,职务,起点,终点\n太浦河,吴中区,县,张三,区长,源头,小河交汇处\n",
+        encoding="utf-8",
+    )
+    build = plan_project(
+        rivers=files["rivers"], units=[files["units"]], names=files["names"], roster=roster,
+        progress=False,
+    )  # fmt: skip
+    assert build.roster is not None
+    frame = build.roster.assignments
+    assert sorted(zip(frame["reach_id"], frame["from_m"], frame["to_m"], strict=True)) == [
+        (1, 0.0, 1000.0), (2, 0.0, 1000.0)
+    ]  # fmt: skip
+
+
 def test_manifest_names_keys(files: dict[str, Path], tmp_path: Path) -> None:
     manifest = tmp_path / "project.toml"
     manifest.write_text(
@@ -206,10 +239,11 @@ def test_raw_taihu_files_to_named_rivers_and_roster(tmp_path: Path) -> None:
     code, out = run(
         "new", output, "--rivers", SHARED / "hydrorivers_taihu" / "hydrorivers_taihu_bbox.shp",
         *args, "--lakes", SHARED / "ne_lakes_taihu" / "ne_10m_lakes_taihu.geojson",
-        "--names", names, "--lang", "en",
+        "--names", names, "--roster", SAMPLE.with_name("roster_named.xlsx"), "--lang", "en",
     )  # fmt: skip
     assert code == 0, out
     assert "GCJ-02" in out and "194 of 2082 reaches named (8 names, 1 along the flow)" in out
+    assert "roster assignments" in out
     project = open_project(output)
     assert len(project.network) == 2082 and len(project.admin_units) == 79
     sample = open_project(SAMPLE)
@@ -221,5 +255,9 @@ def test_raw_taihu_files_to_named_rivers_and_roster(tmp_path: Path) -> None:
     assert table["county_names"].tolist() == expected["county_names"].tolist()
     roster = read_named_roster(project, SAMPLE.with_name("roster_named.xlsx"))
     assert set(roster.assignments["line"]) == set(range(2, 42))  # all 40 rows resolved
+    stored = project.roster  # resolved by rivernet new --roster, stored in the project
+    assert stored is not None and len(stored.assignments) == len(roster.assignments)
+    assert stored.people["is_fictional"].all()
+    assert table.set_index("name").at["示例六河", "chiefs_county"]  # chiefs by river
     km = (roster.assignments["to_m"] - roster.assignments["from_m"]).sum() / 1000.0
     assert km == pytest.approx(2 * table["length_km"].sum(), rel=0.01)  # city + county rows
