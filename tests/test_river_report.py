@@ -72,3 +72,11 @@ def test_cli_report_river(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no river named '黄河'" in missing.output
     both = runner.invoke(main, ["report", str(SAMPLE), "--unit", "320509", "--river", "示例六河"])
     assert both.exit_code == 2 and "--unit CODE or --river NAME" in both.output
+
+
+def test_unit_report_names_the_rivers_it_can(project: Project) -> None:
+    from rivernet.layers.report import report_html
+
+    shown = text_of(report_html(project, unit="320509", as_of=AS_OF, maps=False))
+    assert "40645317 示例六河 秀洲区 吴江区" in shown  # a handover section on a named river
+    assert "河流名称" in shown
