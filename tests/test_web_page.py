@@ -305,6 +305,28 @@ def test_search_finds_a_river_and_its_name_is_labelled(browser_page: tuple) -> N
     )
     shown = page.locator(".river-label").all_inner_texts()
     assert len(shown) == len(set(shown))  # one label per name in view
+    point = page.evaluate(
+        """() => {
+            const map = window.rivernetMap;
+            const box = map.getCanvas().getBoundingClientRect();
+            for (const f of map.queryRenderedFeatures({layers: ['reaches-label']})) {
+                if (f.properties.name !== '示例六河') continue;
+                const line = f.geometry.type === 'LineString' ? f.geometry.coordinates
+                    : f.geometry.coordinates[0];
+                const p = map.project(line[Math.floor(line.length / 2)]);
+                if (p.x > 40 && p.y > 40 && p.x < box.width / 2 && p.y < box.height - 40) {
+                    return {x: box.left + p.x, y: box.top + p.y};
+                }
+            }
+            return null;
+        }"""
+    )
+    assert point is not None
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_function(
+        "() => document.getElementById('info-title').textContent.includes('示例六河')",
+        timeout=30_000,
+    )
     page.evaluate("() => window.rivernetMap.jumpTo({zoom: 5})")
     page.wait_for_function("() => document.body.dataset.labels === '0'", timeout=30_000)
 

@@ -17,7 +17,7 @@
   // both languages); no UI string is written here.
   var M = { zh: {}, en: {} };
   var CHIEF_COLUMNS = ["level", "role", "name", "post", "unit_name", "valid_from", "valid_to"];
-  var PARTNER_COLUMNS = ["relation", "partner_name", "level", "distance_km", "partner_chiefs"];
+  var PARTNER_COLUMNS = ["relation", "partner_name", "river_name", "level", "distance_km", "partner_chiefs"];
 
   var state = {
     lang: "zh",
@@ -280,7 +280,8 @@
     if (props.reach_id !== undefined && props.reach_id !== null) {
       state.selectedLayer = layerId;
       showReach(String(props.reach_id), props);
-      $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id;
+      var river = $("info-title").dataset.river;
+      $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id + (river ? " · " + river : "");
       return;
     } else {
       $("info").hidden = false;
@@ -339,6 +340,7 @@
   function showReach(reachId, props) {
     if ($("info").hidden || $("info").dataset.reach !== reachId) {
       $("info-title").textContent = t("reach") + " " + reachId;
+      delete $("info-title").dataset.river;
       $("info-props").textContent = "";
     }
     if (props) { showProps([props]); }
@@ -347,7 +349,16 @@
     $("info").hidden = false;
     $("info").dataset.reach = reachId;
     highlightReach(reachId);
-    showResult("chiefs", fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf })), CHIEF_COLUMNS, "noChiefs");
+    var chiefs = fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf }));
+    showResult("chiefs", chiefs, CHIEF_COLUMNS, "noChiefs");
+    chiefs.then(function (data) {  // the river's name (一河一档) beside the reach id, when named
+      var named = (data.items || []).filter(function (row) { return row.river_name; })[0];
+      var title = $("info-title");
+      if (named && state.selected === reachId && !title.dataset.river) {
+        title.dataset.river = named.river_name;
+        title.textContent += " · " + named.river_name;
+      }
+    }).catch(function () { return null; });
     showResult("partners", fetchJson("partners" + query({ reach: reachId, level: polygonLevel(), datetime: state.asOf })), PARTNER_COLUMNS, "noPartners");
     refreshProps(reachId);
   }
