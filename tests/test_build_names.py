@@ -126,6 +126,34 @@ def test_osm_other_tags_give_name_zh_and_waterway(tmp_path: Path) -> None:
     assert read["name:zh"].tolist() == ["太浦河"] and read["waterway"].tolist() == ["river"]
 
 
+def test_an_osm_file_is_read_from_its_lines(files: dict[str, Path], tmp_path: Path) -> None:
+    """A raw OpenStreetMap file (.osm XML; .osm.pbf reads alike): the lines layer, name:zh from
+    other_tags, waterways only (a road along the river with its name is not attached)."""
+    from pyproj import Transformer
+
+    to_degrees = Transformer.from_crs(CRS, 4326, always_xy=True)
+    river = [to_degrees.transform(x, 10) for x in (0, 1500, 3000)]
+    road = [to_degrees.transform(x, 900) for x in (0, 3000)]
+    nodes = "".join(
+        f'<node id="{i + 1}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>'
+        for i, (lon, lat) in enumerate(river + road)
+    )
+    osm = tmp_path / "extract.osm"
+    osm.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">{nodes}'
+        '<way id="10" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/>'
+        '<tag k="waterway" v="river"/><tag k="name" v="Taipu He"/>'
+        '<tag k="name:zh" v="太浦河"/></way>'
+        '<way id="11" version="1"><nd ref="4"/><nd ref="5"/><tag k="highway" v="primary"/>'
+        '<tag k="name" v="Xiao He"/><tag k="name:zh" v="小河"/></way></osm>',
+        encoding="utf-8",
+    )
+    assert read_named_lines(osm)["name:zh"].tolist() == ["太浦河"]
+    build = plan_project(rivers=files["rivers"], units=[files["units"]], names=osm, progress=False)
+    names = build.reaches.set_index("reach_id")["name"]
+    assert names[[1, 2, 3]].tolist() == ["太浦河"] * 3 and names.isna()[4]
+
+
 def test_bad_names_file_is_one_problem_among_all(files: dict[str, Path], tmp_path: Path) -> None:
     frame = gpd.read_file(files["names"]).drop(columns=["name", "name:zh"])
     bad = tmp_path / "unnamed.geojson"
