@@ -27,6 +27,7 @@ bench: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/build_sample.py
+	$(BIN)/python data/sample/build_roster_named.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

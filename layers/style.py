@@ -9,7 +9,9 @@ The legend (titles and category labels in Chinese and English) travels in the st
 ``metadata`` under ``rivernet:legend``, so a web page can draw it without a second request.
 
 The style has no ``glyphs`` or ``sprite`` URL and no symbol layers: every resource it names is
-on the serving machine, so the map works offline; labels (Chinese included) are HTML.
+on the serving machine, so the map works offline; labels (Chinese included) are HTML. Which
+property labels which layer from which zoom (river names on reaches) travels in ``metadata``
+under ``rivernet:labels`` (:func:`labels`); the web page places one label per name in view.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rivernet.layers.catalog import MAP_LAYERS, Category, Layer
 __all__ = [
     "BACKGROUND",
     "color_expression",
+    "labels",
     "legend",
     "maplibre_style",
     "sort_key_expression",
@@ -34,6 +37,7 @@ BACKGROUND = "#f4f1ea"
 
 _LINE_ZOOM_SCALE = ((4, 0.5), (8, 1.0), (12, 2.0), (16, 3.0))  # (zoom, width factor)
 _LEGEND_KEY = "rivernet:legend"
+_LABELS_KEY = "rivernet:labels"
 _LAYER_KEY = "rivernet:layer"
 _ROLE_KEY = "rivernet:role"
 
@@ -95,7 +99,7 @@ def maplibre_style(
     style: Json = {
         "version": 8,
         "name": name,
-        "metadata": {_LEGEND_KEY: legend(layers)},
+        "metadata": {_LEGEND_KEY: legend(layers), _LABELS_KEY: labels(layers)},
         "sources": sources,
         "layers": style_layers_,
     }
@@ -104,6 +108,24 @@ def maplibre_style(
     if zoom is not None:
         style["zoom"] = zoom
     return style
+
+
+def labels(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
+    """The label rules of catalog layers: ``{"layer", "property", "minzoom", "style_layers"}``.
+
+    ``style_layers`` are the ids of the style layers whose rendered features carry the label
+    property (the web page queries them); layers without a ``label`` are left out.
+    """
+    return [
+        {
+            "layer": entry.id,
+            "property": entry.label,
+            "minzoom": entry.label_minzoom,
+            "style_layers": [layer["id"] for layer in style_layers(entry)],
+        }
+        for entry in layers
+        if entry.label is not None
+    ]
 
 
 def style_layers(entry: Layer, *, visible: bool = True) -> list[Json]:

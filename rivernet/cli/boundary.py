@@ -42,6 +42,21 @@ def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 4
     return text_table(frame, columns, lang, limit=limit)
 
 
+def _named(frame: pd.DataFrame) -> list[str]:
+    """``["river_name"]`` when some row names its river (the project has named rivers)."""
+    names = frame["river_name"] if "river_name" in frame.columns else pd.Series(dtype=object)
+    return ["river_name"] if (names.notna() & (names != "")).any() else []
+
+
+def _blank_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with missing river names shown blank."""
+    if "river_name" not in frame.columns:
+        return frame
+    return frame.assign(
+        river_name=frame["river_name"].astype(object).where(frame["river_name"].notna(), "")
+    )
+
+
 def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "rows") -> None:
     """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
@@ -200,8 +215,8 @@ def partners(
         echo_json(result)
         return
     click.echo(
-        _table(result, ["unit_name", "relation", "partner_name", "river_id", "distance_km",
-                        "crossing_id", "partner_chiefs"], lang)
+        _table(_blank_names(result), ["unit_name", "relation", "partner_name", "river_id",
+               *_named(result), "distance_km", "crossing_id", "partner_chiefs"], lang)
     )  # fmt: skip
 
 
@@ -298,9 +313,10 @@ def incident(
     click.echo("\n" + messages.text("cli.call_list", lang))
     timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
     level = "level"
-    calls = report.call_list.rename(columns={"name": "person"})
+    calls = _blank_names(report.call_list).rename(columns={"name": "person"})
     click.echo(
-        _table(calls, ["order", "unit_name", level, "role", "person", "post", *timing,
+        _table(calls, ["order", "unit_name", level, "role", "person", "post", *_named(calls),
+                       *timing,
                        *(["contact"] if include_contact else [])], lang, limit=60)
     )  # fmt: skip
     click.echo("\n" + messages.text("cli.notify", lang))

@@ -142,10 +142,13 @@ def chiefs(
         echo_json(result)
         return
     columns = ["level", "role", "person", "post", "unit_code", "unit_name", "reach_id"]
+    if result["river_name"].notna().any():
+        columns.append("river_name")
     if not len(result):
         click.echo(messages.text("cli.no_chief_here", lang))
         return
-    click.echo(text_table(result.rename(columns={"name": "person"}), columns, lang, limit=None))
+    shown = result.assign(river_name=result["river_name"].fillna(""))
+    click.echo(text_table(shown.rename(columns={"name": "person"}), columns, lang, limit=None))
 
 
 def format_summary(summary: pd.DataFrame, *, lang: str = "zh") -> str:
