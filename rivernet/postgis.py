@@ -248,7 +248,16 @@ class PostgisStore:
 
     @contextmanager
     def import_lock(self) -> Iterator[None]:
-        """Refuse a second roster import while one runs (a session advisory lock)."""
+        """Refuse a second roster import while one runs (a session advisory lock; the same
+        thread may take it again)."""
+        depth = getattr(self._local, "imports", 0)
+        if depth:
+            self._local.imports = depth + 1
+            try:
+                yield
+            finally:
+                self._local.imports = depth
+            return
         connection = connect(self.url)
         try:
             row = connection.execute("SELECT pg_try_advisory_lock(%s) AS ok", [IMPORT_LOCK])
@@ -258,7 +267,11 @@ class PostgisStore:
                     f"another roster import into {self.target} is running; wait for it to "
                     "finish and import again"
                 )
-            yield
+            self._local.imports = 1
+            try:
+                yield
+            finally:
+                self._local.imports = 0
         finally:
             connection.close()
 
@@ -505,7 +518,7 @@ def _load_layer(
 def _to_sql(values: pd.Series, pg_type: str) -> list[Any]:
     out: list[Any] = []
     for value in values.astype(object):
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        if value is None or (not isinstance(value, bytes | list | dict) and pd.isna(value)):
             out.append(None)
         elif pg_type in _INT_TYPES:
             out.append(int(value))
@@ -709,3 +722,28 @@ def check_url(url: str) -> str:
             f"{url!r} is not a PostgreSQL URL; write postgresql://USER:PASSWORD@HOST:PORT/DB"
         )
     return url
+
+
+def copy_roster(connection: psycopg.Connection[Any], roster: Roster) -> None:
+    """Replace the roster tables' rows by ``roster`` (inside the caller's transaction)."""
+    from rivernet.roster import TABLES, _table_for_file
+
+    frames = {
+        TABLES["people"]: roster.people,
+        TABLES["assignments"]: roster.assignments,
+        TABLES["units"]: roster.units,
+        TABLES["boards"]: roster.boards,
+    }
+    connection.execute("SET CONSTRAINTS ALL DEFERRED")
+    for table in frames:
+        connection.execute(f"DELETE FROM {table}")
+    for table, frame in frames.items():
+        types = _columns(connection, table)
+        data = _table_for_file(frame)
+        names = [column for column in data.columns if column in types and column != "fid"]
+        values = [_to_sql(data[column], types[column]) for column in names]
+        columns = ", ".join(_quote(c) for c in names)
+        with connection.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in zip(*values, strict=True):
+                copy.write_row(row)
+    connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
