@@ -264,10 +264,7 @@ class Project:
         """
         roster = self.roster
         if roster is None:
-            raise NotFoundError(
-                f"project {self.path.name} has no chief roster; import one with `rivernet roster "
-                "import PROJECT FILE` or set project.roster = rivernet.read_roster(FILE)"
-            )
+            raise NotFoundError.from_key("error.no_roster", project=self.path.name)
         return roster
 
     def coverage_policy(self, policy: CoveragePolicy | str | Path | None = None) -> CoveragePolicy:

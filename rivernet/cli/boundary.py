@@ -17,7 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
     json_option,
@@ -61,8 +61,7 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
     """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
         return
-    line = write_output(frame, output, what=what)
-    note(messages.text("cli.wrote_rows", lang, n=len(frame), path=output) if lang == "zh" else line)
+    note(write_output(frame, output, what=what))
 
 
 _PROJECT = click.argument("project", type=PROJECT)
@@ -278,9 +277,9 @@ def incident(
     from rivernet.incidents import incident as route
 
     if (reach is None) == (lon is None and lat is None) or (lon is None) != (lat is None):
-        raise click.UsageError("give --reach, or --lon with --lat (not both)")
+        raise CommandError.from_key("cli_error.reach_or_point")
     if measure_m is not None and reach is None:
-        raise click.UsageError("--measure-m needs --reach")
+        raise CommandError.from_key("cli_error.measure_needs_reach")
     point: Any = None
     reach_id: Any = None
     if reach is not None:
