@@ -5,7 +5,9 @@ The project is opened once in the lifespan with the server's coverage policy
 :class:`~rivernet.server.state.AppState`, which also holds the collections built from the layer
 catalog, the caches and the worker pools); routers read it through
 :func:`rivernet.server.state.get_state`. A task of the lifespan follows the project file
-(:mod:`rivernet.server.reload`). The routers import the library functions they call, so a
+(:mod:`rivernet.server.reload`), or, for a project opened from a store (GeoPackage or
+PostgreSQL), the store's data version (:mod:`rivernet.server.live`: roster edits over HTTP, by
+any worker or process, show at once). The routers import the library functions they call, so a
 missing capability fails here, at import, not as a 404.
 
 Middleware, outermost first: trusted hosts (``RIVERNET_ALLOWED_HOSTS``), HEAD as GET, CORS
@@ -29,15 +31,16 @@ import rivernet
 from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
+from rivernet.server.live import LiveFollower, LiveMiddleware, live_interval
 from rivernet.server.reload import ProjectReloader
-from rivernet.server.routers import analysis, features, page, positions, search, tiles
+from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
 
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
-           page.router)  # fmt: skip
+           edits.router, page.router)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, *, project: Project | None = None) -> FastAPI:
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         lifespan=_lifespan(settings, project),
     )
     install_error_handlers(app)
+    app.add_middleware(LiveMiddleware)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
@@ -75,7 +79,7 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH"],
             allow_headers=["*"],
             expose_headers=["ETag", "Content-Crs", "Link"],
             max_age=3600,
@@ -120,8 +124,14 @@ def _lifespan(
         state = AppState(project=loaded, settings=settings)
         app.state.rivernet = state
         reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
+        store = getattr(loaded, "store", None)
+        interval = live_interval()
+        live = LiveFollower(state, store, interval=interval) if store and interval else None
+        app.state.live = live
         async with anyio.create_task_group() as group:
-            if reloader.watching:
+            if live is not None:  # the store's data version, not the file, says what changed
+                group.start_soon(live.run)
+            elif reloader.watching:
                 group.start_soon(reloader.run)
             app.state.reloader = reloader
             yield
