@@ -52,7 +52,7 @@ def live_interval() -> float:
         return DEFAULT_INTERVAL
 
 
-def with_roster(project: Project, roster: Roster, *, version: int, base: str) -> Project:
+def with_roster(project: Project, roster: Roster | None, *, version: int, base: str) -> Project:
     """``project`` with ``roster`` swapped in, labelled with the store's data version.
 
     The new project shares the old one's store of derived results (those that do not depend on
@@ -65,7 +65,7 @@ def with_roster(project: Project, roster: Roster, *, version: int, base: str) ->
     project
         The project served now (left unchanged: requests under way keep it).
     roster
-        The roster read from the store.
+        The roster read from the store (None: the store has none).
     version
         The store's data version it was read at.
     base
@@ -77,12 +77,12 @@ def with_roster(project: Project, roster: Roster, *, version: int, base: str) ->
         The new project.
     """
     new = copy.copy(project)
-    new._inputs = dict(project._inputs)  # noqa: SLF001 - a shallow copy of the inputs
-    new._versions = dict(project._versions)  # noqa: SLF001
+    new._inputs = dict(project._inputs)
+    new._versions = dict(project._versions)
     new.roster = roster
     new.file_version = f"{base}+v{version}"
-    new._generation = 0  # noqa: SLF001 - the data version is the store's, as in every worker
-    new.store_version = version  # type: ignore[attr-defined]
+    new._generation = 0
+    new.store_version = version
     return new
 
 

@@ -199,7 +199,7 @@ class AuditPage(BaseModel):
     """Audit entries, newest first."""
 
     items: list[AuditEntry]
-    numberReturned: int
+    numberReturned: int  # noqa: N815 - the OGC API's name, as every list of this server
 
 
 class HistoryPage(BaseModel):
@@ -207,7 +207,7 @@ class HistoryPage(BaseModel):
 
     reach_id: int | str
     items: list[dict[str, Any]]
-    numberReturned: int
+    numberReturned: int  # noqa: N815 - the OGC API's name, as every list of this server
 
 
 class Me(BaseModel):
@@ -370,7 +370,9 @@ async def version(state: State) -> Response:
     response_class=Response,
     responses=_answer_doc(Me, 200, "The token's holder and scope.", 401, 503),
 )
-async def me(request: Request, state: State, credentials: Credentials, lang: Lang = "zh") -> Response:
+async def me(
+    request: Request, state: State, credentials: Credentials, lang: Lang = "zh"
+) -> Response:
     """Who a token belongs to: its name, unit (code and name) and role (viewer, editor, admin)."""
     actor = await _actor(state, credentials, request, lang, required=True)
     assert actor is not None
@@ -499,8 +501,9 @@ PersonId = Annotated[str, Path(description="The person's id.")]
     "/people/{person_id}",
     summary="One person",
     response_class=Response,
-    responses=_answer_doc(PersonRow, 200, "The person (contact details for admins only).", 401,
-                          404, 503),  # fmt: skip
+    responses=_answer_doc(
+        PersonRow, 200, "The person (contact details for admins only).", 401, 404, 503
+    ),
 )
 async def get_person(
     request: Request, state: State, person_id: PersonId, credentials: Credentials,
