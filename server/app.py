@@ -40,8 +40,9 @@ import rivernet
 from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
+from rivernet.server.live import LiveFollower, LiveMiddleware, live_interval
 from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
-from rivernet.server.routers import analysis, features, page, positions, search, tiles
+from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
 
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
-           page.router)  # fmt: skip
+           edits.router, page.router)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def open_served(settings: Settings) -> Served:
 
 def _open_prepared(path: Path) -> Any:
     """The prepared sidecar of a project file, None when there is none for this file."""
+    if "://" in str(path):  # a database store has no sidecar
+        return None
     try:
         from rivernet.prepare import open_prepared
     except ImportError:
@@ -131,6 +134,7 @@ def create_app(
         lifespan=_lifespan(settings, project, served=served, lazy=lazy),
     )
     install_error_handlers(app)
+    app.add_middleware(LiveMiddleware)  # inside WaitForProject: it runs once the project is there
     app.add_middleware(WaitForProject)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
@@ -177,7 +181,13 @@ def _lifespan(
         if stamp is not None:
             reloader.seen = stamp
         app.state.reloader = reloader
-        if reloader.watching:
+        store = getattr(state.project, "store", None)
+        interval = live_interval()
+        live = LiveFollower(state, store, interval=interval) if store and interval else None
+        app.state.live = live
+        if live is not None:  # the store's data version, not the file, says what changed
+            await live.run()
+        elif reloader.watching:
             await reloader.run()
 
     async def load(app: FastAPI, state: AppState) -> None:
