@@ -132,10 +132,7 @@ def _locate(
         snapped = snap_point(network, point, max_distance_m=max_distance_m)
         return snapped.reach_id, snapped.measure_m
     if target not in network:
-        raise NotFoundError(
-            f"reach {target!r} is not in the network; give a reach id of the reaches layer or "
-            "a point"
-        )
+        raise NotFoundError.from_key("error.reach_not_in_network_or_point", reach=repr(target))
     return target, measure_m
 
 

@@ -233,19 +233,17 @@ def _place(
         )
     if reach is None:
         if measure_m is not None:
-            raise InputError("measure_m= needs reach=; a point is placed by snapping")
+            raise InputError.from_key("error.measure_needs_reach")
         return _snap(project, point, max_snap_m)
     net = project.network
     if reach not in net:
-        raise NotFoundError(f"reach {reach!r} is not in the network; give a reach id of the "
-                            "reaches layer")  # fmt: skip
+        raise NotFoundError.from_key("error.reach_not_in_network", reach=repr(reach))
     core = net.core
     position = int(core.position([reach])[0])
     length = float(core.length_m[position])
     if measure_m is not None and not (np.isfinite(measure_m) and 0 <= measure_m <= length):
-        raise OutOfRangeError(
-            f"measure_m={measure_m} is not on reach {reach!r}: give 0 to {length:.0f} m "
-            "(from its upstream end)"
+        raise OutOfRangeError.from_key(
+            "error.measure_off_reach", measure=measure_m, reach=repr(reach), length=f"{length:.0f}"
         )
     return pd.Series(
         {

@@ -44,8 +44,9 @@ from rivernet.boundary import (
     require_level,
     unit_chiefs,
 )
-from rivernet.errors import InputError, NotFoundError, format_ids
+from rivernet.errors import InputError, NotFoundError
 from rivernet.jurisdiction import jurisdiction_table
+from rivernet.messages import items
 from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
@@ -285,9 +286,8 @@ def _unit_partners(
 ) -> pd.DataFrame:
     units = admin_units(project)
     if code not in units.row_of:
-        raise NotFoundError(
-            f"unit {code!r} is not in the admin units; codes look like '320500' "
-            f"(e.g. {format_ids(list(units.row_of)[:5], limit=5)})"
+        raise NotFoundError.from_key(
+            "error.unknown_unit", code=repr(code), examples=items(list(units.row_of)[:5], limit=5)
         )
     level = level_of_code(code)
     table = partner_table(project, level=level, distance_km=distance_km, as_of=as_of, banks=banks)
@@ -476,7 +476,7 @@ def _chief_partners(
     people = roster.people
     match = people[(people["person_id"].astype(str) == chief) | (people["name"] == chief)]
     if match.empty:
-        raise NotFoundError(f"no chief {chief!r} in the roster (give a person_id or a name)")
+        raise NotFoundError.from_key("error.unknown_chief", chief=repr(chief))
     assignments = roster.active(as_date(as_of))
     assignments = assignments[assignments["person_id"].isin(match["person_id"])]
     if level is not None:

@@ -9,13 +9,24 @@ catalog, the caches and the worker pools); routers read it through
 missing capability fails here, at import, not as a 404.
 
 Middleware, outermost first: trusted hosts (``RIVERNET_ALLOWED_HOSTS``), HEAD as GET, CORS
-(only when ``RIVERNET_CORS_ORIGINS`` is set: same-origin by default), gzip, root path.
+(only when ``RIVERNET_CORS_ORIGINS`` is set: same-origin by default), gzip, root path, and
+:class:`WaitForProject` (requests that need a lazily opened project wait for it).
+
+``create_app(settings, lazy=True)`` (``rivernet serve``) listens at once: the lifespan opens the
+project file's prepared sidecar (``rivernet prepare``: memory-mapped tile pyramids, milliseconds)
+and starts opening the project in the background. Tiles of the prepared layers are answered from
+the sidecar meanwhile; every other request waits until the project has loaded (503 with the
+reason if it cannot). ``create_app(settings, served=open_served(settings))`` serves a project
+opened beforehand, as the pre-forked workers of ``rivernet serve --workers N`` do.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +38,71 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
 from rivernet.project import Project, open_project
-from rivernet.server.errors import document_problems, install_error_handlers
+from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
-from rivernet.server.reload import ProjectReloader
-from rivernet.server.routers import analysis, features, page, positions, search, tiles
+from rivernet.server.live import LiveFollower, LiveMiddleware, live_interval
+from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
+from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
+
+logger = logging.getLogger(__name__)
 
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
-           page.router)  # fmt: skip
+           edits.router, page.router)  # fmt: skip
 
 
-def create_app(settings: Settings | None = None, *, project: Project | None = None) -> FastAPI:
+@dataclass(frozen=True)
+class Served:
+    """A project opened before the app starts (pre-forked workers share it).
+
+    Attributes
+    ----------
+    project
+        The project, opened with the server's policy.
+    stamp
+        The file's identity when it was opened (:func:`~rivernet.server.reload.file_stamp`),
+        so that a worker started later still notices a file replaced since.
+    prepared
+        Its prepared sidecar, or None.
+    """
+
+    project: Project
+    stamp: Stamp | None = None
+    prepared: Any = None
+
+
+def open_served(settings: Settings) -> Served:
+    """Open ``settings.project`` (with the server's policy) and its prepared sidecar."""
+    stamp = file_stamp(settings.project)
+    prepared = _open_prepared(settings.project)
+    return Served(open_project(settings.project, policy=settings.policy), stamp, prepared)
+
+
+def _open_prepared(path: Path) -> Any:
+    """The prepared sidecar of a project file, None when there is none for this file."""
+    if "://" in str(path):  # a database store has no sidecar
+        return None
+    try:
+        from rivernet.prepare import open_prepared
+    except ImportError:
+        return None
+    try:
+        return open_prepared(path)
+    except Exception as error:  # a damaged sidecar must not stop the server: it is optional
+        logger.warning("prepared sidecar of %s not used: %s", path, error)
+        return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    project: Project | None = None,
+    served: Served | None = None,
+    lazy: bool = False,
+) -> FastAPI:
     """Build the rivernet web application.
 
     Parameters
@@ -50,6 +112,10 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
     project
         An already opened project to serve instead of ``settings.project`` (tests, benchmarks);
         ``settings.policy``, when set, replaces its coverage policy.
+    served
+        A project (and sidecar) opened beforehand by :func:`open_served`.
+    lazy
+        Listen at once and open ``settings.project`` in the background (see the module).
 
     Returns
     -------
@@ -65,9 +131,11 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         version=rivernet.__version__,
         docs_url=None,  # Swagger UI from vendored files: rivernet.server.routers.page
         redoc_url=None,  # ReDoc would load from a CDN: not offered
-        lifespan=_lifespan(settings, project),
+        lifespan=_lifespan(settings, project, served=served, lazy=lazy),
     )
     install_error_handlers(app)
+    app.add_middleware(LiveMiddleware)  # inside WaitForProject: it runs once the project is there
+    app.add_middleware(WaitForProject)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
@@ -101,30 +169,108 @@ def _finish_openapi(app: FastAPI) -> None:
 
 
 def _lifespan(
-    settings: Settings, project: Project | None
+    settings: Settings, project: Project | None, *, served: Served | None, lazy: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the project once at start-up, with the server's policy; follow its file."""
 
     def opener(path: Path) -> Project:
         return open_project(path, policy=settings.policy)
 
+    async def follow(app: FastAPI, state: AppState, stamp: Stamp | None) -> None:
+        reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
+        if stamp is not None:
+            reloader.seen = stamp
+        app.state.reloader = reloader
+        store = getattr(state.project, "store", None)
+        interval = live_interval()
+        live = LiveFollower(state, store, interval=interval) if store and interval else None
+        app.state.live = live
+        if live is not None:  # the store's data version, not the file, says what changed
+            await live.run()
+        elif reloader.watching:
+            await reloader.run()
+
+    async def load(app: FastAPI, state: AppState) -> None:
+        stamp = file_stamp(settings.project)
+        try:
+            loaded = await anyio.to_thread.run_sync(opener, settings.project)
+        except Exception as error:  # any failure to open: answer 503 with the reason
+            logger.error("project %s does not open: %s", settings.project, error)
+            state.failed(error)
+            return
+        state.loaded(loaded)
+        await follow(app, state, stamp)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stamp: Stamp | None = None
+        prepared: Any = None
         loaded = project
-        if loaded is None:
+        if served is not None:
+            loaded, stamp, prepared = served.project, served.stamp, served.prepared
+        elif loaded is None and not lazy:
+            stamp = file_stamp(settings.project)
             loaded = await anyio.to_thread.run_sync(opener, settings.project)
-        elif settings.policy is not None:
+        elif loaded is not None and settings.policy is not None:
             policy = loaded.coverage_policy(settings.policy)
             if policy != loaded.policy:
                 loaded = loaded.replace(policy=policy)
-        state = AppState(project=loaded, settings=settings)
-        app.state.rivernet = state
-        reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
         async with anyio.create_task_group() as group:
-            if reloader.watching:
-                group.start_soon(reloader.run)
-            app.state.reloader = reloader
+            if loaded is None:  # lazy: listen now, open in the background
+                prepared = await anyio.to_thread.run_sync(_open_prepared, settings.project)
+                state = AppState(project=None, settings=settings,  # type: ignore[arg-type]
+                                 prepared=prepared, loading=anyio.Event())  # fmt: skip
+                app.state.rivernet = state
+                group.start_soon(load, app, state)
+            else:
+                state = AppState(project=loaded, settings=settings, prepared=prepared)
+                app.state.rivernet = state
+                group.start_soon(follow, app, state, stamp)
+                await anyio.sleep(0)  # the reloader exists once the app answers
             yield
             group.cancel_scope.cancel()
 
     return lifespan
+
+
+class WaitForProject:
+    """ASGI middleware: hold requests that need the project until it has loaded.
+
+    A server started with ``lazy=True`` listens before its project has loaded. Vector tiles
+    of the layers its prepared sidecar holds are answered at once (from the sidecar);
+    every other HTTP request waits until the project has loaded, and is answered 503 (a
+    problem+json naming the reason) if it could not be opened.
+    """
+
+    _TILE = re.compile(r"^/tiles/(?P<layer>[a-z_]+)/\d+/\d+/\d+\.mvt$")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            owner = scope.get("app")
+            state = getattr(getattr(owner, "state", None), "rivernet", None)
+            if isinstance(state, AppState) and not state.ready and not self._early(scope, state):
+                await state.wait_ready()
+                if not state.ready:
+                    response = problem(
+                        503, "Project Data Problem",
+                        f"the project {state.settings.project} could not be opened: "
+                        f"{state.load_error}; fix the file (rivernet check) and restart.",
+                    )  # fmt: skip
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _early(self, scope: Any, state: AppState) -> bool:
+        """Whether the request can be answered before the project has loaded."""
+        prepared = state.prepared
+        if prepared is None:
+            return False
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        found = self._TILE.match(path)
+        return found is not None and found["layer"] in prepared.layers

@@ -156,7 +156,7 @@ def test_coverage_without_a_roster(tmp_path: Path) -> None:
     shutil.copyfile(path, tmp_path / "copy.gpkg")
     result = CliRunner().invoke(main, ["coverage", str(path)])
     assert result.exit_code != 0
-    assert "has no chief roster" in result.output
+    assert "没有河长名录" in result.output
 
 
 def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None:

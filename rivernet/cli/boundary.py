@@ -17,7 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
     json_option,
@@ -61,11 +61,10 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
     """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
         return
-    line = write_output(frame, output, what=what)
-    note(messages.text("cli.wrote_rows", lang, n=len(frame), path=output) if lang == "zh" else line)
+    note(write_output(frame, output, what=what))
 
 
-_PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_PROJECT = click.argument("project", type=PROJECT)
 _OUTPUT = output_option()
 _LANG = lang_option()
 _AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")
@@ -278,9 +277,9 @@ def incident(
     from rivernet.incidents import incident as route
 
     if (reach is None) == (lon is None and lat is None) or (lon is None) != (lat is None):
-        raise click.UsageError("give --reach, or --lon with --lat (not both)")
+        raise CommandError.from_key("cli_error.reach_or_point")
     if measure_m is not None and reach is None:
-        raise click.UsageError("--measure-m needs --reach")
+        raise CommandError.from_key("cli_error.measure_needs_reach")
     point: Any = None
     reach_id: Any = None
     if reach is not None:

@@ -173,8 +173,8 @@ def check(
     else:
         report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
     if output is not None:
-        note(write_table(findings_table(report), output, what="findings"))
-    click.echo(report.to_json() if as_json else report_text(report, lang))
+        note(write_table(findings_table(report, lang), output, what="findings"))
+    click.echo(report.to_json(lang=lang) if as_json else report_text(report, lang))
     if not report.ok:
         ctx.exit(1)
 
@@ -272,8 +272,9 @@ def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options:
 def report_text(report: Any, lang: str) -> str:
     """A validation report as text: the verdict and one line per finding, in ``lang``.
 
-    The verdict and severities come from the message catalogue; the findings' own messages are
-    the library's (English) text.
+    The verdict, the severities and the findings' messages come from the message catalogue
+    (a finding not made from it shows its own text); the English text also names each
+    finding's code.
     """
     from rivernet import messages
 
@@ -283,13 +284,14 @@ def report_text(report: Any, lang: str) -> str:
     lines = [messages.text(key, lang, **counts)]
     for finding in report.findings:
         severity = messages.label("severity", finding.severity, lang)
-        lines.append(f"  {severity:7} [{finding.code}] {finding.message}")
+        code = f" [{finding.code}]" if lang == "en" else ""
+        lines.append(f"  {severity:7}{code} {finding.text(lang)}")
     return "\n".join(lines)
 
 
-def findings_table(report: Any) -> pd.DataFrame:
-    """The findings of a validation report as a table, one row per finding."""
-    rows = [finding.to_dict() for finding in report.findings]
+def findings_table(report: Any, lang: str = "zh") -> pd.DataFrame:
+    """The findings of a validation report as a table, one row per finding, text in ``lang``."""
+    rows = [finding.to_dict(lang=lang) for finding in report.findings]
     table = pd.DataFrame(rows, columns=["code", "severity", "layer", "message", "reach_ids"])
     table["reach_ids"] = table["reach_ids"].map(lambda ids: ", ".join(map(str, ids)))
     return table

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from rivernet import messages
-from rivernet.cli._options import as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
 from rivernet.cli._output import note, output_option
 
 WITHIN_KM = 20.0
@@ -17,7 +17,7 @@ WITHIN_KM = 20.0
 
 
 @click.command("report")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @click.option("--unit", help="Admin code of the unit, e.g. 320583.")
 @click.option("--river", help="A named river (name or code): its 一河一档 page instead.")
 @as_of_option()

@@ -9,7 +9,7 @@
   "use strict";
 
   var LEVELS = ["province", "city", "county", "township", "village"];
-  var CLICKABLE = ["coverage", "coverage_gaps", "boundary_rivers", "crossings", "reaches", "lakes"];
+  var CLICKABLE = ["boards", "coverage", "coverage_gaps", "boundary_rivers", "crossings", "reaches", "lakes"];
   var PROBLEMS = ["gap", "overlap", "expired"];
   var NARROW = "(max-width: 700px)";
   // Every text of the page comes from the server's message catalogue (messages.json: the
@@ -45,7 +45,7 @@
     var template = section("level_of").text || "{level}";
     return template.replace("{level}", section("level")[value] || value);
   }
-  var CODED = { status: "status", kind: "kind", rule: "rule", relation: "relation", cause: "cause" };
+  var CODED = { status: "status", kind: "kind", rule: "rule", relation: "relation", cause: "cause", board_status: "board_status" };
   function loadMessages() {
     return fetchJson("messages.json").then(function (body) { M = body; });
   }
@@ -361,6 +361,7 @@
     }).catch(function () { return null; });
     showResult("partners", fetchJson("partners" + query({ reach: reachId, level: polygonLevel(), datetime: state.asOf })), PARTNER_COLUMNS, "noPartners");
     refreshProps(reachId);
+    document.dispatchEvent(new CustomEvent("rivernet:reach", { detail: { reachId: reachId } }));
   }
 
   function addSelectionLayer() {
@@ -466,6 +467,7 @@
     select.value = current;
     renderLegend();
     updateDownloads();
+    document.dispatchEvent(new Event("rivernet:language"));
   }
 
   function setSideOpen(open) {
@@ -547,6 +549,22 @@
     document.body.dataset.labels = String(labelMarkers.length);
   }
 
+  // After a roster edit (editor.js sets window.rivernetTileStamp) tiles are asked for with the
+  // stamp, so no copy cached from before the edit is shown.
+  function freshTiles(url) {
+    if (window.rivernetTileStamp && url.indexOf("/tiles/") >= 0) {
+      return { url: url + (url.indexOf("?") < 0 ? "?" : "&") + "_=" + window.rivernetTileStamp };
+    }
+    return { url: url };
+  }
+
+  // What the editor (editor.js) uses of this page.
+  window.rivernet = {
+    state: state, section: section, t: t, column: column, levelName: levelName, query: query,
+    fetchJson: fetchJson, status: status, reloadStyle: reloadStyle,
+    showReach: function (reachId) { return showReach(String(reachId)); }
+  };
+
   function start() {
     var params = new URLSearchParams(window.location.search);
     if (params.get("lang") === "en") { state.lang = "en"; }
@@ -560,7 +578,8 @@
       return loadStyle();
     }).then(function (style) {
       var map = new maplibregl.Map({
-        container: "map", style: style, maxZoom: 18, attributionControl: { compact: true }
+        container: "map", style: style, maxZoom: 18, attributionControl: { compact: true },
+        transformRequest: freshTiles
       });
       state.map = map;
       window.rivernetMap = map;
@@ -578,6 +597,7 @@
         updateDownloads();
         status("");
         document.body.dataset.ready = "1";
+        document.dispatchEvent(new Event("rivernet:ready"));
       });
       map.on("moveend", updateDownloads);
       map.on("moveend", function () { labelsDirty = true; });

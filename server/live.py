@@ -1,0 +1,192 @@
+"""Follow the store's data version: every worker serves the roster as it is now, never a restart.
+
+A project opened from a store (a GeoPackage or a PostgreSQL URL: ``project.store``) is followed
+by a :class:`LiveFollower`: at most every ``interval`` seconds (0.15 by default,
+``RIVERNET_LIVE_INTERVAL``) a request, or the follower's own background task, asks the store for
+its ``data_version()`` (one cheap query). When it changed, the roster is read from the store in
+a worker thread and swapped into the project with :meth:`AppState.replace_project` (one
+assignment): coverage, problems, tiles, ETags and every cached result follow at once, because
+the data version is part of every cache key and ETag. Derived results that do not depend on the
+roster (the network's pieces, units, lakes) are kept, so a swap costs a roster read, not a
+reload.
+
+The worker that answers an edit calls :func:`after_edit` before answering, so its very next
+request shows the change; the other workers (``rivernet serve --workers N`` or separate
+processes on one database) see it within ``interval`` plus the time to read the roster. Every
+worker labels the data with the store's version, so all of them give the same ETags for the
+same data.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from rivernet.project import Project
+    from rivernet.roster import Roster
+    from rivernet.server.state import AppState
+    from rivernet.store import Store
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 0.15
+"""Seconds between two data-version checks of one worker."""
+
+
+def live_interval() -> float:
+    """``RIVERNET_LIVE_INTERVAL`` (seconds; 0 turns following off), else 0.15."""
+    text = os.environ.get("RIVERNET_LIVE_INTERVAL", "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_INTERVAL
+    except ValueError:
+        return DEFAULT_INTERVAL
+
+
+def with_roster(project: Project, roster: Roster | None, *, version: int, base: str) -> Project:
+    """``project`` with ``roster`` swapped in, labelled with the store's data version.
+
+    The new project shares the old one's store of derived results (those that do not depend on
+    the roster stay valid: results are keyed by the versions of their inputs), so the network's
+    pieces are not rebuilt. Its :attr:`~rivernet.project.Project.data_version` is
+    ``BASE+vVERSION`` in every worker.
+
+    Parameters
+    ----------
+    project
+        The project served now (left unchanged: requests under way keep it).
+    roster
+        The roster read from the store (None: the store has none).
+    version
+        The store's data version it was read at.
+    base
+        The data version of the project as first opened.
+
+    Returns
+    -------
+    Project
+        The new project.
+    """
+    new = copy.copy(project)
+    new._inputs = dict(project._inputs)
+    new._versions = dict(project._versions)
+    new.roster = roster
+    new.file_version = f"{base}+v{version}"
+    new._generation = 0
+    new.store_version = version
+    return new
+
+
+class LiveFollower:
+    """Keep an :class:`AppState`'s project at the store's data version.
+
+    Parameters
+    ----------
+    state
+        The app's state; its project (opened from ``store``) is replaced on change.
+    store
+        The store the project came from.
+    interval
+        Seconds between two checks (at most one check per interval, whoever asks).
+    """
+
+    def __init__(self, state: AppState, store: Store, *, interval: float) -> None:
+        self.state = state
+        self.store = store
+        self.interval = interval
+        self.base = state.project.data_version
+        self.version: int | None = getattr(state.project, "store_version", None)
+        self.checked = time.monotonic()
+        self.swaps = 0
+        self._lock: anyio.Lock | None = None
+
+    @property
+    def lock(self) -> anyio.Lock:
+        """One check or reload at a time (created on the event loop)."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
+
+    async def run(self) -> None:
+        """Check every :attr:`interval` seconds, until cancelled (the lifespan's task)."""
+        while True:
+            await anyio.sleep(self.interval)
+            try:
+                await self.ensure_fresh()
+            except Exception as error:  # a database away for a moment: keep serving, retry
+                logger.warning("cannot follow the store %s: %s", self.store, error)
+
+    async def ensure_fresh(self, *, force: bool = False) -> bool:
+        """Check the data version (unless checked less than :attr:`interval` ago) and swap in
+        the new roster when it changed.
+
+        Parameters
+        ----------
+        force
+            Check now, however recent the last check (after an edit).
+
+        Returns
+        -------
+        bool
+            Whether a new roster is now served.
+        """
+        if not force and time.monotonic() - self.checked < self.interval:
+            return False
+        async with self.lock:
+            if not force and time.monotonic() - self.checked < self.interval:
+                return False
+            started = time.monotonic()
+            version = await anyio.to_thread.run_sync(self.store.data_version)
+            if version == self.version:
+                self.checked = started
+                return False
+            roster = await anyio.to_thread.run_sync(self.store.read_roster)
+            project = with_roster(self.state.project, roster, version=version, base=self.base)
+            old = self.version
+            self.state.replace_project(project)
+            self.version = version
+            self.checked = started
+            self.swaps += 1
+            logger.info("store %s: data version %s -> %s", self.store, old, version)
+            return True
+
+
+def follower(app: Any) -> LiveFollower | None:
+    """The app's follower, None when the served project has no store (or before start-up)."""
+    found = getattr(getattr(app, "state", None), "live", None)
+    return found if isinstance(found, LiveFollower) else None
+
+
+async def after_edit(app: FastAPI) -> None:
+    """Read the store's new version now: the next request to this worker shows the edit."""
+    found = follower(app)
+    if found is not None:
+        await found.ensure_fresh(force=True)
+
+
+class LiveMiddleware:
+    """Before each HTTP request, let the app's follower check the data version (at most once
+    per interval), so a request never answers from data older than that."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check, then pass the request on."""
+        if scope["type"] == "http":
+            found = follower(scope.get("app"))
+            if found is not None:
+                try:
+                    await found.ensure_fresh()
+                except Exception as error:  # answer from the data we have; the task retries
+                    logger.warning("cannot follow the store %s: %s", found.store, error)
+        await self.app(scope, receive, send)
