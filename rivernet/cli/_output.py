@@ -99,8 +99,10 @@ def check_output_path(path: Path, *, suffixes: Iterable[str] = TABLE_SUFFIXES) -
     allowed = tuple(suffixes)
     if path.suffix.lower() not in allowed:
         suffix = path.suffix or Message("cli_error.no_suffix")
-        raise CommandError.from_key("cli_error.bad_suffix", path=path, suffix=suffix,
-                                    formats=Message("cli_error.formats", formats=choices(allowed)))  # fmt: skip
+        formats = Message("cli_error.formats", formats=choices(allowed))
+        raise CommandError.from_key(
+            "cli_error.bad_suffix", path=path, suffix=suffix, formats=formats
+        )
     folder = path.absolute().parent
     if path.is_dir():
         raise CommandError.from_key("cli_error.output_is_folder", path=path)

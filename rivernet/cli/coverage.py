@@ -319,7 +319,8 @@ def export_roster(
     if output is not None:
         check_output_path(output, suffixes=(".csv", ".xlsx"))  # the library creates folders
         export(roster, output, include_contact=include_contact)
-        note(messages.text("cli_wrote.roster", lang, assignments=len(roster.assignments),
-                           boards=len(roster.boards), units=len(roster.units), path=output))  # fmt: skip
+        counts = {"assignments": len(roster.assignments), "boards": len(roster.boards),
+                  "units": len(roster.units)}  # fmt: skip
+        note(messages.text("cli_wrote.roster", lang, path=output, **counts))
     if as_json:
         echo_json(roster.to_frame(include_contact=include_contact))
