@@ -281,7 +281,7 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
     try:
         checked = read_roster(file, project=opened, sheet=sheet)
     except RosterError as error:
-        click.echo(str(error), err=True)
+        click.echo(error.text(lang), err=True)
         raise SystemExit(1) from None
     click.echo(
         messages.text(
