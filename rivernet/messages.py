@@ -47,6 +47,7 @@ __all__ = [
     "LANGS",
     "Code",
     "Items",
+    "Lines",
     "Localized",
     "Message",
     "boolean",
@@ -105,7 +106,7 @@ def catalogue() -> dict[str, dict[str, str]]:
     return flat
 
 
-def text(key: str, lang: str = "zh", **values: Any) -> str:
+def text(key: str, /, lang: str = "zh", **values: Any) -> str:
     """The message ``key`` in ``lang``, with its placeholders filled from ``values``.
 
     Parameters
@@ -330,6 +331,20 @@ class Items:
         shown = comma.join(words[: self.limit])
         rest = len(words) - self.limit
         return text("list.more", lang, shown=shown, rest=rest) if rest > 0 else shown
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Problems as the lines of a message, ``- `` before each, in the message's language."""
+
+    items: tuple[Any, ...]
+
+    def text(self, lang: str = "zh") -> str:
+        """One line per item."""
+        return "\n".join(f"- {render(item, lang)}" for item in self.items)
 
     def __str__(self) -> str:
         return self.text("en")

@@ -53,9 +53,9 @@ from rivernet.errors import (
     ProjectFileError,
     RivernetError,
 )
-from rivernet.messages import Code, Message, items
+from rivernet.messages import Code, Lines, Message, items
 from rivernet.network import RiverNetwork
-from rivernet.policy import CoveragePolicy, load_policy, reference_problems
+from rivernet.policy import CoveragePolicy, load_policy, policy_name, reference_problems
 from rivernet.roster import TABLES as ROSTER_TABLES
 from rivernet.roster import Roster, roster_from_tables
 from rivernet.validation import Finding, ValidationReport, validate_reaches
@@ -779,9 +779,8 @@ def _require_policy_references(
         columns=tuple(map(str, network.reaches.columns)),
     )
     if problems:
-        where = f"policy file {policy.source}" if policy.source else "the policy"
-        lines = "\n".join(f"- {problem}" for problem in problems)
-        raise PolicyError(f"{where} does not fit the project: {len(problems)} problem(s):\n{lines}")
+        raise PolicyError.from_key("policy.does_not_fit", where=policy_name(policy.source),
+                                   count=len(problems), lines=Lines(tuple(problems)))  # fmt: skip
 
 
 # --- checking a project file (``rivernet check PROJECT.gpkg``) ---------------------------------
