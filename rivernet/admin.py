@@ -35,6 +35,7 @@ __all__ = [
     "ADMIN_COLUMNS",
     "LEVELS",
     "LEVEL_LABELS_ZH",
+    "LEVEL_WORDS",
     "MUNICIPALITIES",
     "POLYGON_LEVELS",
     "AdminProblem",
@@ -43,6 +44,7 @@ __all__ = [
     "containment_problems",
     "hierarchy_problems",
     "is_within",
+    "level_from_word",
     "level_of_code",
     "missing_ancestors",
     "normalise_code",
@@ -65,6 +67,67 @@ LEVEL_LABELS_ZH: dict[str, str] = {
     "township": "乡",
     "village": "村",
 }
+LEVEL_WORDS: dict[str, str] = {
+    **{level: level for level in LEVELS},
+    "省": "province",
+    "自治区": "province",
+    "直辖市": "province",
+    "市": "city",
+    "地级市": "city",
+    "地区": "city",
+    "自治州": "city",
+    "盟": "city",
+    "prefecture": "city",
+    "县": "county",
+    "区": "county",
+    "区县": "county",
+    "县区": "county",
+    "市辖区": "county",
+    "县级市": "county",
+    "自治县": "county",
+    "旗": "county",
+    "district": "county",
+    "乡": "township",
+    "镇": "township",
+    "乡镇": "township",
+    "街道": "township",
+    "苏木": "township",
+    "town": "township",
+    "subdistrict": "township",
+    "street": "township",
+    "村": "village",
+    **{zh + "级": level for level, zh in LEVEL_LABELS_ZH.items()},
+    "镇级": "township",
+    "乡镇级": "township",
+    "社区": "village",
+    "村委会": "village",
+    "居委会": "village",
+    "嘎查": "village",
+    "community": "village",
+}
+"""Level words in Chinese or English (lower case) -> an entry of :data:`rivernet.admin.LEVELS`.
+The one table of level words (admin layers, rosters and named rosters read levels with it);
+``市`` also stands for a county-level city (县级市) on a county code."""
+
+
+def level_from_word(word: object) -> str | None:
+    """Return the level a word names (``"县"``, ``"县级"``, ``"地级市"``, ``"County"``), or None.
+
+    Parameters
+    ----------
+    word
+        A level word in Chinese or English (see :data:`LEVEL_WORDS`); full-width letters,
+        spaces and case do not matter.
+
+    Returns
+    -------
+    str or None
+        An entry of :data:`LEVELS`, or None for an unknown word.
+    """
+    text = unicodedata.normalize("NFKC", str(word))
+    return LEVEL_WORDS.get("".join(text.split()).lower())
+
+
 MUNICIPALITIES: frozenset[str] = frozenset({"110000", "120000", "310000", "500000"})
 ADMIN_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "geometry")
 

@@ -56,6 +56,7 @@ __all__ = [
     "check_lang",
     "choices",
     "column",
+    "counted",
     "items",
     "kind",
     "label",
@@ -348,6 +349,13 @@ class Lines:
 
     def __str__(self) -> str:
         return self.text("en")
+
+
+def counted(noun: str, n: int) -> Message:
+    """``n`` things in words, singular when ``n`` is 1: ``counted("rivers", 1)`` reads "1 river"
+    / "1 条河流" (keys ``count.<noun>`` and, for one, ``count.<noun>_one``)."""
+    one = f"count.{noun}_one"
+    return Message(one if n == 1 and one in catalogue() else f"count.{noun}", n=n)
 
 
 def items(values: Any, *, limit: int = 10) -> Items:

@@ -45,7 +45,7 @@ import pyogrio
 
 from rivernet._files import LOCK_TIMEOUT, project_lock, replacing, safe_cell
 from rivernet._spreadsheet import RawTable, companion_path, read_tables
-from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, level_of_code, normalise_code
+from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import InputError, RosterError
 from rivernet.messages import Code, Message, choices, render
 from rivernet.policy import ROLES
@@ -345,7 +345,7 @@ def _merge_people(
     for line, values in _companion_rows(raw):
         person_id = _text(values.get("person_id"))
         where = f"{raw.name}: person {person_id or '(blank)'}"
-        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        level = level_from_word(_text(values.get("level")))
         try:
             code = (
                 normalise_code(values.get("unit_code")) if _text(values.get("unit_code")) else None
@@ -404,7 +404,7 @@ def _clean_units(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
         except InputError as error:
             problems.append((line, f"{raw.name}: {error}"))
             continue
-        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        level = level_from_word(_text(values.get("level")))
         if level is None:
             problems.append((line, f"{raw.name}: unit {code}: level "
                                    f"{_text(values.get('level')) or '(blank)'!r} is not one of "
@@ -439,7 +439,7 @@ def _clean_boards(raw: RawTable, people: set[Any]) -> tuple[pd.DataFrame, list[P
             problems.append((line, f"{where}: {error}"))
             continue
         level_text = _text(values.get("level")).lower()
-        row["level"] = _LEVEL_WORDS.get(level_text)
+        row["level"] = level_from_word(level_text)
         if level_text and row["level"] is None:
             problems.append((line, f"{where}: level {level_text!r} is not one of "
                                    f"{', '.join(LEVELS)}"))  # fmt: skip
@@ -824,19 +824,6 @@ def _count_by_unit(codes: pd.Series, name: str) -> pd.Series:
 
 Problem = tuple[int, str]
 
-_LEVEL_WORDS = {
-    **{level: level for level in LEVELS},
-    **{zh: level for level, zh in LEVEL_LABELS_ZH.items()},
-    **{zh + "级": level for level, zh in LEVEL_LABELS_ZH.items()},
-    "镇": "township",
-    "镇级": "township",
-    "乡镇": "township",
-    "乡镇级": "township",
-    "街道": "township",
-    "区": "county",
-    "县区": "county",
-    "县级市": "county",
-}
 _TRUE = ("1", "true", "yes", "是", "y")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_PATTERN = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
@@ -1018,7 +1005,7 @@ def _clean_row(values: dict[str, Any], line: int) -> tuple[dict[str, Any], list[
     if not _text(values.get("name")) and not _text(values.get("person_id")):
         problems.append(Message("roster_problem.no_name"))
     level_text = _text(values.get("level")).lower()
-    row["level"] = _LEVEL_WORDS.get(level_text)
+    row["level"] = level_from_word(level_text)
     if row["level"] is None:
         problems.append(
             Message("roster_problem.bad_level", level=_shown(level_text), levels=_LEVEL_CHOICES)
