@@ -36,7 +36,7 @@ ALLOWED = {
     "km", "m", "h", "rivernet", "epsg", "gcj", "cgcs", "wgs", "crs", "hydrorivers",
     "hydrosheds", "openstreetmap", "natural", "earth", "maplibre", "cnmaps", "data", "strahler",
     "geojson", "csv", "english", "gb", "t", "x", "b", "pdf", "html", "excel", "txt", "xlsx",
-    "gpkg",
+    "gpkg", "shapefile", "prj", "shp",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]+")
 CJK = re.compile(r"[\u3400-\u9fff]+")
@@ -283,6 +283,18 @@ def test_cli_errors_in_english(case: str, data_names: list[str]) -> None:
     assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
     shown = re.sub(r"表\.txt|/没有(/表\.csv)?|'一'", " ", QUOTED_CHINESE.sub(" ", result.output))
     assert CJK.findall(without_names(shown, data_names)) == []
+
+
+def test_a_file_without_crs_is_a_chinese_error(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    lines = gpd.read_file(SAMPLE, layer="reaches", rows=5)[["HYRIV_ID", "NEXT_DOWN", "geometry"]]
+    lines.to_file(tmp_path / "河道.shp", engine="pyogrio")
+    (tmp_path / "河道.prj").unlink()  # a shapefile without its .prj
+    result = CliRunner().invoke(main, ["navigate", str(tmp_path / "河道.shp"), "--reach", "1"])
+    assert result.exit_code == 1 and result.output.startswith("错误：河道.shp 没有坐标参考系")
+    assert "--crs EPSG:4326" in result.output and "read_lines" not in result.output
+    assert english_words(result.output) == [], result.output
 
 
 PROBLEM_URLS = (
