@@ -41,6 +41,7 @@ from rivernet._files import project_lock, replacing
 from rivernet.admin import (
     LEVELS,
     hierarchy_problems,
+    level_from_word,
     level_of_code,
     normalise_code,
     parent_code,
@@ -63,7 +64,6 @@ from rivernet.roster import Roster, read_roster, write_roster_tables
 from rivernet.validation import validate_reaches
 
 __all__ = [
-    "LEVEL_WORDS",
     "BuildProblem",
     "Manifest",
     "ProjectBuild",
@@ -75,52 +75,6 @@ __all__ = [
     "write_project",
 ]
 
-LEVEL_WORDS: dict[str, str] = {
-    **{level: level for level in LEVELS},
-    "省": "province",
-    "省级": "province",
-    "市级": "city",
-    "县级": "county",
-    "区级": "county",
-    "乡级": "township",
-    "镇级": "township",
-    "乡镇级": "township",
-    "村级": "village",
-    "自治区": "province",
-    "直辖市": "province",
-    "市": "city",
-    "地级市": "city",
-    "地区": "city",
-    "自治州": "city",
-    "盟": "city",
-    "prefecture": "city",
-    "县": "county",
-    "区": "county",
-    "区县": "county",
-    "县区": "county",
-    "市辖区": "county",
-    "县级市": "county",
-    "自治县": "county",
-    "旗": "county",
-    "district": "county",
-    "乡": "township",
-    "镇": "township",
-    "乡镇": "township",
-    "街道": "township",
-    "苏木": "township",
-    "town": "township",
-    "subdistrict": "township",
-    "street": "township",
-    "村": "village",
-    "社区": "village",
-    "村委会": "village",
-    "居委会": "village",
-    "嘎查": "village",
-    "community": "village",
-}
-"""Level words in Chinese or English (lower case) -> an entry of :data:`rivernet.admin.LEVELS`.
-The one table of level words; ``市`` also stands for a county-level city (县级市) on a county
-code."""
 
 # Candidate column names of a unit table, by role, tried in order (compared case-insensitively).
 UNIT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -270,22 +224,6 @@ class Manifest:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "output"}
 
 
-def level_from_word(word: object) -> str | None:
-    """Return the level a word names (``"县"``, ``"地级市"``, ``"County"``), or None.
-
-    Parameters
-    ----------
-    word
-        A level word in Chinese or English (see :data:`LEVEL_WORDS`).
-
-    Returns
-    -------
-    str or None
-        An entry of :data:`rivernet.admin.LEVELS`, or None for an unknown word.
-    """
-    return LEVEL_WORDS.get("".join(str(word).split()).lower())
-
-
 def build_project(
     output: str | Path,
     *,
@@ -386,8 +324,9 @@ def plan_project(
     units
         One file with every level, or one per level: polygons (or a CSV table for township and
         village units) with code, name and optionally level and parent columns (named, or
-        detected). Level words may be Chinese or English (:data:`LEVEL_WORDS`); a missing level
-        or parent is derived from the GB/T 2260 code. A GeoJSON file may be a bare geometry
+        detected). Level words may be Chinese or English
+        (:data:`rivernet.admin.LEVEL_WORDS`); a missing level or parent is derived from the
+        GB/T 2260 code. A GeoJSON file may be a bare geometry
         object whose ``properties`` hold ``adcode`` and ``name``.
     lakes
         Lake polygons with ``lake_id`` (or ``ne_index``), ``name`` and ``name_zh``.

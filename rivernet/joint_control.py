@@ -46,7 +46,7 @@ from rivernet.boundary import (
 )
 from rivernet.errors import InputError, NotFoundError
 from rivernet.jurisdiction import jurisdiction_table
-from rivernet.messages import items
+from rivernet.messages import counted, items, text
 from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
@@ -558,16 +558,29 @@ def partner_summary(
     )
     columns = ["upstream_name", "downstream_name", "rivers", "sections", "lake_sections"]
     rows = list(table[columns].itertuples(index=False, name=None))
-    table["summary_zh"] = [
-        f"{up!s} → {down!s}：{rivers} 条河流，{sections} 个交接断面"
-        + (f"（其中湖区 {lake} 个）" if lake else "")
-        for up, down, rivers, sections, lake in rows
-    ]
-    table["summary_en"] = [
-        f"{up!s} -> {down!s}: {rivers} rivers, {sections} handover sections"
-        + (f" ({lake} in lakes)" if lake else "")
-        for up, down, rivers, sections, lake in rows
-    ]
+    for lang in ("zh", "en"):
+        table[f"summary_{lang}"] = [_pair_summary(*row, lang=lang) for row in rows]
     return table.sort_values(["sections", "upstream_code"], ascending=[False, True]).reset_index(
         drop=True
     )
+
+
+def _pair_summary(
+    upstream: Any, downstream: Any, rivers: int, sections: int, lake_sections: int, *, lang: str
+) -> str:
+    """One line on a pair of units: ``A → B：5 条河流，5 个交接断面`` / ``A -> B: 1 river, ...``.
+
+    Parameters
+    ----------
+    upstream, downstream
+        The unit names.
+    rivers, sections, lake_sections
+        How many rivers cross from one to the other, the handover sections, and how many of
+        those lie in lakes.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
+    lakes = counted("lake_sections", lake_sections) if lake_sections else ""
+    return text("pair.summary", lang, upstream=upstream, downstream=downstream,
+                rivers=counted("rivers", rivers), sections=counted("sections", sections),
+                lakes=lakes)  # fmt: skip

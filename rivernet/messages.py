@@ -47,6 +47,7 @@ __all__ = [
     "LANGS",
     "Code",
     "Items",
+    "Lines",
     "Localized",
     "Message",
     "boolean",
@@ -55,6 +56,7 @@ __all__ = [
     "check_lang",
     "choices",
     "column",
+    "counted",
     "items",
     "kind",
     "label",
@@ -105,7 +107,7 @@ def catalogue() -> dict[str, dict[str, str]]:
     return flat
 
 
-def text(key: str, lang: str = "zh", **values: Any) -> str:
+def text(key: str, /, lang: str = "zh", **values: Any) -> str:
     """The message ``key`` in ``lang``, with its placeholders filled from ``values``.
 
     Parameters
@@ -333,6 +335,27 @@ class Items:
 
     def __str__(self) -> str:
         return self.text("en")
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Problems as the lines of a message, ``- `` before each, in the message's language."""
+
+    items: tuple[Any, ...]
+
+    def text(self, lang: str = "zh") -> str:
+        """One line per item."""
+        return "\n".join(f"- {render(item, lang)}" for item in self.items)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def counted(noun: str, n: int) -> Message:
+    """``n`` things in words, singular when ``n`` is 1: ``counted("rivers", 1)`` reads "1 river"
+    / "1 条河流" (keys ``count.<noun>`` and, for one, ``count.<noun>_one``)."""
+    one = f"count.{noun}_one"
+    return Message(one if n == 1 and one in catalogue() else f"count.{noun}", n=n)
 
 
 def items(values: Any, *, limit: int = 10) -> Items:

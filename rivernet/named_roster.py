@@ -47,8 +47,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rivernet._spreadsheet import canonical_column, read_table
-from rivernet.admin import POLYGON_LEVELS, level_of_code, normalise_code
-from rivernet.build import level_from_word
+from rivernet.admin import POLYGON_LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.dossier import river_labels
 from rivernet.errors import DataQualityWarning, InputError, RosterError
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, name_keys, normalise_name

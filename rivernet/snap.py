@@ -132,7 +132,7 @@ def snap_point(
         far = (Message("error.very_far") if not bool(row["snapped"])
                else Message("error.metres", value=f"{row['distance_m']:.0f}"))  # fmt: skip
         raise OutOfRangeError.from_key(
-            "error.point_too_far", point=point.wkt, far=far, limit=limit_name,
+            "error.point_too_far", point=f"({point.x:g}, {point.y:g})", far=far, limit=limit_name,
             max=f"{max_distance_m:g}", crs=net.crs.to_string(),
         )  # fmt: skip
     return SnappedPoint(row["reach_id"], float(row["measure_m"]), float(row["distance_m"]))

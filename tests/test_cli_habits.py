@@ -164,8 +164,8 @@ def test_coverage_refuses_geojson_before_working(tmp_path: Path, tiny: Path) -> 
     result = run("coverage", str(tiny), "-o", str(tmp_path / "c.geojson"))
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"错误：--output {tmp_path / 'c.geojson'}："
-        "不能写成 .geojson；请给出 .gpkg、.xlsx 或 .csv 文件"
+        f"错误：--output {tmp_path / 'c.geojson'}：不能写成 .geojson；"
+        "请给出 .gpkg、.xlsx 或 .csv 文件"
     )
     english = run("coverage", str(tiny), "-o", str(tmp_path / "c.geojson"), "--lang", "en")
     assert english.output.strip() == (

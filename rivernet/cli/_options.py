@@ -192,6 +192,7 @@ FLAG_NAMES: tuple[tuple[str, str], ...] = (
     (r"(?<![\w-])crs='([^']*)'", r"--crs \1"),
     (r"(?<![\w-])crs=(?![\w'])", "--crs"),
     (r" to read_lines\b", ""),
+    (r"给 read_lines ", ""),
     (r"(?<![\w-])as_of=", "--as-of "),
     (r"(?<![\w-])policy=(?=\S)", "--policy "),
     (r"(?<![\w-])policy=", "--policy"),

@@ -30,7 +30,7 @@ import pandas as pd
 from rivernet import messages
 from rivernet._files import replacing, safe_cell
 from rivernet.cli._options import CommandError, current_lang
-from rivernet.messages import Code, Message, choices
+from rivernet.messages import Code, Localized, Message, choices
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".geojson", ".gpkg")
 """The formats a table or a set of features can be written to, chosen by the file's suffix."""
@@ -331,8 +331,24 @@ def text_table(
     for column in shown.columns:
         if shown[column].dtype.kind == "f":
             shown[column] = shown[column].round(1)
+        # messages in the table's language; a missing value is a blank cell, not None or NaN
+        shown[column] = [
+            "" if _missing(value) else messages.render(value, lang) if isinstance(value, Localized)
+            else value
+            for value in shown[column]
+        ]  # fmt: skip
     shown.columns = [messages.column(c, lang) for c in shown.columns]
     text = shown.to_string(index=False) if len(shown) else messages.text("cli.none", lang)
     if limit is not None and len(frame) > limit:
         text += "\n" + messages.text("cli.more_rows", lang, n=len(frame) - limit)
     return text
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT (a scalar that pandas counts as missing)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers
+        return False

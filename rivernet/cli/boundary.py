@@ -213,10 +213,12 @@ def partners(
     if as_json:
         echo_json(result)
         return
-    click.echo(
-        _table(_blank_names(result), ["unit_name", "relation", "partner_name", "river_id",
-               *_named(result), "distance_km", "crossing_id", "partner_chiefs"], lang)
-    )  # fmt: skip
+    columns = ["unit_name", "relation", "partner_name", "river_id", *_named(result),
+               "distance_km", "crossing_id", "partner_chiefs"]  # fmt: skip
+    if reach_id is not None:  # the reach is the subject: its own units are the 本河段 rows
+        click.echo(messages.text("pair.reach_partners", lang, reach=reach_id))
+        columns = columns[1:]
+    click.echo(_table(_blank_names(result), columns, lang))
 
 
 @click.command()

@@ -296,7 +296,7 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
     try:
         checked = read_roster(file, project=opened, sheet=sheet)
     except RosterError as error:
-        click.echo(str(error), err=True)
+        click.echo(error.text(lang), err=True)
         raise SystemExit(1) from None
     click.echo(
         messages.text(
@@ -334,8 +334,8 @@ def export_roster(
     if output is not None:
         check_output_path(output, suffixes=(".csv", ".xlsx"))  # the library creates folders
         export(roster, output, include_contact=include_contact)
-        counts = {"boards": len(roster.boards), "units": len(roster.units)}
-        note(messages.text("cli_wrote.roster", lang, assignments=len(roster.assignments),
-                           path=output, **counts))  # fmt: skip
+        counts = {"assignments": len(roster.assignments), "boards": len(roster.boards),
+                  "units": len(roster.units)}  # fmt: skip
+        note(messages.text("cli_wrote.roster", lang, path=output, **counts))
     if as_json:
         echo_json(roster.to_frame(include_contact=include_contact))

@@ -246,7 +246,7 @@ def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options:
     With --units, list the admin unit codes of a project instead (the codes --unit takes).
     """
     if list_units:
-        click.echo(units_table(path))
+        click.echo(units_table(path, lang))
         return
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     core = net.core
@@ -297,13 +297,13 @@ def findings_table(report: Any, lang: str = "zh") -> pd.DataFrame:
     return table
 
 
-def units_table(path: Path) -> str:
-    """The admin units (and the roster's sub-county units) of a project, as text."""
+def units_table(path: Path, lang: str = "zh") -> str:
+    """The admin units (and the roster's sub-county units) of a project, as text in ``lang``."""
     from rivernet.coverage import unit_names
     from rivernet.project import open_project
 
     if not _has_reaches(path):
-        raise InputError(f"{path.name} is not a project file (no reaches layer); --units needs one")
+        raise InputError.from_key("error.not_a_project", file=path.name)
     project = open_project(path)
     names = unit_names(project)
     levels = dict(zip(project.admin_units["code"], project.admin_units["level"], strict=True))
@@ -312,7 +312,9 @@ def units_table(path: Path) -> str:
         levels.update(zip(units["code"], units["level"].astype(str), strict=True))
     table = pd.DataFrame({"code": list(names), "name": list(names.values())})
     table["level"] = table["code"].map(levels).fillna("")
-    return str(table.sort_values("code").to_string(index=False))
+    from rivernet.cli._output import text_table
+
+    return text_table(table.sort_values("code"), ["code", "name", "level"], lang, limit=None)
 
 
 def _typed_id(net: RiverNetwork, text: str) -> Any:
@@ -321,7 +323,7 @@ def _typed_id(net: RiverNetwork, text: str) -> Any:
         try:
             return int(text)
         except ValueError as error:
-            raise InputError(f"reach ids are integers here; {text!r} is not one") from error
+            raise InputError.from_key("error.integer_ids", value=repr(text)) from error
     return text
 
 
