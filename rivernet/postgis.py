@@ -147,7 +147,7 @@ class _PgTx:
 
 
 def _pg_sql(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgisStore:
