@@ -123,15 +123,18 @@ def _lifespan(
                 loaded = loaded.replace(policy=policy)
         state = AppState(project=loaded, settings=settings)
         app.state.rivernet = state
-        reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
         store = getattr(loaded, "store", None)
         interval = live_interval()
         live = LiveFollower(state, store, interval=interval) if store and interval else None
         app.state.live = live
+        # With a live store, edits write the file in place (the follower reads them); the
+        # reloader still catches a file replaced as a whole.
+        reloader = ProjectReloader(state, opener, interval=settings.reload_interval,
+                                   replaced_only=live is not None)  # fmt: skip
         async with anyio.create_task_group() as group:
-            if live is not None:  # the store's data version, not the file, says what changed
+            if live is not None:
                 group.start_soon(live.run)
-            elif reloader.watching:
+            if reloader.watching:
                 group.start_soon(reloader.run)
             app.state.reloader = reloader
             yield

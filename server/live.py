@@ -103,6 +103,7 @@ class LiveFollower:
         self.state = state
         self.store = store
         self.interval = interval
+        self.current = state.project
         self.base = state.project.data_version
         self.version: int | None = getattr(state.project, "store_version", None)
         self.checked = time.monotonic()
@@ -144,6 +145,7 @@ class LiveFollower:
         async with self.lock:
             if not force and time.monotonic() - self.checked < self.interval:
                 return False
+            self._adopt(self.state.project)
             started = time.monotonic()
             version = await anyio.to_thread.run_sync(self.store.data_version)
             if version == self.version:
@@ -153,11 +155,21 @@ class LiveFollower:
             project = with_roster(self.state.project, roster, version=version, base=self.base)
             old = self.version
             self.state.replace_project(project)
+            self.current = project
             self.version = version
             self.checked = started
             self.swaps += 1
             logger.info("store %s: data version %s -> %s", self.store, old, version)
             return True
+
+    def _adopt(self, project: Project) -> None:
+        """Follow a project swapped in by someone else (the file reloader): its store too."""
+        if project is self.current:
+            return
+        self.current = project
+        self.store = getattr(project, "store", None) or self.store
+        self.base = project.data_version
+        self.version = getattr(project, "store_version", None)
 
 
 def follower(app: Any) -> LiveFollower | None:

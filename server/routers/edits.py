@@ -219,6 +219,10 @@ class Me(BaseModel):
     role: Literal["viewer", "editor", "admin"]
 
 
+OPTIONAL_TOKEN: dict[str, Any] = {"security": [{}, {"token": []}]}
+"""Reads: open without a token (a token, when sent, must be valid; admins see contacts)."""
+
+
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
@@ -232,9 +236,12 @@ def _answer_doc(
         "description": description,
         "content": {JSON: {"schema": model.model_json_schema()}},
     }
+    documented: dict[int | str, dict[str, Any]] = {status: answer}
     if status in (200, 201) and model in (AssignmentRow, PersonRow, BoardRow):
         answer["headers"] = headers
-    return {status: answer, **problem_responses(*sorted({400, *errors}))}
+        if status == 200:
+            documented[304] = {"description": "Not modified: the row still has that ETag."}
+    return {**documented, **problem_responses(*sorted({400, *errors}))}
 
 
 # --- plumbing -------------------------------------------------------------------------------
@@ -426,8 +433,9 @@ AssignmentId = Annotated[str, Path(description="The assignment's id.")]
 @router.get(
     "/assignments/{assignment_id}",
     summary="One assignment",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
-    responses=_answer_doc(AssignmentRow, 200, "The assignment, with its ETag.", 404, 503),
+    responses=_answer_doc(AssignmentRow, 200, "The assignment, with its ETag.", 401, 404, 503),
 )
 async def get_assignment(
     request: Request, state: State, assignment_id: AssignmentId, credentials: Credentials,
@@ -500,6 +508,7 @@ PersonId = Annotated[str, Path(description="The person's id.")]
 @router.get(
     "/people/{person_id}",
     summary="One person",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
     responses=_answer_doc(
         PersonRow, 200, "The person (contact details for admins only).", 401, 404, 503
@@ -573,8 +582,9 @@ BoardId = Annotated[str, Path(description="The sign board's id.")]
 @router.get(
     "/boards/{board_id}",
     summary="One sign board",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
-    responses=_answer_doc(BoardRow, 200, "The sign board, with its ETag.", 404, 503),
+    responses=_answer_doc(BoardRow, 200, "The sign board, with its ETag.", 401, 404, 503),
 )
 async def get_board(
     request: Request, state: State, board_id: BoardId, credentials: Credentials,
@@ -615,6 +625,7 @@ async def update_board(
 
 @router.get(
     "/audit",
+    openapi_extra=OPTIONAL_TOKEN,
     summary="Who changed what, when and why",
     response_class=Response,
     responses=_answer_doc(AuditPage, 200, "Audit entries, newest first.", 401, 503),
@@ -658,9 +669,10 @@ def _since(text: str | None, lang: str) -> dt.datetime | dt.date | None:
 
 @router.get(
     "/reaches/{reach_id}/history",
+    openapi_extra=OPTIONAL_TOKEN,
     summary="Every chief a reach has had",
     response_class=Response,
-    responses=_answer_doc(HistoryPage, 200, "Assignments by start date, with 文号.", 404, 503),
+    responses=_answer_doc(HistoryPage, 200, "Assignments by start date, with 文号.", 401, 404, 503),
 )
 async def reach_history(
     request: Request,
