@@ -109,7 +109,7 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the project once at start-up, with the server's policy; follow its file."""
 
-    def opener(path: Path) -> Project:
+    def opener(path: Path | str) -> Project:
         return open_project(path, policy=settings.policy)
 
     @asynccontextmanager
