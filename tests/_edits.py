@@ -8,15 +8,23 @@ is not installed, by the ``pg_cluster`` fixture of :mod:`tests.pgcluster`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rivernet.store import open_store
 from rivernet.tokens import create_token
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE
 
 STORES = ("gpkg", "postgis")
 OFFICES = {
@@ -80,3 +88,45 @@ def make_tokens(target: str) -> dict[str, str]:
 def bearer(token: str) -> dict[str, str]:
     """The ``Authorization`` header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_servers(target: str, count: int = 1) -> Iterator[list[str]]:
+    """``count`` uvicorn processes serving ``target``; their base URLs once all answer."""
+    env = {**os.environ, "RIVERNET_PROJECT": target, "PYTHONPATH": str(ROOT)}
+    started = []
+    for _ in range(count):
+        base = f"http://127.0.0.1:{free_port()}"
+        command = [sys.executable, "-m", "uvicorn", "--factory", "server:create_app",
+                   "--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1],
+                   "--log-level", "warning"]  # fmt: skip
+        started.append((subprocess.Popen(command, cwd=ROOT, env=env), base))
+    try:
+        for process, base in started:
+            _wait_up(process, base)
+        yield [base for _, base in started]
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            process.wait(timeout=20)
+
+
+def _wait_up(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/version", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {base} did not start")
+        time.sleep(0.3)

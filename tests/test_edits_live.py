@@ -9,10 +9,6 @@ through one is seen by the other within 1 s.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +21,7 @@ from fastapi.testclient import TestClient
 from rivernet.project import open_project
 from rivernet.server.app import create_app
 from rivernet.server.settings import Settings
-from tests._edits import bearer, make_tokens, pg_cluster, sample_store  # noqa: F401
-from tests.conftest import ROOT
+from tests._edits import bearer, live_servers, make_tokens, pg_cluster, sample_store  # noqa: F401
 
 JIADING = "310114"
 SUMMARY = "/coverage/summary"
@@ -127,33 +122,6 @@ def test_a_board_updated_to_the_new_chief_is_no_longer_stale(
 # --- two server processes on one PostGIS store ------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(target: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "RIVERNET_PROJECT": target, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "server:create_app",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env), f"http://127.0.0.1:{port}"
-
-
-def _wait_up(process: subprocess.Popen[bytes], base: str) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/version", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the server at {base} did not start")
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def two_servers(
     tmp_path: Path, request: pytest.FixtureRequest
@@ -161,16 +129,8 @@ def two_servers(
     """Two uvicorn processes serving one PostGIS store, and its tokens."""
     target = sample_store("postgis", tmp_path, request)
     tokens = make_tokens(target)
-    started = [_serve(target), _serve(target)]
-    try:
-        for process, base in started:
-            _wait_up(process, base)
-        yield started[0][1], started[1][1], tokens
-    finally:
-        for process, _ in started:
-            process.terminate()
-        for process, _ in started:
-            process.wait(timeout=20)
+    with live_servers(target, 2) as (first, second):
+        yield first, second, tokens
 
 
 def test_an_edit_through_one_server_is_seen_by_the_other_within_a_second(

@@ -9,10 +9,6 @@ touch): the form fits the screen. Skipped only when Debian's Chromium is not ins
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests._edits import make_tokens, sample_store
+from tests._edits import live_servers, make_tokens, sample_store
 from tests.conftest import ROOT
-from tests.test_web_page import CHROMIUM, CHROMIUM_FLAGS, _free_port, _open_map
+from tests.test_web_page import CHROMIUM, CHROMIUM_FLAGS, _open_map
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,27 +37,8 @@ def server(
     """A live uvicorn serving a writable copy of the sample, and its tokens."""
     target = sample_store("gpkg", tmp_path_factory.mktemp("web"), request)
     tokens = make_tokens(target)
-    port = _free_port()
-    env = {**os.environ, "RIVERNET_PROJECT": target, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "server:create_app",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/version", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.3)
+    with live_servers(target) as (base,):
         yield base, tokens
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
