@@ -770,3 +770,129 @@ def history(store: Store, reach_id: int | str) -> list[dict[str, Any]]:
         for row in rows
     ]
     return sorted(found, key=lambda r: (str(r["valid_from"]), str(r["assignment_id"])))
+
+
+# --- a whole roster at once (``rivernet roster import``) ------------------------------------------
+
+
+def _rows_by_id(kind: _Kind, frame: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    if frame is None or frame.empty:
+        return {}
+    records = frame.drop(columns=["line"], errors="ignore").to_dict("records")
+    return {
+        str(row[kind.key]): _clean(kind, {str(k): v for k, v in row.items()}) for row in records
+    }
+
+
+def roster_audit_changes(current: Any, new: Any) -> list[tuple[_Kind, dict | None, dict | None]]:
+    """Every row an import adds, removes or changes: ``(kind, before, after)``, by id.
+
+    Parameters
+    ----------
+    current, new
+        The stored roster (None: none) and the roster imported.
+
+    Returns
+    -------
+    list of (kind, before, after)
+        ``before`` None for an added row, ``after`` None for a removed one.
+    """
+    changes: list[tuple[_Kind, dict | None, dict | None]] = []
+    for kind, attribute in ((PEOPLE, "people"), (ASSIGNMENTS, "assignments"), (BOARDS, "boards")):
+        old = _rows_by_id(kind, None if current is None else getattr(current, attribute))
+        fresh = _rows_by_id(kind, getattr(new, attribute))
+        for key in sorted(set(old) | set(fresh)):
+            before, after = old.get(key), fresh.get(key)
+            if before != after:
+                changes.append((kind, before, after))
+    return changes
+
+
+def import_roster(
+    store: Store,
+    roster: Any,
+    *,
+    actor: str = "rivernet roster import",
+    reason: str | None = None,
+    lock_timeout: float = 30.0,
+) -> int:
+    """Replace the stored roster by ``roster`` in one transaction, one audit row per change.
+
+    Refused while another import of the same store runs (an advisory lock on PostgreSQL, the
+    project's file lock on a GeoPackage).
+
+    Parameters
+    ----------
+    store
+        The project's store.
+    roster
+        The checked roster (:func:`rivernet.roster.read_roster` with ``carry_over``).
+    actor
+        Who imports (kept in the audit).
+    reason
+        Why, e.g. the file imported.
+    lock_timeout
+        Seconds to wait for another writer of a GeoPackage.
+
+    Returns
+    -------
+    int
+        How many rows changed (= audit rows written).
+    """
+    from rivernet.postgis import PostgisStore
+
+    if isinstance(store, PostgisStore):
+        with store.import_lock():
+            return _import_postgis(store, roster, actor=actor, reason=reason)
+    return _import_geopackage(store, roster, actor=actor, reason=reason, timeout=lock_timeout)
+
+
+def _audit_import(tx: Tx, changes: list[Any], *, actor: str, reason: str | None) -> None:
+    for kind, before, after in changes:
+        current = after if after is not None else before
+        record_audit(tx, actor_name=actor, actor_unit=None, action="import", table=kind.table,
+                     row_id=str(current[kind.key]), unit_code=current.get("unit_code"),
+                     person_id=current.get("person_id"), before=before, after=after,
+                     reason=reason, source_document=current.get("source_document"))  # fmt: skip
+
+
+def _import_geopackage(
+    store: Any, roster: Any, *, actor: str, reason: str | None, timeout: float
+) -> int:
+    import shutil
+    import sqlite3
+
+    from rivernet._files import project_lock, replacing
+    from rivernet.roster import write_roster_tables
+    from rivernet.store import SQLITE_SCHEMA, _SqliteTx
+
+    target = store.path
+    with project_lock(target, timeout=timeout):
+        changes = roster_audit_changes(store.read_roster(), roster)
+        with replacing(target, suffix=".gpkg") as temp:
+            shutil.copyfile(target, temp)
+            write_roster_tables(roster, temp)
+            connection = sqlite3.connect(temp, isolation_level=None)
+            try:
+                connection.execute("BEGIN")
+                for statement in SQLITE_SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                tx = _SqliteTx(connection)
+                _audit_import(tx, changes, actor=actor, reason=reason)
+                store.bump(tx)
+                connection.execute("COMMIT")
+            finally:
+                connection.close()
+    return len(changes)
+
+
+def _import_postgis(store: Any, roster: Any, *, actor: str, reason: str | None) -> int:
+    from rivernet.postgis import copy_roster
+
+    with store.write() as tx:
+        changes = roster_audit_changes(store.read_roster(), roster)
+        copy_roster(tx.connection, roster)
+        _audit_import(tx, changes, actor=actor, reason=reason)
+        store.bump(tx)
+    return len(changes)

@@ -7,6 +7,8 @@ names in errors.
   by default; the texts come from :mod:`rivernet.messages`).
 - :func:`require_unit`: an unknown ``--unit`` code is an error in every command, with the way
   to list the codes.
+- :data:`PROJECT`: the PROJECT argument of every command: a project GeoPackage or a
+  ``postgresql://`` URL of a shared store (``rivernet db load``).
 - :func:`with_flag_names`: library messages name Python arguments (``max_snap_m``, ``crs=``);
   the command line shows its own flags (``--max-snap-m``, ``--crs``) instead.
 """
@@ -50,6 +52,40 @@ class DateType(click.ParamType):
 
 AS_OF = DateType()
 """The type of every ``--as-of`` option."""
+
+
+class StoreURL(str):
+    """A ``postgresql://`` URL given as PROJECT; ``name`` is the URL without its password."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        """The URL with the password hidden (for messages)."""
+        from rivernet.store import redact
+
+        return redact(str.__str__(self))
+
+
+class ProjectType(click.ParamType):
+    """PROJECT: an existing project GeoPackage, or the URL of a shared PostGIS store."""
+
+    name = "project"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A :class:`pathlib.Path` of an existing file, or a :class:`StoreURL`."""
+        from rivernet.store import is_url
+
+        if isinstance(value, Path | StoreURL):
+            return value
+        if is_url(str(value)):
+            return StoreURL(str(value))
+        path_type = click.Path(exists=True, dir_okay=False, path_type=Path)
+        return path_type.convert(value, param, ctx)
+
+
+PROJECT = ProjectType()
+"""The type of every PROJECT argument (a .gpkg path or a postgresql:// URL)."""
 
 
 def as_of_option(help: str = "Day of the roster (default: today), e.g. 2025-06-30.") -> Any:

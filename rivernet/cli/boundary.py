@@ -17,7 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
     json_option,
@@ -50,7 +50,7 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
     note(messages.text("cli.wrote_rows", lang, n=len(frame), path=output) if lang == "zh" else line)
 
 
-_PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_PROJECT = click.argument("project", type=PROJECT)
 _OUTPUT = output_option()
 _LANG = lang_option()
 _AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from rivernet import messages
-from rivernet.cli._options import as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
 from rivernet.cli._output import note, output_option
 
 WITHIN_KM = 20.0
@@ -16,7 +16,7 @@ WITHIN_KM = 20.0
 
 
 @click.command("report")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @click.option("--unit", required=True, help="Admin code of the unit, e.g. 320583.")
 @as_of_option()
 @lang_option()
