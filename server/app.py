@@ -5,19 +5,30 @@ The project is opened once in the lifespan with the server's coverage policy
 :class:`~rivernet.server.state.AppState`, which also holds the collections built from the layer
 catalog, the caches and the worker pools); routers read it through
 :func:`rivernet.server.state.get_state`. A task of the lifespan follows the project file
-(:mod:`rivernet.server.reload`), or, for a project opened from a store (GeoPackage or
+(:mod:`rivernet.server.reload`), and, for a project opened from a store (GeoPackage or
 PostgreSQL), the store's data version (:mod:`rivernet.server.live`: roster edits over HTTP, by
 any worker or process, show at once). The routers import the library functions they call, so a
 missing capability fails here, at import, not as a 404.
 
 Middleware, outermost first: trusted hosts (``RIVERNET_ALLOWED_HOSTS``), HEAD as GET, CORS
-(only when ``RIVERNET_CORS_ORIGINS`` is set: same-origin by default), gzip, root path.
+(only when ``RIVERNET_CORS_ORIGINS`` is set: same-origin by default), gzip, root path, and
+:class:`WaitForProject` (requests that need a lazily opened project wait for it).
+
+``create_app(settings, lazy=True)`` (``rivernet serve``) listens at once: the lifespan opens the
+project file's prepared sidecar (``rivernet prepare``: memory-mapped tile pyramids, milliseconds)
+and starts opening the project in the background. Tiles of the prepared layers are answered from
+the sidecar meanwhile; every other request waits until the project has loaded (503 with the
+reason if it cannot). ``create_app(settings, served=open_served(settings))`` serves a project
+opened beforehand, as the pre-forked workers of ``rivernet serve --workers N`` do.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +40,15 @@ from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
 from rivernet.project import Project, open_project
-from rivernet.server.errors import document_problems, install_error_handlers
+from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
 from rivernet.server.live import LiveFollower, LiveMiddleware, live_interval
-from rivernet.server.reload import ProjectReloader
+from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
 from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
+
+logger = logging.getLogger(__name__)
 
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
@@ -43,7 +56,55 @@ ROUTERS = (features.router, analysis.router, positions.router, search.router, ti
            edits.router, page.router)  # fmt: skip
 
 
-def create_app(settings: Settings | None = None, *, project: Project | None = None) -> FastAPI:
+@dataclass(frozen=True)
+class Served:
+    """A project opened before the app starts (pre-forked workers share it).
+
+    Attributes
+    ----------
+    project
+        The project, opened with the server's policy.
+    stamp
+        The file's identity when it was opened (:func:`~rivernet.server.reload.file_stamp`),
+        so that a worker started later still notices a file replaced since.
+    prepared
+        Its prepared sidecar, or None.
+    """
+
+    project: Project
+    stamp: Stamp | None = None
+    prepared: Any = None
+
+
+def open_served(settings: Settings) -> Served:
+    """Open ``settings.project`` (with the server's policy) and its prepared sidecar."""
+    stamp = file_stamp(settings.project)
+    prepared = _open_prepared(settings.project)
+    return Served(open_project(settings.project, policy=settings.policy), stamp, prepared)
+
+
+def _open_prepared(path: Path | str) -> Any:
+    """The prepared sidecar of a project file, None when there is none for this file."""
+    if isinstance(path, str):  # a PostgreSQL store has no sidecar
+        return None
+    try:
+        from rivernet.prepare import open_prepared
+    except ImportError:
+        return None
+    try:
+        return open_prepared(path)
+    except Exception as error:  # a damaged sidecar must not stop the server: it is optional
+        logger.warning("prepared sidecar of %s not used: %s", path, error)
+        return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    project: Project | None = None,
+    served: Served | None = None,
+    lazy: bool = False,
+) -> FastAPI:
     """Build the rivernet web application.
 
     Parameters
@@ -53,6 +114,10 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
     project
         An already opened project to serve instead of ``settings.project`` (tests, benchmarks);
         ``settings.policy``, when set, replaces its coverage policy.
+    served
+        A project (and sidecar) opened beforehand by :func:`open_served`.
+    lazy
+        Listen at once and open ``settings.project`` in the background (see the module).
 
     Returns
     -------
@@ -68,10 +133,11 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         version=rivernet.__version__,
         docs_url=None,  # Swagger UI from vendored files: rivernet.server.routers.page
         redoc_url=None,  # ReDoc would load from a CDN: not offered
-        lifespan=_lifespan(settings, project),
+        lifespan=_lifespan(settings, project, served=served, lazy=lazy),
     )
     install_error_handlers(app)
     app.add_middleware(LiveMiddleware)
+    app.add_middleware(WaitForProject)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
@@ -79,7 +145,7 @@ def create_app(settings: Settings | None = None, *, project: Project | None = No
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PATCH"],
+            allow_methods=["GET", "HEAD", "OPTIONS"],
             allow_headers=["*"],
             expose_headers=["ETag", "Content-Crs", "Link"],
             max_age=3600,
@@ -105,39 +171,112 @@ def _finish_openapi(app: FastAPI) -> None:
 
 
 def _lifespan(
-    settings: Settings, project: Project | None
+    settings: Settings, project: Project | None, *, served: Served | None, lazy: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the project once at start-up, with the server's policy; follow its file."""
 
     def opener(path: Path | str) -> Project:
         return open_project(path, policy=settings.policy)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded = project
-        if loaded is None:
-            loaded = await anyio.to_thread.run_sync(opener, settings.project)
-        elif settings.policy is not None:
-            policy = loaded.coverage_policy(settings.policy)
-            if policy != loaded.policy:
-                loaded = loaded.replace(policy=policy)
-        state = AppState(project=loaded, settings=settings)
-        app.state.rivernet = state
-        store = getattr(loaded, "store", None)
+    async def follow(app: FastAPI, state: AppState, stamp: Stamp | None) -> None:
+        store = getattr(state.project, "store", None)
         interval = live_interval()
         live = LiveFollower(state, store, interval=interval) if store and interval else None
         app.state.live = live
-        # With a live store, edits write the file in place (the follower reads them); the
-        # reloader still catches a file replaced as a whole.
+        # With a store, edits change the data in place and the follower reads them by the
+        # store's data version; the reloader still catches a project file replaced as a whole.
         reloader = ProjectReloader(state, opener, interval=settings.reload_interval,
                                    replaced_only=live is not None)  # fmt: skip
+        if stamp is not None:
+            reloader.seen = stamp
+        app.state.reloader = reloader
         async with anyio.create_task_group() as group:
             if live is not None:
                 group.start_soon(live.run)
             if reloader.watching:
                 group.start_soon(reloader.run)
-            app.state.reloader = reloader
+
+    async def load(app: FastAPI, state: AppState) -> None:
+        stamp = file_stamp(settings.project)
+        try:
+            loaded = await anyio.to_thread.run_sync(opener, settings.project)
+        except Exception as error:  # any failure to open: answer 503 with the reason
+            logger.error("project %s does not open: %s", settings.project, error)
+            state.failed(error)
+            return
+        state.loaded(loaded)
+        await follow(app, state, stamp)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stamp: Stamp | None = None
+        prepared: Any = None
+        loaded = project
+        if served is not None:
+            loaded, stamp, prepared = served.project, served.stamp, served.prepared
+        elif loaded is None and not lazy:
+            stamp = file_stamp(settings.project)
+            loaded = await anyio.to_thread.run_sync(opener, settings.project)
+        elif loaded is not None and settings.policy is not None:
+            policy = loaded.coverage_policy(settings.policy)
+            if policy != loaded.policy:
+                loaded = loaded.replace(policy=policy)
+        async with anyio.create_task_group() as group:
+            if loaded is None:  # lazy: listen now, open in the background
+                prepared = await anyio.to_thread.run_sync(_open_prepared, settings.project)
+                state = AppState(project=None, settings=settings,  # type: ignore[arg-type]
+                                 prepared=prepared, loading=anyio.Event())  # fmt: skip
+                app.state.rivernet = state
+                group.start_soon(load, app, state)
+            else:
+                state = AppState(project=loaded, settings=settings, prepared=prepared)
+                app.state.rivernet = state
+                group.start_soon(follow, app, state, stamp)
+                await anyio.sleep(0)  # the reloader exists once the app answers
             yield
             group.cancel_scope.cancel()
 
     return lifespan
+
+
+class WaitForProject:
+    """ASGI middleware: hold requests that need the project until it has loaded.
+
+    A server started with ``lazy=True`` listens before its project has loaded. Vector tiles
+    of the layers its prepared sidecar holds are answered at once (from the sidecar);
+    every other HTTP request waits until the project has loaded, and is answered 503 (a
+    problem+json naming the reason) if it could not be opened.
+    """
+
+    _TILE = re.compile(r"^/tiles/(?P<layer>[a-z_]+)/\d+/\d+/\d+\.mvt$")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            owner = scope.get("app")
+            state = getattr(getattr(owner, "state", None), "rivernet", None)
+            if isinstance(state, AppState) and not state.ready and not self._early(scope, state):
+                await state.wait_ready()
+                if not state.ready:
+                    response = problem(
+                        503, "Project Data Problem",
+                        f"the project {state.settings.project} could not be opened: "
+                        f"{state.load_error}; fix the file (rivernet check) and restart.",
+                    )  # fmt: skip
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _early(self, scope: Any, state: AppState) -> bool:
+        """Whether the request can be answered before the project has loaded."""
+        prepared = state.prepared
+        if prepared is None:
+            return False
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        found = self._TILE.match(path)
+        return found is not None and found["layer"] in prepared.layers

@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 Stamp = tuple[int, int, int]
 
 
-def file_stamp(path: Path) -> Stamp | None:
-    """The file's inode, size and modification time in ns, or None when it cannot be read."""
+def file_stamp(path: Path | str) -> Stamp | None:
+    """The file's inode, size and modification time in ns, or None when it cannot be read
+    (or names no file: a PostgreSQL URL)."""
     try:
         info = os.stat(path)
     except OSError:

@@ -38,14 +38,10 @@ OFFICES = {
 """Tokens every served store gets: unit, role, name."""
 _NAMES = itertools.count(1)
 
-try:
-    from tests.pgcluster import pg_cluster
-except ImportError:  # pragma: no cover - until the living-store branch is merged
+from tests.pgcluster import create_database, pg_cluster
 
-    @pytest.fixture(scope="session")
-    def pg_cluster() -> str:
-        """Skips: the throwaway PostgreSQL cluster helper is not there yet."""
-        pytest.skip("tests/pgcluster.py (the PostGIS test cluster) is not available")
+__all__ = ["OFFICES", "STORES", "bearer", "live_servers", "make_tokens", "pg_cluster",
+           "sample_store"]  # fmt: skip
 
 
 def sample_store(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
@@ -55,22 +51,12 @@ def sample_store(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
         shutil.copy(SAMPLE, target)
         shutil.copy(SAMPLE.with_name("policy.toml"), tmp / "policy.toml")
         return str(target)
-    cluster: str = request.getfixturevalue("pg_cluster")
-    from tests.pgcluster import create_database
+    from rivernet.postgis import load
 
+    cluster: str = request.getfixturevalue("pg_cluster")
     url = create_database(cluster, f"rivernet_edits{next(_NAMES)}", template="rivernet_template")
-    load = _loader()
     load(SAMPLE, url)
     return url
-
-
-def _loader():  # type: ignore[no-untyped-def]
-    """``rivernet db load``'s function (the living-store branch provides it)."""
-    try:
-        from rivernet.postgis import load_project
-    except ImportError as error:  # pragma: no cover - until the PostGIS store is merged
-        pytest.skip(f"the PostGIS store is not available: {error}")
-    return load_project
 
 
 def make_tokens(target: str) -> dict[str, str]:

@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "rivernet.cli.tiles",
     "rivernet.cli.db",
     "rivernet.cli.token",
+    "rivernet.cli.prepare",
 )
 
 

@@ -14,11 +14,16 @@ Which layers exist and what their tiles depend on comes from the catalog: level-
 date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
 ``datetime`` query parameters, layers that need a chief roster answer 404 without one, and the
 features come from :func:`~rivernet.layers.sources.layer_frame` under the project's coverage
-policy, as the ``/collections`` items do, so tile colours always match the API. Each layer is
-prepared once per data version, date and level; tiles are kept in an LRU cache with their gzip
-form and a strong, content-based ETag, so a cached tile costs a dictionary lookup on the event
-loop, and ``If-None-Match`` gets a 304. A missing tile's layer is prepared in the compute pool
-and the tile encoded in the render pool, so cached tiles never wait behind them. Coordinates
+policy, as the ``/collections`` items do, so tile colours always match the API. Vector tiles are
+cut from the layer's tile pyramid (:mod:`rivernet.layers.pyramid`: features selected by
+importance with a bounded number per tile and generalised per zoom, so a tile of China at
+zoom 3 is as quick and small as one of a county), read from the project's prepared sidecar
+(``rivernet prepare``) when there is one, else built once per date and level; raster tiles draw
+the layer prepared once per data version, date and level. Tiles are kept in an LRU cache with
+their gzip form and a strong, content-based ETag, so a cached tile costs a dictionary lookup on
+the event loop, and ``If-None-Match`` gets a 304. A missing tile's layer is prepared in the
+compute pool and the tile encoded in the render pool, so cached tiles never wait behind them.
+Coordinates
 outside the tile matrix are answered 404 with a problem+json body.
 """
 
@@ -41,6 +46,7 @@ from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
 from rivernet.layers.mvt import TileLayer
+from rivernet.layers.pyramid import LayerPyramid, layer_pyramid
 from rivernet.layers.raster import RasterLayer, png_bytes
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
@@ -275,7 +281,7 @@ async def _tile_response(
     key = tile.key(kind)
     body = state.cache(_TILE_CACHE).peek((state.data_version, key))
     if body is None:
-        if entry.minzoom <= tile.z <= entry.maxzoom:
+        if kind == "png" and entry.minzoom <= tile.z <= entry.maxzoom:
             layer_key, build = _layer_builder(state, tile, kind)
             await state.computed(layer_key, build)
         body = await state.computed(key, lambda: render_tile(state, tile, kind),
@@ -304,12 +310,29 @@ def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedB
     if tile.z < entry.minzoom or tile.z > entry.maxzoom:
         content = b"" if kind == "mvt" else _blank_png()
         return PreparedBody.of(content, compress=False)
+    if kind == "mvt":
+        content = tile_pyramid(state, tile).encode(tile.z, tile.x, tile.y)
+        return PreparedBody.of(content, compress=len(content) > 256)
     key, build = _layer_builder(state, tile, kind)
     prepared = state.cached(key, build)
     if isinstance(prepared, TileLayer):
         content = prepared.encode(tile.bounds)
         return PreparedBody.of(content, compress=len(content) > 256)
     return PreparedBody.of(prepared.render(tile.bounds), compress=False)
+
+
+def tile_pyramid(state: AppState, tile: TileRequest) -> LayerPyramid:
+    """The tile pyramid of a tile's layer, date and level (see :mod:`rivernet.layers.pyramid`).
+
+    From the prepared sidecar when it holds the layer for this project (before a lazily opened
+    project has loaded, only such layers are asked for), else built from the project once and
+    kept with its derived results.
+    """
+    if state.project is None:
+        pyramid: LayerPyramid = state.prepared.pyramid(tile.layer.id)
+        return pyramid
+    return layer_pyramid(state.project, tile.layer, as_of=tile.as_of, level=tile.level,
+                         prepared=state.prepared)  # fmt: skip
 
 
 def _layer_builder(
