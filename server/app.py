@@ -42,7 +42,7 @@ import rivernet
 from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
-from rivernet.server.live import LiveFollower, LiveMiddleware, live_interval
+from rivernet.server.live import LiveFollower, LiveMiddleware, close_stores, live_interval
 from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
 from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
@@ -181,7 +181,9 @@ def _lifespan(
     async def follow(app: FastAPI, state: AppState, stamp: Stamp | None) -> None:
         store = getattr(state.project, "store", None)
         interval = live_interval()
-        live = LiveFollower(state, store, interval=interval) if store and interval else None
+        live = None
+        if store is not None and interval:
+            live = LiveFollower(state, store, interval=interval, app=app)
         app.state.live = live
         # With a store, edits change the data in place and the follower reads them by the
         # store's data version; the reloader still catches a project file replaced as a whole.
@@ -190,11 +192,14 @@ def _lifespan(
         if stamp is not None:
             reloader.seen = stamp
         app.state.reloader = reloader
-        async with anyio.create_task_group() as group:
-            if live is not None:
-                group.start_soon(live.run)
-            if reloader.watching:
-                group.start_soon(reloader.run)
+        try:
+            async with anyio.create_task_group() as group:
+                if live is not None:
+                    group.start_soon(live.run)
+                if reloader.watching:
+                    group.start_soon(reloader.run)
+        finally:
+            close_stores(app)
 
     async def load(app: FastAPI, state: AppState) -> None:
         stamp = file_stamp(settings.project)

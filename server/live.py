@@ -19,11 +19,16 @@ same data.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import copy
 import logging
 import os
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -38,6 +43,9 @@ if TYPE_CHECKING:
     from rivernet.store import Store
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+STORE_THREADS = 4
+"""Threads (and so at most this many database connections) per worker for store calls."""
 
 DEFAULT_INTERVAL = 0.15
 """Seconds between two data-version checks of one worker."""
@@ -50,6 +58,67 @@ def live_interval() -> float:
         return max(0.0, float(text)) if text else DEFAULT_INTERVAL
     except ValueError:
         return DEFAULT_INTERVAL
+
+
+class StoreThreads:
+    """A few threads of one worker that make every call to a store (reads, edits, checks).
+
+    A PostgreSQL store keeps one connection per thread: running its calls on these threads
+    bounds a worker's connections to :data:`STORE_THREADS`, and :meth:`close` closes each of
+    them when the app stops.
+
+    Parameters
+    ----------
+    store
+        The store.
+    size
+        The number of threads.
+    """
+
+    def __init__(self, store: Store, *, size: int = STORE_THREADS) -> None:
+        self.store = store
+        self.size = size
+        self.pool = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="rivernet-store")
+
+    async def run(self, function: Callable[[], T]) -> T:
+        """Call ``function`` on one of the threads and return what it returns."""
+        return await asyncio.wrap_future(self.pool.submit(function))
+
+    def close(self) -> None:
+        """Close the store's connection in every thread, then stop the threads."""
+        barrier = threading.Barrier(self.size)
+
+        def close_here() -> None:
+            # hold each thread until all have a close job: one job per thread
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=5)
+            self.store.close()
+
+        for _ in range(self.size):
+            self.pool.submit(close_here)
+        self.pool.shutdown(wait=True)
+
+
+def store_threads(app: Any, store: Store) -> StoreThreads:
+    """The app's threads for ``store`` (made on first use; closed by :func:`close_stores`)."""
+    known: dict[int, StoreThreads] = app.state.__dict__.setdefault("_store_threads", {})
+    found = known.get(id(store))
+    if found is None or found.store is not store:
+        found = known[id(store)] = StoreThreads(store)
+    return found
+
+
+async def in_store(app: Any, store: Store, function: Callable[[], T]) -> T:
+    """Run ``function`` (a store call) on the app's store threads."""
+    return await store_threads(app, store).run(function)
+
+
+def close_stores(app: Any) -> None:
+    """Close every store connection the app's store threads hold (at shutdown)."""
+    known: dict[int, StoreThreads] = app.state.__dict__.get("_store_threads", {})
+    for threads in known.values():
+        threads.close()
+    known.clear()
 
 
 def with_roster(project: Project, roster: Roster | None, *, version: int, base: str) -> Project:
@@ -99,7 +168,8 @@ class LiveFollower:
         Seconds between two checks (at most one check per interval, whoever asks).
     """
 
-    def __init__(self, state: AppState, store: Store, *, interval: float) -> None:
+    def __init__(self, state: AppState, store: Store, *, interval: float, app: Any = None) -> None:
+        self.app = app
         self.state = state
         self.store = store
         self.interval = interval
@@ -147,11 +217,11 @@ class LiveFollower:
                 return False
             self._adopt(self.state.project)
             started = time.monotonic()
-            version = await anyio.to_thread.run_sync(self.store.data_version)
+            version = await self._call(self.store.data_version)
             if version == self.version:
                 self.checked = started
                 return False
-            roster = await anyio.to_thread.run_sync(self.store.read_roster)
+            roster = await self._call(self.store.read_roster)
             project = with_roster(self.state.project, roster, version=version, base=self.base)
             old = self.version
             self.state.replace_project(project)
@@ -161,6 +231,11 @@ class LiveFollower:
             self.swaps += 1
             logger.info("store %s: data version %s -> %s", self.store, old, version)
             return True
+
+    async def _call(self, function: Callable[[], T]) -> T:
+        if self.app is None:
+            return await anyio.to_thread.run_sync(function)
+        return await in_store(self.app, self.store, function)
 
     def _adopt(self, project: Project) -> None:
         """Follow a project swapped in by someone else (the file reloader): its store too."""

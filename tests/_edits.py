@@ -25,6 +25,7 @@ import pytest
 from rivernet.store import open_store
 from rivernet.tokens import create_token
 from tests.conftest import ROOT, SAMPLE
+from tests.pgcluster import create_database, pg_cluster
 
 STORES = ("gpkg", "postgis")
 OFFICES = {
@@ -37,8 +38,6 @@ OFFICES = {
 }
 """Tokens every served store gets: unit, role, name."""
 _NAMES = itertools.count(1)
-
-from tests.pgcluster import create_database, pg_cluster
 
 __all__ = ["OFFICES", "STORES", "bearer", "live_servers", "make_tokens", "pg_cluster",
            "sample_store"]  # fmt: skip

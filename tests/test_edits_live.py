@@ -54,8 +54,10 @@ def jiading(
     """The sample in a GeoPackage store, served in process, and its tokens."""
     target = sample_store("gpkg", tmp_path, request)
     tokens = make_tokens(target)
-    with TestClient(create_app(Settings(), project=open_project(target))) as client:
+    project = open_project(target)
+    with TestClient(create_app(Settings(), project=project)) as client:
         yield client, tokens
+    project.store.close()
 
 
 def test_appointing_chiefs_on_the_jiading_gaps_closes_them_at_once(

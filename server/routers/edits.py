@@ -21,7 +21,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -269,7 +268,7 @@ async def _actor(
         return None
     store = _store(state, lang)
     token = credentials.credentials
-    return await anyio.to_thread.run_sync(lambda: verify_token(store, token))
+    return await live.in_store(request.app, store, lambda: verify_token(store, token))
 
 
 async def _body(request: Request, lang: str) -> dict[str, Any]:
@@ -334,7 +333,7 @@ async def _edit(
     actor = await _actor(state, credentials, request, lang, required=True)
     assert actor is not None
     body = await _body(request, lang)
-    row = await anyio.to_thread.run_sync(lambda: write(store, actor, body))
+    row = await live.in_store(request.app, store, lambda: write(store, actor, body))
     await live.after_edit(request.app)
     return row, actor
 
@@ -445,7 +444,7 @@ async def get_assignment(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     key = _row_id(assignment_id)
-    row = await anyio.to_thread.run_sync(lambda: edits.get_assignment(store, key))
+    row = await live.in_store(request.app, store, lambda: edits.get_assignment(store, key))
     return _row_response(request, row, actor)
 
 
@@ -522,8 +521,8 @@ async def get_person(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     admin = actor is not None and actor.role == "admin"
-    row = await anyio.to_thread.run_sync(
-        lambda: edits.get_person(store, person_id, include_contact=admin)
+    row = await live.in_store(
+        request.app, store, lambda: edits.get_person(store, person_id, include_contact=admin)
     )
     return _row_response(request, row, actor)
 
@@ -593,7 +592,7 @@ async def get_board(
     """A sign board with the ETag to send as ``If-Match``."""
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
-    row = await anyio.to_thread.run_sync(lambda: edits.get_board(store, board_id))
+    row = await live.in_store(request.app, store, lambda: edits.get_board(store, board_id))
     return _row_response(request, row, actor)
 
 
@@ -649,8 +648,10 @@ async def audit(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     start = _since(since, lang)
-    rows = await anyio.to_thread.run_sync(
-        lambda: edits.audit(store, unit=unit, since=start, person=person, limit=limit)
+    rows = await live.in_store(
+        request.app,
+        store,
+        lambda: edits.audit(store, unit=unit, since=start, person=person, limit=limit),
     )
     body = {"items": _public(rows, actor), "numberReturned": len(rows)}
     return _json(body, headers={"Cache-Control": "no-cache"})
@@ -686,7 +687,7 @@ async def reach_history(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     rid = parse_reach_id(state.project, reach_id)
-    rows = await anyio.to_thread.run_sync(lambda: edits.history(store, rid))
+    rows = await live.in_store(request.app, store, lambda: edits.history(store, rid))
     body = {"reach_id": rid, "items": _public(rows, actor), "numberReturned": len(rows)}
     return _json(body, headers={"Cache-Control": "no-cache"})
 
