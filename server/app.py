@@ -147,7 +147,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Content-Crs", "Link"],
+            expose_headers=["ETag", "Content-Crs", "Link", "Rivernet-Store-Version"],
             max_age=3600,
         )
     app.add_middleware(HeadMiddleware)

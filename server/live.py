@@ -35,7 +35,7 @@ import anyio.to_thread
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from rivernet.project import Project
     from rivernet.roster import Roster
@@ -260,20 +260,40 @@ async def after_edit(app: FastAPI) -> None:
         await found.ensure_fresh(force=True)
 
 
+VERSION_HEADER = b"rivernet-store-version"
+"""Response header: the store's data version the answer was made from (after an edit: the
+version the worker has read since, which includes the edit)."""
+
+
 class LiveMiddleware:
     """Before each HTTP request, let the app's follower check the data version (at most once
-    per interval), so a request never answers from data older than that."""
+    per interval), so a request never answers from data older than that; each response says
+    which version it was made from (:data:`VERSION_HEADER`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check, then pass the request on."""
-        if scope["type"] == "http":
-            found = follower(scope.get("app"))
-            if found is not None:
-                try:
-                    await found.ensure_fresh()
-                except Exception as error:  # answer from the data we have; the task retries
-                    logger.warning("cannot follow the store %s: %s", found.store, error)
-        await self.app(scope, receive, send)
+        found = follower(scope.get("app")) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await found.ensure_fresh()
+        except Exception as error:  # answer from the data we have; the task retries
+            logger.warning("cannot follow the store %s: %s", found.store, error)
+        reading = scope.get("method") in ("GET", "HEAD")
+
+        async def send_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                pinned = scope.get("rivernet.state")
+                version = getattr(getattr(pinned, "project", None), "store_version", None)
+                if not reading or version is None:
+                    version = found.version
+                if version is not None:
+                    headers = [*message.get("headers", []), (VERSION_HEADER, b"%d" % version)]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_version)

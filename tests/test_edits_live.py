@@ -77,6 +77,8 @@ def test_appointing_chiefs_on_the_jiading_gaps_closes_them_at_once(
         assert answer.status_code == 201, answer.text
         documents.append(answer.json()["source_document"])
         assert _coverage(client) > before  # the very next request shows the edit
+        made = int(answer.headers["Rivernet-Store-Version"])
+        assert int(client.get(TILE).headers["Rivernet-Store-Version"]) >= made
     assert _coverage(client) == pytest.approx(100.0)
     assert _gaps(client) == []
     after = client.get(TILE, params={"level": "county"})
