@@ -42,11 +42,19 @@ import rivernet
 from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
-from rivernet.server.live import LiveFollower, LiveMiddleware, close_stores, live_interval
+from rivernet.server.live import (
+    LiveFollower,
+    LiveMiddleware,
+    close_stores,
+    in_store,
+    live_interval,
+    warm_store,
+)
 from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
 from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
+from rivernet.store import is_url
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +88,9 @@ def open_served(settings: Settings) -> Served:
     """Open ``settings.project`` (with the server's policy) and its prepared sidecar."""
     stamp = file_stamp(settings.project)
     prepared = _open_prepared(settings.project)
-    return Served(open_project(settings.project, policy=settings.policy), stamp, prepared)
+    project = open_project(settings.project, policy=settings.policy)
+    warm_store(project)  # before the fork: every worker inherits what edits check against
+    return Served(project, stamp, prepared)
 
 
 def _open_prepared(path: Path | str) -> Any:
@@ -194,6 +204,9 @@ def _lifespan(
         app.state.reloader = reloader
         try:
             async with anyio.create_task_group() as group:
+                if store is not None and is_url(str(getattr(store, "target", ""))):
+                    # a database store: the first edit need not wait for its reference read
+                    group.start_soon(in_store, app, store, lambda: warm_store(state.project))
                 if live is not None:
                     group.start_soon(live.run)
                 if reloader.watching:

@@ -121,6 +121,18 @@ def close_stores(app: Any) -> None:
     known.clear()
 
 
+def warm_store(project: Project) -> None:
+    """Read what the project's store checks edits against (its reference project), now rather
+    than at the first edit; nothing for a project without a store."""
+    store = getattr(project, "store", None)
+    reference = getattr(store, "reference_project", None)
+    if reference is not None:
+        try:
+            reference()
+        except Exception as error:  # the first edit will say what is wrong
+            logger.warning("store %s: cannot read its reference project: %s", store, error)
+
+
 def with_roster(project: Project, roster: Roster | None, *, version: int, base: str) -> Project:
     """``project`` with ``roster`` swapped in, labelled with the store's data version.
 
