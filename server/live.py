@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import copy
+import datetime as dt
 import logging
 import os
 import threading
@@ -190,6 +191,9 @@ class LiveFollower:
         self.version: int | None = getattr(state.project, "store_version", None)
         self.checked = time.monotonic()
         self.swaps = 0
+        self.full_reads = 0
+        self.audit_mark: tuple[int, dt.datetime] | None = None
+        """The newest audit row the roster served includes (id, time); None: unknown."""
         self._lock: anyio.Lock | None = None
 
     @property
@@ -233,7 +237,9 @@ class LiveFollower:
             if version == self.version:
                 self.checked = started
                 return False
-            roster = await self._call(self.store.read_roster)
+            read = time.monotonic()
+            roster, how = await self._call(self._new_roster)
+            swapped = time.monotonic()
             project = with_roster(self.state.project, roster, version=version, base=self.base)
             old = self.version
             self.state.replace_project(project)
@@ -241,8 +247,34 @@ class LiveFollower:
             self.version = version
             self.checked = started
             self.swaps += 1
-            logger.info("store %s: data version %s -> %s", self.store, old, version)
+            logger.info(
+                "store %s: data version %s -> %s (check %.0f ms, roster %s %.0f ms)",
+                self.store, old, version, (read - started) * 1000, how, (swapped - read) * 1000,
+            )  # fmt: skip
             return True
+
+    def _new_roster(self) -> tuple[Roster | None, str]:
+        """The store's roster now: the changes audited since the last read applied to the
+        roster served (a few rows), else read whole; and which of the two was done."""
+        from rivernet import edits
+
+        current = self.state.project.roster
+        if self.audit_mark is not None and current is not None:
+            last_id, last_at = self.audit_mark
+            since = last_at - dt.timedelta(minutes=10)  # edits commit in audit_id order
+            entries = edits.audit(self.store, since=since, limit=1_000_000)
+            new = sorted((e for e in entries if int(e["audit_id"]) > last_id),
+                         key=lambda e: int(e["audit_id"]))  # fmt: skip
+            changed = apply_audit(current, new) if new else current
+            if changed is not None:
+                if new:
+                    self.audit_mark = _mark(new[-1])
+                return changed, f"+{len(new)} audited rows"
+        newest = edits.audit(self.store, limit=1)  # before the read: later rows reapply
+        roster = self.store.read_roster()
+        self.full_reads += 1
+        self.audit_mark = _mark(newest[0]) if newest else (0, _EPOCH)
+        return roster, "read"
 
     async def _call(self, function: Callable[[], T]) -> T:
         if self.app is None:
@@ -254,9 +286,69 @@ class LiveFollower:
         if project is self.current:
             return
         self.current = project
+        self.audit_mark = None
         self.store = getattr(project, "store", None) or self.store
         self.base = project.data_version
         self.version = getattr(project, "store_version", None)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+AUDIT_TABLES = {
+    "roster_assignments": ("assignments", "assignment_id"),
+    "roster_people": ("people", "person_id"),
+    "roster_boards": ("boards", "board_id"),
+    "roster_units": ("units", "code"),
+}
+"""Audited table -> the roster's table and its key."""
+
+
+def _mark(entry: dict[str, Any]) -> tuple[int, dt.datetime]:
+    at = dt.datetime.fromisoformat(str(entry["at"]).replace("Z", "+00:00"))
+    return int(entry["audit_id"]), at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def apply_audit(roster: Roster, entries: list[dict[str, Any]]) -> Roster | None:
+    """``roster`` with the rows of audited edits (oldest first) put in, as the store has them.
+
+    Each entry's ``after`` row replaces the row of the same key (a new row is added; an entry
+    with only ``before`` removes it); only the changed tables are rebuilt, with the roster's
+    own parsing (:func:`rivernet.roster.roster_from_tables`), so the result equals a roster
+    read whole from the store.
+
+    Returns
+    -------
+    Roster or None
+        None when an entry cannot be applied this way (an import, an unknown table): read the
+        roster whole.
+    """
+    import pandas as pd
+
+    from rivernet.roster import TABLES, Roster, roster_from_tables
+
+    tables = {"people": roster.people, "assignments": roster.assignments,
+              "units": roster.units, "boards": roster.boards}  # fmt: skip
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in entries:
+        found = AUDIT_TABLES.get(str(entry.get("table")))
+        after, before = entry.get("after"), entry.get("before")
+        if found is None or entry.get("action") == "import" or (after or before) is None:
+            return None
+        name, key = found
+        if name not in rows:
+            frame = tables[name].drop(columns=["line"], errors="ignore")
+            plain = frame.astype(object).where(frame.notna(), None)
+            rows[name] = {str(r[key]): {str(k): v for k, v in r.items()}
+                          for r in plain.to_dict("records")}  # fmt: skip
+        changed: dict[str, Any] = after or before or {}
+        row_id = str(changed[key])
+        rows[name].pop(row_id, None)
+        if after is not None:
+            rows[name][row_id] = dict(after)
+    for name, by_key in rows.items():
+        raw: dict[str, pd.DataFrame | None] = {TABLES[name]: pd.DataFrame(list(by_key.values()))}
+        tables[name] = getattr(roster_from_tables(raw, source=roster.source), name)
+    return Roster(tables["people"], tables["assignments"], tables["units"], tables["boards"],
+                  source=roster.source, missing=roster.missing)  # fmt: skip
 
 
 def follower(app: Any) -> LiveFollower | None:

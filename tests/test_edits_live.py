@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from rivernet.project import open_project
 from rivernet.server.app import create_app
 from rivernet.server.settings import Settings
-from tests._edits import bearer, live_servers, make_tokens, pg_cluster, sample_store  # noqa: F401
+from tests._edits import STORES, bearer, live_servers, make_tokens, pg_cluster, sample_store  # noqa: F401
 
 JIADING = "310114"
 SUMMARY = "/coverage/summary"
@@ -164,3 +165,58 @@ def test_an_edit_through_one_server_is_seen_by_the_other_within_a_second(
         assert max(delays) < 1.0
         # both servers label the same data with the same version (and so the same ETags)
         assert one.get("/version").json() == other.get("/version").json()
+
+
+# --- the roster each worker follows equals the store's --------------------------------------
+
+
+def _plain(frame: Any, key: str) -> Any:
+    """A roster table in a comparable form: sorted by key, every cell as text."""
+    frame = frame.drop(columns=["line"], errors="ignore")
+    return frame.astype(str).sort_values(key).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_the_roster_followed_through_the_audit_equals_the_stored_one(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    target = sample_store(kind, tmp_path, request)
+    tokens = make_tokens(target)
+    project = open_project(target)
+    admin = bearer(tokens["admin"])
+    with TestClient(create_app(Settings(), project=project)) as client:
+        for number, gap in enumerate(_gaps(client)[:2], start=1):
+            answer = client.post("/assignments", json=_appointment(gap, number), headers=admin)
+            assert answer.status_code == 201, answer.text
+        ended = client.get("/assignments/A000043")
+        assert (
+            client.patch(
+                "/assignments/A000043",
+                json={"valid_to": "2026-11-30"},
+                headers={"If-Match": ended.headers["ETag"], **admin},
+            ).status_code
+            == 200
+        )
+        person = client.post("/people", json={"name": "测试人", "level": "county",
+                                              "unit_code": JIADING, "contact": "0000"},
+                             headers=admin).json()  # fmt: skip
+        board = client.get("/boards/B002")
+        assert (
+            client.patch(
+                "/boards/B002",
+                json={"updated_on": TODAY},
+                headers={"If-Match": board.headers["ETag"], **admin},
+            ).status_code
+            == 200
+        )
+        followed = client.app.state.rivernet.project.roster  # type: ignore[attr-defined]
+        live = client.app.state.live  # type: ignore[attr-defined]
+        assert live.swaps >= 5 and live.full_reads == 1  # then each swap: the audited rows
+    stored = project.store.read_roster()
+    project.store.close()
+    assert person["person_id"] in set(followed.people["person_id"])
+    for name, key in (("people", "person_id"), ("assignments", "assignment_id"),
+                      ("units", "code"), ("boards", "board_id")):  # fmt: skip
+        mine, theirs = _plain(getattr(followed, name), key), _plain(getattr(stored, name), key)
+        assert list(mine.columns) == list(theirs.columns), name
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=False, obj=name)
