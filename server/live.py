@@ -35,6 +35,7 @@ import anyio
 import anyio.to_thread
 
 if TYPE_CHECKING:
+    import pandas as pd
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -323,32 +324,59 @@ def apply_audit(roster: Roster, entries: list[dict[str, Any]]) -> Roster | None:
     """
     import pandas as pd
 
-    from rivernet.roster import TABLES, Roster, roster_from_tables
+    from rivernet.roster import Roster
 
     tables = {"people": roster.people, "assignments": roster.assignments,
               "units": roster.units, "boards": roster.boards}  # fmt: skip
-    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    changes: dict[str, dict[str, dict[str, Any] | None]] = {}
     for entry in entries:
         found = AUDIT_TABLES.get(str(entry.get("table")))
         after, before = entry.get("after"), entry.get("before")
         if found is None or entry.get("action") == "import" or (after or before) is None:
             return None
         name, key = found
-        if name not in rows:
-            frame = tables[name].drop(columns=["line"], errors="ignore")
-            plain = frame.astype(object).where(frame.notna(), None)
-            rows[name] = {str(r[key]): {str(k): v for k, v in r.items()}
-                          for r in plain.to_dict("records")}  # fmt: skip
         changed: dict[str, Any] = after or before or {}
-        row_id = str(changed[key])
-        rows[name].pop(row_id, None)
-        if after is not None:
-            rows[name][row_id] = dict(after)
-    for name, by_key in rows.items():
-        raw: dict[str, pd.DataFrame | None] = {TABLES[name]: pd.DataFrame(list(by_key.values()))}
-        tables[name] = getattr(roster_from_tables(raw, source=roster.source), name)
-    return Roster(tables["people"], tables["assignments"], tables["units"], tables["boards"],
+        changes.setdefault(name, {})[str(changed[key])] = None if after is None else dict(after)
+    for name, rows in changes.items():
+        key = AUDIT_TABLES[TABLES_BY_NAME[name]][1]
+        tables[name] = _upsert(tables[name], key, rows, source=roster.source)
+    assignments = tables["assignments"]
+    if "line" in assignments:
+        assignments = assignments.assign(line=pd.RangeIndex(2, len(assignments) + 2))
+    return Roster(tables["people"], assignments, tables["units"], tables["boards"],
                   source=roster.source, missing=roster.missing)  # fmt: skip
+
+
+TABLES_BY_NAME = {name: table for table, (name, _) in AUDIT_TABLES.items()}
+
+
+def _upsert(
+    frame: pd.DataFrame, key: str, rows: dict[str, dict[str, Any] | None], *, source: str
+) -> pd.DataFrame:
+    """``frame`` without the rows of ``rows``' keys, then the non-None rows parsed the way a
+    roster read from the store is (only those few rows are parsed)."""
+    import pandas as pd
+
+    from rivernet.roster import TABLES, roster_from_tables
+
+    name = next(n for t, (n, k) in AUDIT_TABLES.items() if k == key)
+    kept = frame[~frame[key].astype(str).isin(list(rows))]
+    added = [row for row in rows.values() if row is not None]
+    if not added:
+        return kept.reset_index(drop=True)
+    raw: dict[str, pd.DataFrame | None] = {TABLES[name]: pd.DataFrame(added)}
+    new = getattr(roster_from_tables(raw, source=source), name)
+    new = new.reindex(columns=frame.columns)
+    new.index = pd.RangeIndex(len(kept), len(kept) + len(new))
+    columns = {}
+    for column in frame.columns:  # the old column's type, so nothing is re-inferred
+        old, fresh = kept[column], new[column]
+        if isinstance(old.dtype, pd.CategoricalDtype):
+            old, fresh = old.astype(object), fresh.astype(object)
+        elif old.dtype != fresh.dtype:
+            fresh = fresh.astype(old.dtype)
+        columns[column] = pd.concat([old.reset_index(drop=True), fresh], ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def follower(app: Any) -> LiveFollower | None:
