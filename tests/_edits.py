@@ -8,15 +8,24 @@ is not installed, by the ``pg_cluster`` fixture of :mod:`tests.pgcluster`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from rivernet.store import open_store
 from rivernet.tokens import create_token
-from tests.conftest import SAMPLE
+from tests.conftest import ROOT, SAMPLE
+from tests.pgcluster import create_database, pg_cluster
 
 STORES = ("gpkg", "postgis")
 OFFICES = {
@@ -30,14 +39,8 @@ OFFICES = {
 """Tokens every served store gets: unit, role, name."""
 _NAMES = itertools.count(1)
 
-try:
-    from tests.pgcluster import pg_cluster
-except ImportError:  # pragma: no cover - until the living-store branch is merged
-
-    @pytest.fixture(scope="session")
-    def pg_cluster() -> str:
-        """Skips: the throwaway PostgreSQL cluster helper is not there yet."""
-        pytest.skip("tests/pgcluster.py (the PostGIS test cluster) is not available")
+__all__ = ["OFFICES", "STORES", "bearer", "live_servers", "make_tokens", "pg_cluster",
+           "sample_store"]  # fmt: skip
 
 
 def sample_store(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
@@ -47,22 +50,12 @@ def sample_store(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
         shutil.copy(SAMPLE, target)
         shutil.copy(SAMPLE.with_name("policy.toml"), tmp / "policy.toml")
         return str(target)
-    cluster: str = request.getfixturevalue("pg_cluster")
-    from tests.pgcluster import create_database
+    from rivernet.postgis import load
 
+    cluster: str = request.getfixturevalue("pg_cluster")
     url = create_database(cluster, f"rivernet_edits{next(_NAMES)}", template="rivernet_template")
-    load = _loader()
     load(SAMPLE, url)
     return url
-
-
-def _loader():  # type: ignore[no-untyped-def]
-    """``rivernet db load``'s function (the living-store branch provides it)."""
-    try:
-        from rivernet.postgis import load_project
-    except ImportError as error:  # pragma: no cover - until the PostGIS store is merged
-        pytest.skip(f"the PostGIS store is not available: {error}")
-    return load_project
 
 
 def make_tokens(target: str) -> dict[str, str]:
@@ -80,3 +73,45 @@ def make_tokens(target: str) -> dict[str, str]:
 def bearer(token: str) -> dict[str, str]:
     """The ``Authorization`` header of a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def live_servers(target: str, count: int = 1) -> Iterator[list[str]]:
+    """``count`` uvicorn processes serving ``target``; their base URLs once all answer."""
+    env = {**os.environ, "RIVERNET_PROJECT": target, "PYTHONPATH": str(ROOT)}
+    started = []
+    for _ in range(count):
+        base = f"http://127.0.0.1:{free_port()}"
+        command = [sys.executable, "-m", "uvicorn", "--factory", "server:create_app",
+                   "--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1],
+                   "--log-level", "warning"]  # fmt: skip
+        started.append((subprocess.Popen(command, cwd=ROOT, env=env), base))
+    try:
+        for process, base in started:
+            _wait_up(process, base)
+        yield [base for _, base in started]
+    finally:
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            process.wait(timeout=20)
+
+
+def _wait_up(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/version", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {base} did not start")
+        time.sleep(0.3)

@@ -75,6 +75,7 @@ def served(
             assert answer.status_code == 201, answer.text
             boards[unit] = answer.json()["board_id"]
         yield Served(client, tokens, kind, boards)
+    project.store.close()  # the connection it was read with
 
 
 def _appointment(unit: str) -> dict[str, Any]:

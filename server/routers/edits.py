@@ -21,7 +21,6 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -219,6 +218,10 @@ class Me(BaseModel):
     role: Literal["viewer", "editor", "admin"]
 
 
+OPTIONAL_TOKEN: dict[str, Any] = {"security": [{}, {"token": []}]}
+"""Reads: open without a token (a token, when sent, must be valid; admins see contacts)."""
+
+
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
@@ -232,9 +235,12 @@ def _answer_doc(
         "description": description,
         "content": {JSON: {"schema": model.model_json_schema()}},
     }
+    documented: dict[int | str, dict[str, Any]] = {status: answer}
     if status in (200, 201) and model in (AssignmentRow, PersonRow, BoardRow):
         answer["headers"] = headers
-    return {status: answer, **problem_responses(*sorted({400, *errors}))}
+        if status == 200:
+            documented[304] = {"description": "Not modified: the row still has that ETag."}
+    return {**documented, **problem_responses(*sorted({400, *errors}))}
 
 
 # --- plumbing -------------------------------------------------------------------------------
@@ -262,7 +268,7 @@ async def _actor(
         return None
     store = _store(state, lang)
     token = credentials.credentials
-    return await anyio.to_thread.run_sync(lambda: verify_token(store, token))
+    return await live.in_store(request.app, store, lambda: verify_token(store, token))
 
 
 async def _body(request: Request, lang: str) -> dict[str, Any]:
@@ -327,7 +333,7 @@ async def _edit(
     actor = await _actor(state, credentials, request, lang, required=True)
     assert actor is not None
     body = await _body(request, lang)
-    row = await anyio.to_thread.run_sync(lambda: write(store, actor, body))
+    row = await live.in_store(request.app, store, lambda: write(store, actor, body))
     await live.after_edit(request.app)
     return row, actor
 
@@ -426,8 +432,9 @@ AssignmentId = Annotated[str, Path(description="The assignment's id.")]
 @router.get(
     "/assignments/{assignment_id}",
     summary="One assignment",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
-    responses=_answer_doc(AssignmentRow, 200, "The assignment, with its ETag.", 404, 503),
+    responses=_answer_doc(AssignmentRow, 200, "The assignment, with its ETag.", 401, 404, 503),
 )
 async def get_assignment(
     request: Request, state: State, assignment_id: AssignmentId, credentials: Credentials,
@@ -437,7 +444,7 @@ async def get_assignment(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     key = _row_id(assignment_id)
-    row = await anyio.to_thread.run_sync(lambda: edits.get_assignment(store, key))
+    row = await live.in_store(request.app, store, lambda: edits.get_assignment(store, key))
     return _row_response(request, row, actor)
 
 
@@ -500,6 +507,7 @@ PersonId = Annotated[str, Path(description="The person's id.")]
 @router.get(
     "/people/{person_id}",
     summary="One person",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
     responses=_answer_doc(
         PersonRow, 200, "The person (contact details for admins only).", 401, 404, 503
@@ -513,8 +521,8 @@ async def get_person(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     admin = actor is not None and actor.role == "admin"
-    row = await anyio.to_thread.run_sync(
-        lambda: edits.get_person(store, person_id, include_contact=admin)
+    row = await live.in_store(
+        request.app, store, lambda: edits.get_person(store, person_id, include_contact=admin)
     )
     return _row_response(request, row, actor)
 
@@ -573,8 +581,9 @@ BoardId = Annotated[str, Path(description="The sign board's id.")]
 @router.get(
     "/boards/{board_id}",
     summary="One sign board",
+    openapi_extra=OPTIONAL_TOKEN,
     response_class=Response,
-    responses=_answer_doc(BoardRow, 200, "The sign board, with its ETag.", 404, 503),
+    responses=_answer_doc(BoardRow, 200, "The sign board, with its ETag.", 401, 404, 503),
 )
 async def get_board(
     request: Request, state: State, board_id: BoardId, credentials: Credentials,
@@ -583,7 +592,7 @@ async def get_board(
     """A sign board with the ETag to send as ``If-Match``."""
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
-    row = await anyio.to_thread.run_sync(lambda: edits.get_board(store, board_id))
+    row = await live.in_store(request.app, store, lambda: edits.get_board(store, board_id))
     return _row_response(request, row, actor)
 
 
@@ -615,6 +624,7 @@ async def update_board(
 
 @router.get(
     "/audit",
+    openapi_extra=OPTIONAL_TOKEN,
     summary="Who changed what, when and why",
     response_class=Response,
     responses=_answer_doc(AuditPage, 200, "Audit entries, newest first.", 401, 503),
@@ -638,8 +648,10 @@ async def audit(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     start = _since(since, lang)
-    rows = await anyio.to_thread.run_sync(
-        lambda: edits.audit(store, unit=unit, since=start, person=person, limit=limit)
+    rows = await live.in_store(
+        request.app,
+        store,
+        lambda: edits.audit(store, unit=unit, since=start, person=person, limit=limit),
     )
     body = {"items": _public(rows, actor), "numberReturned": len(rows)}
     return _json(body, headers={"Cache-Control": "no-cache"})
@@ -658,9 +670,10 @@ def _since(text: str | None, lang: str) -> dt.datetime | dt.date | None:
 
 @router.get(
     "/reaches/{reach_id}/history",
+    openapi_extra=OPTIONAL_TOKEN,
     summary="Every chief a reach has had",
     response_class=Response,
-    responses=_answer_doc(HistoryPage, 200, "Assignments by start date, with 文号.", 404, 503),
+    responses=_answer_doc(HistoryPage, 200, "Assignments by start date, with 文号.", 401, 404, 503),
 )
 async def reach_history(
     request: Request,
@@ -674,7 +687,7 @@ async def reach_history(
     store = _store(state, lang)
     actor = await _actor(state, credentials, request, lang, required=False)
     rid = parse_reach_id(state.project, reach_id)
-    rows = await anyio.to_thread.run_sync(lambda: edits.history(store, rid))
+    rows = await live.in_store(request.app, store, lambda: edits.history(store, rid))
     body = {"reach_id": rid, "items": _public(rows, actor), "numberReturned": len(rows)}
     return _json(body, headers={"Cache-Control": "no-cache"})
 

@@ -61,7 +61,10 @@
   }
 
   function fetchJson(url) {
-    return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
+    // once the roster has changed (editor.js sets the stamp), answers are revalidated (ETags)
+    // instead of taken from the browser's cache
+    var cache = window.rivernetTileStamp ? "no-cache" : "default";
+    return fetch(url, { headers: { Accept: "application/json, application/geo+json" }, cache: cache })
       .then(function (response) {
         if (!response.ok) {
           return response.json().catch(function () { return {}; }).then(function (body) {
