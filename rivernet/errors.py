@@ -4,15 +4,34 @@ Every error a user can cause derives from :class:`RivernetError` and also from t
 built-in (``ValueError``, ``KeyError``, ...), so generic handlers keep working. Messages say what
 was wrong, where (ids, rows, file) and how to fix it. The web layer maps these classes to HTTP
 status codes in one table.
+
+An error made with :meth:`RivernetError.from_key` carries a catalogue message
+(:class:`rivernet.messages.Message`): ``str(error)`` is its English text and
+``error.text("zh")`` its Chinese one, which the command line and the server show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, Self
 
 
 class RivernetError(Exception):
     """Base class of every error raised on purpose by rivernet."""
+
+    @classmethod
+    def from_key(cls, key: str, /, **values: Any) -> Self:
+        """The error with the catalogue message ``key`` (see :mod:`rivernet.messages`)."""
+        from rivernet.messages import Message
+
+        return cls(Message(key, **values))
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang`` (as it is when it was not made from the catalogue)."""
+        from rivernet.messages import render
+
+        head = render(self.args[0], lang) if self.args else ""
+        return " ".join([head, *getattr(self, "__notes__", [])])
 
 
 class InputError(RivernetError, ValueError):
@@ -93,3 +112,38 @@ def format_ids(ids: Iterable[object], *, limit: int = 10) -> str:
     shown = ", ".join(items[:limit])
     rest = len(items) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+# --- the shared store's edits (each error carries the HTTP status the server answers) ----------
+
+
+class AuthError(RivernetError):
+    """A token is missing, unknown or revoked (HTTP 401)."""
+
+    status = 401
+
+
+class ScopeError(RivernetError):
+    """The token's role or unit does not allow this edit (HTTP 403)."""
+
+    status = 403
+
+
+class StaleError(RivernetError):
+    """The row changed since it was read: the If-Match ETag differs (HTTP 412)."""
+
+    status = 412
+
+    def __init__(self, message: str, current_etag: str = "") -> None:
+        super().__init__(message)
+        self.current_etag = current_etag
+
+
+class EditError(InputError):
+    """An edit breaks a roster rule (HTTP 422); ``field`` names the offending field."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -5,7 +5,9 @@ The project is opened once in the lifespan with the server's coverage policy
 :class:`~rivernet.server.state.AppState`, which also holds the collections built from the layer
 catalog, the caches and the worker pools); routers read it through
 :func:`rivernet.server.state.get_state`. A task of the lifespan follows the project file
-(:mod:`rivernet.server.reload`). The routers import the library functions they call, so a
+(:mod:`rivernet.server.reload`), and, for a project opened from a store (GeoPackage or
+PostgreSQL), the store's data version (:mod:`rivernet.server.live`: roster edits over HTTP, by
+any worker or process, show at once). The routers import the library functions they call, so a
 missing capability fails here, at import, not as a 404.
 
 Middleware, outermost first: trusted hosts (``RIVERNET_ALLOWED_HOSTS``), HEAD as GET, CORS
@@ -40,10 +42,19 @@ import rivernet
 from rivernet.project import Project, open_project
 from rivernet.server.errors import document_problems, install_error_handlers, problem
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
+from rivernet.server.live import (
+    LiveFollower,
+    LiveMiddleware,
+    close_stores,
+    in_store,
+    live_interval,
+    warm_store,
+)
 from rivernet.server.reload import ProjectReloader, Stamp, file_stamp
-from rivernet.server.routers import analysis, features, page, positions, search, tiles
+from rivernet.server.routers import analysis, edits, features, page, positions, search, tiles
 from rivernet.server.settings import Settings
 from rivernet.server.state import AppState
+from rivernet.store import is_url
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +65,7 @@ the first map screen's tiles (from the sidecar) are answered without competing w
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
-           page.router)  # fmt: skip
+           edits.router, page.router)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,11 +92,15 @@ def open_served(settings: Settings) -> Served:
     """Open ``settings.project`` (with the server's policy) and its prepared sidecar."""
     stamp = file_stamp(settings.project)
     prepared = _open_prepared(settings.project)
-    return Served(open_project(settings.project, policy=settings.policy), stamp, prepared)
+    project = open_project(settings.project, policy=settings.policy)
+    warm_store(project)  # before the fork: every worker inherits what edits check against
+    return Served(project, stamp, prepared)
 
 
-def _open_prepared(path: Path) -> Any:
+def _open_prepared(path: Path | str) -> Any:
     """The prepared sidecar of a project file, None when there is none for this file."""
+    if isinstance(path, str):  # a PostgreSQL store has no sidecar
+        return None
     try:
         from rivernet.prepare import open_prepared
     except ImportError:
@@ -135,6 +150,7 @@ def create_app(
         lifespan=_lifespan(settings, project, served=served, lazy=lazy),
     )
     install_error_handlers(app)
+    app.add_middleware(LiveMiddleware)
     app.add_middleware(WaitForProject)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
@@ -145,7 +161,7 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "OPTIONS"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Content-Crs", "Link"],
+            expose_headers=["ETag", "Content-Crs", "Link", "Rivernet-Store-Version"],
             max_age=3600,
         )
     app.add_middleware(HeadMiddleware)
@@ -173,16 +189,34 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Open the project once at start-up, with the server's policy; follow its file."""
 
-    def opener(path: Path) -> Project:
+    def opener(path: Path | str) -> Project:
         return open_project(path, policy=settings.policy)
 
     async def follow(app: FastAPI, state: AppState, stamp: Stamp | None) -> None:
-        reloader = ProjectReloader(state, opener, interval=settings.reload_interval)
+        store = getattr(state.project, "store", None)
+        interval = live_interval()
+        live = None
+        if store is not None and interval:
+            live = LiveFollower(state, store, interval=interval, app=app)
+        app.state.live = live
+        # With a store, edits change the data in place and the follower reads them by the
+        # store's data version; the reloader still catches a project file replaced as a whole.
+        reloader = ProjectReloader(state, opener, interval=settings.reload_interval,
+                                   replaced_only=live is not None)  # fmt: skip
         if stamp is not None:
             reloader.seen = stamp
         app.state.reloader = reloader
-        if reloader.watching:
-            await reloader.run()
+        try:
+            async with anyio.create_task_group() as group:
+                if store is not None and is_url(str(getattr(store, "target", ""))):
+                    # a database store: the first edit need not wait for its reference read
+                    group.start_soon(in_store, app, store, lambda: warm_store(state.project))
+                if live is not None:
+                    group.start_soon(live.run)
+                if reloader.watching:
+                    group.start_soon(reloader.run)
+        finally:
+            close_stores(app)
 
     async def load(app: FastAPI, state: AppState) -> None:
         if state.prepared is not None:  # the first screen of tiles first, from the sidecar

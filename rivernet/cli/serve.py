@@ -23,11 +23,11 @@ from typing import Any
 import click
 
 from rivernet import messages
-from rivernet.cli._options import lang_option
+from rivernet.cli._options import PROJECT, lang_option
 
 
 @click.command("serve")
-@click.argument("project", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("project", required=False, type=PROJECT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
@@ -43,9 +43,10 @@ from rivernet.cli._options import lang_option
 @lang_option()
 @click.pass_context
 def serve(
-    ctx: click.Context, project: Path | None, host: str, port: int, workers: int, lang: str
+    ctx: click.Context, project: Path | str | None, host: str, port: int, workers: int, lang: str
 ) -> None:
-    """Serve PROJECT (default: $RIVERNET_PROJECT, else the Taihu sample) on HOST:PORT.
+    """Serve PROJECT (a .gpkg file or a postgresql:// URL; default: $RIVERNET_PROJECT, else
+    the Taihu sample) on HOST:PORT.
 
     Other settings come from RIVERNET_* environment variables (RIVERNET_POLICY,
     RIVERNET_PUBLIC_URL, RIVERNET_ROOT_PATH, RIVERNET_ALLOWED_HOSTS, RIVERNET_CORS_ORIGINS,
