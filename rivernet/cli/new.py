@@ -69,7 +69,7 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
     refuse_overwrite(output, force=force, policy=kwargs.get("policy"))
     build = plan_project(progress=not quiet, **kwargs)
     for line in build.notes:
-        note(f"note: {line}")
+        note(messages.text("cli_wrote.note", lang, line=messages.render(line, lang)))
     write_project(build, output, force=force)
     layers = [
         messages.text("cli.new_reaches", lang, n=len(build.reaches)),
