@@ -302,6 +302,10 @@ PROBLEM_URLS = (
     "/collections/rivers/items",
     "/collections/reaches/items/999",
     "/coverage/summary?unit=999999",
+    "/collections/reaches/items?bbox=1,2,3",
+    "/collections/reaches/items?bbox=120,32,121,31",
+    "/collections/coverage/items?datetime=2024-01-01/2024-02-01",
+    "/partners?unit=320505&reach=1",
 )
 
 
