@@ -28,6 +28,7 @@ from typing import Any
 
 from rivernet._files import unsafe_cell
 from rivernet.errors import RosterError
+from rivernet.messages import Message
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -220,14 +221,13 @@ def read_tables(path: Path, *, sheet: str | None = None) -> tuple[RawTable, dict
                 companions[table] = _table_from_grid(grid, problems, name=other.name, table=table)
         return main, companions
     if suffix not in (".xlsx", ".xlsm"):
-        raise RosterError(
-            f"cannot read a roster from {path.name}: use .csv, .xlsx or a project .gpkg "
-            "(save .xls files as .xlsx first)"
-        )
+        raise RosterError.from_key("spreadsheet.bad_suffix", file=path.name)
     sheets = _xlsx_grids(path)
     names = list(sheets)
     if sheet is not None and sheet not in sheets:
-        raise RosterError(f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(names)}")
+        raise RosterError.from_key(
+            "spreadsheet.no_sheet", file=path.name, sheet=repr(sheet), sheets=", ".join(names)
+        )
     chosen = sheet or next((n for n in names if n not in COMPANIONS), names[0])
     main = _table_from_grid(*sheets[chosen], name=f"{path.name}, sheet {chosen}")
     for table in COMPANIONS:
@@ -258,10 +258,7 @@ def _decode(path: Path) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise RosterError(
-            f"{path.name} is neither UTF-8 nor GBK text; save it from Excel as 'CSV UTF-8' and "
-            "retry"
-        ) from None
+        raise RosterError.from_key("spreadsheet.encoding", file=path.name) from None
 
 
 def _csv_grid(path: Path) -> tuple[list[list[Any]], list[tuple[int, str]]]:
@@ -274,24 +271,16 @@ def _csv_grid(path: Path) -> tuple[list[list[Any]], list[tuple[int, str]]]:
         for row in reader:
             start, end = end + 1, reader.line_num
             if end - start + 1 > MAX_CELL_LINES:
-                problems.append(
-                    (
-                        start,
-                        f"a quoted cell starting on this line runs over {end - start + 1} lines "
-                        f'(to line {end}): a quote (") is probably not closed; close it or '
-                        "remove it",
-                    )
-                )
+                long_cell = Message("spreadsheet.long_cell", lines=end - start + 1, end=end)
+                problems.append((start, long_cell))
             grid.extend([] for _ in range(start, end))  # keep row index = line - 1
             grid.append(list(row))
     except csv.Error as error:
         start = end + 1
-        raise RosterError(
-            f'{path.name}: line {start}: a quote (") is not closed properly ({error}); the rest '
-            f"of the file (lines {start}-{max(reader.line_num, start)}) would be read as one "
-            "cell. Close or remove the quote and import again; nothing was imported",
-            [(start, f'a quote (") is not closed properly ({error}); close or remove it')],
-        ) from None
+        message = Message("spreadsheet.open_quote", file=path.name, line=start, error=error,
+                          last=max(reader.line_num, start))  # fmt: skip
+        problem = Message("spreadsheet.open_quote_row", error=error)
+        raise RosterError(message, [(start, problem)]) from None
     return grid, problems
 
 
@@ -396,7 +385,7 @@ def _table_from_grid(
 ) -> RawTable:
     header_row = next((i for i, row in enumerate(grid) if not all(map(_blank, row))), None)
     if header_row is None:
-        raise RosterError(f"{name} is empty; expected a header row and one row per chief")
+        raise RosterError.from_key("spreadsheet.empty", name=name)
     if table is not None:
         columns = [_companion_column(cell, table) for cell in grid[header_row]]
         headers = ["" if _blank(c) else str(c).strip() for c in grid[header_row]]
@@ -421,21 +410,11 @@ def _table_from_grid(
         if all(map(_blank, cells)):
             continue
         if len(cells) > width and not all(map(_blank, cells[width:])):
-            problems.append(
-                (
-                    number + 1,
-                    f"{len(cells)} cells but the header has {width}: a comma inside a cell "
-                    'must be quoted ("a,b"), or a column is missing from the header',
-                )
-            )
+            extra = Message("spreadsheet.extra_cells", cells=len(cells), width=width)
+            problems.append((number + 1, extra))
         elif len(cells) < needed:
-            problems.append(
-                (
-                    number + 1,
-                    f"only {len(cells)} cells but the header has {needed}: a cell or a comma is "
-                    "missing on this line; give every column (blank cells may be empty)",
-                )
-            )
+            short = Message("spreadsheet.short_row", cells=len(cells), needed=needed)
+            problems.append((number + 1, short))
         padded = [unsafe_cell(cell) for cell in cells] + [None] * (width - len(cells))
         rows.append((number + 1, padded))
     return RawTable(columns, headers, rows, problems=sorted(problems), name=name, header_line=first)

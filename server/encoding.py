@@ -118,7 +118,7 @@ def output_crs(text: str | None) -> OutputCRS:
         if candidate.uri == uri:
             return candidate
     offered = ", ".join(c.uri for c in SUPPORTED_CRS)
-    raise CRSError(f"CRS {text!r} is not offered; use one of {offered}.")
+    raise CRSError.from_key("api_error.crs_not_offered", crs=repr(text), offered=offered)
 
 
 class FeatureTable:
@@ -354,7 +354,7 @@ class FeatureTable:
     def _matches(self, name: str, value: str) -> npt.NDArray[np.bool_]:
         if name not in self.properties.columns:
             known = format_ids(self.properties.columns, limit=30)
-            raise InputError(f"unknown parameter or property {name!r}; filter on one of: {known}")
+            raise InputError.from_key("api_error.unknown_parameter", name=repr(name), known=known)
         column = self.properties[name]
         if pd.api.types.is_bool_dtype(column):
             wanted = value.strip().lower()

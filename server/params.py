@@ -21,6 +21,7 @@ from shapely import Point
 from rivernet.admin import LEVELS, Level
 from rivernet.errors import InputError, NotFoundError
 from rivernet.geometry import reproject
+from rivernet.messages import choices
 from rivernet.roster import today
 from rivernet.server.encoding import OutputCRS, output_crs
 
@@ -72,19 +73,13 @@ def as_of_date(text: str | None) -> dt.date:
         return today()
     value = text.strip()
     if "/" in value:
-        raise InputError(
-            f"datetime {text!r} is an interval; answers are as of one date: give a single date "
-            "such as 2024-05-01"
-        )
+        raise InputError.from_key("api_error.interval", value=repr(text))
     try:
         if "T" in value or " " in value:
             return dt.datetime.fromisoformat(value.replace("z", "Z")).date()
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(
-            f"datetime {text!r} is not an ISO 8601 date; use e.g. 2024-05-01 or "
-            "2024-05-01T00:00:00Z"
-        ) from None
+        raise InputError.from_key("api_error.not_iso_date", value=repr(text)) from None
 
 
 def number_list(text: str, *, name: str, counts: tuple[int, ...]) -> list[float]:
@@ -99,10 +94,10 @@ def number_list(text: str, *, name: str, counts: tuple[int, ...]) -> list[float]
     try:
         values = [float(part) for part in parts]
     except ValueError:
-        raise InputError(f"{name} {text!r} must be comma-separated numbers") from None
+        raise InputError.from_key("api_error.not_numbers", name=name, value=repr(text)) from None
     if len(values) not in counts or not all(math.isfinite(v) for v in values):
-        wanted = " or ".join(map(str, counts))
-        raise InputError(f"{name} {text!r} must have {wanted} finite numbers")
+        wanted = choices(map(str, counts))
+        raise InputError.from_key("api_error.count", name=name, value=repr(text), wanted=wanted)
     return values
 
 
@@ -128,9 +123,9 @@ def bbox_boxes(text: str | None, crs_text: str | None) -> list[tuple[float, floa
     crs: OutputCRS = output_crs(crs_text)
     x0, y0, x1, y1 = crs.to_wgs84_box(values)
     if y0 > y1:
-        raise InputError(f"bbox {text!r} has its lower corner above its upper corner")
+        raise InputError.from_key("api_error.bbox_corners", value=repr(text))
     if crs.epsg != 3857 and (min(y0, y1) < -90 or max(y0, y1) > 90):
-        raise InputError(f"bbox {text!r} has latitudes outside -90..90 (axis order mixed up?)")
+        raise InputError.from_key("api_error.bbox_latitudes", value=repr(text))
     if x0 > x1:
         return [(x0, y0, 180.0, y1), (-180.0, y0, x1, y1)]
     return [(x0, y0, x1, y1)]

@@ -76,7 +76,7 @@ def test_coverage_explains_a_bad_policy(project: Path) -> None:
     (project.parent / "policy.toml").write_text("default_levelz = []\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["coverage", str(project)])
     assert result.exit_code != 0
-    assert "unknown key 'default_levelz'" in result.output
+    assert "未知的键 'default_levelz'" in result.output
 
 
 def test_roster_import_replaces_the_roster(project: Path) -> None:

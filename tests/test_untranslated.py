@@ -298,11 +298,34 @@ def test_a_file_without_crs_is_a_chinese_error(tmp_path: Path) -> None:
     assert english_words(result.output) == [], result.output
 
 
+USAGE_RUNS = {
+    "unknown option": ["partners", str(SAMPLE), "--within-km", "3"],
+    "missing argument": ["incident"],
+    "not a choice": ["coverage", str(SAMPLE), "--level", "大队"],
+    "new without inputs": ["new", "项目.gpkg"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_RUNS))
+def test_usage_errors_are_chinese_and_english_on_request(case: str, data_names: list[str]) -> None:
+    chinese = CliRunner().invoke(main, USAGE_RUNS[case])
+    english = CliRunner().invoke(main, [*USAGE_RUNS[case], "--lang", "en"])
+    assert chinese.exit_code == english.exit_code != 0
+    assert chinese.output.startswith("错误：") and english.output.startswith("Error: ")
+    assert english_words(chinese.output.replace(str(SAMPLE), " ")) == [], chinese.output
+    shown = english.output.replace("大队", " ").replace("项目.gpkg", " ")
+    assert CJK.findall(without_names(shown, data_names)) == [], english.output
+
+
 PROBLEM_URLS = (
     "/reaches/123/navigation/UT",
     "/collections/rivers/items",
     "/collections/reaches/items/999",
     "/coverage/summary?unit=999999",
+    "/collections/reaches/items?bbox=1,2,3",
+    "/collections/reaches/items?bbox=120,32,121,31",
+    "/collections/coverage/items?datetime=2024-01-01/2024-02-01",
+    "/partners?unit=320505&reach=1",
 )
 
 

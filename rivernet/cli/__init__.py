@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from rivernet.cli._options import CommandError
+from rivernet.cli._options import CommandError, usage_error
 from rivernet.errors import RivernetError
 
 # The extra that brings each optional package.
@@ -52,10 +52,13 @@ class _Group(click.Group):
     """A click group that turns library errors into clean messages."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # before click consumes them
         try:
             return super().invoke(ctx)
         except RivernetError as error:
             raise CommandError.from_error(error) from None
+        except click.UsageError as error:
+            raise usage_error(error, args) from None
         except ModuleNotFoundError as error:
             extra = EXTRAS.get((error.name or "").split(".")[0])
             if extra is None:

@@ -19,6 +19,7 @@ names in errors.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import click
 
 from rivernet import messages
 from rivernet.errors import InputError, RivernetError
+from rivernet.messages import Message, choices
 
 LANG_KEY = "rivernet.lang"
 """Where the running command keeps its ``--lang`` (in ``click.Context.meta``)."""
@@ -65,6 +67,55 @@ class CommandError(click.ClickException):
         """Print ``错误：message`` (``Error: message``) on standard error."""
         line = messages.text("cli_error.line", self.lang, message=self.format_message())
         click.echo(line, err=True, file=file)
+
+
+class UsageCommandError(CommandError):
+    """A :class:`CommandError` about the command line itself: exit status 2, as click's."""
+
+    exit_code = 2
+
+
+def usage_error(error: click.UsageError, args: list[str]) -> CommandError:
+    """A usage error of click (unknown option, missing or bad value) in the command's language.
+
+    Parameters
+    ----------
+    error
+        The error click raised while reading the command line.
+    args
+        The command's arguments, where ``--lang en`` is looked for (the options were not read).
+
+    Returns
+    -------
+    CommandError
+        One message and the command's help hint; exit status 2, as click's own.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and LANG_KEY not in ctx.meta:
+        asked = [a.split("=", 1)[1] for a in args if a.startswith("--lang=")]
+        asked += [b for a, b in itertools.pairwise(args) if a == "--lang"]
+        ctx.meta[LANG_KEY] = next((lang for lang in asked if lang in messages.LANGS), "zh")
+    hint = ""
+    if isinstance(error, click.NoSuchOption):
+        near = sorted(error.possibilities or ())
+        did = Message("cli_usage.did_you_mean", options=choices(near)) if near else ""
+        message = Message("cli_usage.no_such_option", option=error.option_name, did=did)
+    elif isinstance(error, click.BadParameter | click.MissingParameter):
+        if error.param is not None:
+            hint = error.param.get_error_hint(error.ctx) if error.ctx else error.param.name or ""
+            hint = hint.replace("'", "")
+        key = "cli_usage.missing" if isinstance(error, click.MissingParameter) else "cli_usage.bad"
+        said: Any = error.message or ""
+        kind = error.param.type if error.param is not None else None
+        if isinstance(kind, click.Choice) and not isinstance(error, click.MissingParameter):
+            said = Message("cli_usage.one_of", choices=choices(f"`{c}`" for c in kind.choices))
+        message = Message(key, hint=hint, message=said)
+    else:
+        message = Message("cli_usage.other", message=error.format_message())
+    command = error.ctx.command_path if error.ctx is not None else "rivernet"
+    return UsageCommandError(
+        messages.text("cli_usage.with_help", current_lang(), message=message, command=command)
+    )
 
 
 class DateType(click.ParamType):

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from rivernet import messages
-from rivernet.cli._options import lang_option
+from rivernet.cli._options import CommandError, lang_option
 from rivernet.cli._output import note
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -59,20 +59,20 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
     if manifest is not None:
         given = [f"--{k.replace('_', '-')}" for k, v in options.items() if v not in (None, ())]
         if given:
-            raise click.UsageError(f"--from takes every input from the manifest; drop {given[0]}")
+            raise CommandError.from_key("cli_usage.from_manifest", option=given[0])
         loaded = Manifest.from_toml(manifest)
         kwargs = loaded.options()
         output = output or loaded.output
     else:
         if options["rivers"] is None or not options["units"]:
-            raise click.UsageError("give --rivers and --units (or --from MANIFEST.toml)")
+            raise CommandError.from_key("cli_usage.new_inputs")
         kwargs = {k: v for k, v in options.items() if v not in (None, ())}
     if output is None:
-        raise click.UsageError("give the project file to write (OUTPUT), or `output` in --from")
+        raise CommandError.from_key("cli_usage.new_output")
     refuse_overwrite(output, force=force, policy=kwargs.get("policy"))
     build = plan_project(progress=not quiet, **kwargs)
     for line in build.notes:
-        note(f"note: {line}")
+        note(messages.text("cli_wrote.note", lang, line=messages.render(line, lang)))
     write_project(build, output, force=force)
     layers = [
         messages.text("cli.new_reaches", lang, n=len(build.reaches)),

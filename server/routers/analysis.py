@@ -225,10 +225,7 @@ async def joint_control_partners(
         k: v for k, v in {"unit": unit, "chief": chief, "reach": reach}.items() if v
     }
     if len(given) != 1:
-        raise InputError(
-            "parameters unit, chief and reach: give exactly one of unit=CODE, "
-            "chief=PERSON_ID or reach=REACH_ID"
-        )
+        raise InputError.from_key("api_error.one_subject")
     if "reach" in given:
         given["reach"] = _reach(state, given["reach"])
     as_of = as_of_date(datetime)
