@@ -242,3 +242,11 @@ def test_an_edit_notifies_listeners(loaded: tuple[Path, str]) -> None:
         payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == [str(store.data_version())]
     store.close()
+
+
+def test_file_commands_take_a_url(loaded: tuple[Path, str]) -> None:
+    _, url = loaded
+    info = CliRunner().invoke(main, ["info", url, "--lang", "en"])
+    assert info.exit_code == 0 and "reaches:   2082" in info.output
+    checked = CliRunner().invoke(main, ["check", url, "--lang", "en"])
+    assert checked.exit_code == 0 and "validation OK" in checked.output
