@@ -170,6 +170,8 @@ def _require_roster(tx: Tx) -> None:
 
 
 def _field_of(message: str, default: str) -> str:
+    if re.match(r"(unit \S+ \(|admin code )", message):
+        return "unit_code"
     found = [(message.find(name), name) for name in _FIELDS if re.search(rf"\b{name}\b", message)]
     return min(found)[1] if found else default
 

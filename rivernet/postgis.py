@@ -147,7 +147,7 @@ class _PgTx:
 
 
 def _pg_sql(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgisStore:
@@ -165,9 +165,13 @@ class PostgisStore:
         self._local = threading.local()
         self._guard = threading.Lock()
         self._reference: Project | None = None
+        self._opened: list[Any] = []  # every thread's connection, closed by close()
 
     def __repr__(self) -> str:
         return f"PostgisStore({self.target!r})"
+
+    def __del__(self) -> None:
+        self.close()
 
     def __str__(self) -> str:
         return self.target
@@ -180,6 +184,8 @@ class PostgisStore:
             return connection
         connection = connect(self.url)
         self._local.held = (os.getpid(), connection)
+        with self._guard:
+            self._opened = [c for c in self._opened if not c.closed] + [connection]
         return connection
 
     @contextmanager
@@ -276,11 +282,14 @@ class PostgisStore:
             connection.close()
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        held = getattr(self._local, "held", None)
-        if held is not None:
-            held[1].close()
-            self._local.held = None
+        """Close the connections of every thread (of this process)."""
+        for connection in getattr(self, "_opened", []):
+            if not connection.closed and getattr(connection, "pgconn", None) is not None:
+                try:
+                    connection.close()
+                except Exception:  # a connection of a forked parent, or one being used
+                    continue
+        self._opened = []
 
 
 def _not_loaded(target: str) -> ProjectFileError:

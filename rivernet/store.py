@@ -324,7 +324,7 @@ def json_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def json_value(value: Any) -> Any:
     """One value made JSON-able (see :func:`json_row`)."""
-    if value is None:
+    if value is None or type(value).__name__ in ("NaTType", "NAType"):
         return None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
