@@ -64,6 +64,7 @@ __all__ = [
     "Level",
     "importance",
     "layer_pyramid",
+    "pyramid_key",
     "tile_bounds",
 ]
 
@@ -73,7 +74,7 @@ FULL_ZOOM = SELECT_MAXZOOM + 1
 """From this zoom up every feature is drawn, generalised when the tile is cut."""
 INDEX_MAXZOOM = 10
 """Finest grid of the levels' indexes (tiles above it look in their ancestor's cell)."""
-DENSITY_CAP = {"line": 4096, "point": 4096, "polygon": 2000}
+DENSITY_CAP = {"line": 2048, "point": 3000, "polygon": 1000}
 """At most this many features whose box centre falls in one tile, per zoom (by importance)."""
 
 Bounds = tuple[float, float, float, float]
@@ -492,7 +493,20 @@ def build_pyramid(
 
 
 # Inputs each layer's features come from (the project caches a pyramid until one is replaced).
-_DEPENDS = {"reaches": ("network",), "admin_units": ("admin_units",), "lakes": ("lakes",)}
+_DEPENDS = {
+    "reaches": ("network",),
+    "admin_units": ("admin_units",),
+    "lakes": ("lakes",),
+    "crossings": ("network", "admin_units", "lakes"),
+}
+DATE_FREE = frozenset({"reaches", "admin_units", "lakes", "crossings"})
+"""Layers whose drawn features do not depend on the date (crossings draw the units' names, not
+the chiefs'), so one pyramid serves every date."""
+
+
+def pyramid_key(layer_id: str, level: str | None) -> str:
+    """The name of a layer's pyramid at a level in a prepared sidecar (``crossings@county``)."""
+    return f"{layer_id}@{level}" if level else layer_id
 
 
 def layer_pyramid(
@@ -525,11 +539,13 @@ def layer_pyramid(
         input they come from is replaced.
     """
     entry = layer(layer_id)
-    if prepared is not None and prepared.serves(project, entry.id):
-        return prepared.pyramid(entry.id)
+    name = pyramid_key(entry.id, level if entry.by_level else None)
+    if prepared is not None and prepared.serves(project, name):
+        pyramid: LayerPyramid = prepared.pyramid(name)
+        return pyramid
     depends = _DEPENDS.get(entry.id, ("network", "admin_units", "lakes", "roster", "policy"))
-    temporal = as_of if entry.temporal else None
-    key = (entry.id, str(temporal) if temporal is not None else None, level)
+    dated = as_of if entry.temporal and entry.id not in DATE_FREE else None
+    key = (entry.id, str(dated) if dated is not None else None, level)
 
     def build() -> LayerPyramid:
         return build_pyramid(project, entry, as_of=as_of, level=level)

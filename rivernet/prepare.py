@@ -1,8 +1,9 @@
 """The prepared sidecar of a project: its tile pyramids as memory-mapped arrays on disk.
 
 ``rivernet prepare PROJECT`` (:func:`prepare`) builds the tile pyramids
-(:mod:`rivernet.layers.pyramid`) of the layers that depend on the project file alone (reaches,
-admin units, lakes) and writes them next to it, in the folder ``PROJECT.prepared/``: one
+(:mod:`rivernet.layers.pyramid`) of the layers whose drawn features depend on the project file
+alone (reaches, admin units, lakes, and crossings at each level with unit polygons) and writes
+them next to it, in the folder ``PROJECT.prepared/``: one
 ``.npy`` file per array and ``meta.json`` naming the file version (the SHA-256 prefix of the
 project's bytes, as :func:`rivernet.project.file_version` has it) they were built from.
 
@@ -53,10 +54,16 @@ logger = logging.getLogger(__name__)
 
 FORMAT = 1
 """Version of the sidecar's layout; a sidecar of another format is ignored (prepare again)."""
-PREPARED_LAYERS = ("reaches", "admin_units", "lakes")
-"""The catalog layers a sidecar holds: those that depend on the project file alone."""
+PREPARED_LAYERS = ("reaches", "admin_units", "lakes", "crossings")
+"""The catalog layers a sidecar holds: those whose drawn features depend on the project file
+alone (crossings at each admin level with unit polygons: ``crossings@county``...)."""
 _META = "meta.json"
-_DEPENDS = {"reaches": "network", "admin_units": "admin_units", "lakes": "lakes"}
+_DEPENDS = {
+    "reaches": ("network",),
+    "admin_units": ("admin_units",),
+    "lakes": ("lakes",),
+    "crossings": ("network", "admin_units", "lakes"),
+}
 
 
 def sidecar_path(project_path: str | Path) -> Path:
@@ -123,7 +130,8 @@ def prepare(
     ProjectFileError
         If the project cannot be opened or the folder cannot be written.
     """
-    from rivernet.layers.pyramid import build_pyramid
+    from rivernet.admin import LEVELS
+    from rivernet.layers.pyramid import build_pyramid, pyramid_key
     from rivernet.project import file_version, open_project
 
     path = Path(project_path)
@@ -144,17 +152,22 @@ def prepare(
     counts: dict[str, int] = {}
     try:
         temp.mkdir(parents=True)
+        units = opened.admin_units
+        present = set(units["level"].astype(str)) if "level" in units.columns else set()
+        polygon_levels = [level for level in LEVELS if level in present]
         for layer_id in PREPARED_LAYERS:
-            if progress is not None:
-                progress(layer_id)
-            pyramid = build_pyramid(opened, layer_id)
-            if len(pyramid) == 0:
-                continue
-            (temp / layer_id).mkdir()
-            for name, array in pyramid.arrays():
-                np.save(temp / layer_id / f"{name}.npy", np.ascontiguousarray(array))
-            layers[layer_id] = pyramid.meta()
-            counts[layer_id] = len(pyramid)
+            for level in polygon_levels if layer_id == "crossings" else [None]:
+                key = pyramid_key(layer_id, level)
+                if progress is not None:
+                    progress(key)
+                pyramid = build_pyramid(opened, layer_id, level=level)
+                if len(pyramid) == 0:
+                    continue
+                (temp / key).mkdir()
+                for name, array in pyramid.arrays():
+                    np.save(temp / key / f"{name}.npy", np.ascontiguousarray(array))
+                layers[key] = pyramid.meta()
+                counts[key] = len(pyramid)
         meta = {
             "format": FORMAT,
             "file_version": version,
@@ -261,8 +274,8 @@ class Prepared:
         if getattr(project, "_generation", 0) == 0:
             self._seen.setdefault(project, versions)
         first = self._seen.get(project)
-        name = _DEPENDS[layer_id]
-        return first is not None and first.get(name) == versions.get(name)
+        names = _DEPENDS[layer_id.split("@")[0]]
+        return first is not None and all(first.get(n) == versions.get(n) for n in names)
 
 
 def open_prepared(project_path: str | Path) -> Prepared | None:

@@ -58,6 +58,10 @@ from rivernet.store import is_url
 
 logger = logging.getLogger(__name__)
 
+LOAD_DELAY_S = 1.0
+"""Seconds a lazily started server with a prepared sidecar waits before it opens the project:
+the first map screen's tiles (from the sidecar) are answered without competing with it."""
+
 # Routers in inclusion order; a new family of endpoints is one import and one entry here.
 # The OGC landing page (features, "/") sends browsers on to the web map at "/map".
 ROUTERS = (features.router, analysis.router, positions.router, search.router, tiles.router,
@@ -215,6 +219,8 @@ def _lifespan(
             close_stores(app)
 
     async def load(app: FastAPI, state: AppState) -> None:
+        if state.prepared is not None:  # the first screen of tiles first, from the sidecar
+            await anyio.sleep(LOAD_DELAY_S)
         stamp = file_stamp(settings.project)
         try:
             loaded = await anyio.to_thread.run_sync(opener, settings.project)
@@ -223,6 +229,10 @@ def _lifespan(
             state.failed(error)
             return
         state.loaded(loaded)
+        await anyio.to_thread.run_sync(release_memory)
+        await warm_up(state)
+        await anyio.to_thread.run_sync(release_memory)
+        state.open_all()
         await follow(app, state, stamp)
 
     @asynccontextmanager
@@ -257,6 +267,51 @@ def _lifespan(
     return lifespan
 
 
+def limit_arenas(arenas: int = 2) -> None:
+    """Let glibc keep at most ``arenas`` malloc arenas (call before threads start).
+
+    Every worker thread of the server would otherwise get an arena of its own (up to eight per
+    core), each keeping freed memory resident: a tile server with dozens of threads then holds
+    hundreds of MB it does not use. A no-op where the C library is not glibc.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+
+
+def release_memory() -> None:
+    """Give the heap memory freed while the project was read back to the system (glibc).
+
+    Reading a national project frees hundreds of MB of temporary tables; without this the
+    server keeps them as resident memory it no longer uses.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+async def warm_up(state: AppState) -> None:
+    """Prepare, once the project has loaded, what the first visitors ask for.
+
+    The reaches collection's first items page (its table and the GeoJSON of its first block),
+    in the compute pool. A failure is logged: the request will meet it again and answer it.
+    """
+    from rivernet.server.collections import collection
+    from rivernet.server.encoding import output_crs
+    from rivernet.server.params import as_of_date
+
+    try:
+        entry = collection(state, "reaches")
+        table = await entry.prepared(state, as_of=as_of_date(None), level=None)
+        await state.run(lambda: table.prepare(output_crs(None)))
+    except Exception as error:  # warming up is an optimisation: never fatal
+        logger.warning("warming up the reaches collection failed: %s", error)
+
+
 class WaitForProject:
     """ASGI middleware: hold requests that need the project until it has loaded.
 
@@ -277,7 +332,7 @@ class WaitForProject:
             state = getattr(getattr(owner, "state", None), "rivernet", None)
             if isinstance(state, AppState) and not state.ready and not self._early(scope, state):
                 await state.wait_ready()
-                if not state.ready:
+                if state.load_error is not None:
                     response = problem(
                         503, "Project Data Problem",
                         f"the project {state.settings.project} could not be opened: "
@@ -297,4 +352,12 @@ class WaitForProject:
         if root and path.startswith(root):
             path = path[len(root) :]
         found = self._TILE.match(path)
-        return found is not None and found["layer"] in prepared.layers
+        if found is None:
+            return False
+        name = found["layer"]
+        if name == "crossings":  # by level: the level asked for must be one it holds
+            from urllib.parse import parse_qs
+
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            name = f"{name}@{query.get('level', ['county'])[-1]}"
+        return name in prepared.layers

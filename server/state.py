@@ -235,17 +235,21 @@ class AppState:
 
     @property
     def ready(self) -> bool:
-        """Whether the project has loaded (always, unless the server opens it lazily)."""
-        return self.project is not None
+        """Whether every route answers: the project has loaded and been warmed up (always,
+        unless the server opens it lazily)."""
+        return self.project is not None and (self.loading is None or self.loading.is_set())
 
     async def wait_ready(self) -> None:
         """Wait until the project has loaded (or failed to: :attr:`load_error`)."""
-        if self.loading is not None and not self.ready:
+        if self.loading is not None and not self.loading.is_set():
             await self.loading.wait()
 
     def loaded(self, project: Project) -> None:
-        """The lazily opened project has loaded: serve it and release the waiting requests."""
+        """The lazily opened project has loaded: serve it (see :meth:`open_all`)."""
         self.project = project
+
+    def open_all(self) -> None:
+        """Release the requests that waited for the project (it has loaded and warmed up)."""
         if self.loading is not None:
             self.loading.set()
 

@@ -140,3 +140,25 @@ def test_the_workers_stop_with_the_server(tmp_path: Path) -> None:
     assert process.returncode == 0
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_rivernet_prepare_writes_the_sidecar_once(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rivernet.cli import main
+    from rivernet.prepare import open_prepared, sidecar_path
+
+    path = tmp_path / "taihu.gpkg"
+    shutil.copyfile(SAMPLE, path)
+    runner = CliRunner()
+    first = runner.invoke(main, ["prepare", str(path), "--lang", "en"])
+    assert first.exit_code == 0, first.output
+    assert f"prepared {sidecar_path(path)}" in first.output
+    assert (sidecar_path(path) / "meta.json").exists()
+    again = runner.invoke(main, ["prepare", str(path), "--lang", "en"])
+    assert again.exit_code == 0 and "up to date" in again.output
+    prepared = open_prepared(path)
+    assert prepared is not None
+    assert {"reaches", "admin_units", "crossings@county"} <= prepared.layers
+    missing = runner.invoke(main, ["prepare", str(tmp_path / "nowhere.gpkg")])
+    assert missing.exit_code != 0 and "nowhere.gpkg" in missing.output

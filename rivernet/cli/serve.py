@@ -61,10 +61,11 @@ def serve(
 
     import uvicorn
 
-    from rivernet.server.app import create_app, open_served
+    from rivernet.server.app import create_app, limit_arenas, open_served
     from rivernet.server.routers.features import route_paths
     from rivernet.server.settings import Settings
 
+    limit_arenas()
     settings = Settings() if project is None else Settings(project=project)
     wildcard = host in ("0.0.0.0", "::", "")
     if not settings.allowed_hosts and not wildcard:

@@ -33,7 +33,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import morecantile
 import numpy as np
@@ -46,8 +46,7 @@ from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
 from rivernet.layers.mvt import TileLayer
-from rivernet.layers.pyramid import LayerPyramid, layer_pyramid
-from rivernet.layers.raster import RasterLayer, png_bytes
+from rivernet.layers.pyramid import LayerPyramid, layer_pyramid, pyramid_key
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
 from rivernet.server.http import (
@@ -61,6 +60,9 @@ from rivernet.server.params import DatetimeQuery, LevelQuery, as_of_date
 from rivernet.server.state import AppState, get_state
 
 __all__ = ["MVT", "TMS", "available_layers", "router"]
+
+if TYPE_CHECKING:  # raster tiles import rasterio (0.2 s) when first drawn, not at start-up
+    from rivernet.layers.raster import RasterLayer
 
 router = APIRouter(tags=["tiles"])
 
@@ -268,7 +270,8 @@ async def _tile_response(
     state = get_state(request)
     entry = offered_layer(state, layer_id)
     check_tile(index.z, index.x, index.y)
-    if entry.polygon_levels_only:
+    early = state.project is None  # a prepared layer, asked for before the project loaded
+    if entry.polygon_levels_only and not early:
         await state.computed(*_polygon_levels_builder(state))
     tile = TileRequest(
         entry,
@@ -276,7 +279,7 @@ async def _tile_response(
         index.x,
         index.y,
         as_of_date(datetime) if entry.temporal else None,
-        layer_level(state, entry, level),
+        (level if entry.by_level else None) if early else layer_level(state, entry, level),
     )
     key = tile.key(kind)
     body = state.cache(_TILE_CACHE).peek((state.data_version, key))
@@ -329,7 +332,7 @@ def tile_pyramid(state: AppState, tile: TileRequest) -> LayerPyramid:
     kept with its derived results.
     """
     if state.project is None:
-        pyramid: LayerPyramid = state.prepared.pyramid(tile.layer.id)
+        pyramid: LayerPyramid = state.prepared.pyramid(pyramid_key(tile.layer.id, tile.level))
         return pyramid
     return layer_pyramid(state.project, tile.layer, as_of=tile.as_of, level=tile.level,
                          prepared=state.prepared)  # fmt: skip
@@ -352,6 +355,8 @@ def _vector_layer(state: AppState, tile: TileRequest) -> TileLayer:
 
 def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
     """A catalog layer's features prepared for raster tiles."""
+    from rivernet.layers.raster import RasterLayer
+
     return RasterLayer.from_frame(tile.layer, _frame(state, tile))
 
 
@@ -362,6 +367,8 @@ def _frame(state: AppState, tile: TileRequest) -> Any:
 
 def _blank_png() -> bytes:
     """A transparent 256 x 256 PNG."""
+    from rivernet.layers.raster import png_bytes
+
     return png_bytes(np.zeros((256, 256, 4), dtype=np.uint8), (0.0, 0.0, 1.0, 1.0))
 
 
