@@ -239,3 +239,13 @@ def test_the_page_loads_the_editor_and_its_texts(server: tuple) -> None:
     served = httpx.get(f"{base}/messages.json", params={"lang": "zh"}, timeout=30).json()["zh"]
     assert served["editor"]["appoint"] == "任命河长"
     assert Path(ROOT / "server" / "static" / "editor.js").read_text(encoding="utf-8")
+
+
+def test_editor_js_has_no_ui_strings() -> None:
+    """The editor's texts come from messages.json: no Chinese and no text literal in code."""
+    import re
+
+    script = (ROOT / "server" / "static" / "editor.js").read_text(encoding="utf-8")
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", " ", script, flags=re.S)
+    assert re.findall(r"[\u3400-\u9fff]+", code) == []
+    assert re.findall(r'text:\s*"([^"]*)"', code) == []
