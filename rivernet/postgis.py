@@ -163,7 +163,7 @@ class PostgisStore:
         self.url = url
         self.target = redact(url)
         self._local = threading.local()
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()  # reference_project holds it while its read connects
         self._reference: Project | None = None
         self._opened: list[Any] = []  # every thread's connection, closed by close()
 
