@@ -193,9 +193,10 @@ def fresh_db(pg_cluster: str) -> str:
 
 def main(argv: list[str]) -> int:
     """``python -m tests.pgcluster DIR [--stop]``: the developer cluster of ``make postgres``."""
-    if not argv:
-        print("usage: python -m tests.pgcluster DIR [--stop]", file=sys.stderr)
-        return 2
+    usage = "usage: python -m tests.pgcluster DIR [--stop]"
+    if not argv or argv[0].startswith("-") or set(argv[1:]) - {"--stop"}:
+        print(usage, file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
     folder = Path(argv[0]).absolute()
     if "--stop" in argv:
         stop_cluster(folder)
