@@ -118,7 +118,7 @@ def test_a_stale_etag_is_refused_with_the_current_one(project_store: Store) -> N
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"level": "town"}, "level", "is not one of"),
+        ({"level": "galaxy"}, "level", "is not one of"),
         ({"valid_from": "2030-01-01", "valid_to": "2029-01-01"}, "valid_to", "before valid_from"),
         ({"reach_id": 1}, "reach_id", "not in the project's network"),
         ({"person_id": "P99999"}, "person_id", "not in the roster"),

@@ -89,6 +89,7 @@ def test_schema_types_indexes_and_migrations(loaded: tuple[Path, str]) -> None:
             "reaches": "LINESTRING,4326",
             "admin_units": "MULTIPOLYGON,4326",
             "lakes": "POLYGON,4326",
+            "river_names": "MULTILINESTRING,4326",  # the sample's fictional named lines
         }
         indexes = connection.execute(
             "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'"
