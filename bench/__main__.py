@@ -31,6 +31,7 @@ BENCHMARKS = {
     "load": ("bench.load", "rivernet serve under 64 clients: cheap routes stay fast"),
     "national": ("bench.national", "a million reaches end to end: start, tiles, memory, pipeline"),
     "scale": ("bench.scale", "core, accumulations and pieces at 1M and 3M reaches, per reach"),
+    "edits": ("bench.edits", "8 writers x 50 appointments on PostGIS, --workers 4, 32 readers"),
 }
 DEFAULT_SIZES = "10k,100k,1M"
 
@@ -84,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--cache", type=Path, default=None,
                                  help="folder of the national project file (default "
                                  "$RIVERNET_BENCH_CACHE or ~/.cache/rivernet-bench)")  # fmt: skip
+        if name == "edits":
+            command.add_argument("--writers", type=int, default=8, help="writers (default 8)")
+            command.add_argument("--appointments", type=int, default=50,
+                                 help="appointments per writer (default 50)")  # fmt: skip
+            command.add_argument("--readers", type=int, default=32, help="readers (default 32)")
+            command.add_argument("--workers", type=int, default=4,
+                                 help="server worker processes (default 4)")  # fmt: skip
         if name == "scale":
             command.add_argument("--partitioned", action="store_true",
                                  help="also run pieces partitioned by basin with dask-geopandas "
@@ -106,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = {"duration": args.duration, "clients": args.clients}
     elif args.benchmark == "national":
         extra = {"quick": args.quick, "cache": args.cache}
+    elif args.benchmark == "edits":
+        extra = {"writers": args.writers, "appointments": args.appointments,
+                 "readers": args.readers, "workers": args.workers}  # fmt: skip
     elif args.benchmark == "scale":
         extra = {"partitioned": args.partitioned}
     seed = args.seed if args.seed is not None else getattr(module, "DEFAULT_SEED", 0)

@@ -211,13 +211,30 @@ def run(
     rows: list[Row] = []
     for size in sizes:
         path = national_project(cache, size=size, seed=seed)
+        rows += _prepared(path, size)
         rows += server_rows(path, size, plan)
+        rows += workers_rows(path, size)
         rows += pipeline_rows(path, size)
         rows += pmtiles_rows(path, size, plan)
     folder = str(cache if cache is not None else default_cache())
     settings = {"sizes": sizes, "seed": seed, "plan": dataclasses.asdict(plan), "cache": folder}
     path = publish("national", rows, settings, directory=results_dir, notes=_notes())
     return rows, path
+
+
+def _prepared(path: Path, size: int) -> list[Row]:
+    """``rivernet prepare`` the project (a sidecar already written for the file is reused)."""
+    from rivernet.prepare import prepare
+
+    summary = prepare(path)
+    took = format_seconds(summary.seconds) if summary.written else "(written before)"
+    return [
+        Row(operation="rivernet prepare (tile pyramid sidecar)", size=size,
+            rivernet=f"{took}, {summary.bytes / 1e6:,.0f} MB", baseline="— (none before)",
+            ratio=None, target="—", passed=None,
+            details={"seconds": summary.seconds, "bytes": summary.bytes,
+                     "layers": summary.layers})
+    ]  # fmt: skip
 
 
 def _notes() -> str:
@@ -230,7 +247,7 @@ def _notes() -> str:
 
 
 def server_rows(path: Path, size: int, plan: Plan) -> list[Row]:
-    """Start-up, the tile sweep per layer and zoom, RSS after it, and the first items page."""
+    """Start-up, the tile sweep per layer and zoom, RSS after it, then the first items page."""
     from bench.national_measure import (
         CHINA_BBOX,
         fetch,
@@ -244,15 +261,15 @@ def server_rows(path: Path, size: int, plan: Plan) -> list[Row]:
     server = start_server(path, port=_free_port())
     try:
         rows = [
-            _row(
-                "server ready (first tile answered)",
-                size,
-                server.ready_s,
-                "ready",
-                target=TARGETS["ready_s"],
-            )
-        ]
-        items_s, _ = fetch(f"{server.url}/collections/reaches/items?limit=100")
+            _row("server ready (first tile answered)", size, server.ready_s, "ready",
+                 target=TARGETS["ready_s"]),
+        ]  # fmt: skip
+        loaded_s = server.ready_s + server.wait_loaded()
+        rows.append(
+            Row(operation="project loaded in the background (every route answers)", size=size,
+                rivernet=format_seconds(loaded_s), baseline=_baseline("ready"), ratio=None,
+                target="—", passed=None, details={"seconds": loaded_s})
+        )  # fmt: skip
         low = [t for z in range(plan.sweep_maxzoom + 1) for t in tiles_over(CHINA_BBOX, z)]
         high = random_tiles(CHINA_BBOX, range(9, 15), plan.random_tiles, seed=0)
         for layer in TILE_LAYERS:
@@ -264,6 +281,9 @@ def server_rows(path: Path, size: int, plan: Plan) -> list[Row]:
             )
             rows += [_tile_row(f, size) for f in figures]
         used = memory(server.process.pid)
+        items_s, _ = fetch(f"{server.url}/collections/reaches/items?limit=100")
+        rows.append(_row("first items page (limit=100)", size, items_s, "items",
+                         target=TARGETS["items_ms"] / 1e3))  # fmt: skip
         rows.append(
             Row(
                 operation=f"server RSS after the sweep ({len(low) + len(high)} tiles x "
@@ -277,19 +297,58 @@ def server_rows(path: Path, size: int, plan: Plan) -> list[Row]:
                 details=dataclasses.asdict(used),
             )
         )
-        rows.insert(
-            1,
-            _row(
-                "first items page (limit=100)",
-                size,
-                items_s,
-                "items",
-                target=TARGETS["items_ms"] / 1e3,
-            ),
-        )
     finally:
         server.stop()
     return rows
+
+
+def workers_rows(path: Path, size: int, *, workers: int = 4) -> list[Row]:
+    """Memory of ``rivernet serve --workers 4`` against one worker, after the same requests.
+
+    Both serve every reach, admin and crossing tile of z0-z6 over China, 200 random z9-z14
+    tiles and the first items page, four times over for the workers (so each one works);
+    memory is the PSS of every process (shared pages counted once).
+    """
+    from bench.national_measure import (
+        CHINA_BBOX,
+        fetch,
+        memory,
+        random_tiles,
+        start_server,
+        sweep,
+        tiles_over,
+    )
+
+    tiles = [t for z in range(7) for t in tiles_over(CHINA_BBOX, z)]
+    tiles += random_tiles(CHINA_BBOX, range(9, 15), 200, seed=1)
+    used = {}
+    for count in (1, workers):
+        server = start_server(path, port=_free_port(), workers=count)
+        try:
+            server.wait_loaded()
+            for _ in range(count):
+                fetch(f"{server.url}/collections/reaches/items?limit=100")
+                for layer in TILE_LAYERS:
+                    query = "level=county" if layer == "crossings" else ""
+                    sweep(server.url, layer, tiles, query=query)
+            used[count] = memory(server.process.pid)
+        finally:
+            server.stop()
+    one, many = used[1], used[workers]
+    ratio = many.pss / one.pss
+    return [
+        Row(
+            operation=f"{workers} workers (--workers {workers}) against one: total PSS",
+            size=size,
+            rivernet=f"{many.pss:,.0f} MB vs {one.pss:,.0f} MB = {ratio:.2f}x "
+            f"(RSS summed {many.rss:,.0f} MB)",
+            baseline="— (one process only before)",
+            ratio=None,
+            target="<= 2x",
+            passed=ratio <= 2.0,
+            details={"one": dataclasses.asdict(one), "many": dataclasses.asdict(many)},
+        )
+    ]
 
 
 def pipeline_rows(path: Path, size: int) -> list[Row]:

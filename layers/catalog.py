@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from rivernet import messages
 from rivernet.errors import NotFoundError
-from rivernet.layers import sources
+from rivernet.layers import boards, sources
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -129,6 +129,9 @@ class Layer:
         Column of feature ids (None: features are numbered).
     extra_columns
         Date-dependent columns the OGC API adds to each feature (see :class:`ExtraColumns`).
+    label, label_minzoom
+        Property whose text labels the features on web maps (river names), and the zoom from
+        which labels show; None for no labels.
     """
 
     id: str
@@ -155,6 +158,8 @@ class Layer:
     description: str = ""
     id_column: str | None = None
     extra_columns: ExtraColumns | None = None
+    label: str | None = None
+    label_minzoom: int = 0
 
     def title(self, lang: str = "zh") -> str:
         """The layer title in ``"zh"`` or ``"en"``."""
@@ -213,6 +218,12 @@ dE >= 20 apart in normal vision and under simulated deuteranopia (Machado et al.
 tests/test_map_problems.py). Problems are drawn wider and on top: an expired term (nobody
 followed a chief) above a plain gap, above an overlap, above a partly covered reach."""
 
+BOARD_STATUS = (
+    Category("current", "#332288", *_both("board_status.current"), z=1),
+    Category("stale", "#CC3311", *_both("board_status.stale"), z=2, width=7.0, problem=True),
+)
+"""Sign boards: up to date (indigo) or out of date (Tol's vivid red, drawn larger, on top)."""
+
 ADMIN_LEVELS = (
     Category("province", "#444444", "省界", "province"),
     Category("city", "#777777", "市界", "city"),
@@ -228,8 +239,9 @@ CATALOG: tuple[Layer, ...] = (
           properties=("name_zh", "name"), color="#6baed6", fill_opacity=0.45, width=0.5,
           id_column="lake_id", description="Lake polygons."),
     Layer("reaches", *_both("layer.reaches"), sources.reach_features, "line",
-          properties=("reach_id", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
-          id_column="reach_id", extra_columns=sources.reach_coverage,
+          properties=("reach_id", "name", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
+          id_column="reach_id", extra_columns=sources.reach_coverage, label="name",
+          label_minzoom=7,
           description="River reaches with their downstream link, length and attributes, and "
           "(with a roster) their chief coverage status at each level as of a date "
           "(coverage_province .. coverage_village)."),
@@ -257,6 +269,15 @@ CATALOG: tuple[Layer, ...] = (
           id_column="stretch_id",
           description="Stretches running along a boundary between units at a level "
           "(parameter level)."),
+    Layer("boards", *_both("layer.boards"), boards.board_features, "point",
+          properties=("board_id", "reach_id", "level", "name", "updated_on", "board_status",
+                      "stale"),
+          category_property="board_status", categories=BOARD_STATUS, color="#332288",
+          width=5.0, minzoom=7, temporal=True, needs_roster=True, id_column="board_id",
+          description="River chief sign boards (河长公示牌) as points on their reaches, with the "
+          "person shown and when the board was updated; stale (board_status 'stale') when a "
+          "chief on the board's stretch changed more than the policy's board_update_days ago "
+          "as of a date (parameter datetime) and the board still shows someone else."),
     Layer("chiefs", *_both("layer.chiefs"), sources.chief_features, "line",
           properties=("assignment_id", "level", "role", "name", "post", "unit_code"),
           legend=False, drawn=False, temporal=True, needs_roster=True,

@@ -440,9 +440,14 @@ def _prepare(project: Project, entry: Layer, *, as_of: dt.date, level: str) -> _
 
         source: Any = tiles
     else:
-        source = layer_pyramid(project, entry, as_of=as_of, level=drawn_level)
+        from rivernet.prepare import open_prepared
+
+        prepared = open_prepared(project.path)  # the project's sidecar, when it has one
+        source = layer_pyramid(project, entry, as_of=as_of, level=drawn_level, prepared=prepared)
         encode = source.encode
-    return _PreparedLayer(entry, encode, _mercator_boxes(source.geometries),
+    boxes = getattr(source, "boxes", None)
+    boxes = _mercator_boxes(source.geometries) if boxes is None else np.asarray(boxes)
+    return _PreparedLayer(entry, encode, boxes,
                           _field_types(source.keys, source.codes, source.values))  # fmt: skip
 
 

@@ -97,6 +97,7 @@ LEVEL_WORDS: dict[str, str] = {
     "street": "township",
     "村": "village",
     **{zh + "级": level for level, zh in LEVEL_LABELS_ZH.items()},
+    "区级": "county",
     "镇级": "township",
     "乡镇级": "township",
     "社区": "village",

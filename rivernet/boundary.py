@@ -414,22 +414,35 @@ def _chiefs_table(project: Project, roster: Roster, *, level: str, day: Any) -> 
 
 
 def _roster_unit_chiefs(roster: Roster, *, level: str, day: Any) -> dict[str, str]:
-    """``"name (role)"`` texts of the chiefs active on ``day`` at ``level``, by unit code."""
+    """``"name (role)"`` texts of the chiefs active on ``day`` at ``level``, by unit code.
+
+    Each unit lists its distinct texts in roster order, the first few then ``+n`` (vectorised:
+    a national roster has millions of assignments).
+    """
     table = roster.active(day)
     table = table[table["level"].astype(str) == level]
     names = roster.people.drop_duplicates("person_id").set_index("person_id")["name"]
     people = table["person_id"].map(names).fillna(table["person_id"])
-    result: dict[str, str] = {}
-    for code, group in table.groupby(table["unit_code"].astype(str)):
-        items: list[str] = []
-        for person, role in zip(people.loc[group.index], group["role"], strict=True):
-            text = str(person) + (f" ({role})" if isinstance(role, str) and role else "")
-            if text not in items:
-                items.append(text)
-        shown = "、".join(items[:_MAX_CHIEFS_SHOWN])
-        extra = len(items) - _MAX_CHIEFS_SHOWN
-        result[str(code)] = shown + (f" +{extra}" if extra > 0 else "")
-    return result
+    roles = table["role"].to_numpy(dtype=object)
+    suffix = [f" ({r})" if isinstance(r, str) and r else "" for r in roles]
+    texts = pd.DataFrame(
+        {
+            "code": table["unit_code"].astype(str).to_numpy(dtype=object),
+            "text": [
+                str(p) + s for p, s in zip(people.to_numpy(dtype=object), suffix, strict=True)
+            ],
+        }
+    ).drop_duplicates()
+    counts = texts.groupby("code", sort=True)["text"].size()
+    shown = texts[texts.groupby("code", sort=False).cumcount() < _MAX_CHIEFS_SHOWN]
+    joined = shown.groupby("code", sort=True)["text"].agg("、".join)
+    extra = (counts - _MAX_CHIEFS_SHOWN).clip(lower=0)
+    return {
+        str(code): text + (f" +{int(more)}" if more > 0 else "")
+        for code, text, more in zip(
+            joined.index, joined.to_numpy(), extra.loc[joined.index].to_numpy(), strict=True
+        )
+    }
 
 
 # --- public: boundary rivers ------------------------------------------------------------------

@@ -112,3 +112,38 @@ def format_ids(ids: Iterable[object], *, limit: int = 10) -> str:
     shown = ", ".join(items[:limit])
     rest = len(items) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+# --- the shared store's edits (each error carries the HTTP status the server answers) ----------
+
+
+class AuthError(RivernetError):
+    """A token is missing, unknown or revoked (HTTP 401)."""
+
+    status = 401
+
+
+class ScopeError(RivernetError):
+    """The token's role or unit does not allow this edit (HTTP 403)."""
+
+    status = 403
+
+
+class StaleError(RivernetError):
+    """The row changed since it was read: the If-Match ETag differs (HTTP 412)."""
+
+    status = 412
+
+    def __init__(self, message: str, current_etag: str = "") -> None:
+        super().__init__(message)
+        self.current_etag = current_etag
+
+
+class EditError(InputError):
+    """An edit breaks a roster rule (HTTP 422); ``field`` names the offending field."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -332,6 +332,7 @@ def _board_row(
         "from_m": measure,
         "to_m": measure,
         "assignment_ids": str(board.board_id),
+        "changed_on": changed.date().isoformat(),
         "message": messages.text(
             "problem.stale_board",
             lang,

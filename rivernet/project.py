@@ -127,6 +127,10 @@ class Project:
         self.tables = dict(tables or {})
         self.file_version = file_version
         self.results = ResultStore()
+        self.store: Any = None
+        """The :class:`rivernet.store.Store` the project was read from (None: built in memory)."""
+        self.store_version: int | None = None
+        """The store's data version when the project was read (None: built in memory)."""
         self._inputs: dict[str, Any] = {}
         self._versions: dict[str, int] = {}
         self._generation = 0
@@ -345,13 +349,15 @@ class Project:
         if unknown:
             raise TypeError(f"cannot replace {sorted(unknown)}; inputs are {INPUTS}")
         current = {name: self._inputs[name] for name in INPUTS}
-        return Project(
+        project = Project(
             **(current | inputs),
             path=self.path,
             meta=self.meta,
             tables=self.tables,
             file_version=self.file_version,
         )
+        project.store, project.store_version = self.store, self.store_version
+        return project
 
     def __repr__(self) -> str:
         return (
@@ -362,12 +368,14 @@ class Project:
 
 
 def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None = None) -> Project:
-    """Open a project GeoPackage and build its network.
+    """Open a project GeoPackage (or a shared PostGIS store) and build its network.
 
     Parameters
     ----------
     path
-        The GeoPackage file.
+        The GeoPackage file, or a ``postgresql://`` URL of a store made by ``rivernet db load``
+        (:func:`rivernet.store.open_store`). The project's ``store`` is set to the store it
+        came from and ``store_version`` to the data version it was read at.
     policy
         The coverage policy (object or TOML path) to use instead of the file's own: the
         ``policy_file`` key of ``project_meta``, else ``policy.toml`` beside the file, else the
@@ -401,7 +409,19 @@ def open_project(path: str | Path, *, policy: CoveragePolicy | str | Path | None
         If a child unit reaches outside its parent's polygon, or a level has no polygons
         (its units are then derived from the codes of the finer units).
     """
+    from rivernet.store import GeoPackageStore, is_url, open_store
+
+    if is_url(path):
+        return open_store(path).read_project(policy=policy)
     file = Path(path)
+    store = GeoPackageStore(file) if file.exists() else None
+    version = None if store is None else store.data_version()
+    project = _open_file(file, policy=policy)
+    project.store, project.store_version = store, version
+    return project
+
+
+def _open_file(file: Path, *, policy: CoveragePolicy | str | Path | None) -> Project:
     layers = _list_layers(file)
     meta = read_meta(file, layers=layers)
     reaches = _read_layer(file, "reaches", layers, required=True)

@@ -526,7 +526,26 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def _ids(values: pd.Series) -> pd.Series:
-    return pd.Series([parse_id(v) for v in values], index=values.index, dtype=object)
+    """:func:`parse_id` of each value; numeric columns (a database's bigint or float ids) in
+    one vectorised step, other values parsed once per distinct value."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(numbers)
+        if np.all(np.mod(numbers[present], 1) == 0) and np.all(np.abs(numbers[present]) < 2**53):
+            whole = np.where(present, numbers, 0).astype(np.int64).tolist()
+            ids = [v if p else None for v, p in zip(whole, present.tolist(), strict=True)]
+            return pd.Series(ids, index=values.index, dtype=object)
+    parsed: dict[Any, int | str | None] = {}
+    out = []
+    for value in values.tolist():
+        try:
+            key = (type(value), value)
+            if key not in parsed or value != value:  # NaN is never equal to itself: parse it
+                parsed[key] = parse_id(value)
+            out.append(parsed[key])
+        except TypeError:  # an unhashable cell: parse_id says what is wrong with it
+            out.append(parse_id(value))
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _table_for_file(frame: pd.DataFrame) -> pd.DataFrame:

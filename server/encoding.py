@@ -17,7 +17,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import geopandas as gpd
 import numpy as np
@@ -34,6 +34,7 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{code}"
 WGS84 = CRS.from_epsg(4326)
 _CHUNK = 2000  # features per streamed chunk
+_BLOCK = 4096  # features whose GeoJSON is made at once, when first asked for
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class FeatureTable:
             self.ids = list(range(1, len(self.properties) + 1))
         self.id_column = id_column
         self._lock = threading.Lock()
-        self._fragments: dict[str, list[bytes]] = {}
+        self._fragments: dict[str, dict[int, list[bytes]]] = {}
         self._text_columns: dict[str, npt.NDArray[Any]] = {}
         self._tree: shapely.STRtree | None = None
         self._id_positions: dict[str, int] | None = None
@@ -164,14 +165,15 @@ class FeatureTable:
         """
         properties = int(self.properties.memory_usage(index=True, deep=False).sum())
         coordinates = int(np.sum(shapely.get_num_coordinates(self.geometry))) if len(self) else 0
-        built = sum(len(fragment) for made in self._fragments.values() for fragment in made)
+        built = sum(len(fragment) for blocks in self._fragments.values()
+                    for made in blocks.values() for fragment in made)  # fmt: skip
         expected = coordinates * 40 + len(self) * (64 + 24 * len(self.properties.columns))
         return properties + 16 * coordinates + max(built, expected)
 
     def ready(self, crs: OutputCRS, *, spatial: bool = False, filters: Sequence[str] = ()) -> bool:
         """Whether a page in ``crs`` (with a bbox, with these filters) needs no preparation."""
         return (
-            crs.key in self._fragments
+            0 in self._fragments.get(crs.key, {})
             and (not spatial or self._tree is not None)
             and all(name in self._text_columns or not self._is_text(name) for name in filters)
         )
@@ -181,9 +183,12 @@ class FeatureTable:
     ) -> None:
         """Build what pages in ``crs`` need: fragments, the spatial index, text columns.
 
-        Run in a worker thread, so that requests then only join prepared bytes.
+        Run in a worker thread, so that requests then only join prepared bytes. The GeoJSON of
+        the features is made in blocks of 4,096 when first asked for (a national layer's first
+        page does not wait for a million features); this makes the first block.
         """
-        self.fragments(crs)
+        if len(self):
+            self._block(crs, 0)
         if spatial:
             self._spatial_index()
         for name in filters:
@@ -256,15 +261,21 @@ class FeatureTable:
             mask &= self._matches(name, value)
         return np.flatnonzero(mask)
 
-    def fragments(self, crs: OutputCRS) -> list[bytes]:
-        """Every feature as GeoJSON bytes in ``crs`` (made once per CRS, then reused)."""
-        cached = self._fragments.get(crs.key)
-        if cached is not None:
-            return cached
+    def fragments(self, crs: OutputCRS) -> Sequence[bytes]:
+        """Every feature as GeoJSON bytes in ``crs`` (made by blocks on first use, then reused)."""
+        return _Fragments(self, crs)
+
+    def _block(self, crs: OutputCRS, block: int) -> list[bytes]:
+        """The GeoJSON of the features of one block (made once per CRS)."""
+        blocks = self._fragments.get(crs.key)
+        made = blocks.get(block) if blocks is not None else None
+        if made is not None:
+            return made
         with self._lock:
-            if crs.key not in self._fragments:
-                self._fragments[crs.key] = self._make_fragments(crs)
-            return self._fragments[crs.key]
+            blocks = self._fragments.setdefault(crs.key, {})
+            if block not in blocks:
+                blocks[block] = self._make_fragments(crs, block * _BLOCK, (block + 1) * _BLOCK)
+            return blocks[block]
 
     def geojson_chunks(
         self, positions: npt.NDArray[np.int64], crs: OutputCRS, *, members: Mapping[str, Any]
@@ -367,9 +378,11 @@ class FeatureTable:
                 )
             return self._text_columns[name]
 
-    def _make_fragments(self, crs: OutputCRS) -> list[bytes]:
+    def _make_fragments(self, crs: OutputCRS, start: int, stop: int) -> list[bytes]:
         transform = crs.from_wgs84()
-        geoms = self.geometry if transform is None else _transform(self.geometry, transform)
+        geometry = self.geometry[start:stop]
+        geoms = geometry if transform is None else _transform(geometry, transform)
+        properties = self.properties.iloc[start:stop]
         names = [str(c) for c in self.properties.columns]
         template = (
             b'{"type":"Feature","id":%b,"geometry":%b,"properties":{'
@@ -377,11 +390,37 @@ class FeatureTable:
             + b"}}"
         )
         parts = [
-            values_json(self.ids),
+            values_json(self.ids[start:stop]),
             geometry_json(geoms),
-            *(column_json(self.properties[c]) for c in self.properties.columns),
+            *(column_json(properties[c]) for c in properties.columns),
         ]
         return [template % values for values in zip(*parts, strict=True)]
+
+
+class _Fragments(Sequence[bytes]):
+    """The GeoJSON of a table's features in one CRS, made block by block when indexed."""
+
+    def __init__(self, table: FeatureTable, crs: OutputCRS) -> None:
+        self.table = table
+        self.crs = crs
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.table._block(self.crs, index // _BLOCK)[index % _BLOCK]
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:

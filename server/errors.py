@@ -4,7 +4,9 @@ Handlers are installed by :func:`install_error_handlers`. Library errors keep th
 already says what was wrong and how to fix it), in the request's language (:func:`request_lang`:
 ``?lang=zh|en``, else the ``Accept-Language`` header, else Chinese) when the message comes from
 the catalogue; request validation errors are 400 (as OGC API asks)
-and list each bad parameter; anything unexpected is logged and answered with a plain 500 problem.
+and list each bad parameter; roster edits answer 401 (no or unknown token), 403 (outside the
+token's scope), 412 (stale ``If-Match``) and 422 (invalid data, ``errors`` naming the field);
+anything unexpected is logged and answered with a plain 500 problem.
 The OpenAPI document says the same: :func:`problem_responses` documents a route's error statuses
 with :data:`PROBLEM_SCHEMA`, and :func:`document_problems` removes FastAPI's 422 (this API answers
 bad parameters with 400).
@@ -24,7 +26,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rivernet import messages
 from rivernet.errors import (
     AdminUnitsError,
+    AuthError,
     CRSError,
+    EditError,
     InputError,
     NotFoundError,
     OutOfRangeError,
@@ -32,6 +36,8 @@ from rivernet.errors import (
     ProjectFileError,
     RivernetError,
     RosterError,
+    ScopeError,
+    StaleError,
     TopologyError,
 )
 
@@ -67,6 +73,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 ERROR_DESCRIPTIONS = {
     400: "Bad request: a parameter (or the Host header) is malformed or not offered; the "
     "problem names it and says how to fix it.",
+    401: "Unauthorized: the route changes the roster (or shows contact details) and needs "
+    "`Authorization: Bearer TOKEN` with a known, unrevoked token.",
+    403: "Forbidden: the token's role or unit does not cover this change (an editor edits its "
+    "own unit and the units below it; viewers never edit); the problem names both.",
+    412: "Precondition failed: the row changed since the `If-Match` ETag was read; the problem "
+    "gives the current ETag: read the row again and redo the change.",
+    422: "Unprocessable: the data breaks a roster rule (the same rules as `rivernet roster "
+    "check`); `errors[0].parameter` names the field.",
     404: "Not found: no such collection, layer, reach, feature, unit or tile (or the project "
     "has no chief roster for this route).",
     503: "The project's data cannot answer this request until it is fixed (a damaged roster, "
@@ -77,6 +91,10 @@ ERROR_DESCRIPTIONS = {
 # Errors about the served data itself (not the request) are 503: the request was fine, but the
 # project cannot answer it until its data is fixed.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (AuthError, 401, "Unauthorized"),
+    (ScopeError, 403, "Forbidden"),
+    (StaleError, 412, "Precondition Failed"),
+    (EditError, 422, "Unprocessable Content"),
     (NotFoundError, 404, "Not Found"),
     (OutOfRangeError, 404, "Out of Range"),
     (ProjectFileError, 503, "Project Data Problem"),
@@ -156,7 +174,16 @@ async def _library_error(request: Request, error: Exception) -> Response:
     if problems:
         extra["problems"] = [{"line": line, "message": messages.render(msg, lang)}
                              for line, msg in problems]  # fmt: skip
-    return problem(status, title, detail, instance=request.url.path, **extra)
+    field = getattr(error, "field", None)
+    if status == 422 and field:
+        extra["errors"] = [{"parameter": str(field), "in": "body", "message": detail}]
+    current = getattr(error, "current_etag", None) or getattr(error, "etag", None)
+    if status == 412 and current:
+        extra["etag"] = str(current)
+    response = problem(status, title, detail, instance=request.url.path, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="rivernet"'
+    return response
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -214,7 +241,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     Parameters
     ----------
     *statuses
-        The statuses a route may answer with (400, 404, 503).
+        The statuses a route may answer with (400, 401, 403, 404, 412, 422, 503).
 
     Returns
     -------
@@ -244,7 +271,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if isinstance(operation, dict):
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", "")):
+                    responses.pop("422")
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     return schema

@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 Stamp = tuple[int, int, int]
 
 
-def file_stamp(path: Path) -> Stamp | None:
-    """The file's inode, size and modification time in ns, or None when it cannot be read."""
+def file_stamp(path: Path | str) -> Stamp | None:
+    """The file's inode, size and modification time in ns, or None when it cannot be read
+    (or names no file: a PostgreSQL URL)."""
     try:
         info = os.stat(path)
     except OSError:
@@ -50,14 +51,24 @@ class ProjectReloader:
         Opens the project file (with the server's policy); called in a worker thread.
     interval
         Seconds between checks.
+    replaced_only
+        Reload only when the file is replaced (a new inode, as ``rivernet roster import`` and
+        every writer of a whole project make), not when it is written in place: the store's
+        own edits, which :mod:`rivernet.server.live` follows by the data version.
     """
 
     def __init__(
-        self, state: AppState, opener: Callable[[Path], Project], *, interval: float
+        self,
+        state: AppState,
+        opener: Callable[[Path], Project],
+        *,
+        interval: float,
+        replaced_only: bool = False,
     ) -> None:
         self.state = state
         self.opener = opener
         self.interval = interval
+        self.replaced_only = replaced_only
         self.path = state.project.path
         self.seen = file_stamp(self.path)
 
@@ -82,6 +93,9 @@ class ProjectReloader:
         """
         stamp = file_stamp(self.path)
         if stamp is None or stamp == self.seen:
+            return False
+        if self.replaced_only and self.seen is not None and stamp[0] == self.seen[0]:
+            self.seen = stamp  # written in place by the store: the live follower's business
             return False
         self.seen = stamp
         try:

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RIVERNET_", extra="ignore")
 
-    project: Path = DEFAULT_PROJECT
+    project: Path | str = DEFAULT_PROJECT
     public_url: str | None = None
     root_path: str = ""
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("project", mode="before")
+    @classmethod
+    def _project_target(cls, value: Any) -> Any:
+        """A ``postgresql://`` URL stays text (a shared store); anything else is a path."""
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return value
+        return Path(value) if isinstance(value, str) else value
 
     @field_validator("public_url", mode="before")
     @classmethod

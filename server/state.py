@@ -211,6 +211,16 @@ class AppState:
         results) and ``"tiles"``.
     limiters
         The worker pools of :data:`POOLS` (capacity limiters of ``compute_threads`` each).
+    prepared
+        The project's prepared sidecar (:class:`rivernet.prepare.Prepared`, written by
+        ``rivernet prepare``) when there is one for this file version: tile pyramids memory
+        mapped from disk, answering tiles before the project has loaded.
+    loading
+        Set once the project has loaded (a server started with ``lazy=True`` listens at once
+        and opens the project in the background; :class:`rivernet.server.app.WaitForProject`
+        holds the requests that need it until then). None when the project was given loaded.
+    load_error
+        Why the project could not be opened (the server then answers 503), else None.
     """
 
     project: Project
@@ -219,6 +229,35 @@ class AppState:
     caches: dict[str, LRUCache] = field(default_factory=dict)
     limiters: dict[str, anyio.CapacityLimiter] = field(default_factory=dict)
     pending: dict[Hashable, anyio.Event] = field(default_factory=dict)
+    prepared: Any = None
+    loading: anyio.Event | None = None
+    load_error: BaseException | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether every route answers: the project has loaded and been warmed up (always,
+        unless the server opens it lazily)."""
+        return self.project is not None and (self.loading is None or self.loading.is_set())
+
+    async def wait_ready(self) -> None:
+        """Wait until the project has loaded (or failed to: :attr:`load_error`)."""
+        if self.loading is not None and not self.loading.is_set():
+            await self.loading.wait()
+
+    def loaded(self, project: Project) -> None:
+        """The lazily opened project has loaded: serve it (see :meth:`open_all`)."""
+        self.project = project
+
+    def open_all(self) -> None:
+        """Release the requests that waited for the project (it has loaded and warmed up)."""
+        if self.loading is not None:
+            self.loading.set()
+
+    def failed(self, error: BaseException) -> None:
+        """The lazily opened project did not load: answer 503 with ``error``."""
+        self.load_error = error
+        if self.loading is not None:
+            self.loading.set()
 
     def __post_init__(self) -> None:
         for name in ("responses", "tiles"):
@@ -234,8 +273,12 @@ class AppState:
         """The project's data version, part of every ETag and cache key.
 
         Read from the project on every use, so that a replaced input (a new roster) gives new
-        ETags and never returns an answer cached from the old one.
+        ETags and never returns an answer cached from the old one. Before a lazily opened
+        project has loaded, the file version its prepared sidecar was written for (the one
+        the project will have: the sidecar is used only for that file).
         """
+        if self.project is None:
+            return str(getattr(self.prepared, "file_version", "loading"))
         return self.project.data_version
 
     def pinned(self) -> AppState:

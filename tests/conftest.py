@@ -99,3 +99,9 @@ def roster_sample() -> tuple[Path, dt.date]:
     from tests._maps_sample import AS_OF, sample_with_roster
 
     return sample_with_roster(), dt.date.fromisoformat(AS_OF)
+
+
+# The throwaway PostgreSQL + PostGIS cluster and both kinds of store (tests/pgcluster.py,
+# tests/_stores.py): fixtures pg_cluster, pg_url, fresh_db and project_store.
+from tests._stores import project_store  # noqa: E402, F401
+from tests.pgcluster import fresh_db, pg_cluster, pg_url  # noqa: E402, F401

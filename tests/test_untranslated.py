@@ -83,6 +83,7 @@ def data_names(project: Project) -> list[str]:
         names |= set(roster.people[column].dropna().astype(str))
     names |= set(roster.assignments["role"].dropna().astype(str))
     names |= set(project.lakes["name_zh"].dropna().astype(str))
+    names |= set(project.network.reaches["name"].dropna().astype(str))  # fictional river names
     from rivernet.coverage import unit_names
 
     names |= {str(v) for v in unit_names(project).values()}

@@ -31,6 +31,7 @@ EXTRAS = {
     "matplotlib": "maps",
     "jinja2": "maps",
     "pmtiles": "maps",
+    "psycopg": "postgis",
 }
 # Modules that define commands; each has ``register(group)``.
 COMMAND_MODULES = (
@@ -41,6 +42,9 @@ COMMAND_MODULES = (
     "rivernet.cli.report",
     "rivernet.cli.new",
     "rivernet.cli.tiles",
+    "rivernet.cli.db",
+    "rivernet.cli.token",
+    "rivernet.cli.prepare",
 )
 
 

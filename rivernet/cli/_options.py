@@ -7,6 +7,8 @@ names in errors.
   by default; the texts come from :mod:`rivernet.messages`).
 - :func:`require_unit`: an unknown ``--unit`` code is an error in every command, with the way
   to list the codes.
+- :data:`PROJECT`: the PROJECT argument of every command: a project GeoPackage or a
+  ``postgresql://`` URL of a shared store (``rivernet db load``).
 - :func:`with_flag_names`: library messages name Python arguments (``max_snap_m``, ``crs=``);
   the command line shows its own flags (``--max-snap-m``, ``--crs``) instead.
 - :class:`CommandError`: a one-line error in the command's ``--lang`` (``错误：...`` by
@@ -140,6 +142,69 @@ class DateType(click.ParamType):
 
 AS_OF = DateType()
 """The type of every ``--as-of`` option."""
+
+
+class StoreURL(str):
+    """A ``postgresql://`` URL given as PROJECT; ``name`` is the URL without its password."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        """The URL with the password hidden (for messages)."""
+        from rivernet.store import redact
+
+        return redact(str.__str__(self))
+
+
+class ProjectType(click.ParamType):
+    """PROJECT: an existing project GeoPackage, or the URL of a shared PostGIS store."""
+
+    name = "project"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A :class:`pathlib.Path` of an existing file, or a :class:`StoreURL`."""
+        from rivernet.store import is_url
+
+        if isinstance(value, Path | StoreURL):
+            return value
+        if is_url(str(value)):
+            return StoreURL(str(value))
+        path_type = click.Path(exists=True, dir_okay=False, path_type=Path)
+        return path_type.convert(value, param, ctx)
+
+
+PROJECT = ProjectType()
+"""The type of every PROJECT argument (a .gpkg path or a postgresql:// URL)."""
+
+
+class FileOrStoreType(click.ParamType):
+    """A file argument (river lines or a project) that may also be a store's URL: the store is
+    written to a temporary GeoPackage (``rivernet db dump``), removed when the command ends."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The file as a :class:`pathlib.Path` (a temporary dump for a URL)."""
+        import shutil
+        import tempfile
+
+        from rivernet.store import is_url
+
+        if not is_url(str(value)):
+            return click.Path(exists=True, dir_okay=False, path_type=Path).convert(
+                value, param, ctx
+            )
+        from rivernet.postgis import dump
+
+        folder = Path(tempfile.mkdtemp(prefix="rivernet-dump-"))
+        if ctx is not None:
+            ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return dump(str(value), folder / "project.gpkg")
+
+
+FILE_OR_STORE = FileOrStoreType()
+"""The PATH argument of ``check``, ``info`` and ``navigate``: a file or a store's URL."""
 
 
 def as_of_option(help: str = "Day of the roster (default: today), e.g. 2025-06-30.") -> Any:

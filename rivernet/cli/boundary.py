@@ -17,7 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import CommandError, as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
     json_option,
@@ -42,6 +42,21 @@ def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 4
     return text_table(frame, columns, lang, limit=limit)
 
 
+def _named(frame: pd.DataFrame) -> list[str]:
+    """``["river_name"]`` when some row names its river (the project has named rivers)."""
+    names = frame["river_name"] if "river_name" in frame.columns else pd.Series(dtype=object)
+    return ["river_name"] if (names.notna() & (names != "")).any() else []
+
+
+def _blank_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with missing river names shown blank."""
+    if "river_name" not in frame.columns:
+        return frame
+    return frame.assign(
+        river_name=frame["river_name"].astype(object).where(frame["river_name"].notna(), "")
+    )
+
+
 def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "rows") -> None:
     """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
@@ -49,7 +64,7 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
     note(write_output(frame, output, what=what))
 
 
-_PROJECT = click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_PROJECT = click.argument("project", type=PROJECT)
 _OUTPUT = output_option()
 _LANG = lang_option()
 _AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")
@@ -198,12 +213,12 @@ def partners(
     if as_json:
         echo_json(result)
         return
-    columns = ["unit_name", "relation", "partner_name", "river_id", "distance_km", "crossing_id",
-               "partner_chiefs"]  # fmt: skip
+    columns = ["unit_name", "relation", "partner_name", "river_id", *_named(result),
+               "distance_km", "crossing_id", "partner_chiefs"]  # fmt: skip
     if reach_id is not None:  # the reach is the subject: its own units are the 本河段 rows
         click.echo(messages.text("pair.reach_partners", lang, reach=reach_id))
         columns = columns[1:]
-    click.echo(_table(result, columns, lang))
+    click.echo(_table(_blank_names(result), columns, lang))
 
 
 @click.command()
@@ -299,9 +314,10 @@ def incident(
     click.echo("\n" + messages.text("cli.call_list", lang))
     timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
     level = "level"
-    calls = report.call_list.rename(columns={"name": "person"})
+    calls = _blank_names(report.call_list).rename(columns={"name": "person"})
     click.echo(
-        _table(calls, ["order", "unit_name", level, "role", "person", "post", *timing,
+        _table(calls, ["order", "unit_name", level, "role", "person", "post", *_named(calls),
+                       *timing,
                        *(["contact"] if include_contact else [])], lang, limit=60)
     )  # fmt: skip
     click.echo("\n" + messages.text("cli.notify", lang))

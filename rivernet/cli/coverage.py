@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
@@ -11,7 +12,7 @@ import pandas as pd
 from rivernet import messages
 from rivernet._files import LOCK_TIMEOUT, project_lock
 from rivernet.admin import LEVELS
-from rivernet.cli._options import CommandError, as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     check_output_path,
     echo_json,
@@ -35,7 +36,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @as_of_option("Audit day (default: today), e.g. 2025-06-30 or 2025年6月30日.")
 @click.option("--unit", help="Only this admin unit and the units inside it (GB/T 2260 code).")
 @click.option("--level", type=LEVEL_CHOICE, help="Only this level.")
@@ -90,7 +91,7 @@ def coverage(
 
 
 @click.command()
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @click.option("--reach", help="Reach id.")
 @click.option("--measure-m", type=float, help="With --reach: metres from its upstream end.")
 @click.option("--lon", type=float, help="Longitude of a point (WGS84 / CGCS2000).")
@@ -140,10 +141,13 @@ def chiefs(
         echo_json(result)
         return
     columns = ["level", "role", "person", "post", "unit_code", "unit_name", "reach_id"]
+    if result["river_name"].notna().any():
+        columns.append("river_name")
     if not len(result):
         click.echo(messages.text("cli.no_chief_here", lang))
         return
-    click.echo(text_table(result.rename(columns={"name": "person"}), columns, lang, limit=None))
+    shown = result.assign(river_name=result["river_name"].fillna(""))
+    click.echo(text_table(shown.rename(columns={"name": "person"}), columns, lang, limit=None))
 
 
 def format_summary(summary: pd.DataFrame, *, lang: str = "zh") -> str:
@@ -165,7 +169,7 @@ def roster() -> None:
 
 
 @roster.command("import")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sheet", help="Excel worksheet to read (default: the first).")
 @click.option(
@@ -183,7 +187,7 @@ def roster() -> None:
 )
 @lang_option()
 def import_roster(
-    project: Path,
+    project: Path | str,
     file: Path,
     sheet: str | None,
     replace: bool,
@@ -198,11 +202,13 @@ def import_roster(
     The changes (added, ended, removed, per unit) are printed first; an import that would
     remove more than 10 % of the current assignments needs --replace.
     """
-    from rivernet.project import open_project
-    from rivernet.roster import REMOVAL_LIMIT, carry_over, read_roster, roster_changes, write_roster
+    from rivernet.edits import import_roster as store_import
+    from rivernet.roster import REMOVAL_LIMIT, carry_over, read_roster, roster_changes
+    from rivernet.store import open_store
 
-    with project_lock(project, timeout=lock_timeout):  # the whole read-check-write
-        opened = open_project(project)
+    store = open_store(project)
+    with _import_lock(store, lock_timeout):  # the whole read-check-write
+        opened = store.read_project()
         current = opened.roster
         new, notes = carry_over(read_roster(file, project=opened, sheet=sheet), current)
         changes = roster_changes(current, new)
@@ -225,13 +231,22 @@ def import_roster(
                 "cli_error.import_removes", file=file.name, removed=removed, total=total,
                 share=f"{removed / total:.0%}", limit=f"{REMOVAL_LIMIT:.0%}",
             )  # fmt: skip
-        write_roster(new, project, lock_timeout=lock_timeout)
+        store_import(store, new, reason=f"import {file.name}", lock_timeout=lock_timeout)
     click.echo(
         messages.text(
             "cli.roster_imported", lang, assignments=len(new.assignments), people=len(new.people),
             boards=len(new.boards), units=len(new.units), file=file.name, project=project,
         )
     )  # fmt: skip
+
+
+def _import_lock(store: Any, timeout: float) -> Any:
+    """One import at a time: the project file's lock, or the database's import lock."""
+    from rivernet.store import GeoPackageStore
+
+    if isinstance(store, GeoPackageStore):
+        return project_lock(store.path, timeout=timeout)
+    return store.import_lock()
 
 
 def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20, lang: str = "zh") -> str:
@@ -265,7 +280,7 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20, lang: 
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--project",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=PROJECT,
     help="Also check reach ids, admin codes and units against this project.",
 )
 @click.option("--sheet", help="Excel worksheet to read (default: the first).")
@@ -290,7 +305,7 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
 
 
 @roster.command("export")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @output_option(
     suffixes=(".csv", ".xlsx"),
     help="Write the roster to FILE: a .xlsx workbook, or NAME.csv with its companion files.",

@@ -2,54 +2,86 @@
 
 The server package is imported only when the command runs, so the library never depends on
 the web framework at import time.
+
+With ``--workers N`` (N > 1) the project is opened once, in this process, and the process then
+forks N workers that all accept connections on one listening socket (pre-fork, as gunicorn
+does). The read-only arrays of the project (and of its prepared sidecar, see ``rivernet
+prepare``) are shared between the workers by copy-on-write, so N workers take far less memory
+than N servers. Each worker has its own caches and follows the project file on its own (a
+replaced file, ``rivernet roster import``, is reopened by every worker).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from rivernet import messages
-from rivernet.cli._options import lang_option
+from rivernet.cli._options import PROJECT, lang_option
 
 
 @click.command("serve")
-@click.argument("project", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("project", required=False, type=PROJECT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes. Above 1, the project is opened once and the workers are forked "
+    "from it, sharing its read-only arrays (copy-on-write).",
+)
 @lang_option()
 @click.pass_context
-def serve(ctx: click.Context, project: Path | None, host: str, port: int, lang: str) -> None:
-    """Serve PROJECT (default: $RIVERNET_PROJECT, else the Taihu sample) on HOST:PORT.
+def serve(
+    ctx: click.Context, project: Path | str | None, host: str, port: int, workers: int, lang: str
+) -> None:
+    """Serve PROJECT (a .gpkg file or a postgresql:// URL; default: $RIVERNET_PROJECT, else
+    the Taihu sample) on HOST:PORT.
 
     Other settings come from RIVERNET_* environment variables (RIVERNET_POLICY,
     RIVERNET_PUBLIC_URL, RIVERNET_ROOT_PATH, RIVERNET_ALLOWED_HOSTS, RIVERNET_CORS_ORIGINS,
     RIVERNET_RELOAD_INTERVAL, ...). The server answers only the host names clients are allowed
     to use (default: localhost, 127.0.0.1, the public URL's host and HOST itself); a replaced
     project file (``rivernet roster import``) is picked up within RIVERNET_RELOAD_INTERVAL
-    seconds.
+    seconds, by every worker. With one worker the server listens at once and opens the
+    project in the background (requests that need it wait; tiles of a prepared project,
+    ``rivernet prepare``, are answered from its sidecar meanwhile).
     """
     import sys
 
     import uvicorn
 
-    from rivernet.project import open_project
-    from rivernet.server.app import create_app
+    from rivernet.server.app import create_app, limit_arenas, open_served
     from rivernet.server.routers.features import route_paths
     from rivernet.server.settings import Settings
 
+    limit_arenas()
     settings = Settings() if project is None else Settings(project=project)
     wildcard = host in ("0.0.0.0", "::", "")
     if not settings.allowed_hosts and not wildcard:
         settings.allowed_hosts = [*settings.trusted_hosts(), f"[{host}]" if ":" in host else host]
     quiet = bool((ctx.obj or {}).get("quiet", False))
-    loaded = open_project(settings.project, policy=settings.policy)
-    app = create_app(settings, project=loaded)
     url = server_url(settings.public_url, host, port)
-    click.echo(messages.text("cli.serving", lang, project=settings.project, n=len(loaded.network)))
+    if workers > 1:
+        served = open_served(settings)
+        app = create_app(settings, served=served)
+        click.echo(messages.text("cli.serving", lang, project=settings.project,
+                                 n=len(served.project.network)))  # fmt: skip
+        click.echo(messages.text("national.serving_workers", lang, workers=workers))
+    else:
+        served = None
+        app = create_app(settings, lazy=True)
+        click.echo(messages.text("national.serving_lazy", lang, project=settings.project))
     if "/map" in route_paths(app.routes):
         page = f"{url}map" + ("?lang=en" if lang == "en" else "")
         click.echo(messages.text("cli.serving_map", lang, url=page))
@@ -59,7 +91,90 @@ def serve(ctx: click.Context, project: Path | None, host: str, port: int, lang: 
     # Analysis runs in worker threads; a short GIL switch interval lets the event loop (cheap
     # routes, cached tiles) take the GIL back within 1 ms instead of 5 ms while they compute.
     sys.setswitchinterval(0.001)
-    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info")
+    log_level = "warning" if quiet else "info"
+    if served is None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+
+    def worker() -> None:
+        config = uvicorn.Config(create_app(settings, served=served), log_level=log_level)
+        uvicorn.Server(config).run(sockets=[listening])
+
+    listening = listen(host, port)
+    run_workers(worker, workers)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when the host is), shared by the workers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host or "0.0.0.0", port))
+    except OSError as error:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_workers(worker: Callable[[], None], workers: int) -> None:
+    """Fork ``workers`` processes running ``worker`` and wait for them (pre-fork server).
+
+    Everything allocated before the call (the opened project) is shared with the workers
+    copy-on-write; :func:`gc.freeze` keeps the garbage collector from touching (and so
+    copying) the pages of those objects. SIGINT and SIGTERM stop every worker; a worker that
+    dies on its own is replaced while the others keep serving.
+    """
+    import gc
+    import logging
+    import time
+
+    gc.collect()
+    gc.freeze()
+    logger = logging.getLogger("rivernet.serve")
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                worker()
+            except BaseException:
+                logger.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    for _ in range(workers):
+        spawn()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    started = time.monotonic()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if not stopping and status != 0 and time.monotonic() - started > 5:
+            logger.error("worker %d exited (status %d); starting another", pid, status)
+            spawn()
 
 
 def server_url(public_url: str | None, host: str, port: int) -> str:

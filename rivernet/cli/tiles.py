@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from rivernet.cli._options import as_of_option
+from rivernet.cli._options import PROJECT, as_of_option
 from rivernet.cli._output import note
 
 _LEVELS = ("province", "city", "county", "township", "village")
@@ -69,7 +69,7 @@ def _check_output(output: Path, *, site: bool) -> None:
 
 
 @click.command("tiles")
-@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=PROJECT)
 @click.option(
     "-o",
     "--output",

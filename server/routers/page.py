@@ -52,7 +52,7 @@ async def web_map(request: Request) -> Response:
 
 
 PAGE_SECTIONS = ("web", "column", "level", "level_of", "status", "kind", "rule", "relation",
-                 "bool", "layer", "cause")  # fmt: skip
+                 "bool", "layer", "cause", "editor", "editor_action", "board_status")  # fmt: skip
 """The sections of the message catalogue the web page uses."""
 
 

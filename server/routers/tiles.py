@@ -14,11 +14,16 @@ Which layers exist and what their tiles depend on comes from the catalog: level-
 date-dependent layers (coverage, gaps, crossings, boundary rivers) take ``level`` and
 ``datetime`` query parameters, layers that need a chief roster answer 404 without one, and the
 features come from :func:`~rivernet.layers.sources.layer_frame` under the project's coverage
-policy, as the ``/collections`` items do, so tile colours always match the API. Each layer is
-prepared once per data version, date and level; tiles are kept in an LRU cache with their gzip
-form and a strong, content-based ETag, so a cached tile costs a dictionary lookup on the event
-loop, and ``If-None-Match`` gets a 304. A missing tile's layer is prepared in the compute pool
-and the tile encoded in the render pool, so cached tiles never wait behind them. Coordinates
+policy, as the ``/collections`` items do, so tile colours always match the API. Vector tiles are
+cut from the layer's tile pyramid (:mod:`rivernet.layers.pyramid`: features selected by
+importance with a bounded number per tile and generalised per zoom, so a tile of China at
+zoom 3 is as quick and small as one of a county), read from the project's prepared sidecar
+(``rivernet prepare``) when there is one, else built once per date and level; raster tiles draw
+the layer prepared once per data version, date and level. Tiles are kept in an LRU cache with
+their gzip form and a strong, content-based ETag, so a cached tile costs a dictionary lookup on
+the event loop, and ``If-None-Match`` gets a 304. A missing tile's layer is prepared in the
+compute pool and the tile encoded in the render pool, so cached tiles never wait behind them.
+Coordinates
 outside the tile matrix are answered 404 with a problem+json body.
 """
 
@@ -28,7 +33,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import morecantile
 import numpy as np
@@ -41,7 +46,7 @@ from rivernet.admin import LEVELS
 from rivernet.errors import NotFoundError, OutOfRangeError
 from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
 from rivernet.layers.mvt import TileLayer
-from rivernet.layers.raster import RasterLayer, png_bytes
+from rivernet.layers.pyramid import LayerPyramid, layer_pyramid, pyramid_key
 from rivernet.layers.sources import layer_frame
 from rivernet.layers.style import maplibre_style
 from rivernet.server.http import (
@@ -55,6 +60,9 @@ from rivernet.server.params import DatetimeQuery, LevelQuery, as_of_date
 from rivernet.server.state import AppState, get_state
 
 __all__ = ["MVT", "TMS", "available_layers", "router"]
+
+if TYPE_CHECKING:  # raster tiles import rasterio (0.2 s) when first drawn, not at start-up
+    from rivernet.layers.raster import RasterLayer
 
 router = APIRouter(tags=["tiles"])
 
@@ -262,7 +270,8 @@ async def _tile_response(
     state = get_state(request)
     entry = offered_layer(state, layer_id)
     check_tile(index.z, index.x, index.y)
-    if entry.polygon_levels_only:
+    early = state.project is None  # a prepared layer, asked for before the project loaded
+    if entry.polygon_levels_only and not early:
         await state.computed(*_polygon_levels_builder(state))
     tile = TileRequest(
         entry,
@@ -270,12 +279,12 @@ async def _tile_response(
         index.x,
         index.y,
         as_of_date(datetime) if entry.temporal else None,
-        layer_level(state, entry, level),
+        (level if entry.by_level else None) if early else layer_level(state, entry, level),
     )
     key = tile.key(kind)
     body = state.cache(_TILE_CACHE).peek((state.data_version, key))
     if body is None:
-        if entry.minzoom <= tile.z <= entry.maxzoom:
+        if kind == "png" and entry.minzoom <= tile.z <= entry.maxzoom:
             layer_key, build = _layer_builder(state, tile, kind)
             await state.computed(layer_key, build)
         body = await state.computed(key, lambda: render_tile(state, tile, kind),
@@ -304,12 +313,29 @@ def render_tile(state: AppState, tile: TileRequest, kind: TileKind) -> PreparedB
     if tile.z < entry.minzoom or tile.z > entry.maxzoom:
         content = b"" if kind == "mvt" else _blank_png()
         return PreparedBody.of(content, compress=False)
+    if kind == "mvt":
+        content = tile_pyramid(state, tile).encode(tile.z, tile.x, tile.y)
+        return PreparedBody.of(content, compress=len(content) > 256)
     key, build = _layer_builder(state, tile, kind)
     prepared = state.cached(key, build)
     if isinstance(prepared, TileLayer):
         content = prepared.encode(tile.bounds)
         return PreparedBody.of(content, compress=len(content) > 256)
     return PreparedBody.of(prepared.render(tile.bounds), compress=False)
+
+
+def tile_pyramid(state: AppState, tile: TileRequest) -> LayerPyramid:
+    """The tile pyramid of a tile's layer, date and level (see :mod:`rivernet.layers.pyramid`).
+
+    From the prepared sidecar when it holds the layer for this project (before a lazily opened
+    project has loaded, only such layers are asked for), else built from the project once and
+    kept with its derived results.
+    """
+    if state.project is None:
+        pyramid: LayerPyramid = state.prepared.pyramid(pyramid_key(tile.layer.id, tile.level))
+        return pyramid
+    return layer_pyramid(state.project, tile.layer, as_of=tile.as_of, level=tile.level,
+                         prepared=state.prepared)  # fmt: skip
 
 
 def _layer_builder(
@@ -329,6 +355,8 @@ def _vector_layer(state: AppState, tile: TileRequest) -> TileLayer:
 
 def _raster_layer(state: AppState, tile: TileRequest) -> RasterLayer:
     """A catalog layer's features prepared for raster tiles."""
+    from rivernet.layers.raster import RasterLayer
+
     return RasterLayer.from_frame(tile.layer, _frame(state, tile))
 
 
@@ -339,6 +367,8 @@ def _frame(state: AppState, tile: TileRequest) -> Any:
 
 def _blank_png() -> bytes:
     """A transparent 256 x 256 PNG."""
+    from rivernet.layers.raster import png_bytes
+
     return png_bytes(np.zeros((256, 256, 4), dtype=np.uint8), (0.0, 0.0, 1.0, 1.0))
 
 

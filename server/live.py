@@ -1,0 +1,431 @@
+"""Follow the store's data version: every worker serves the roster as it is now, never a restart.
+
+A project opened from a store (a GeoPackage or a PostgreSQL URL: ``project.store``) is followed
+by a :class:`LiveFollower`: at most every ``interval`` seconds (0.15 by default,
+``RIVERNET_LIVE_INTERVAL``) a request, or the follower's own background task, asks the store for
+its ``data_version()`` (one cheap query). When it changed, the roster is read from the store in
+a worker thread and swapped into the project with :meth:`AppState.replace_project` (one
+assignment): coverage, problems, tiles, ETags and every cached result follow at once, because
+the data version is part of every cache key and ETag. Derived results that do not depend on the
+roster (the network's pieces, units, lakes) are kept, so a swap costs a roster read, not a
+reload.
+
+The worker that answers an edit calls :func:`after_edit` before answering, so its very next
+request shows the change; the other workers (``rivernet serve --workers N`` or separate
+processes on one database) see it within ``interval`` plus the time to read the roster. Every
+worker labels the data with the store's version, so all of them give the same ETags for the
+same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import copy
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from rivernet.project import Project
+    from rivernet.roster import Roster
+    from rivernet.server.state import AppState
+    from rivernet.store import Store
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+STORE_THREADS = 4
+"""Threads (and so at most this many database connections) per worker for store calls."""
+
+DEFAULT_INTERVAL = 0.15
+"""Seconds between two data-version checks of one worker."""
+
+
+def live_interval() -> float:
+    """``RIVERNET_LIVE_INTERVAL`` (seconds; 0 turns following off), else 0.15."""
+    text = os.environ.get("RIVERNET_LIVE_INTERVAL", "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_INTERVAL
+    except ValueError:
+        return DEFAULT_INTERVAL
+
+
+class StoreThreads:
+    """A few threads of one worker that make every call to a store (reads, edits, checks).
+
+    A PostgreSQL store keeps one connection per thread: running its calls on these threads
+    bounds a worker's connections to :data:`STORE_THREADS`, and :meth:`close` closes each of
+    them when the app stops.
+
+    Parameters
+    ----------
+    store
+        The store.
+    size
+        The number of threads.
+    """
+
+    def __init__(self, store: Store, *, size: int = STORE_THREADS) -> None:
+        self.store = store
+        self.size = size
+        self.pool = concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="rivernet-store")
+
+    async def run(self, function: Callable[[], T]) -> T:
+        """Call ``function`` on one of the threads and return what it returns."""
+        return await asyncio.wrap_future(self.pool.submit(function))
+
+    def close(self) -> None:
+        """Close the store's connection in every thread, then stop the threads."""
+        barrier = threading.Barrier(self.size)
+
+        def close_here() -> None:
+            # hold each thread until all have a close job: one job per thread
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=5)
+            self.store.close()
+
+        for _ in range(self.size):
+            self.pool.submit(close_here)
+        self.pool.shutdown(wait=True)
+
+
+def store_threads(app: Any, store: Store) -> StoreThreads:
+    """The app's threads for ``store`` (made on first use; closed by :func:`close_stores`)."""
+    known: dict[int, StoreThreads] = app.state.__dict__.setdefault("_store_threads", {})
+    found = known.get(id(store))
+    if found is None or found.store is not store:
+        found = known[id(store)] = StoreThreads(store)
+    return found
+
+
+async def in_store(app: Any, store: Store, function: Callable[[], T]) -> T:
+    """Run ``function`` (a store call) on the app's store threads."""
+    return await store_threads(app, store).run(function)
+
+
+def close_stores(app: Any) -> None:
+    """Close every store connection the app's store threads hold (at shutdown)."""
+    known: dict[int, StoreThreads] = app.state.__dict__.get("_store_threads", {})
+    for threads in known.values():
+        threads.close()
+    known.clear()
+
+
+def warm_store(project: Project) -> None:
+    """Read what the project's store checks edits against (its reference project), now rather
+    than at the first edit; nothing for a project without a store."""
+    store = getattr(project, "store", None)
+    reference = getattr(store, "reference_project", None)
+    if reference is not None:
+        try:
+            reference()
+        except Exception as error:  # the first edit will say what is wrong
+            logger.warning("store %s: cannot read its reference project: %s", store, error)
+
+
+def with_roster(project: Project, roster: Roster | None, *, version: int, base: str) -> Project:
+    """``project`` with ``roster`` swapped in, labelled with the store's data version.
+
+    The new project shares the old one's store of derived results (those that do not depend on
+    the roster stay valid: results are keyed by the versions of their inputs), so the network's
+    pieces are not rebuilt. Its :attr:`~rivernet.project.Project.data_version` is
+    ``BASE+vVERSION`` in every worker.
+
+    Parameters
+    ----------
+    project
+        The project served now (left unchanged: requests under way keep it).
+    roster
+        The roster read from the store (None: the store has none).
+    version
+        The store's data version it was read at.
+    base
+        The data version of the project as first opened.
+
+    Returns
+    -------
+    Project
+        The new project.
+    """
+    new = copy.copy(project)
+    new._inputs = dict(project._inputs)
+    new._versions = dict(project._versions)
+    new.roster = roster
+    new.file_version = f"{base}+v{version}"
+    new._generation = 0
+    new.store_version = version
+    return new
+
+
+class LiveFollower:
+    """Keep an :class:`AppState`'s project at the store's data version.
+
+    Parameters
+    ----------
+    state
+        The app's state; its project (opened from ``store``) is replaced on change.
+    store
+        The store the project came from.
+    interval
+        Seconds between two checks (at most one check per interval, whoever asks).
+    """
+
+    def __init__(self, state: AppState, store: Store, *, interval: float, app: Any = None) -> None:
+        self.app = app
+        self.state = state
+        self.store = store
+        self.interval = interval
+        self.current = state.project
+        self.base = state.project.data_version
+        self.version: int | None = getattr(state.project, "store_version", None)
+        self.checked = time.monotonic()
+        self.swaps = 0
+        self.full_reads = 0
+        self.audit_mark: tuple[int, dt.datetime] | None = None
+        """The newest audit row the roster served includes (id, time); None: unknown."""
+        self._lock: anyio.Lock | None = None
+
+    @property
+    def lock(self) -> anyio.Lock:
+        """One check or reload at a time (created on the event loop)."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
+
+    async def run(self) -> None:
+        """Check every :attr:`interval` seconds, until cancelled (the lifespan's task)."""
+        while True:
+            await anyio.sleep(self.interval)
+            try:
+                await self.ensure_fresh()
+            except Exception as error:  # a database away for a moment: keep serving, retry
+                logger.warning("cannot follow the store %s: %s", self.store, error)
+
+    async def ensure_fresh(self, *, force: bool = False) -> bool:
+        """Check the data version (unless checked less than :attr:`interval` ago) and swap in
+        the new roster when it changed.
+
+        Parameters
+        ----------
+        force
+            Check now, however recent the last check (after an edit).
+
+        Returns
+        -------
+        bool
+            Whether a new roster is now served.
+        """
+        if not force and time.monotonic() - self.checked < self.interval:
+            return False
+        async with self.lock:
+            if not force and time.monotonic() - self.checked < self.interval:
+                return False
+            self._adopt(self.state.project)
+            started = time.monotonic()
+            version = await self._call(self.store.data_version)
+            if version == self.version:
+                self.checked = started
+                return False
+            read = time.monotonic()
+            roster, how = await self._call(self._new_roster)
+            swapped = time.monotonic()
+            project = with_roster(self.state.project, roster, version=version, base=self.base)
+            old = self.version
+            self.state.replace_project(project)
+            self.current = project
+            self.version = version
+            self.checked = started
+            self.swaps += 1
+            logger.info(
+                "store %s: data version %s -> %s (check %.0f ms, roster %s %.0f ms)",
+                self.store, old, version, (read - started) * 1000, how, (swapped - read) * 1000,
+            )  # fmt: skip
+            return True
+
+    def _new_roster(self) -> tuple[Roster | None, str]:
+        """The store's roster now: the changes audited since the last read applied to the
+        roster served (a few rows), else read whole; and which of the two was done."""
+        from rivernet import edits
+
+        current = self.state.project.roster
+        if self.audit_mark is not None and current is not None:
+            last_id, last_at = self.audit_mark
+            since = last_at - dt.timedelta(minutes=10)  # edits commit in audit_id order
+            entries = edits.audit(self.store, since=since, limit=1_000_000)
+            new = sorted((e for e in entries if int(e["audit_id"]) > last_id),
+                         key=lambda e: int(e["audit_id"]))  # fmt: skip
+            changed = apply_audit(current, new) if new else current
+            if changed is not None:
+                if new:
+                    self.audit_mark = _mark(new[-1])
+                return changed, f"+{len(new)} audited rows"
+        newest = edits.audit(self.store, limit=1)  # before the read: later rows reapply
+        roster = self.store.read_roster()
+        self.full_reads += 1
+        self.audit_mark = _mark(newest[0]) if newest else (0, _EPOCH)
+        return roster, "read"
+
+    async def _call(self, function: Callable[[], T]) -> T:
+        if self.app is None:
+            return await anyio.to_thread.run_sync(function)
+        return await in_store(self.app, self.store, function)
+
+    def _adopt(self, project: Project) -> None:
+        """Follow a project swapped in by someone else (the file reloader): its store too."""
+        if project is self.current:
+            return
+        self.current = project
+        self.audit_mark = None
+        self.store = getattr(project, "store", None) or self.store
+        self.base = project.data_version
+        self.version = getattr(project, "store_version", None)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+AUDIT_TABLES = {
+    "roster_assignments": ("assignments", "assignment_id"),
+    "roster_people": ("people", "person_id"),
+    "roster_boards": ("boards", "board_id"),
+    "roster_units": ("units", "code"),
+}
+"""Audited table -> the roster's table and its key."""
+
+
+def _mark(entry: dict[str, Any]) -> tuple[int, dt.datetime]:
+    at = dt.datetime.fromisoformat(str(entry["at"]).replace("Z", "+00:00"))
+    return int(entry["audit_id"]), at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def apply_audit(roster: Roster, entries: list[dict[str, Any]]) -> Roster | None:
+    """``roster`` with the rows of audited edits (oldest first) put in, as the store has them.
+
+    Each entry's ``after`` row replaces the row of the same key (a new row is added; an entry
+    with only ``before`` removes it); only the changed tables are rebuilt, with the roster's
+    own parsing (:func:`rivernet.roster.roster_from_tables`), so the result equals a roster
+    read whole from the store.
+
+    Returns
+    -------
+    Roster or None
+        None when an entry cannot be applied this way (an import, an unknown table): read the
+        roster whole.
+    """
+    import pandas as pd
+
+    from rivernet.roster import Roster
+
+    tables = {"people": roster.people, "assignments": roster.assignments,
+              "units": roster.units, "boards": roster.boards}  # fmt: skip
+    changes: dict[str, dict[str, dict[str, Any] | None]] = {}
+    for entry in entries:
+        found = AUDIT_TABLES.get(str(entry.get("table")))
+        after, before = entry.get("after"), entry.get("before")
+        if found is None or entry.get("action") == "import" or (after or before) is None:
+            return None
+        name, key = found
+        changed: dict[str, Any] = after or before or {}
+        changes.setdefault(name, {})[str(changed[key])] = None if after is None else dict(after)
+    for name, rows in changes.items():
+        key = AUDIT_TABLES[TABLES_BY_NAME[name]][1]
+        tables[name] = _upsert(tables[name], key, rows, source=roster.source)
+    assignments = tables["assignments"]
+    if "line" in assignments:
+        assignments = assignments.assign(line=pd.RangeIndex(2, len(assignments) + 2))
+    return Roster(tables["people"], assignments, tables["units"], tables["boards"],
+                  source=roster.source, missing=roster.missing)  # fmt: skip
+
+
+TABLES_BY_NAME = {name: table for table, (name, _) in AUDIT_TABLES.items()}
+
+
+def _upsert(
+    frame: pd.DataFrame, key: str, rows: dict[str, dict[str, Any] | None], *, source: str
+) -> pd.DataFrame:
+    """``frame`` without the rows of ``rows``' keys, then the non-None rows parsed the way a
+    roster read from the store is (only those few rows are parsed)."""
+    import pandas as pd
+
+    from rivernet.roster import TABLES, roster_from_tables
+
+    name = next(n for t, (n, k) in AUDIT_TABLES.items() if k == key)
+    kept = frame[~frame[key].astype(str).isin(list(rows))]
+    added = [row for row in rows.values() if row is not None]
+    if not added:
+        return kept.reset_index(drop=True)
+    raw: dict[str, pd.DataFrame | None] = {TABLES[name]: pd.DataFrame(added)}
+    new = getattr(roster_from_tables(raw, source=source), name)
+    new = new.reindex(columns=frame.columns)
+    new.index = pd.RangeIndex(len(kept), len(kept) + len(new))
+    columns = {}
+    for column in frame.columns:  # the old column's type, so nothing is re-inferred
+        old, fresh = kept[column], new[column]
+        if isinstance(old.dtype, pd.CategoricalDtype):
+            old, fresh = old.astype(object), fresh.astype(object)
+        elif old.dtype != fresh.dtype:
+            fresh = fresh.astype(old.dtype)
+        columns[column] = pd.concat([old.reset_index(drop=True), fresh], ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def follower(app: Any) -> LiveFollower | None:
+    """The app's follower, None when the served project has no store (or before start-up)."""
+    found = getattr(getattr(app, "state", None), "live", None)
+    return found if isinstance(found, LiveFollower) else None
+
+
+async def after_edit(app: FastAPI) -> None:
+    """Read the store's new version now: the next request to this worker shows the edit."""
+    found = follower(app)
+    if found is not None:
+        await found.ensure_fresh(force=True)
+
+
+VERSION_HEADER = b"rivernet-store-version"
+"""Response header: the store's data version the answer was made from (after an edit: the
+version the worker has read since, which includes the edit)."""
+
+
+class LiveMiddleware:
+    """Before each HTTP request, let the app's follower check the data version (at most once
+    per interval), so a request never answers from data older than that; each response says
+    which version it was made from (:data:`VERSION_HEADER`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check, then pass the request on."""
+        found = follower(scope.get("app")) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await found.ensure_fresh()
+        except Exception as error:  # answer from the data we have; the task retries
+            logger.warning("cannot follow the store %s: %s", found.store, error)
+        reading = scope.get("method") in ("GET", "HEAD")
+
+        async def send_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                pinned = scope.get("rivernet.state")
+                version = getattr(getattr(pinned, "project", None), "store_version", None)
+                if not reading or version is None:
+                    version = found.version
+                if version is not None:
+                    headers = [*message.get("headers", []), (VERSION_HEADER, b"%d" % version)]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_version)
