@@ -395,10 +395,7 @@ class FlowCore:
         if self.order.shape[0] < downstream.shape[0]:
             cycles = _find_cycles(downstream, self.order)
             described = "; ".join(f"[{format_ids(ids[c])}]" for c in cycles[:5])
-            raise TopologyError(
-                f"the downstream links form {len(cycles)} cycle(s): {described}. "
-                "Fix the downstream id of one reach on each cycle."
-            )
+            raise TopologyError.from_key("topology.cycles", count=len(cycles), cycles=described)
         self.size, self.pre, self.depth, self.preorder = _dfs_numbers(
             downstream, self.order, self.offsets, self.children
         )
@@ -447,17 +444,13 @@ class FlowCore:
         index = pd.Index(ids_arr)
         if not index.is_unique:
             dupes = index[index.duplicated()].unique()
-            raise TopologyError(
-                f"{len(dupes)} reach id(s) occur more than once: {format_ids(dupes)}. "
-                "Give every reach a unique id."
+            raise TopologyError.from_key(
+                "topology.duplicate_ids", count=len(dupes), ids=_items(dupes)
             )
         downstream, dangling = downstream_positions(index, downstream_ids, outlet_values)
         loops = np.flatnonzero(downstream == np.arange(len(index)))
         if loops.size:
-            raise TopologyError(
-                f"reach(es) {format_ids(ids_arr[loops])} drain into themselves. "
-                "Set their downstream id to the next reach or to an outlet value."
-            )
+            raise TopologyError.from_key("topology.self_loops", ids=_items(ids_arr[loops]))
         lengths = (
             np.zeros(len(index)) if length_m is None else np.asarray(length_m, dtype=np.float64)
         )

@@ -21,7 +21,7 @@ from pyproj import CRS
 
 from rivernet import _core
 from rivernet.errors import TopologyError
-from rivernet.messages import items
+from rivernet.messages import Lines, Message, items
 
 Severity = Literal["error", "warning", "info"]
 LINE_TYPES = ("LineString", "MultiLineString")
@@ -132,8 +132,10 @@ class ValidationReport:
     def raise_for_errors(self) -> None:
         """Raise :class:`TopologyError` listing every error, if there is any."""
         if not self.ok:
-            lines = "\n".join(f"- [{f.code}] {f.message}" for f in self.errors)
-            raise TopologyError(f"the reach table has {len(self.errors)} error(s):\n{lines}")
+            lines = Lines(tuple(Message("finding.coded", code=f.code, message=f.message)
+                                for f in self.errors))  # fmt: skip
+            raise TopologyError.from_key("finding.report_errors", count=len(self.errors),
+                                         lines=lines)  # fmt: skip
 
     def __str__(self) -> str:
         verdict = "OK" if self.ok else "FAILED"

@@ -103,3 +103,20 @@ def test_one_table_of_level_words_for_units_and_rosters(word: str, level: str | 
     assert level_from_word(word) == level
     assert set(LEVEL_WORDS.values()) == set(LEVELS)
     assert not hasattr(roster, "_LEVEL_WORDS") and not hasattr(build, "LEVEL_WORDS")
+
+
+def test_a_network_that_cannot_be_built_says_why_in_chinese() -> None:
+    from rivernet.errors import TopologyError
+    from rivernet.network import RiverNetwork
+
+    frame = tiny_frame()
+    frame.loc[frame.rid == 5, "down"] = 7  # a cycle
+    network = RiverNetwork.from_downstream_ids(frame, id_column="rid", downstream_column="down")
+    with pytest.raises(TopologyError) as caught:
+        network.core  # noqa: B018 (built on first use)
+    assert "cycle" in str(caught.value) and "环路" in caught.value.text("zh")
+    report = validate_reaches(frame, id_column="rid", downstream_column="down")
+    with pytest.raises(TopologyError) as listed:
+        report.raise_for_errors()
+    assert "[cycle]" in str(listed.value)
+    assert listed.value.text("zh").startswith("河段表有 1 个错误：\n- 河段")

@@ -227,12 +227,10 @@ def import_roster(
             click.echo(messages.text("cli.roster_dry_run", lang, project=project) + needs)
             return
         if too_many and not replace:
-            raise click.ClickException(
-                f"importing {file.name} would remove {removed} of the {total} current "
-                f"assignments ({removed / total:.0%}), more than the {REMOVAL_LIMIT:.0%} an "
-                "import may remove unasked; nothing was written. Check that the file is "
-                "complete, then import again with --replace (or look first with --dry-run)"
-            )
+            raise CommandError.from_key(
+                "cli_error.import_removes", file=file.name, removed=removed, total=total,
+                share=f"{removed / total:.0%}", limit=f"{REMOVAL_LIMIT:.0%}",
+            )  # fmt: skip
         store_import(store, new, reason=f"import {file.name}", lock_timeout=lock_timeout)
     click.echo(
         messages.text(
