@@ -302,3 +302,31 @@ def test_sigkill_mid_edit_leaves_each_edit_whole_or_absent(
         finally:
             connection.close()
     store.close()
+
+
+def test_appointing_on_the_gaps_closes_them(project_store: Store) -> None:
+    """The issue's live case at library level: 嘉定区 county coverage 71.1 % -> 100 %."""
+    from rivernet.coverage import coverage_gaps, coverage_summary
+
+    store = project_store
+    office = Actor(7, "嘉定区河长办", "310114", "editor")
+
+    def county() -> tuple[float, int]:
+        summary = coverage_summary(store.read_project(), as_of="2025-06-30", unit="310114")
+        row = summary[summary["level"] == "county"].iloc[0]
+        return float(row["coverage_pct"]), int(row["gaps"])
+
+    assert county() == (71.1, 5)
+    gaps = coverage_gaps(store.read_project(), as_of="2025-06-30")
+    gaps = gaps[(gaps["level"] == "county") & (gaps["unit_code"].astype(str) == "310114")]
+    for gap in gaps.itertuples():
+        edits.appoint(
+            store,
+            office,
+            {"person_id": "P00665", "level": "county", "unit_code": "310114", "role": "河长",
+             "reach_id": int(gap.reach_id), "from_m": float(gap.from_m), "to_m": float(gap.to_m),
+             "valid_from": "2025-06-01", "source_document": "嘉定〔2025〕8号"},
+        )  # fmt: skip
+    assert county() == (100.0, 0)
+    entries = edits.audit(store, unit="310114")
+    assert len(entries) == 5 and {e["source_document"] for e in entries} == {"嘉定〔2025〕8号"}

@@ -74,6 +74,7 @@ def test_the_wheel_installs_only_rivernet(tmp_path: Path) -> None:
         assert archive.read(top_level).decode().split() == ["rivernet"]
     assert {n.split("/")[0] for n in names if not n.startswith("rivernet-")} == {"rivernet"}
     assert "rivernet/layers/catalog.py" in names and "rivernet/server/app.py" in names
+    assert "rivernet/migrations/0001_project.sql" in names  # the shared store's schema
     assert "rivernet/server/static/index.html" in names or any(
         n.startswith("rivernet/server/static/") for n in names
     )

@@ -11,11 +11,11 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
-import rivernet
 from rivernet import edits
 from rivernet.cli import main
 from rivernet.coverage import coverage_summary
 from rivernet.errors import ProjectFileError
+from rivernet.project import open_project
 from rivernet.tokens import Actor
 from tests._stores import copy_sample
 
@@ -157,8 +157,8 @@ def test_load_refuses_a_bad_row_naming_the_rule_and_writes_nothing(
 
 def test_open_project_from_url_equals_the_geopackage(loaded: tuple[Path, str]) -> None:
     path, url = loaded
-    from_file = rivernet.open_project(path)
-    from_db = rivernet.open_project(url)
+    from_file = open_project(path)
+    from_db = open_project(url)
     assert from_db.store is not None and from_db.store.target == url
     assert from_db.store_version == from_db.store.data_version() == 1
     assert len(from_db.network) == len(from_file.network)
@@ -242,3 +242,11 @@ def test_an_edit_notifies_listeners(loaded: tuple[Path, str]) -> None:
         payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == [str(store.data_version())]
     store.close()
+
+
+def test_file_commands_take_a_url(loaded: tuple[Path, str]) -> None:
+    _, url = loaded
+    info = CliRunner().invoke(main, ["info", url, "--lang", "en"])
+    assert info.exit_code == 0 and "reaches:   2082" in info.output
+    checked = CliRunner().invoke(main, ["check", url, "--lang", "en"])
+    assert checked.exit_code == 0 and "validation OK" in checked.output

@@ -88,6 +88,35 @@ PROJECT = ProjectType()
 """The type of every PROJECT argument (a .gpkg path or a postgresql:// URL)."""
 
 
+class FileOrStoreType(click.ParamType):
+    """A file argument (river lines or a project) that may also be a store's URL: the store is
+    written to a temporary GeoPackage (``rivernet db dump``), removed when the command ends."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The file as a :class:`pathlib.Path` (a temporary dump for a URL)."""
+        import shutil
+        import tempfile
+
+        from rivernet.store import is_url
+
+        if not is_url(str(value)):
+            return click.Path(exists=True, dir_okay=False, path_type=Path).convert(
+                value, param, ctx
+            )
+        from rivernet.postgis import dump
+
+        folder = Path(tempfile.mkdtemp(prefix="rivernet-dump-"))
+        if ctx is not None:
+            ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+        return dump(str(value), folder / "project.gpkg")
+
+
+FILE_OR_STORE = FileOrStoreType()
+"""The PATH argument of ``check``, ``info`` and ``navigate``: a file or a store's URL."""
+
+
 def as_of_option(help: str = "Day of the roster (default: today), e.g. 2025-06-30.") -> Any:
     """The ``--as-of DATE`` option, read with :data:`AS_OF`."""
     return click.option("--as-of", "as_of", type=AS_OF, default=None, metavar="DATE", help=help)

@@ -9,7 +9,7 @@ import click
 import pandas as pd
 import pyogrio
 
-from rivernet.cli._options import lang_option
+from rivernet.cli._options import FILE_OR_STORE, lang_option
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.io import DOWNSTREAM_COLUMNS
@@ -144,7 +144,7 @@ def _file_options(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FILE_OR_STORE)
 @_file_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @output_option(
@@ -180,7 +180,7 @@ def check(
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FILE_OR_STORE)
 @_file_options
 @click.option("--reach", "reach", required=True, help="Start reach id.")
 @click.option(
@@ -233,7 +233,7 @@ def navigate(
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FILE_OR_STORE)
 @_file_options
 @click.option(
     "--units", "list_units", is_flag=True, help="List the admin units of a project: code, name."
