@@ -31,6 +31,7 @@ bench: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python data/sample/build_sample.py
+	$(BIN)/python data/sample/build_roster_named.py
 
 postgres: $(STAMP)
 	$(BIN)/python -m tests.pgcluster .pgdata

@@ -129,6 +129,9 @@ class Layer:
         Column of feature ids (None: features are numbered).
     extra_columns
         Date-dependent columns the OGC API adds to each feature (see :class:`ExtraColumns`).
+    label, label_minzoom
+        Property whose text labels the features on web maps (river names), and the zoom from
+        which labels show; None for no labels.
     """
 
     id: str
@@ -155,6 +158,8 @@ class Layer:
     description: str = ""
     id_column: str | None = None
     extra_columns: ExtraColumns | None = None
+    label: str | None = None
+    label_minzoom: int = 0
 
     def title(self, lang: str = "zh") -> str:
         """The layer title in ``"zh"`` or ``"en"``."""
@@ -234,8 +239,9 @@ CATALOG: tuple[Layer, ...] = (
           properties=("name_zh", "name"), color="#6baed6", fill_opacity=0.45, width=0.5,
           id_column="lake_id", description="Lake polygons."),
     Layer("reaches", *_both("layer.reaches"), sources.reach_features, "line",
-          properties=("reach_id", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
-          id_column="reach_id", extra_columns=sources.reach_coverage,
+          properties=("reach_id", "name", "ORD_STRA", "length_m"), color="#2171b5", width=1.2,
+          id_column="reach_id", extra_columns=sources.reach_coverage, label="name",
+          label_minzoom=7,
           description="River reaches with their downstream link, length and attributes, and "
           "(with a roster) their chief coverage status at each level as of a date "
           "(coverage_province .. coverage_village)."),

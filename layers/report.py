@@ -33,13 +33,21 @@ from rivernet.admin import POLYGON_LEVELS
 from rivernet.errors import InputError, NotFoundError, RivernetError
 from rivernet.layers._labels import display_value
 from rivernet.layers.static import pip_font_files
+from rivernet.names import reach_names
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
     from rivernet.project import Project
 
-__all__ = ["Section", "find_chromium", "html_to_pdf", "report_html", "unit_report"]
+__all__ = [
+    "Section",
+    "find_chromium",
+    "html_to_pdf",
+    "report_html",
+    "unit_report",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +74,7 @@ SUMMARY_COLUMNS = ("unit_name", "level", "required_m", "covered_m", "coverage_pc
                    "overlaps", "expired")  # fmt: skip
 PROBLEM_COLUMNS = ("kind", "level", "unit_name", "reach_id", "from_m", "to_m", "length_m",
                    "message")  # fmt: skip
-CROSSING_COLUMNS = ("reach_id", "river_id", "upstream_name", "downstream_name",
+CROSSING_COLUMNS = ("reach_id", "river_id", "river_name", "upstream_name", "downstream_name",
                     "responsible_name", "measure_m", "upstream_length_km", "upstream_chiefs",
                     "downstream_chiefs")  # fmt: skip
 
@@ -130,6 +138,35 @@ def unit_report(
     RivernetError
         For a PDF when no Chromium is installed.
     """
+    return write_report(
+        lambda: report_html(project, unit=unit, as_of=as_of, lang=lang, policy=policy,
+                            maps=maps, within_km=within_km),
+        path,
+    )  # fmt: skip
+
+
+def write_report(document: Callable[[], str], path: str | Path) -> Path:
+    """Write a report document to a ``.html`` file, or print it to ``.pdf`` with Chromium.
+
+    Parameters
+    ----------
+    document
+        Builds the HTML document (called once the path has been checked).
+    path
+        Output file, ``.html`` or ``.pdf``.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        For an unknown suffix.
+    RivernetError
+        For a PDF when no Chromium is installed.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
@@ -140,16 +177,14 @@ def unit_report(
             "a PDF report needs headless Chromium, which is not installed "
             "(`apt-get install chromium`); write a .html report and print it from a browser."
         )
-    document = report_html(
-        project, unit=unit, as_of=as_of, lang=lang, policy=policy, maps=maps, within_km=within_km
-    )
+    text = document()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix != ".pdf":
-        target.write_text(document, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         return target
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"
-        page.write_text(document, encoding="utf-8")
+        page.write_text(text, encoding="utf-8")
         return html_to_pdf(page, target, chromium=chromium)
 
 
@@ -325,7 +360,9 @@ class _Context:
             mask = (frame["upstream_code"].astype(str) == code) | (
                 frame["downstream_code"].astype(str) == code
             )
-            return pd.DataFrame(self.near(frame[mask]).drop(columns=frame.geometry.name))
+            rows = pd.DataFrame(self.near(frame[mask]).drop(columns=frame.geometry.name))
+            rows["river_name"] = reach_names(self.project.network, rows["reach_id"])
+            return _named_only(rows)
 
         def boundary() -> pd.DataFrame:
             frame = boundary_rivers(self.project, level=self.level)
@@ -336,7 +373,7 @@ class _Context:
             return pd.DataFrame(frame[mask].drop(columns=frame.geometry.name))
 
         def partner_rows() -> pd.DataFrame:
-            frame = pd.DataFrame(partners(self.project, unit=code, as_of=self.day))
+            frame = _named_only(pd.DataFrame(partners(self.project, unit=code, as_of=self.day)))
             if self.within_km is None or "distance_km" not in frame.columns:
                 return frame
             near = frame["distance_km"].fillna(0.0) <= self.within_km
@@ -423,8 +460,15 @@ class _Context:
 
 
 _BOUNDARY_COLUMNS = ("reach_id", "left_name", "right_name", "length_m", "rule")
-_PARTNER_COLUMNS = ("relation", "partner_name", "partner_code", "river_id", "crossing_id",
-                    "distance_km", "partner_chiefs")  # fmt: skip
+_PARTNER_COLUMNS = ("relation", "partner_name", "partner_code", "river_id", "river_name",
+                    "crossing_id", "distance_km", "partner_chiefs")  # fmt: skip
+
+
+def _named_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without its ``river_name`` column when no row has a river name."""
+    if "river_name" in frame.columns and frame["river_name"].isna().all():
+        return frame.drop(columns="river_name")
+    return frame
 
 
 def _code_prefix(code: str, level: str) -> str:

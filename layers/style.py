@@ -9,7 +9,11 @@ The legend (titles and category labels in Chinese and English) travels in the st
 ``metadata`` under ``rivernet:legend``, so a web page can draw it without a second request.
 
 The style has no ``glyphs`` or ``sprite`` URL and no symbol layers: every resource it names is
-on the serving machine, so the map works offline; labels (Chinese included) are HTML.
+on the serving machine, so the map works offline; labels (Chinese included) are HTML. Which
+property labels which layer from which zoom (river names on reaches) travels in ``metadata``
+under ``rivernet:labels`` (:func:`labels`), with an invisible line layer ``<id>-label`` per
+labelled layer whose features the web page reads (so labels show while the layer itself is
+hidden under the coverage); the page places one HTML label per name in view.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from rivernet.layers.catalog import MAP_LAYERS, Category, Layer
 __all__ = [
     "BACKGROUND",
     "color_expression",
+    "labels",
     "legend",
     "maplibre_style",
     "sort_key_expression",
@@ -34,6 +39,7 @@ BACKGROUND = "#f4f1ea"
 
 _LINE_ZOOM_SCALE = ((4, 0.5), (8, 1.0), (12, 2.0), (16, 3.0))  # (zoom, width factor)
 _LEGEND_KEY = "rivernet:legend"
+_LABELS_KEY = "rivernet:labels"
 _LAYER_KEY = "rivernet:layer"
 _ROLE_KEY = "rivernet:role"
 
@@ -92,10 +98,11 @@ def maplibre_style(
         sources[entry.id] = {"type": "vector", "url": tilejson_url(entry)}
         shown = visible is None or entry.id in visible
         style_layers_.extend(style_layers(entry, visible=shown))
+    style_layers_.extend(label_layer(entry) for entry in layers if entry.label is not None)
     style: Json = {
         "version": 8,
         "name": name,
-        "metadata": {_LEGEND_KEY: legend(layers)},
+        "metadata": {_LEGEND_KEY: legend(layers), _LABELS_KEY: labels(layers)},
         "sources": sources,
         "layers": style_layers_,
     }
@@ -104,6 +111,37 @@ def maplibre_style(
     if zoom is not None:
         style["zoom"] = zoom
     return style
+
+
+def labels(layers: Sequence[Layer] = MAP_LAYERS) -> list[Json]:
+    """The label rules of catalog layers: ``{"layer", "property", "minzoom", "style_layers"}``.
+
+    ``style_layers`` are the ids of the style layers whose rendered features carry the label
+    property (the web page queries them); layers without a ``label`` are left out.
+    """
+    return [
+        {
+            "layer": entry.id,
+            "property": entry.label,
+            "minzoom": entry.label_minzoom,
+            "style_layers": [label_layer(entry)["id"]],
+        }
+        for entry in layers
+        if entry.label is not None
+    ]
+
+
+def label_layer(entry: Layer) -> Json:
+    """The invisible style layer holding the labelled features of a layer (from its minzoom)."""
+    return {
+        "id": f"{entry.id}-label",
+        "type": "line",
+        "source": entry.id,
+        "source-layer": entry.id,
+        "minzoom": max(entry.minzoom, entry.label_minzoom),
+        "filter": ["has", entry.label],
+        "paint": {"line-opacity": 0, "line-width": 1},
+    }
 
 
 def style_layers(entry: Layer, *, visible: bool = True) -> list[Json]:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from rivernet.errors import NotFoundError, TopologyError, format_ids
+from rivernet.messages import items as _items
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -497,10 +498,7 @@ class FlowCore:
         positions = self._index.get_indexer(pd.Index(wanted)).astype(np.int64)
         missing = wanted[positions < 0]
         if missing.size:
-            raise NotFoundError(
-                f"reach id(s) {format_ids(missing)} are not in the network; "
-                "check the id (ids are compared with their type: 12 is not '12')."
-            )
+            raise NotFoundError.from_key("error.reach_ids_not_in_network", ids=_items(missing))
         return positions
 
     def upstream_positions(self, position: int, *, include_self: bool = True) -> IntArray:

@@ -28,12 +28,14 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from rivernet.errors import AdminUnitsError, InputError, format_ids
+from rivernet.errors import AdminUnitsError, InputError
+from rivernet.messages import Code, Message, items
 
 __all__ = [
     "ADMIN_COLUMNS",
     "LEVELS",
     "LEVEL_LABELS_ZH",
+    "LEVEL_WORDS",
     "MUNICIPALITIES",
     "POLYGON_LEVELS",
     "AdminProblem",
@@ -42,6 +44,7 @@ __all__ = [
     "containment_problems",
     "hierarchy_problems",
     "is_within",
+    "level_from_word",
     "level_of_code",
     "missing_ancestors",
     "normalise_code",
@@ -64,6 +67,68 @@ LEVEL_LABELS_ZH: dict[str, str] = {
     "township": "乡",
     "village": "村",
 }
+LEVEL_WORDS: dict[str, str] = {
+    **{level: level for level in LEVELS},
+    "省": "province",
+    "自治区": "province",
+    "直辖市": "province",
+    "市": "city",
+    "地级市": "city",
+    "地区": "city",
+    "自治州": "city",
+    "盟": "city",
+    "prefecture": "city",
+    "县": "county",
+    "区": "county",
+    "区县": "county",
+    "县区": "county",
+    "市辖区": "county",
+    "县级市": "county",
+    "自治县": "county",
+    "旗": "county",
+    "district": "county",
+    "乡": "township",
+    "镇": "township",
+    "乡镇": "township",
+    "街道": "township",
+    "苏木": "township",
+    "town": "township",
+    "subdistrict": "township",
+    "street": "township",
+    "村": "village",
+    **{zh + "级": level for level, zh in LEVEL_LABELS_ZH.items()},
+    "区级": "county",
+    "镇级": "township",
+    "乡镇级": "township",
+    "社区": "village",
+    "村委会": "village",
+    "居委会": "village",
+    "嘎查": "village",
+    "community": "village",
+}
+"""Level words in Chinese or English (lower case) -> an entry of :data:`rivernet.admin.LEVELS`.
+The one table of level words (admin layers, rosters and named rosters read levels with it);
+``市`` also stands for a county-level city (县级市) on a county code."""
+
+
+def level_from_word(word: object) -> str | None:
+    """Return the level a word names (``"县"``, ``"县级"``, ``"地级市"``, ``"County"``), or None.
+
+    Parameters
+    ----------
+    word
+        A level word in Chinese or English (see :data:`LEVEL_WORDS`); full-width letters,
+        spaces and case do not matter.
+
+    Returns
+    -------
+    str or None
+        An entry of :data:`LEVELS`, or None for an unknown word.
+    """
+    text = unicodedata.normalize("NFKC", str(word))
+    return LEVEL_WORDS.get("".join(text.split()).lower())
+
+
 MUNICIPALITIES: frozenset[str] = frozenset({"110000", "120000", "310000", "500000"})
 ADMIN_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "geometry")
 
@@ -96,11 +161,7 @@ def normalise_code(value: object) -> str:
     """
     text = _code_text(value)
     if not _DIGITS.match(text) or len(text) not in _CODE_LENGTHS:
-        raise InputError(
-            f"admin code {value!r} is not a GB/T 2260 code: expected 6 digits (province, city, "
-            "county, e.g. '320500'), 9 (township) or 12 (village); store codes as text so that "
-            "spreadsheets do not change them"
-        )
+        raise InputError.from_key("admin.not_a_code", value=repr(value))
     return text
 
 
@@ -307,8 +368,7 @@ def validate_admin_units(
         return [
             AdminProblem(
                 "missing_column",
-                f"admin units lack the column(s) {', '.join(missing)}; build the table with "
-                "rivernet.admin.admin_units_from_frame",
+                Message("admin.missing_columns", columns=", ".join(missing)),
             )
         ]
     problems = hierarchy_problems(gdf)
@@ -370,15 +430,15 @@ def hierarchy_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
             codes.append(normalise_code(value))
         except InputError as error:
             codes.append(None)
-            problems.append(AdminProblem("bad_code", f"row {row}: {error}", (str(value),)))
+            message = Message("admin.in_row", row=row, message=error.args[0])
+            problems.append(AdminProblem("bad_code", message, (str(value),)))
     valid = pd.Series(codes, dtype=object).dropna()
     duplicated = sorted(set(valid[valid.duplicated()]))
     if duplicated:
         problems.append(
             AdminProblem(
                 "duplicate_code",
-                f"codes used by more than one unit: {format_ids(duplicated)}; keep one row per "
-                "code (merge the polygons with dissolve if they are parts of one unit)",
+                Message("admin.duplicate_code", codes=items(duplicated)),
                 tuple(duplicated),
             )
         )
@@ -401,8 +461,13 @@ def _row_code_problems(
         problems.append(
             AdminProblem(
                 "level_mismatch",
-                f"unit {code}: level is {stated!r} but the code denotes {level!r}; fix the level "
-                f"(one of {', '.join(LEVELS)}) or the code",
+                Message(
+                    "admin.level_mismatch",
+                    code=code,
+                    stated=repr(stated),
+                    level=Code("level", level),
+                    levels=", ".join(LEVELS),
+                ),
                 (code,),
             )
         )
@@ -416,8 +481,9 @@ def _row_code_problems(
         problems.append(
             AdminProblem(
                 "missing_parent",
-                f"unit {code} ({gdf['name'].iloc[row]}): its parent {expected} is not in the "
-                "table; add the parent unit (or a row without geometry for it)",
+                Message(
+                    "admin.missing_parent", code=code, name=gdf["name"].iloc[row], parent=expected
+                ),
                 (code,),
             )
         )
@@ -432,14 +498,11 @@ def _parent_mismatch(
     def label(value: str | None) -> str:
         return f"{value} ({names[value]})" if value in names else str(value)
 
-    fix = f"set parent_code to {expected}" if expected else "clear parent_code (a province)"
-    return AdminProblem(
-        "parent_mismatch",
-        f"unit {label(code)} (row {row}): parent_code is {label(stated)} but its GB/T 2260 "
-        f"code puts it under {label(expected)}; {fix}, or correct the unit's code if it "
-        f"really belongs to {stated}",
-        (code,),
-    )
+    fix = (Message("admin.set_parent", parent=expected) if expected
+           else Message("admin.clear_parent"))  # fmt: skip
+    message = Message("admin.parent_mismatch", unit=label(code), row=row, stated=label(stated),
+                      expected=label(expected), fix=fix, stated_code=stated)  # fmt: skip
+    return AdminProblem("parent_mismatch", message, (code,))
 
 
 def _geometry_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
@@ -452,8 +515,7 @@ def _geometry_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
         problems.append(
             AdminProblem(
                 "invalid_geometry",
-                f"unit {code}: geometry is a {geoms[row].geom_type}, not a "
-                "(Multi)Polygon; admin units need areas (or no geometry at all)",
+                Message("admin.not_polygon", code=code, kind=geoms[row].geom_type),
                 (code,),
             )
         )
@@ -464,8 +526,7 @@ def _geometry_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:
         problems.append(
             AdminProblem(
                 "invalid_geometry",
-                f"unit {code}: invalid polygon ({reason}); repair it with "
-                "gdf.geometry = gdf.geometry.make_valid() (or shapely.make_valid)",
+                Message("admin.invalid_polygon", code=code, reason=reason),
                 (code,),
             )
         )
@@ -493,8 +554,13 @@ def _overlap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float) -> list[Adm
             problems.append(
                 AdminProblem(
                     "overlap",
-                    f"units {codes[i]} and {codes[j]} ({levels[i]}) overlap by {area / 1e6:.3f} "
-                    "km²; units of one level must not overlap: fix the shared boundary",
+                    Message(
+                        "admin.overlap",
+                        first=codes[i],
+                        second=codes[j],
+                        level=Code("level", levels[i]),
+                        km2=f"{area / 1e6:.3f}",
+                    ),
                     (codes[i], codes[j]),
                 )
             )
@@ -587,9 +653,14 @@ def _outside_problem(gdf: gpd.GeoDataFrame, row: int, share: float, far_m: float
     parent = _code_text(gdf["parent_code"].iloc[row])
     return AdminProblem(
         "outside_parent",
-        f"unit {code} ({gdf['name'].iloc[row]}): {share:.0%} of its sampled boundary lies "
-        f"outside its parent {parent}, up to {far_m:,.0f} m away; a unit must lie inside its "
-        "parent: check its parent_code and its polygon (or the parent's polygon)",
+        Message(
+            "admin.outside_parent",
+            code=code,
+            name=gdf["name"].iloc[row],
+            share=f"{share:.0%}",
+            parent=parent,
+            far=f"{far_m:,.0f}",
+        ),
         (code, parent),
         severity="warning",
     )

@@ -11,6 +11,7 @@ The same options can be kept in a TOML :class:`Manifest` so that a build can be 
     rivers = "rivers/hydrorivers.shp"
     units = ["units/provinces.gpkg", "units/cities.gpkg", "units/counties.gpkg"]
     lakes = "lakes.geojson"
+    names = "osm_waterways.gpkg"   # named lines whose names go to the reaches (optional)
     crs = "EPSG:4490"
 
 Paths in a manifest are relative to the manifest's folder.
@@ -19,6 +20,7 @@ Paths in a manifest are relative to the manifest's folder.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 import warnings
@@ -39,14 +41,22 @@ from rivernet._files import project_lock, replacing
 from rivernet.admin import (
     LEVELS,
     hierarchy_problems,
+    level_from_word,
     level_of_code,
     normalise_code,
     parent_code,
     validate_admin_units,
 )
 from rivernet.crs import boundary_fit_gcj02, gcj02_to_wgs84, transform_geometries
-from rivernet.errors import DataQualityWarning, InputError, ProjectFileError, format_ids
+from rivernet.errors import (
+    DataQualityWarning,
+    InputError,
+    ProjectFileError,
+    RosterError,
+    format_ids,
+)
 from rivernet.io import DOWNSTREAM_COLUMNS
+from rivernet.names import CODE_COLUMN, NAME_COLUMN, attach_names, normalise_name
 from rivernet.network import RiverNetwork
 from rivernet.policy import CoveragePolicy, load_policy, reference_problems
 from rivernet.project import FORMAT_VERSION
@@ -54,54 +64,17 @@ from rivernet.roster import Roster, read_roster, write_roster_tables
 from rivernet.validation import validate_reaches
 
 __all__ = [
-    "LEVEL_WORDS",
     "BuildProblem",
     "Manifest",
     "ProjectBuild",
     "build_project",
+    "is_named_roster",
     "level_from_word",
     "plan_project",
+    "read_named_lines",
     "write_project",
 ]
 
-LEVEL_WORDS: dict[str, str] = {
-    **{level: level for level in LEVELS},
-    "省": "province",
-    "自治区": "province",
-    "直辖市": "province",
-    "市": "city",
-    "地级市": "city",
-    "地区": "city",
-    "自治州": "city",
-    "盟": "city",
-    "prefecture": "city",
-    "县": "county",
-    "区": "county",
-    "区县": "county",
-    "县区": "county",
-    "市辖区": "county",
-    "县级市": "county",
-    "自治县": "county",
-    "旗": "county",
-    "district": "county",
-    "乡": "township",
-    "镇": "township",
-    "乡镇": "township",
-    "街道": "township",
-    "苏木": "township",
-    "town": "township",
-    "subdistrict": "township",
-    "street": "township",
-    "村": "village",
-    "社区": "village",
-    "村委会": "village",
-    "居委会": "village",
-    "嘎查": "village",
-    "community": "village",
-}
-"""Level words in Chinese or English (lower case) -> an entry of :data:`rivernet.admin.LEVELS`.
-The one table of level words; ``市`` also stands for a county-level city (县级市) on a county
-code."""
 
 # Candidate column names of a unit table, by role, tried in order (compared case-insensitively).
 UNIT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -198,6 +171,8 @@ class Manifest:
     unit_name_column: str | None = None
     unit_level_column: str | None = None
     unit_parent_column: str | None = None
+    names: Path | None = None
+    names_column: str | None = None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Manifest:
@@ -239,7 +214,7 @@ class Manifest:
         units = data["units"] if isinstance(data["units"], list) else [data["units"]]
         values: dict[str, Any] = dict(data)
         values["units"] = tuple(base / str(unit) for unit in units)
-        for key in ("rivers", "output", "lakes", "roster", "policy", "dem"):
+        for key in ("rivers", "output", "lakes", "roster", "policy", "dem", "names"):
             if values.get(key) is not None:
                 values[key] = base / str(values[key])
         return cls(**values)
@@ -247,22 +222,6 @@ class Manifest:
     def options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`build_project` (everything but ``output``)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "output"}
-
-
-def level_from_word(word: object) -> str | None:
-    """Return the level a word names (``"县"``, ``"地级市"``, ``"County"``), or None.
-
-    Parameters
-    ----------
-    word
-        A level word in Chinese or English (see :data:`LEVEL_WORDS`).
-
-    Returns
-    -------
-    str or None
-        An entry of :data:`rivernet.admin.LEVELS`, or None for an unknown word.
-    """
-    return LEVEL_WORDS.get("".join(str(word).split()).lower())
 
 
 def build_project(
@@ -350,6 +309,8 @@ def plan_project(
     unit_name_column: str | None = None,
     unit_level_column: str | None = None,
     unit_parent_column: str | None = None,
+    names: str | Path | None = None,
+    names_column: str | None = None,
     progress: bool = True,
 ) -> ProjectBuild:
     """Read and check every input of a new project; raise once listing every problem.
@@ -363,13 +324,17 @@ def plan_project(
     units
         One file with every level, or one per level: polygons (or a CSV table for township and
         village units) with code, name and optionally level and parent columns (named, or
-        detected). Level words may be Chinese or English (:data:`LEVEL_WORDS`); a missing level
-        or parent is derived from the GB/T 2260 code. A GeoJSON file may be a bare geometry
+        detected). Level words may be Chinese or English
+        (:data:`rivernet.admin.LEVEL_WORDS`); a missing level or parent is derived from the
+        GB/T 2260 code. A GeoJSON file may be a bare geometry
         object whose ``properties`` hold ``adcode`` and ``name``.
     lakes
         Lake polygons with ``lake_id`` (or ``ne_index``), ``name`` and ``name_zh``.
     roster
-        A chief roster (CSV, Excel or GeoPackage; :func:`rivernet.roster.read_roster`).
+        A chief roster (CSV, Excel or GeoPackage; :func:`rivernet.roster.read_roster`), or
+        one keyed by river name and unit as public 河长公示 lists are written (a 河流名称 column,
+        no reach ids; :func:`rivernet.named_roster.read_named_roster`), resolved onto the
+        named reaches of this build.
     policy
         A coverage policy TOML file, copied beside the project as ``policy.toml``.
     crs
@@ -379,10 +344,18 @@ def plan_project(
     river_id_column, river_downstream_column, outlet_value
         The reach id and downstream-id columns and the outlet value.
     river_name_column, river_code_column
-        Columns with river names and official reach codes, kept as ``river_name`` and
-        ``reach_code``.
+        Columns of the river file with river names and official river codes, kept as the
+        reaches' ``name`` and ``river_code`` (what :func:`rivernet.rivers` reads).
     unit_code_column, unit_name_column, unit_level_column, unit_parent_column
         The columns of the unit files.
+    names
+        A named line layer (a river register, an OpenStreetMap extract: ``.osm.pbf`` or
+        ``.osm`` files are read from their ``lines`` layer, keeping waterways) whose names are
+        attached to the reaches with :func:`rivernet.names.attach_names`; they replace names
+        from ``river_name_column`` where both exist. Conflicts and unnamed reaches are noted.
+    names_column
+        The column of ``names`` holding the names; by default ``name:zh`` when present (also
+        inside OpenStreetMap's ``other_tags``), else ``name``.
     progress
         Show a progress bar.
 
@@ -408,6 +381,7 @@ def plan_project(
         "parent": unit_parent_column,
     }
     steps = 4 + len(units) + (lakes is not None) + (roster is not None) + (policy is not None)
+    steps += names is not None
     with tqdm(total=steps, desc="rivers", disable=not progress, unit="step") as bar:
         lines = None
         with _collecting(river_file, problems, notes):
@@ -429,6 +403,13 @@ def plan_project(
                     dem=dem,
                 )
         bar.update()
+        if names is not None:
+            bar.set_description("names")
+            with _collecting(Path(names), problems, notes):
+                reaches = _named_reaches(
+                    reaches, meta, Path(names), notes, crs=crs, column=names_column
+                )
+            bar.update()
         frames: list[gpd.GeoDataFrame | None] = []
         for unit_path in map(Path, units):
             bar.set_description(f"units {unit_path.name}")
@@ -447,7 +428,16 @@ def plan_project(
         chiefs = None
         if roster is not None:
             bar.set_description("roster")
-            chiefs = _roster(Path(roster), problems)
+            if not is_named_roster(Path(roster)):
+                chiefs = _roster(Path(roster), problems)
+            elif reaches is not None and meta is not None and not problems:
+                with _collecting(Path(roster), problems, notes):
+                    chiefs = _named_roster(Path(roster), reaches, admin_units, lake_layer, meta)
+            else:
+                notes.append(
+                    f"{Path(roster).name} names rivers (河流名称): it is resolved onto the "
+                    "rivers once the other files are valid"
+                )
             bar.update()
         chosen = None
         if policy is not None:
@@ -607,9 +597,11 @@ def _reaches(
         reaches["reach_id"] = lines[ident]
         reaches["downstream_id"] = lines[down]
     if name_column is not None:
-        reaches["river_name"] = lines[name_column].to_numpy()
+        reaches[NAME_COLUMN] = [
+            None if _blank(v) else normalise_name(v) for v in lines[name_column]
+        ]
     if code_column is not None:
-        reaches["reach_code"] = lines[code_column].astype(str).to_numpy()
+        reaches[CODE_COLUMN] = [None if _blank(v) else str(v) for v in lines[code_column]]
     reaches = reaches.sort_values("reach_id", kind="stable").reset_index(drop=True)
     meta = {
         "format_version": str(FORMAT_VERSION),
@@ -620,6 +612,94 @@ def _reaches(
         "built_by": "rivernet new",
     }
     return gpd.GeoDataFrame(reaches, geometry=lines.geometry.name, crs=lines.crs), meta
+
+
+def _named_reaches(
+    reaches: gpd.GeoDataFrame | None,
+    meta: dict[str, str] | None,
+    file: Path,
+    notes: list[str],
+    *,
+    crs: str | None,
+    column: str | None,
+) -> gpd.GeoDataFrame | None:
+    """The reaches with the names of a named line layer attached (``name``, ``river_code``)."""
+    lines = read_named_lines(file, crs=crs)
+    if reaches is None or meta is None:
+        return reaches
+    network = RiverNetwork.from_downstream_ids(
+        reaches,
+        id_column="reach_id",
+        downstream_column="downstream_id",
+        outlet_values=(_outlet(meta["outlet_values"]),),
+    )
+    report = attach_names(network, lines, name_column=column)
+    named = report.to_reaches(network.reaches, keep_existing=True)
+    table = reaches.copy()
+    for name in (NAME_COLUMN, CODE_COLUMN):
+        table[name] = named[name].reindex(table["reach_id"].to_numpy()).to_numpy(dtype=object)
+    counted = int(report.names.notna().sum())
+    rivers = report.names.dropna().nunique()
+    text = (
+        f"names from {file.name}: {counted} of {len(table)} reaches named ({rivers} names, "
+        f"{len(report.filled)} along the flow), {len(report.unnamed)} unnamed"
+    )
+    if len(report.conflicts):
+        first = report.conflicts.head(5)
+        shown = "; ".join(
+            f"reach {reach}: {' / '.join(names)} -> {chosen}"
+            for reach, names, chosen in zip(
+                first["reach_id"], first["names"], first["chosen"], strict=True
+            )
+        )
+        text += f"; {len(report.conflicts)} reach(es) with two names ({shown})"
+    notes.append(text)
+    meta["sources"] = json.dumps([*json.loads(meta["sources"]), file.name], ensure_ascii=False)
+    return table
+
+
+OSM_WATERWAYS = ("river", "canal", "stream", "drain", "ditch", "tidal_channel")
+"""OpenStreetMap ``waterway`` values kept from an extract's lines."""
+_OSM_TAG = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+
+
+def read_named_lines(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a named line layer, OpenStreetMap extracts included.
+
+    Parameters
+    ----------
+    path
+        A vector file of lines; ``.osm.pbf`` and ``.osm`` files are read from their ``lines``
+        layer. Tags that GDAL keeps in ``other_tags`` (``name:zh``, ``waterway``) become
+        columns; when a ``waterway`` column exists only waterways
+        (:data:`OSM_WATERWAYS`) are kept, so a road named like a river is not attached.
+    crs
+        The CRS of a file that declares none.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The lines, with a CRS.
+    """
+    from rivernet import io
+
+    file = Path(path)
+    osm = file.name.lower().endswith((".osm.pbf", ".pbf", ".osm"))
+    lines = io.read_vector(file, crs=crs, layer="lines" if osm else None)
+    if "other_tags" in lines.columns:
+        tags = [
+            dict(_OSM_TAG.findall(str(t))) if isinstance(t, str) else {}
+            for t in lines["other_tags"]
+        ]
+        for key in ("name:zh", "waterway"):
+            if key not in lines.columns:
+                values = [t.get(key) for t in tags]
+                if any(v is not None for v in values):
+                    lines[key] = values
+    if "waterway" in lines.columns:
+        lines = lines[lines["waterway"].isin(OSM_WATERWAYS).to_numpy()]
+    kinds = lines.geometry.geom_type
+    return lines[kinds.isin(["LineString", "MultiLineString"]).to_numpy()].reset_index(drop=True)
 
 
 def _river_columns(
@@ -929,9 +1009,62 @@ def _lakes(
     return layer.sort_values("lake_id", kind="stable").reset_index(drop=True)
 
 
-def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
-    from rivernet.errors import RosterError
+def is_named_roster(path: str | Path) -> bool:
+    """Whether a roster file names rivers (河流名称 / river_name) rather than reaches.
 
+    Parameters
+    ----------
+    path
+        A CSV or Excel roster (other files are never named rosters).
+
+    Returns
+    -------
+    bool
+        True when a header names the river and none names a reach id.
+    """
+    from rivernet._spreadsheet import read_table
+    from rivernet.named_roster import header_column
+
+    file = Path(path)
+    if file.suffix.lower() not in (".csv", ".xlsx", ".xlsm") or not file.exists():
+        return False
+    try:
+        headers = [header_column(h) for h in read_table(file).headers]
+    except InputError:
+        return False
+    return "river_name" in headers and "reach_id" not in headers
+
+
+def _named_roster(
+    file: Path,
+    reaches: gpd.GeoDataFrame,
+    admin_units: gpd.GeoDataFrame,
+    lakes: gpd.GeoDataFrame | None,
+    meta: dict[str, str],
+) -> Roster:
+    """A roster keyed by river name, resolved onto the reaches and units of this build."""
+    from rivernet.named_roster import read_named_roster
+    from rivernet.project import Project
+
+    network = RiverNetwork.from_downstream_ids(
+        reaches,
+        id_column="reach_id",
+        downstream_column="downstream_id",
+        outlet_values=(_outlet(meta["outlet_values"]),),
+    )
+    if lakes is None:
+        lakes = gpd.GeoDataFrame(
+            {"lake_id": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=reaches.crs)
+        )
+    project = Project(network=network, admin_units=admin_units, lakes=lakes, meta=meta)
+    try:
+        return read_named_roster(project, file)
+    except RosterError as error:
+        lines = "; ".join(f"row {line}: {message}" for line, message in error.problems)
+        raise InputError(f"the roster's rows do not resolve onto the rivers: {lines}") from error
+
+
+def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
     try:
         return read_roster(file)
     except RosterError as error:

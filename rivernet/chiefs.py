@@ -16,6 +16,7 @@ import shapely
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, POLYGON_LEVELS
 from rivernet.coverage import DateLike, reach_targets, unit_names
 from rivernet.errors import NotFoundError
+from rivernet.names import reach_names
 from rivernet.pieces import piece_table
 from rivernet.roster import PRIVATE_COLUMNS, Roster, as_date
 from rivernet.snap import snap_point
@@ -58,8 +59,9 @@ def chiefs_at(
     -------
     pandas.DataFrame
         ``level, level_zh, role, name, post, organisation, unit_code, unit_name,
-        assignment_id, reach_id, lake_id, from_m, to_m, valid_from, valid_to`` (and
-        ``contact``), ordered from province to village.
+        assignment_id, reach_id, river_name, lake_id, from_m, to_m, valid_from, valid_to``
+        (and ``contact``), ordered from province to village. ``river_name`` is the name of
+        the river at the place (the reach's ``name``; None where unnamed).
 
     Raises
     ------
@@ -89,11 +91,12 @@ def chiefs_at(
     picked = picked[active[sorted(rows)]].copy()
     picked["level_zh"] = picked["level"].map(LEVEL_LABELS_ZH)
     picked["unit_name"] = picked["unit_code"].map(unit_names(project))
+    picked["river_name"] = reach_names(network, [reach_id])[0]
     picked["order"] = picked["level"].astype(str).map(LEVELS.index)
     picked = picked.sort_values(["order", "role", "name"]).drop(columns="order")
     columns = ["level", "level_zh", "role", "name", "post", "organisation", "unit_code",
-               "unit_name", "assignment_id", "reach_id", "lake_id", "from_m", "to_m",
-               "valid_from", "valid_to"]  # fmt: skip
+               "unit_name", "assignment_id", "reach_id", "river_name", "lake_id", "from_m",
+               "to_m", "valid_from", "valid_to"]  # fmt: skip
     if include_contact:
         columns += list(PRIVATE_COLUMNS)
     return picked[columns].reset_index(drop=True)
@@ -129,10 +132,7 @@ def _locate(
         snapped = snap_point(network, point, max_distance_m=max_distance_m)
         return snapped.reach_id, snapped.measure_m
     if target not in network:
-        raise NotFoundError(
-            f"reach {target!r} is not in the network; give a reach id of the reaches layer or "
-            "a point"
-        )
+        raise NotFoundError.from_key("error.reach_not_in_network_or_point", reach=repr(target))
     return target, measure_m
 
 

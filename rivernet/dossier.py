@@ -34,7 +34,7 @@ from rivernet.roster import Roster, as_date
 if TYPE_CHECKING:
     from rivernet.project import Project
 
-__all__ = ["RIVER_COLUMNS", "river_labels", "rivers"]
+__all__ = ["RIVER_COLUMNS", "river_labels", "river_reaches", "rivers"]
 
 RIVER_COLUMNS = (
     "name", "river_code", "length_km", "n_reaches", "reach_ids", "source", "mouth",
@@ -101,6 +101,67 @@ def rivers(
 
     table: gpd.GeoDataFrame = project.derived("rivers", _RIVER_INPUTS, key, compute)
     return table.copy()
+
+
+def river_reaches(
+    project: Project, river: str, *, as_of: DateLike = None, aliases: Aliases = None
+) -> tuple[pd.Series, pd.Index]:
+    """The dossier row of one named river and its reach ids, source to mouth.
+
+    Parameters
+    ----------
+    project
+        A project whose reaches carry names.
+    river
+        A river name (its variants match, see :func:`rivernet.names.names_match`) or a river
+        code (``river_code``).
+    as_of
+        The day for chiefs and problems; default today.
+    aliases
+        Extra names of one river.
+
+    Returns
+    -------
+    tuple
+        The row of :func:`rivers` and the river's reach ids.
+
+    Raises
+    ------
+    NotFoundError
+        If no river has that name or code (the longest rivers are listed), or several
+        unconnected rivers do (each is listed with its length, counties and source reach:
+        give the code).
+    """
+    from rivernet.errors import NotFoundError
+    from rivernet.names import names_match
+
+    table = rivers(project, as_of=as_of, aliases=aliases)
+    wanted = normalise_name(river)
+    codes = table["river_code"].astype(object).map(lambda c: normalise_name(c) if c else "")
+    hit = (codes == wanted).to_numpy() & (wanted != "")
+    if not hit.any():
+        hit = np.array([names_match(river, n, aliases=aliases) for n in table["name"]], dtype=bool)
+    found = table[hit]
+    if found.empty:
+        listed = "、".join(table["name"].astype(str).head(10)) or "none"
+        raise NotFoundError(f"no river named {river!r}; the longest named rivers: {listed}")
+    if len(found) > 1:
+        listed = "; ".join(
+            f"{row.name} ({row.length_km:.1f} km, {row.county_names or '-'}, source reach "
+            f"{row.source}, code {row.river_code or '-'})"
+            for row in found.itertuples()
+        )
+        raise NotFoundError(
+            f"{len(found)} rivers are named {river!r}: {listed}; give the river code"
+        )
+    row = found.iloc[0]
+    network = project.network
+    labels = river_labels(network, aliases=aliases)
+    label = labels[int(network.core.position([row["source"]])[0])]
+    positions = np.flatnonzero(labels == label)
+    upstream_end = network.core.distance_to_outlet_m() + network.core.length_m
+    positions = positions[np.argsort(-upstream_end[positions], kind="stable")]
+    return row, pd.Index(network.ids[positions], name="reach_id")
 
 
 def river_labels(network: RiverNetwork, *, aliases: Aliases = None) -> npt.NDArray[np.int64]:

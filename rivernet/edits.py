@@ -23,10 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from rivernet.admin import LEVELS, level_of_code, normalise_code
+from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import EditError, InputError, NotFoundError, ScopeError, StaleError
 from rivernet.roster import (
-    _LEVEL_WORDS,
     ASSIGNMENT_COLUMNS,
     BOARD_COLUMNS,
     CHINA,
@@ -269,7 +268,7 @@ def _check_person(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     if not name:
         raise EditError("no name (姓名): give the chief's name", "name")
     out["name"] = name
-    level = _LEVEL_WORDS.get(str(row.get("level") or "").strip().lower())
+    level = level_from_word(row.get("level") or "")
     if level is None:
         raise EditError(f"level {row.get('level')!r} is not one of {', '.join(LEVELS)}", "level")
     out["level"] = level
@@ -325,7 +324,7 @@ def _check_board(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
             "measure_m",
         )
     out["measure_m"] = measure
-    level = _LEVEL_WORDS.get(str(row.get("level") or "").strip().lower())
+    level = level_from_word(row.get("level") or "")
     if level is None:
         raise EditError(f"level {row.get('level')!r} is not one of {', '.join(LEVELS)}", "level")
     out["level"] = level

@@ -4,15 +4,34 @@ Every error a user can cause derives from :class:`RivernetError` and also from t
 built-in (``ValueError``, ``KeyError``, ...), so generic handlers keep working. Messages say what
 was wrong, where (ids, rows, file) and how to fix it. The web layer maps these classes to HTTP
 status codes in one table.
+
+An error made with :meth:`RivernetError.from_key` carries a catalogue message
+(:class:`rivernet.messages.Message`): ``str(error)`` is its English text and
+``error.text("zh")`` its Chinese one, which the command line and the server show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, Self
 
 
 class RivernetError(Exception):
     """Base class of every error raised on purpose by rivernet."""
+
+    @classmethod
+    def from_key(cls, key: str, /, **values: Any) -> Self:
+        """The error with the catalogue message ``key`` (see :mod:`rivernet.messages`)."""
+        from rivernet.messages import Message
+
+        return cls(Message(key, **values))
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang`` (as it is when it was not made from the catalogue)."""
+        from rivernet.messages import render
+
+        head = render(self.args[0], lang) if self.args else ""
+        return " ".join([head, *getattr(self, "__notes__", [])])
 
 
 class InputError(RivernetError, ValueError):

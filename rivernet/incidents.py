@@ -30,6 +30,7 @@ from rivernet._chains import (
 from rivernet.admin import LEVEL_LABELS_ZH
 from rivernet.boundary import crossing_arrays, crossing_frame, crossing_ids, unit_chiefs
 from rivernet.errors import InputError, NotFoundError, OutOfRangeError
+from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
     _code_array,
@@ -48,8 +49,8 @@ __all__ = ["CALL_COLUMNS", "IncidentReport", "incident"]
 
 CALL_COLUMNS = (
     "order", "unit_code", "unit_name", "level", "level_zh", "role", "name", "post",
-    "organisation", "distance_km", "arrival_h", "reach_id", "measure_m", "crossing_id", "basis",
-    "assignment_id",
+    "organisation", "distance_km", "arrival_h", "reach_id", "river_name", "measure_m",
+    "crossing_id", "basis", "assignment_id",
 )  # fmt: skip
 """The columns of :attr:`IncidentReport.call_list` (``contact`` follows when asked for)."""
 
@@ -72,7 +73,8 @@ class IncidentReport:
         the chief answers for, the incident or the point where the plume enters the unit):
         ``order``, ``unit_code``, ``unit_name``, ``level``, ``level_zh``, ``role``, ``name``,
         ``post``, ``organisation``, ``distance_km``, ``arrival_h`` (with a velocity),
-        ``reach_id`` and ``measure_m`` (the place), ``crossing_id`` (the handover section
+        ``reach_id``, ``river_name`` (None where unnamed) and ``measure_m`` (the place),
+        ``crossing_id`` (the handover section
         where the plume enters; None at the incident), ``basis`` (``"place"``: assigned at
         that place, as :func:`rivernet.chiefs_at`; ``"unit"``: nobody at that level is
         assigned there, so the unit's chiefs) and ``assignment_id`` (and ``contact``).
@@ -231,19 +233,17 @@ def _place(
         )
     if reach is None:
         if measure_m is not None:
-            raise InputError("measure_m= needs reach=; a point is placed by snapping")
+            raise InputError.from_key("error.measure_needs_reach")
         return _snap(project, point, max_snap_m)
     net = project.network
     if reach not in net:
-        raise NotFoundError(f"reach {reach!r} is not in the network; give a reach id of the "
-                            "reaches layer")  # fmt: skip
+        raise NotFoundError.from_key("error.reach_not_in_network", reach=repr(reach))
     core = net.core
     position = int(core.position([reach])[0])
     length = float(core.length_m[position])
     if measure_m is not None and not (np.isfinite(measure_m) and 0 <= measure_m <= length):
-        raise OutOfRangeError(
-            f"measure_m={measure_m} is not on reach {reach!r}: give 0 to {length:.0f} m "
-            "(from its upstream end)"
+        raise OutOfRangeError.from_key(
+            "error.measure_off_reach", measure=measure_m, reach=repr(reach), length=f"{length:.0f}"
         )
     return pd.Series(
         {
@@ -422,6 +422,7 @@ def _call_list(
     calls["measure_m"] = calls["_measure"].astype(float)
     measures = calls["measure_m"].fillna(0.0).to_numpy(dtype=float)
     calls["reach_id"] = project.network.ids[positions] if len(calls) else calls["reach_id"]
+    calls["river_name"] = reach_names(project.network, calls["reach_id"])
     calls["level_zh"] = calls["level"].astype(str).map(LEVEL_LABELS_ZH)
     calls["arrival_h"] = (
         calls["distance_km"] * 1000.0 / velocity / 3600.0 if velocity is not None else np.nan

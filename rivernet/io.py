@@ -32,7 +32,8 @@ from pyproj import CRS
 
 from rivernet._files import replacing
 from rivernet.crs import GCJ02Check, crs_equivalent, suspect_gcj02
-from rivernet.errors import CRSError, DataQualityWarning, InputError, format_ids
+from rivernet.errors import CRSError, DataQualityWarning, InputError
+from rivernet.messages import Message, items
 
 __all__ = ["check_gcj02_offset", "read_lines", "write_vector"]
 
@@ -127,7 +128,7 @@ def read_vector(
     """
     file = Path(path)
     if not file.exists():
-        raise InputError(f"file {file} does not exist; check the path")
+        raise InputError.from_key("io.missing_file", file=file)
     gdf = _read_with_encoding(file, layer=layer, encoding=encoding)
     gdf = _apply_crs(gdf, file, crs)
     _check_coordinates_fit_crs(gdf, file)
@@ -213,27 +214,25 @@ def _read(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoData
             warnings.simplefilter("always")
             gdf = pyogrio.read_dataframe(file, layer=layer, encoding=encoding)
     except pyogrio.errors.DataLayerError as error:
-        raise InputError(f"cannot read layer {layer!r} of {file}: {error}") from error
+        raise InputError.from_key(
+            "io.bad_layer", layer=repr(layer), file=file, error=error
+        ) from error
     except pyogrio.errors.DataSourceError as error:
         raise _unreadable(file, error) from error
     except pyogrio.errors.FeatureError as error:
-        raise InputError(
-            f"cannot read the features of {file} (layer {layer!r}): the file is damaged "
-            f"({error}); restore it from a backup or export it again"
+        raise InputError.from_key(
+            "io.damaged", file=file, layer=repr(layer), error=error
         ) from error
     _reissue_gdal_warnings(caught, file)
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputError(f"{file} (layer {layer!r}) has no geometry: expected river lines")
+        raise InputError.from_key("io.no_geometry", file=file, layer=repr(layer))
     return gdf
 
 
 def _unreadable(file: Path, error: Exception) -> InputError:
     empty = file.exists() and file.stat().st_size == 0
-    why = "the file is empty (0 bytes)" if empty else f"GDAL says: {error}"
-    return InputError(
-        f"cannot read {file} as vector data: {why}; re-export it (a shapefile needs its "
-        ".shp, .shx and .dbf, plus .prj and .cpg), or use a GeoPackage or GeoJSON"
-    )
+    why = Message("io.empty_file") if empty else Message("io.gdal_says", error=error)
+    return InputError.from_key("io.unreadable", file=file, why=why)
 
 
 def _reissue_gdal_warnings(caught: list[warnings.WarningMessage], file: Path) -> None:
@@ -299,20 +298,12 @@ def _apply_crs(gdf: gpd.GeoDataFrame, file: Path, crs: object) -> gpd.GeoDataFra
         return gdf.set_crs(crs, allow_override=True)
     if gdf.crs is not None:
         return gdf
-    looks = "longitude/latitude degrees" if _looks_geographic(gdf) else "projected metres"
-    example = (
-        "crs='EPSG:4326' (WGS84) or crs='EPSG:4490' (CGCS2000)"
-        if looks.startswith("longitude")
-        else "crs='EPSG:4549' (CGCS2000 / 3-degree Gauss-Kruger CM 120E) or your projection"
-    )
-    fix = "pass " + example + " to read_lines"
-    if file.suffix.lower() == ".shp":
-        fix += f", or put the matching {file.with_suffix('.prj').name} beside the shapefile"
-    raise CRSError(
-        f"{file.name} has no CRS (for a shapefile: no .prj file); its coordinates look like "
-        f"{looks}: {fix}. If the data came from a Chinese web map (Amap, Tencent) it is "
-        "probably GCJ-02: read it with crs='EPSG:4326' and convert with rivernet.crs.to_wgs84"
-    )
+    degrees = _looks_geographic(gdf)
+    looks = Message("io.looks_degrees" if degrees else "io.looks_metres")
+    fix = Message("io.fix_degrees" if degrees else "io.fix_metres")
+    prj = (Message("io.or_prj", prj=file.with_suffix(".prj").name)
+           if file.suffix.lower() == ".shp" else "")  # fmt: skip
+    raise CRSError.from_key("io.no_crs", file=file.name, looks=looks, fix=fix, prj=prj)
 
 
 def _looks_geographic(gdf: gpd.GeoDataFrame) -> bool:
@@ -328,18 +319,12 @@ def _check_coordinates_fit_crs(gdf: gpd.GeoDataFrame, file: Path) -> None:
         return
     bounds = ", ".join(f"{value:.6g}" for value in gdf.total_bounds)
     if crs.is_geographic and not _looks_geographic(gdf):
-        raise CRSError(
-            f"{file.name} is labelled {crs.name} (degrees) but its coordinates span {bounds}, "
-            "which are not longitudes/latitudes: the layer is probably projected; pass the "
-            "real projected CRS with crs= (e.g. crs='EPSG:4549') or fix the .prj"
-        )
+        raise CRSError.from_key("io.says_degrees", file=file.name, crs=crs.name, bounds=bounds)
     if crs.is_projected and _looks_geographic(gdf):
         minx, miny, maxx, maxy = gdf.total_bounds
         if maxx - minx < 360.0 and maxy - miny < 180.0:
-            raise CRSError(
-                f"{file.name} is labelled {crs.name} (projected) but its coordinates span "
-                f"{bounds}, which look like longitude/latitude degrees; pass crs='EPSG:4326' "
-                "(or 'EPSG:4490') or fix the .prj"
+            raise CRSError.from_key(
+                "io.says_projected", file=file.name, crs=crs.name, bounds=bounds
             )
 
 
@@ -347,19 +332,14 @@ def _check_line_geometries(gdf: gpd.GeoDataFrame, file: Path) -> None:
     geoms = gdf.geometry.to_numpy()
     missing = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if len(missing):
-        raise InputError(
-            f"{file.name}: rows {format_ids(missing.tolist())} have no geometry; delete them or "
-            "draw their lines"
-        )
+        raise InputError.from_key("io.rows_without_geometry", file=file.name,
+                                  rows=items(missing.tolist()))  # fmt: skip
     kinds = gdf.geometry.geom_type.to_numpy()
     wrong = np.flatnonzero(~np.isin(kinds, _LINE_TYPES))
     if len(wrong):
         found = ", ".join(sorted(set(kinds[wrong])))
-        raise InputError(
-            f"{file.name}: rows {format_ids(wrong.tolist())} are {found}, not lines; river "
-            "reaches must be LineString or MultiLineString (for polygons of rivers, use their "
-            "centre lines)"
-        )
+        raise InputError.from_key("io.rows_not_lines", file=file.name,
+                                  rows=items(wrong.tolist()), found=found)  # fmt: skip
 
 
 def check_gcj02_offset(

@@ -44,8 +44,10 @@ from rivernet.boundary import (
     require_level,
     unit_chiefs,
 )
-from rivernet.errors import InputError, NotFoundError, format_ids
+from rivernet.errors import InputError, NotFoundError
 from rivernet.jurisdiction import jurisdiction_table
+from rivernet.messages import counted, items, text
+from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
     _code_array,
@@ -62,7 +64,7 @@ __all__ = ["partner_summary", "partner_table", "partners"]
 
 PARTNER_COLUMNS = (
     "unit_code", "unit_name", "level", "relation", "partner_code", "partner_name", "river_id",
-    "distance_km", "crossing_id", "via", "connections", "partner_chiefs",
+    "river_name", "distance_km", "crossing_id", "via", "connections", "partner_chiefs",
 )  # fmt: skip
 
 
@@ -100,6 +102,7 @@ def partner_table(
     pandas.DataFrame
         One row per unit, relation, partner and river: ``unit_code``, ``unit_name``,
         ``level``, ``relation``, ``partner_code``, ``partner_name``, ``river_id``,
+        ``river_name`` (the name of the river where the connection is, None if unnamed),
         ``distance_km`` (nearest connection), ``crossing_id`` (the handover section on the
         unit's boundary), ``via`` (where the partner is reached: a crossing or boundary
         stretch), ``connections`` (how many) and ``partner_chiefs``.
@@ -111,9 +114,9 @@ def partner_table(
     river = river_ids(project, arrays)
     frames = [
         _rows(arrays.upstream[upper], arrays.downstream[lower], "downstream", dist,
-              ids[upper], ids[lower], river[upper]),
+              ids[upper], ids[lower], river[upper], arrays.position[upper]),
         _rows(arrays.downstream[lower], arrays.upstream[upper], "upstream", dist,
-              ids[lower], ids[upper], river[lower]),
+              ids[lower], ids[upper], river[lower], arrays.position[lower]),
     ]  # fmt: skip
     frames += _confluence_rows(arrays, ids, river)
     if banks:
@@ -129,6 +132,7 @@ def _rows(
     crossing: npt.NDArray[Any],
     via: npt.NDArray[Any],
     river: npt.NDArray[Any],
+    position: IntArray,
 ) -> pd.DataFrame:
     keep = unit != partner
     return pd.DataFrame(
@@ -140,6 +144,7 @@ def _rows(
             "distance_m": dist[keep],
             "crossing_id": crossing[keep],
             "via": via[keep],
+            "position": position[keep],
         }
     )
 
@@ -150,10 +155,10 @@ def _confluence_rows(
     tributary = arrays.at_junction & arrays.tributary
     zero = np.zeros(int(tributary.sum()))
     up, down = arrays.upstream[tributary], arrays.downstream[tributary]
-    ident, rivers = ids[tributary], river[tributary]
+    ident, rivers, at = ids[tributary], river[tributary], arrays.position[tributary]
     return [
-        _rows(down, up, "tributary", zero, ident, ident, rivers),
-        _rows(up, down, "main_stem", zero, ident, ident, rivers),
+        _rows(down, up, "tributary", zero, ident, ident, rivers, at),
+        _rows(up, down, "main_stem", zero, ident, ident, rivers, at),
     ]
 
 
@@ -167,9 +172,10 @@ def _bank_rows(project: Project, level: str, tolerance_m: float) -> list[pd.Data
     zero = np.zeros(len(stretches))
     ident = stretches["stretch_id"].to_numpy(dtype=object)
     rivers = stretches["river_id"].to_numpy()
+    at = project.network.core.position(stretches["reach_id"].to_numpy())
     return [
-        _rows(left, right, "right_bank", zero, ident, ident, rivers),
-        _rows(right, left, "left_bank", zero, ident, ident, rivers),
+        _rows(left, right, "right_bank", zero, ident, ident, rivers, at),
+        _rows(right, left, "left_bank", zero, ident, ident, rivers, at),
     ]
 
 
@@ -195,6 +201,7 @@ def _finish(project: Project, rows: pd.DataFrame, *, level: str, as_of: Any) -> 
             "partner_code": _code_array(units, partner),
             "partner_name": _name_array(units, partner),
             "river_id": best["river_id"].to_numpy(),
+            "river_name": _river_names(project, best["position"]),
             "distance_km": best["distance_m"].to_numpy(dtype=float) / 1000.0,
             "crossing_id": best["crossing_id"].to_numpy(),
             "via": best["via"].to_numpy(),
@@ -279,9 +286,8 @@ def _unit_partners(
 ) -> pd.DataFrame:
     units = admin_units(project)
     if code not in units.row_of:
-        raise NotFoundError(
-            f"unit {code!r} is not in the admin units; codes look like '320500' "
-            f"(e.g. {format_ids(list(units.row_of)[:5], limit=5)})"
+        raise NotFoundError.from_key(
+            "error.unknown_unit", code=repr(code), examples=items(list(units.row_of)[:5], limit=5)
         )
     level = level_of_code(code)
     table = partner_table(project, level=level, distance_km=distance_km, as_of=as_of, banks=banks)
@@ -331,6 +337,12 @@ def _reach_partners(
     return table
 
 
+def _river_names(project: Project, positions: Any) -> npt.NDArray[np.object_]:
+    """The river name at each reach position (where the connection is), or None."""
+    network = project.network
+    return reach_names(network, network.ids[np.asarray(positions, dtype=np.int64)])
+
+
 def _own_rows(project: Project, reach: Any, position: int, as_of: Any) -> pd.DataFrame:
     """The reach's own chiefs (relation ``own``), one row per unit, as :func:`rivernet.chiefs_at`.
 
@@ -364,6 +376,7 @@ def _own_rows(project: Project, reach: Any, position: int, as_of: Any) -> pd.Dat
             "partner_code": [row[1] for row in rows],
             "partner_name": [row[2] for row in rows],
             "river_id": pd.Series([river] * len(rows), dtype=object),
+            "river_name": pd.Series(_river_names(project, [position] * len(rows)), dtype=object),
             "distance_km": 0.0,
             "crossing_id": None,
             "via": None,
@@ -402,6 +415,7 @@ def _point_rows(
             "distance_m": dist,
             "crossing_id": ids[rows],
             "via": ids[rows],
+            "position": arrays.position[rows],
         }
     )
 
@@ -438,6 +452,7 @@ def _reach_banks(project: Project, reach: Any, level: str) -> list[pd.DataFrame]
                     "distance_m": 0.0,
                     "crossing_id": stretches["stretch_id"].to_numpy(),
                     "via": stretches["stretch_id"].to_numpy(),
+                    "position": project.network.core.position(stretches["reach_id"].to_numpy()),
                 }
             )
         )
@@ -461,7 +476,7 @@ def _chief_partners(
     people = roster.people
     match = people[(people["person_id"].astype(str) == chief) | (people["name"] == chief)]
     if match.empty:
-        raise NotFoundError(f"no chief {chief!r} in the roster (give a person_id or a name)")
+        raise NotFoundError.from_key("error.unknown_chief", chief=repr(chief))
     assignments = roster.active(as_date(as_of))
     assignments = assignments[assignments["person_id"].isin(match["person_id"])]
     if level is not None:
@@ -543,16 +558,29 @@ def partner_summary(
     )
     columns = ["upstream_name", "downstream_name", "rivers", "sections", "lake_sections"]
     rows = list(table[columns].itertuples(index=False, name=None))
-    table["summary_zh"] = [
-        f"{up!s} → {down!s}：{rivers} 条河流，{sections} 个交接断面"
-        + (f"（其中湖区 {lake} 个）" if lake else "")
-        for up, down, rivers, sections, lake in rows
-    ]
-    table["summary_en"] = [
-        f"{up!s} -> {down!s}: {rivers} rivers, {sections} handover sections"
-        + (f" ({lake} in lakes)" if lake else "")
-        for up, down, rivers, sections, lake in rows
-    ]
+    for lang in ("zh", "en"):
+        table[f"summary_{lang}"] = [_pair_summary(*row, lang=lang) for row in rows]
     return table.sort_values(["sections", "upstream_code"], ascending=[False, True]).reset_index(
         drop=True
     )
+
+
+def _pair_summary(
+    upstream: Any, downstream: Any, rivers: int, sections: int, lake_sections: int, *, lang: str
+) -> str:
+    """One line on a pair of units: ``A → B：5 条河流，5 个交接断面`` / ``A -> B: 1 river, ...``.
+
+    Parameters
+    ----------
+    upstream, downstream
+        The unit names.
+    rivers, sections, lake_sections
+        How many rivers cross from one to the other, the handover sections, and how many of
+        those lie in lakes.
+    lang
+        ``"zh"`` or ``"en"``.
+    """
+    lakes = counted("lake_sections", lake_sections) if lake_sections else ""
+    return text("pair.summary", lang, upstream=upstream, downstream=downstream,
+                rivers=counted("rivers", rivers), sections=counted("sections", sections),
+                lakes=lakes)  # fmt: skip

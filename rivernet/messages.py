@@ -14,6 +14,21 @@ placeholders are named (``{name}``). Machine-readable codes stay in data columns
 
 :func:`check_catalogue` lists keys lacking a language or whose placeholders differ between
 languages (the tests require none).
+
+Messages that travel (validation findings, roster problems, errors) are :class:`Message`
+objects: a ``str`` holding the English text, so logs and ``str(error)`` stay as they were, that
+remembers its key and values and renders in either language with :func:`render`:
+
+>>> found = messages.Message("error.unknown_chief", chief="'P9'")
+>>> str(found)
+"no chief 'P9' in the roster (give a person_id or a name)"
+>>> found.text("zh")
+"名录中没有河长 'P9'（请给出 person_id 或姓名）"
+>>> messages.items(range(1, 13)).text("zh")
+'1、2、3、4、5、6、7、8、9、10 等，另有 2 个'
+
+Values that themselves render per language (a :class:`Message`, :class:`Code`, :class:`Items`)
+are rendered in the language of the message that holds them.
 """
 
 from __future__ import annotations
@@ -22,24 +37,34 @@ import functools
 import string
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from rivernet.errors import InputError, NotFoundError
 
 __all__ = [
     "LANGS",
+    "Code",
+    "Items",
+    "Lines",
+    "Localized",
+    "Message",
     "boolean",
     "catalogue",
     "check_catalogue",
     "check_lang",
+    "choices",
     "column",
+    "counted",
+    "items",
     "kind",
     "label",
     "level",
     "level_of",
     "placeholders",
     "relation",
+    "render",
     "rule",
     "section",
     "status",
@@ -82,7 +107,7 @@ def catalogue() -> dict[str, dict[str, str]]:
     return flat
 
 
-def text(key: str, lang: str = "zh", **values: Any) -> str:
+def text(key: str, /, lang: str = "zh", **values: Any) -> str:
     """The message ``key`` in ``lang``, with its placeholders filled from ``values``.
 
     Parameters
@@ -107,6 +132,8 @@ def text(key: str, lang: str = "zh", **values: Any) -> str:
         If the catalogue has no such key.
     """
     check_lang(lang)
+    values = {name: render(value, lang) if isinstance(value, Localized) else value
+              for name, value in values.items()}  # fmt: skip
     entry = catalogue().get(key)
     if entry is None:
         raise NotFoundError(f"no message {key!r} in {CATALOGUE.name}; add it with zh and en text.")
@@ -218,3 +245,124 @@ def check_catalogue(entries: Mapping[str, Mapping[str, str]] | None = None) -> l
                 f"{key}: placeholders differ (zh {sorted(fields['zh'])}, en {sorted(fields['en'])})"
             )
     return problems
+
+
+@runtime_checkable
+class Localized(Protocol):
+    """Anything that renders itself in a language of the catalogue."""
+
+    def text(self, lang: str = "zh") -> str:
+        """The text in ``lang``."""
+        ...
+
+
+def render(value: Any, lang: str = "zh") -> str:
+    """A message, code or plain value as text in ``lang`` (plain values as they are)."""
+    check_lang(lang)
+    return value.text(lang) if isinstance(value, Localized) else str(value)
+
+
+class Message(str):
+    """A catalogue message that keeps its key and values: ``str`` is the English text.
+
+    Parameters
+    ----------
+    key
+        ``"<section>.<name>"`` of the catalogue.
+    **values
+        One value per placeholder; :class:`Localized` values render in the message's language.
+    """
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, /, **values: Any) -> Message:
+        """Render the English text once (it is the ``str`` value) and keep key and values."""
+        self = super().__new__(cls, text(key, "en", **values))
+        self.key = key
+        self.values = values
+        return self
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang``."""
+        return text(self.key, lang, **self.values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_message, (self.key, self.values))
+
+
+def _message(key: str, values: dict[str, Any]) -> Message:
+    return Message(key, **values)
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded value (``Code("level", "county")``) that reads as words in each language."""
+
+    section: str
+    value: Any
+
+    def text(self, lang: str = "zh") -> str:
+        """The label of the code in ``lang`` (the code itself when the catalogue has none)."""
+        return label(self.section, self.value, lang)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list for a message: the first ``limit`` items and how many more.
+
+    Items may be plain values (ids) or :class:`Localized` ones; Chinese separates them with
+    "、", English with ", ". With ``last="or"`` the last two are joined by 或 / or (a list of
+    choices, always shown whole).
+    """
+
+    items: tuple[Any, ...]
+    limit: int = 10
+    last: str = ""
+
+    def text(self, lang: str = "zh") -> str:
+        """The list in ``lang``: ``"12、15 等，另有 4 个"`` / ``"12, 15 and 4 more"``."""
+        words = [render(item, lang) for item in self.items]
+        comma = "、" if lang == "zh" else ", "
+        if self.last and len(words) > 1:
+            return text(f"list.{self.last}", lang, first=comma.join(words[:-1]), last=words[-1])
+        shown = comma.join(words[: self.limit])
+        rest = len(words) - self.limit
+        return text("list.more", lang, shown=shown, rest=rest) if rest > 0 else shown
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Problems as the lines of a message, ``- `` before each, in the message's language."""
+
+    items: tuple[Any, ...]
+
+    def text(self, lang: str = "zh") -> str:
+        """One line per item."""
+        return "\n".join(f"- {render(item, lang)}" for item in self.items)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def counted(noun: str, n: int) -> Message:
+    """``n`` things in words, singular when ``n`` is 1: ``counted("rivers", 1)`` reads "1 river"
+    / "1 条河流" (keys ``count.<noun>`` and, for one, ``count.<noun>_one``)."""
+    one = f"count.{noun}_one"
+    return Message(one if n == 1 and one in catalogue() else f"count.{noun}", n=n)
+
+
+def items(values: Any, *, limit: int = 10) -> Items:
+    """:class:`Items` of any iterable (ids, codes), shown up to ``limit``."""
+    return Items(tuple(values), limit)
+
+
+def choices(values: Any) -> Items:
+    """:class:`Items` of alternatives: ``".csv、.xlsx 或 .gpkg"`` / ``".csv, .xlsx or .gpkg"``."""
+    return Items(tuple(values), last="or")

@@ -20,9 +20,15 @@ there are listed), an unknown or ambiguous unit. Nothing is returned unless ever
 A stated length (长度, km) that differs from the resolved one by more than ``length_tolerance``
 is a :class:`rivernet.errors.DataQualityWarning`, not an error.
 
+Start and end descriptions (起点, 终点) cut the stretch where they can be placed on the river:
+the river's source (源头) or mouth (河口, 入湖口), the confluence of another named river
+(``白沙河交汇处``, ``白沙河口``, ``入白沙河``) and the boundary of a neighbouring unit
+(``吴江区界``, ``与吴江区交界处``). Only the part of the river between the two places (by
+distance along the flow) is assigned; a description that cannot be placed (a bridge, a
+village) leaves that end uncut, with a :class:`rivernet.errors.DataQualityWarning`.
+
 Choices: ``valid_from`` (任期开始) defaults to today in China when blank (a published list
-names the chiefs in office now); ``role`` (角色) defaults to 河长; start and end descriptions
-(起点, 终点) are not used to cut the stretch: the whole river inside the unit is assigned.
+names the chiefs in office now); ``role`` (角色) defaults to 河长.
 """
 
 from __future__ import annotations
@@ -37,11 +43,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from rivernet._spreadsheet import canonical_column, read_table
-from rivernet.admin import POLYGON_LEVELS, level_of_code, normalise_code
-from rivernet.build import level_from_word
+from rivernet.admin import POLYGON_LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.dossier import river_labels
 from rivernet.errors import DataQualityWarning, InputError, RosterError
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, name_keys, normalise_name
@@ -59,7 +65,7 @@ from rivernet.roster import (
 if TYPE_CHECKING:
     from rivernet.project import Project
 
-__all__ = ["LENGTH_TOLERANCE", "read_named_roster", "resolve_named_roster"]
+__all__ = ["LENGTH_TOLERANCE", "header_column", "read_named_roster", "resolve_named_roster"]
 
 LENGTH_TOLERANCE = 0.2
 """Share by which a stated length may differ from the resolved one before a warning."""
@@ -74,8 +80,23 @@ _EXTRA_HEADERS = {
     "unit": ("unit", "行政区划", "所在行政区", "所在地"),
 }
 _HEADER_LOOKUP = {alias: column for column, aliases in _EXTRA_HEADERS.items() for alias in aliases}
-# What the roster reader calls the columns of a named roster.
-_RENAMED = {"river_id": "river_code", "unit_code": "unit", "unit_name": "unit"}
+# What the roster reader calls the columns of a named roster (起点/终点 are descriptions here).
+_RENAMED = {
+    "river_id": "river_code",
+    "unit_code": "unit",
+    "unit_name": "unit",
+    "from_m": "start",
+    "to_m": "end",
+}
+_YES = frozenset({"1", "1.0", "true", "yes", "y", "是", "虚构", "true()"})
+SOURCE_WORDS = ("源头", "河源", "源", "发源地", "起源")
+"""Descriptions of a river's source (起点 = 源头: no cut upstream)."""
+MOUTH_WORDS = ("河口", "入湖口", "入江口", "入海口", "出口", "汇入口", "末端", "尾闾")
+"""Descriptions of a river's mouth (终点 = 河口: no cut downstream)."""
+_CONFLUENCE = re.compile(
+    r"^(?:与|入|汇入|流入)?(.+?)(?:交汇处|交汇口|汇合处|汇合口|汇入处|交汇|汇合|口)?$"
+)
+_BOUNDARY = re.compile(r"^(?:与)?(.+?)(?:交界处|交界|边界|界)$")
 _UNIT_SUFFIXES = (
     "自治县",
     "自治州",
@@ -243,7 +264,7 @@ def _resolve(
 def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for header in rows.columns:
-        column = _column(header)
+        column = header_column(header)
         if column is not None and column not in columns:
             columns[column] = rows[header].to_numpy(dtype=object)
     frame = pd.DataFrame(columns, index=range(len(rows)))
@@ -252,7 +273,19 @@ def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _column(header: object) -> str | None:
+def header_column(header: object) -> str | None:
+    """The column a named roster's header stands for (``river_name``, ``unit``, ``start``...).
+
+    Parameters
+    ----------
+    header
+        A header in Chinese or English (河流名称, 行政区, 起点, 长度(km) ...).
+
+    Returns
+    -------
+    str or None
+        The canonical column, or None for an unknown header.
+    """
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header))).lower()
     if text == "line":
         return "line"
@@ -300,6 +333,10 @@ class _Resolver:
         )
         self.keys = {name: name_keys(name) for name in set(self.names.tolist()) if name}
         self.units = _units(project)
+        core = self.core = project.network.core
+        self.downstream = core.downstream
+        self.to_outlet = core.distance_to_outlet_m()
+        self.length = reaches["length_m"].to_numpy(dtype=float)
 
     def row(
         self, values: dict[str, Any], line: int, source: str, tolerance: float
@@ -316,8 +353,11 @@ class _Resolver:
         valid_from, valid_to = _term(values, problems)
         stated = _length_km(values.get("length_km"), problems)
         stretches = pd.DataFrame()
+        notes: list[str] = []
         if unit is not None:
             stretches = self._stretches(values, unit, problems)
+            if not problems and not stretches.empty:
+                stretches = self._between_ends(values, unit, stretches, problems, notes)
         if problems:
             raise InputError("; ".join(problems))
         assert unit is not None and level is not None
@@ -331,7 +371,7 @@ class _Resolver:
             "level": level,
             "unit_code": unit.code,
             "contact": None,
-            "is_fictional": False,
+            "is_fictional": _text(values.get("is_fictional")).lower() in _YES,
         }
         rows = [
             {
@@ -353,14 +393,13 @@ class _Resolver:
             for k, (reach, start, end) in enumerate(stretches.itertuples(index=False))
         ]
         resolved = float((stretches["to_m"] - stretches["from_m"]).sum()) / 1000.0
-        note = ""
         if stated is not None and abs(stated - resolved) > tolerance * resolved:
-            note = (
-                f"{source} line {line}: stated length {stated:g} km differs from the resolved "
+            notes.append(
+                f"stated length {stated:g} km differs from the resolved "
                 f"length {resolved:.3f} km of {_river_text(values)} in {unit.name or unit.code} "
                 f"by more than {tolerance:.0%}; check the river, the unit or the length"
             )
-        return person, rows, note
+        return person, rows, "; ".join(f"{source} line {line}: {n}" for n in notes)
 
     def _unit(self, text: str, level_text: str, problems: list[str]) -> _Unit | None:
         if not text:
@@ -443,7 +482,147 @@ class _Resolver:
                 f"{len(candidates)} rivers named {river_name!r} in {unit_text}: "
                 f"{'; '.join(candidates)}; give the river code or a smaller unit"
             )
-        return _merged(chosen)
+        return _merged(chosen).assign(position=lambda f: self._position(f["reach_id"]))
+
+    def _position(self, reach_ids: pd.Series) -> npt.NDArray[np.int64]:
+        return np.asarray(self.core.position(reach_ids.to_numpy()), dtype=np.int64)
+
+    def _between_ends(
+        self,
+        values: dict[str, Any],
+        unit: _Unit,
+        stretches: pd.DataFrame,
+        problems: list[str],
+        notes: list[str],
+    ) -> pd.DataFrame:
+        """The part of the stretches between the places 起点 and 终点 describe."""
+        places = []
+        for column, word in (("start", "起点"), ("end", "终点")):
+            text = _text(values.get(column))
+            place = self._place(text, unit, stretches) if text else None
+            if text and place is None:
+                notes.append(
+                    f"{word} {text!r} could not be placed on {_river_text(values)} (a river "
+                    "source or mouth, a named river's confluence or a neighbouring unit's "
+                    "boundary are understood); that end of the stretch is not cut"
+                )
+            places.append(place)
+        if all(p is None for p in places):
+            return stretches.drop(columns="position")
+        known = [p for p in places if p is not None]
+        if len(known) == 2 and abs(known[0] - known[1]) < 1.0:
+            problems.append("起点 and 终点 are the same place; correct one of them")
+            return stretches.iloc[:0]
+        if len(known) == 2:  # either may be the upstream one
+            high, low = max(known), min(known)
+        elif places[0] is not None:  # only a start: keep what lies downstream of it
+            high, low = known[0], -np.inf
+        else:  # only an end: keep what lies upstream of it
+            high, low = np.inf, known[0]
+        cut = _cut(stretches, self.to_outlet, self.length, low=low, high=high)
+        if cut.empty:
+            problems.append(
+                f"no part of {_river_text(values)} in {unit.name or unit.code} lies between "
+                f"起点 {_text(values.get('start'))!r} and 终点 {_text(values.get('end'))!r}"
+            )
+        return cut
+
+    def _place(self, text: str, unit: _Unit, stretches: pd.DataFrame) -> float | None:
+        """A place on the river as metres from the network outlet (inf: source, -inf: mouth)."""
+        word = normalise_name(text)
+        positions = stretches["position"].to_numpy(dtype=np.int64)
+        tops = self.to_outlet[positions] + self.length[positions] - stretches["from_m"].to_numpy()
+        bottoms = tops - (stretches["to_m"] - stretches["from_m"]).to_numpy()
+        low, high = float(bottoms.min()) - 1.0, float(tops.max()) + 1.0
+        found = self._confluence(word, positions, low, high)
+        if found is None:
+            found = self._boundary(word, unit, positions, tops, bottoms)
+        if found is None and word in SOURCE_WORDS:
+            found = np.inf
+        if found is None and (word in MOUTH_WORDS or word.startswith("入")):
+            found = -np.inf
+        return found
+
+    def _confluence(
+        self, word: str, positions: npt.NDArray[np.int64], low: float, high: float
+    ) -> float | None:
+        match = _CONFLUENCE.match(word)
+        keys = name_keys(match.group(1)) if match else set()
+        other = {name for name, k in self.keys.items() if k & keys}
+        river = set(self.names[positions].tolist())
+        other -= river
+        if not other:
+            return None
+        tributary = np.isin(self.names, list(other))
+        labels = set(self.labels[positions].tolist())
+        on_river = np.isin(self.labels, list(labels))
+        places: list[float] = []
+        down = self.downstream
+        joins = np.flatnonzero(tributary & (down >= 0))
+        for p in joins[on_river[down[joins]]]:  # the other river flows into this one
+            q = down[p]
+            places.append(float(self.to_outlet[q] + self.length[q]))
+        ends = np.flatnonzero(on_river & (down >= 0))
+        for p in ends[tributary[down[ends]]]:  # this river flows into the other
+            places.append(float(self.to_outlet[p]))
+        inside = [place for place in places if low <= place <= high]
+        return inside[0] if inside else None
+
+    def _boundary(
+        self,
+        word: str,
+        unit: _Unit,
+        positions: npt.NDArray[np.int64],
+        tops: npt.NDArray[np.float64],
+        bottoms: npt.NDArray[np.float64],
+    ) -> float | None:
+        match = _BOUNDARY.match(word)
+        if match is None:
+            return None
+        name = match.group(1)
+        neighbours = [
+            u for u in self.units
+            if u.code != unit.code and u.level in POLYGON_LEVELS
+            and (u.name == name or _stem(u.name) == _stem(name))
+        ]  # fmt: skip
+        labels = set(self.labels[positions].tolist())
+        river = np.isin(self.labels, list(labels)) if labels != {-1} else np.zeros(0, bool)
+        ends = np.concatenate([tops, bottoms])
+        for neighbour in neighbours:
+            pieces = self.pieces[
+                self.pieces[f"{neighbour.level}_code"].astype(str) == neighbour.code
+            ]
+            pieces = (
+                pieces[river[pieces["position"].to_numpy(dtype=np.int64)]]
+                if len(river)
+                else pieces.iloc[:0]
+            )
+            at = pieces["position"].to_numpy(dtype=np.int64)
+            top = self.to_outlet[at] + self.length[at] - pieces["from_m"].to_numpy()
+            bottom = self.to_outlet[at] + self.length[at] - pieces["to_m"].to_numpy()
+            theirs = np.concatenate([top, bottom])
+            close = np.abs(ends[:, None] - theirs[None, :]) < 1.0
+            if close.any():
+                return float(ends[np.flatnonzero(close.any(axis=1))[0]])
+        return None
+
+
+def _cut(
+    stretches: pd.DataFrame,
+    to_outlet: npt.NDArray[np.float64],
+    length: npt.NDArray[np.float64],
+    *,
+    low: float,
+    high: float,
+) -> pd.DataFrame:
+    """The parts of stretches lying between ``low`` and ``high`` metres from the outlet."""
+    rows = []
+    for reach, start, end, position in stretches.itertuples(index=False):
+        top = float(to_outlet[position] + length[position])  # the reach's upstream end
+        first, last = max(float(start), top - high), min(float(end), top - low)
+        if last - first > _EPS_M:
+            rows.append((reach, first, last))
+    return pd.DataFrame(rows, columns=["reach_id", "from_m", "to_m"])
 
 
 def _units(project: Project) -> list[_Unit]:

@@ -45,6 +45,8 @@ __all__ = [
     "name_keys",
     "names_match",
     "normalise_name",
+    "reach_names",
+    "stem_names",
 ]
 
 GENERIC_SUFFIXES = "河江溪塘浦港渠"
@@ -197,6 +199,70 @@ def _alias_keys(aliases: Aliases) -> list[set[str]]:
     for name, others in (aliases or {}).items():
         groups.append({name, *([others] if isinstance(others, str) else others)})
     return [{_key(normalise_name(n)) for n in group} - {""} for group in groups]
+
+
+# --- names of reaches and main stems ----------------------------------------------------------
+
+
+def reach_names(network: RiverNetwork, reach_ids: Iterable[Any]) -> npt.NDArray[np.object_]:
+    """The river name of each reach (None where unnamed, unknown, or the network has no names).
+
+    Parameters
+    ----------
+    network
+        The network (names in its reaches' ``name`` column).
+    reach_ids
+        Reach ids; missing values and ids not in the network give None.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of names or None, one per id.
+    """
+    ids = list(reach_ids)
+    if NAME_COLUMN not in network.reaches.columns:
+        return np.full(len(ids), None, dtype=object)
+    names = network.reaches[NAME_COLUMN]
+    found = names.reindex(pd.Index(ids, dtype=object).map(_as_id)).to_numpy(dtype=object)
+    return np.array([v if isinstance(v, str) and v else None for v in found], dtype=object)
+
+
+def stem_names(network: RiverNetwork) -> pd.Series:
+    """The name of each main stem: the name on most of its length (None if unnamed).
+
+    Parameters
+    ----------
+    network
+        The network.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by main-stem id (:meth:`RiverNetwork.main_stem_id`), values names or None.
+    """
+    stems = network.main_stem_id()
+    if NAME_COLUMN not in network.reaches.columns:
+        return pd.Series(None, index=pd.Index(stems.unique(), name="main_stem_id"), dtype=object)
+    frame = pd.DataFrame(
+        {
+            "stem": stems.to_numpy(),
+            "name": network.reaches[NAME_COLUMN].to_numpy(dtype=object),
+            "length": network.reaches["length_m"].to_numpy(dtype=float),
+        }
+    )
+    named = frame[frame["name"].map(lambda v: isinstance(v, str) and v != "")]
+    totals = named.groupby(["stem", "name"])["length"].sum().reset_index()
+    best = totals.sort_values(["stem", "length"], ascending=[True, False], kind="stable")
+    chosen = best.drop_duplicates("stem").set_index("stem")["name"]
+    index = pd.Index(pd.unique(stems.to_numpy()), name="main_stem_id")
+    return chosen.reindex(index).astype(object).where(lambda v: v.notna(), None)
+
+
+def _as_id(value: Any) -> Any:
+    """A reach id as the network stores it (floats that are whole numbers become ints)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 # --- attaching names to reaches ---------------------------------------------------------------

@@ -42,7 +42,9 @@ import pandas as pd
 import shapely
 
 from rivernet.admin import LEVELS
-from rivernet.errors import PolicyError, format_ids
+from rivernet.errors import PolicyError
+from rivernet.messages import Lines, Message
+from rivernet.messages import items as id_items
 
 __all__ = [
     "CoveragePolicy",
@@ -50,6 +52,7 @@ __all__ = [
     "LakeRule",
     "LevelRule",
     "load_policy",
+    "policy_name",
     "reference_problems",
     "requirements",
 ]
@@ -204,9 +207,9 @@ def load_policy(path: str | Path) -> CoveragePolicy:
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PolicyError(f"policy file {file} does not exist; check the path") from None
+        raise PolicyError.from_key("policy.missing_file", file=file) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise PolicyError(f"{file} is not valid UTF-8 TOML: {error}; fix the syntax") from error
+        raise PolicyError.from_key("policy.bad_toml", file=file, error=error) from error
     return policy_from_dict(data, source=file)
 
 
@@ -254,12 +257,8 @@ def policy_from_dict(data: Mapping[str, Any], *, source: Path | None = None) -> 
         for number, item in enumerate(tables["lake"], start=1):
             lakes.append(_lake_rule(item, number, problems))
     if problems:
-        where = f"policy file {source}" if source else "the policy"
-        lines = "\n".join(f"- {p}" for p in problems)
-        raise PolicyError(
-            f"{where} has {len(problems)} problem(s):\n{lines}\n"
-            "See rivernet.policy for the keys a policy file may have."
-        )
+        raise PolicyError.from_key("policy.summary", where=policy_name(source),
+                                   count=len(problems), lines=Lines(tuple(problems)))  # fmt: skip
     return CoveragePolicy(
         name=str(data.get("name", source.stem if source else "policy")),
         default_levels=default_levels,
@@ -280,10 +279,7 @@ def _range_problems(data: Mapping[str, Any], tables: Mapping[str, Any]) -> list[
     problems: list[str] = []
     days = data.get("board_update_days")
     if _is_number(days) and not 1 <= days <= _MAX_BOARD_UPDATE_DAYS:
-        problems.append(
-            f"key 'board_update_days' is {days}; give the days a sign board may lag behind a "
-            f"change of chief, from 1 to {_MAX_BOARD_UPDATE_DAYS} (provincial rules: 15-45)"
-        )
+        problems.append(Message("policy.board_days", days=days, most=_MAX_BOARD_UPDATE_DAYS))
     for key in ("rule", "exemption"):
         items = tables.get(key)
         for number, item in enumerate(items if isinstance(items, list) else [], start=1):
@@ -317,6 +313,13 @@ def _match_range_problems(item: Mapping[str, Any], where: str) -> list[str]:
         if isinstance(item.get(key), list) and not item[key]:
             problems.append(f"{where} key {key!r} is an empty list, so nothing matches; fill it")
     return problems
+
+
+def policy_name(source: Path | None) -> Message:
+    """How messages name a policy: its file, or "the policy" when it was given as a dict."""
+    if source is None:
+        return Message("policy.this_policy")
+    return Message("policy.named_file", file=source)
 
 
 def reference_problems(
@@ -395,18 +398,15 @@ def _unknown(
     if not named:
         return []
     if known is None:
-        return [
-            f"{where} key {key!r} names {what}s but the project has no {what}s layer; add the "
-            f"layer (lake polygons with a lake_id column) or remove the key"
-        ]
+        return [Message("policy.no_layer", where=where, key=repr(key))]
     index = pd.Index(known)
     missing = [value for value in named if not _contains(index, value)]
     if not missing:
         return []
     return [
-        f"{where} key {key!r}: {what} id(s) {format_ids(missing)} are not in the project "
-        f"(it has {len(index)} {what}s, e.g. {format_ids(index[:5])}); fix the ids or remove them"
-    ]
+        Message(f"policy.unknown_{what}s", where=where, key=repr(key), ids=id_items(missing),
+                count=len(index), examples=id_items(index[:5]))
+    ]  # fmt: skip
 
 
 def _contains(index: pd.Index, value: Any) -> bool:
@@ -419,23 +419,24 @@ def _contains(index: pd.Index, value: Any) -> bool:
 def _check_keys(
     data: Mapping[str, Any], allowed: Mapping[str, type | tuple[type, ...]], where: str
 ) -> list[str]:
-    problems = []
+    problems: list[str] = []
     for key, value in data.items():
         if key not in allowed:
-            problems.append(
-                f"{where}unknown key {key!r}; allowed keys: {', '.join(sorted(allowed))}"
-            )
+            problems.append(Message("policy.unknown_key", where=where, key=repr(key),
+                                    allowed=", ".join(sorted(allowed))))  # fmt: skip
         elif not isinstance(value, allowed[key]) or (
             isinstance(value, bool) and allowed[key] is int
         ):
-            problems.append(f"{where}key {key!r} has the wrong type ({type(value).__name__})")
+            problems.append(Message("policy.wrong_type", where=where, key=repr(key),
+                                    kind=type(value).__name__))  # fmt: skip
     return problems
 
 
 def _check_levels(levels: Sequence[Any], where: str) -> list[str]:
     bad = [str(level) for level in levels if level not in LEVELS]
     if bad:
-        return [f"{where}: unknown level(s) {', '.join(bad)}; use {', '.join(LEVELS)}"]
+        return [Message("policy.unknown_levels", where=where, levels=", ".join(bad),
+                        known=", ".join(LEVELS))]  # fmt: skip
     return []
 
 

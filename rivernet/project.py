@@ -51,10 +51,11 @@ from rivernet.errors import (
     NotFoundError,
     PolicyError,
     ProjectFileError,
-    format_ids,
+    RivernetError,
 )
+from rivernet.messages import Code, Lines, Message, items
 from rivernet.network import RiverNetwork
-from rivernet.policy import CoveragePolicy, load_policy, reference_problems
+from rivernet.policy import CoveragePolicy, load_policy, policy_name, reference_problems
 from rivernet.roster import TABLES as ROSTER_TABLES
 from rivernet.roster import Roster, roster_from_tables
 from rivernet.validation import Finding, ValidationReport, validate_reaches
@@ -264,10 +265,7 @@ class Project:
         """
         roster = self.roster
         if roster is None:
-            raise NotFoundError(
-                f"project {self.path.name} has no chief roster; import one with `rivernet roster "
-                "import PROJECT FILE` or set project.roster = rivernet.read_roster(FILE)"
-            )
+            raise NotFoundError.from_key("error.no_roster", project=self.path.name)
         return roster
 
     def coverage_policy(self, policy: CoveragePolicy | str | Path | None = None) -> CoveragePolicy:
@@ -680,7 +678,9 @@ def _check_admin_units(file: Path, units: gpd.GeoDataFrame, network: RiverNetwor
             "every problem; `rivernet check` reports them all)"
         )
     for problem in containment_problems(units):
-        warnings.warn(f"layer 'admin_units' of {file}: {problem.message}", DataQualityWarning, 3)
+        message = Message("finding.in_layer", layer="admin_units", file=file,
+                          message=problem.message)  # fmt: skip
+        warnings.warn(message, DataQualityWarning, 3)
     _warn_offset(file, units, network)
 
 
@@ -706,14 +706,9 @@ def offset_message(file: Path, fit: Any) -> str:
     str
         What looks wrong, by how much, and how to convert the layer.
     """
-    return (
-        f"layer 'admin_units' of {file} looks like GCJ-02 (Chinese web-map coordinates) "
-        f"labelled WGS84: converted GCJ-02 -> WGS84 (a shift of about {fit.offset_m:.0f} m) its "
-        f"boundaries run along rivers for {fit.fit_converted:.0f} km instead of "
-        f"{fit.fit_as_given:.0f} km. Convert it before use: units = rivernet.crs.to_wgs84("
-        "units, source='gcj02') (the coordinates with rivernet.crs.gcj02_to_wgs84), then "
-        "write it back to the project"
-    )
+    shift = {"offset": f"{fit.offset_m:.0f}", "converted": f"{fit.fit_converted:.0f}",
+             "given": f"{fit.fit_as_given:.0f}"}  # fmt: skip
+    return Message("finding.gcj02_offset", file=file, **shift)
 
 
 def _with_derived_units(
@@ -769,15 +764,12 @@ def levels_message(
     str
         The message.
     """
-    added = f" (added from the codes of their units: {format_ids(derived)})" if derived else ""
-    return (
-        f"layer 'admin_units' of {file} has polygons for {', '.join(drawn) or 'no level'} but "
-        f"none for {', '.join(undrawn)}: {', '.join(undrawn)} units are derived from the codes "
-        f"of the finer units (a county's city is its code prefix){added}, so coverage "
-        f"summaries and gaps still report them, but crossings(level=...), handover sections "
-        f"and boundary rivers at {' and '.join(undrawn)} level need polygons: add them to "
-        "the admin_units layer"
+    added = Message("finding.levels_added", codes=items(derived)) if derived else ""
+    drawn_levels = (
+        items(Code("level", level) for level in drawn) if drawn else Message("finding.no_level")
     )
+    return Message("finding.undrawn_levels", file=file, drawn=drawn_levels, added=added,
+                   undrawn=items(Code("level", level) for level in undrawn))  # fmt: skip
 
 
 def _roster_unit_names(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -807,9 +799,8 @@ def _require_policy_references(
         columns=tuple(map(str, network.reaches.columns)),
     )
     if problems:
-        where = f"policy file {policy.source}" if policy.source else "the policy"
-        lines = "\n".join(f"- {problem}" for problem in problems)
-        raise PolicyError(f"{where} does not fit the project: {len(problems)} problem(s):\n{lines}")
+        raise PolicyError.from_key("policy.does_not_fit", where=policy_name(policy.source),
+                                   count=len(problems), lines=Lines(tuple(problems)))  # fmt: skip
 
 
 # --- checking a project file (``rivernet check PROJECT.gpkg``) ---------------------------------
@@ -856,6 +847,8 @@ def _report(findings: list[Finding]) -> ValidationReport:
 
 
 def _error(code: str, error: Exception | str, layer: str) -> Finding:
+    if isinstance(error, RivernetError) and len(error.args) == 1:
+        return Finding(code, "error", error.args[0], layer=layer)
     return Finding(code, "error", str(error), layer=layer)
 
 
@@ -889,7 +882,9 @@ def _admin_findings(file: Path, layers: dict[str, str | None]) -> list[Finding]:
         Finding(
             problem.kind,
             "warning" if problem.kind == "missing_parent" else problem.severity,
-            f"layer 'admin_units' of {file.name}: {problem.message}",
+            Message(
+                "finding.in_layer", layer="admin_units", file=file.name, message=problem.message
+            ),
             problem.codes,
             layer="admin_units",
         )
@@ -909,17 +904,13 @@ def _lake_findings(file: Path, layers: dict[str, str | None]) -> list[Finding]:
     ids = lakes["lake_id"]
     repeated = sorted(set(ids[ids.duplicated() & ids.notna()].tolist()))
     if repeated:
-        message = (
-            f"layer 'lakes' of {file.name}: lake ids used more than once: "
-            f"{format_ids(repeated)}; give every lake its own lake_id"
-        )
+        message = Message("finding.duplicate_lake_id", file=file.name, ids=items(repeated))
         found.append(Finding("duplicate_lake_id", "error", message, tuple(repeated), "lakes"))
     geoms = lakes.geometry.to_numpy()
     bad = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_valid(geoms))
     if len(bad):
-        message = (
-            f"layer 'lakes' of {file.name}: invalid polygons for lake(s) "
-            f"{format_ids(ids.iloc[bad].tolist())}; repair them with make_valid()"
+        message = Message(
+            "finding.invalid_lakes", file=file.name, ids=items(ids.iloc[bad].tolist())
         )
         found.append(Finding("invalid_geometry", "error", message, (), "lakes"))
     return found
@@ -947,7 +938,10 @@ def _opened_findings(file: Path) -> list[Finding]:
     for warning in caught:
         if issubclass(warning.category, DataQualityWarning):
             kind = "coordinate_offset" if warning.category is CoordinateOffsetWarning else "data"
-            found.append(Finding(kind, "warning", str(warning.message), layer="admin_units"))
+            text = warning.message.args[0] if isinstance(warning.message, Warning) else ""
+            found.append(
+                Finding(kind, "warning", text or str(warning.message), layer="admin_units")
+            )
     found = [f for f in found if "outside its parent" not in f.message]  # reported above
     if project is not None and project.roster is not None:
         found += _roster_findings(project)
@@ -970,6 +964,13 @@ def _roster_findings(project: Project) -> list[Finding]:
     except InputError as error:
         return [_error("roster", error, "roster")]
     return [
-        Finding("roster_reference", "warning", f"roster row {line}: {message}", layer="roster")
+        Finding.from_key(
+            "roster_reference",
+            "finding.roster_row",
+            severity="warning",
+            layer="roster",
+            line=line,
+            message=message,
+        )
         for line, message in problems
     ]

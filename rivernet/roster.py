@@ -45,8 +45,9 @@ import pyogrio
 
 from rivernet._files import LOCK_TIMEOUT, project_lock, replacing, safe_cell
 from rivernet._spreadsheet import RawTable, companion_path, read_tables
-from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, level_of_code, normalise_code
+from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import InputError, RosterError
+from rivernet.messages import Code, Message, choices, render
 from rivernet.policy import ROLES
 
 __all__ = [
@@ -344,7 +345,7 @@ def _merge_people(
     for line, values in _companion_rows(raw):
         person_id = _text(values.get("person_id"))
         where = f"{raw.name}: person {person_id or '(blank)'}"
-        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        level = level_from_word(_text(values.get("level")))
         try:
             code = (
                 normalise_code(values.get("unit_code")) if _text(values.get("unit_code")) else None
@@ -403,7 +404,7 @@ def _clean_units(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
         except InputError as error:
             problems.append((line, f"{raw.name}: {error}"))
             continue
-        level = _LEVEL_WORDS.get(_text(values.get("level")).lower())
+        level = level_from_word(_text(values.get("level")))
         if level is None:
             problems.append((line, f"{raw.name}: unit {code}: level "
                                    f"{_text(values.get('level')) or '(blank)'!r} is not one of "
@@ -438,7 +439,7 @@ def _clean_boards(raw: RawTable, people: set[Any]) -> tuple[pd.DataFrame, list[P
             problems.append((line, f"{where}: {error}"))
             continue
         level_text = _text(values.get("level")).lower()
-        row["level"] = _LEVEL_WORDS.get(level_text)
+        row["level"] = level_from_word(level_text)
         if level_text and row["level"] is None:
             problems.append((line, f"{where}: level {level_text!r} is not one of "
                                    f"{', '.join(LEVELS)}"))  # fmt: skip
@@ -452,15 +453,30 @@ def _clean_boards(raw: RawTable, people: set[Any]) -> tuple[pd.DataFrame, list[P
     return boards, problems
 
 
+@dataclass(frozen=True)
+class ProblemLines:
+    """Row problems as the lines of an error message, in either language (50 at most)."""
+
+    problems: tuple[Problem, ...]
+    limit: int = 50
+
+    def text(self, lang: str = "zh") -> str:
+        """One line per problem, ``- 第 4 行：...`` / ``- line 4: ...``."""
+        lines = [
+            Message("roster_problem.line", line=line, message=render(message, lang)).text(lang)
+            for line, message in self.problems[: self.limit]
+        ]
+        rest = len(self.problems) - self.limit
+        if rest > 0:
+            lines.append(Message("roster_problem.more_lines", rest=rest).text(lang))
+        return "\n".join(lines)
+
+
 def _roster_error(name: str, problems: list[tuple[int, str]]) -> RosterError:
     problems = sorted(set(problems))
-    shown = "\n".join(f"- line {line}: {message}" for line, message in problems[:50])
-    more = f"\n- ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-    return RosterError(
-        f"{name}: {len(problems)} problem(s); nothing was imported. Fix these rows and "
-        f"import again:\n{shown}{more}",
-        problems,
-    )
+    message = Message("roster_problem.summary", name=name, count=len(problems),
+                      lines=ProblemLines(tuple(problems)))  # fmt: skip
+    return RosterError(message, problems)
 
 
 def roster_from_tables(tables: dict[str, pd.DataFrame | None], *, source: str = "") -> Roster:
@@ -827,19 +843,6 @@ def _count_by_unit(codes: pd.Series, name: str) -> pd.Series:
 
 Problem = tuple[int, str]
 
-_LEVEL_WORDS = {
-    **{level: level for level in LEVELS},
-    **{zh: level for level, zh in LEVEL_LABELS_ZH.items()},
-    **{zh + "级": level for level, zh in LEVEL_LABELS_ZH.items()},
-    "镇": "township",
-    "镇级": "township",
-    "乡镇": "township",
-    "乡镇级": "township",
-    "街道": "township",
-    "区": "county",
-    "县区": "county",
-    "县级市": "county",
-}
 _TRUE = ("1", "true", "yes", "是", "y")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_PATTERN = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
@@ -857,6 +860,14 @@ PUBLIC_COLUMNS = frozenset(
 """The roster columns that may be published (an allow-list): ids, names, posts, organisations,
 levels, units, roles, targets and stretches, terms, source documents, the fictional flag, the
 sub-county units and the sign boards. Never a contact column, whatever its name."""
+
+
+_LEVEL_CHOICES = choices(Code("level", level) for level in LEVELS)
+
+
+def _shown(text: str) -> str:
+    """A cell's text quoted for a message; a blank cell said in words."""
+    return repr(text) if text else Message("roster_problem.blank")
 
 
 def _text(value: Any) -> str:
@@ -903,14 +914,12 @@ def parse_date(value: Any) -> dt.date | None:
             return dt.date(*map(int, match.groups()))
         except ValueError:
             pass
-    raise InputError(
-        f"{value!r} is not a date; write dates as 2024-03-01 (or 2024/3/1, 2024年3月1日)"
-    )
+    raise InputError.from_key("roster_problem.not_a_date", value=repr(value))
 
 
 def _from_serial(serial: float) -> dt.date:
     if not 1 <= serial < 2_958_466 or not float(serial).is_integer():
-        raise InputError(f"{serial!r} is not an Excel date serial; write dates as 2024-03-01")
+        raise InputError.from_key("roster_problem.not_a_serial", value=repr(serial))
     return _EXCEL_EPOCH + dt.timedelta(days=int(serial))
 
 
@@ -949,9 +958,9 @@ def _parse_measure(value: Any) -> float | None:
     try:
         number = float(text)
     except ValueError:
-        raise InputError(f"{value!r} is not a number of metres") from None
+        raise InputError.from_key("roster_problem.not_metres", value=repr(value)) from None
     if not np.isfinite(number) or number < 0:
-        raise InputError(f"{value!r} is not a measure: give metres >= 0 from the upstream end")
+        raise InputError.from_key("roster_problem.not_a_measure", value=repr(value))
     return number
 
 
@@ -983,7 +992,7 @@ def clean_rows(raw: RawTable, *, source: str) -> tuple[pd.DataFrame, pd.DataFram
     missing = [c for c in ("name", "level", "unit_code", "role", "valid_from")
                if c not in raw.columns]  # fmt: skip
     if missing:
-        problems.append((1, f"missing column(s) {', '.join(missing)}: add them to the header"))
+        problems.append((1, Message("roster_problem.missing_columns", columns=", ".join(missing))))
         return _empty_people(), _empty_assignments(), problems
     people: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
@@ -1013,28 +1022,28 @@ def _clean_row(values: dict[str, Any], line: int) -> tuple[dict[str, Any], list[
     row: dict[str, Any] = {"line": line}
     row["assignment_id"] = _text(values.get("assignment_id"))
     if not _text(values.get("name")) and not _text(values.get("person_id")):
-        problems.append("no name (姓名): give the chief's name")
+        problems.append(Message("roster_problem.no_name"))
     level_text = _text(values.get("level")).lower()
-    row["level"] = _LEVEL_WORDS.get(level_text)
+    row["level"] = level_from_word(level_text)
     if row["level"] is None:
         problems.append(
-            f"level {level_text or '(blank)'!r} is not one of {', '.join(LEVELS)} "
-            f"({'/'.join(LEVEL_LABELS_ZH.values())})"
+            Message("roster_problem.bad_level", level=_shown(level_text), levels=_LEVEL_CHOICES)
         )
     try:
         row["unit_code"] = normalise_code(values.get("unit_code"))
     except InputError as error:
         row["unit_code"] = None
-        problems.append(str(error))
+        problems.append(error.args[0])
     if row["unit_code"] and row["level"] and level_of_code(row["unit_code"]) != row["level"]:
+        code_level = Code("level", level_of_code(row["unit_code"]))
         problems.append(
-            f"level {row['level']} does not match unit {row['unit_code']}, a "
-            f"{level_of_code(row['unit_code'])}-level code; fix the level or the code"
-        )
+            Message("roster_problem.level_mismatch", level=Code("level", row["level"]),
+                    code=row["unit_code"], code_level=code_level)
+        )  # fmt: skip
     role = _text(values.get("role"))
     row["role"] = role
     if role not in ROLES:
-        problems.append(f"role {role or '(blank)'!r} is not one of {', '.join(ROLES)}")
+        problems.append(Message("roster_problem.bad_role", role=_shown(role), roles=choices(ROLES)))
     problems += _target(values, row)
     problems += _term(values, row)
     row["source_document"] = _text(values.get("source_document")) or None
@@ -1047,25 +1056,22 @@ def _target(values: dict[str, Any], row: dict[str, Any]) -> list[str]:
         row[column] = parse_id(values.get(column))
     targets = [c for c in ("reach_id", "river_id", "lake_id") if row[c] is not None]
     if len(targets) != 1:
-        problems.append(
-            "give exactly one of reach_id (河段编码), river_id (河流编码) or lake_id (湖泊编码)"
-            + (f"; this row gives {', '.join(targets)}" if targets else "")
-        )
+        key = "roster_problem.two_targets" if targets else "roster_problem.no_target"
+        problems.append(Message(key, given=", ".join(targets)) if targets else Message(key))
     for column in ("from_m", "to_m"):
         try:
             row[column] = _parse_measure(values.get(column))
         except InputError as error:
             row[column] = None
-            problems.append(f"{column}: {error}")
+            problems.append(Message("roster_problem.in_column", column=column,
+                                    message=error.args[0]))  # fmt: skip
     if (row["from_m"] is None) != (row["to_m"] is None):
-        problems.append("give both from_m and to_m (起点, 终点) or neither (whole reach)")
+        problems.append(Message("roster_problem.one_measure"))
     elif row["from_m"] is not None and row["from_m"] >= row["to_m"]:
-        problems.append(
-            f"from_m {row['from_m']:g} is not below to_m {row['to_m']:g}; swap them (measures "
-            "run from the upstream end)"
-        )
+        problems.append(Message("roster_problem.measures_swapped", from_m=f"{row['from_m']:g}",
+                                to_m=f"{row['to_m']:g}"))  # fmt: skip
     if row["lake_id"] is not None and row["from_m"] is not None:
-        problems.append("a lake assignment takes no from_m/to_m")
+        problems.append(Message("roster_problem.lake_measures"))
     return problems
 
 
@@ -1076,14 +1082,13 @@ def _term(values: dict[str, Any], row: dict[str, Any]) -> list[str]:
             row[column] = parse_date(values.get(column))
         except InputError as error:
             row[column] = None
-            problems.append(f"{column}: {error}")
+            problems.append(Message("roster_problem.in_column", column=column,
+                                    message=error.args[0]))  # fmt: skip
     if row["valid_from"] is None and not problems:
-        problems.append("valid_from (任期开始) is blank: give the date the term began")
+        problems.append(Message("roster_problem.no_start"))
     if row["valid_from"] and row["valid_to"] and row["valid_to"] < row["valid_from"]:
-        problems.append(
-            f"valid_to {row['valid_to']} is before valid_from {row['valid_from']}; swap them "
-            "or fix the year"
-        )
+        problems.append(Message("roster_problem.term_swapped", valid_to=row["valid_to"],
+                                valid_from=row["valid_from"]))  # fmt: skip
     return problems
 
 
@@ -1128,8 +1133,8 @@ def _duplicate_problems(assignments: pd.DataFrame) -> list[Problem]:
     key = _row_keys(assignments, columns)
     duplicated = key.duplicated(keep="first")
     first_line = assignments.groupby(key, sort=False)["line"].transform("min")
-    problems = [
-        (int(line), f"duplicate of line {int(first)}: delete one of them")
+    problems: list[Problem] = [
+        (int(line), Message("roster_problem.duplicate_row", first=int(first)))
         for line, first in zip(
             assignments.loc[duplicated, "line"], first_line[duplicated], strict=True
         )
@@ -1137,7 +1142,7 @@ def _duplicate_problems(assignments: pd.DataFrame) -> list[Problem]:
     ids = assignments["assignment_id"]
     dup_ids = ids.duplicated(keep="first") & ~duplicated
     problems += [
-        (int(line), f"assignment id {aid!r} is used twice; ids must be unique")
+        (int(line), Message("roster_problem.duplicate_id", id=repr(aid)))
         for line, aid in zip(assignments.loc[dup_ids, "line"], ids[dup_ids], strict=True)
     ]
     return problems
@@ -1172,9 +1177,12 @@ def overlapping_term_problems(assignments: pd.DataFrame) -> list[Problem]:
     return [
         (
             _int(row.line_b),
-            f"overlaps the term on line {_int(row.line)} for the same person, post and reach "
-            f"({_day(row.valid_from)} .. {_day(row.valid_to)}); merge the rows or end the first "
-            "term before the second begins",
+            Message(
+                "roster_problem.overlapping_term",
+                first=_int(row.line),
+                start=_day(row.valid_from),
+                end=_day(row.valid_to),
+            ),
         )
         for row in pairs[overlap].itertuples()
     ]
@@ -1186,7 +1194,7 @@ def _int(value: Any) -> int:
 
 
 def _day(value: Any) -> str:
-    return "open" if pd.isna(value) else str(pd.Timestamp(value).date())
+    return Message("roster_problem.open_end") if pd.isna(value) else str(pd.Timestamp(value).date())
 
 
 def _empty_people() -> pd.DataFrame:
@@ -1242,29 +1250,24 @@ def _row_reference(
     # An id column holding both ids and blanks is float in a DataFrame: blanks are NaN there.
     reach, river, lake = (_given(row.reach_id), _given(row.river_id), _given(row.lake_id))
     to_m = _given(row.to_m)
-    problems = []
+    problems: list[str] = []
     if reach is not None and reach not in lengths.index:
-        problems.append(
-            f"reach {reach} is not in the project's network; check the id (河段编码) "
-            "against the reaches layer"
-        )
+        problems.append(Message("roster_problem.unknown_reach", reach=reach))
     elif reach is not None and to_m is not None:
         length = float(lengths[reach])
         if to_m > length + 1.0:
-            problems.append(
-                f"to_m {to_m:g} is beyond the end of reach {reach} "
-                f"({length:.0f} m long); measures run from its upstream end"
-            )
+            problems.append(Message("roster_problem.beyond_end", to_m=f"{to_m:g}", reach=reach,
+                                    length=f"{length:.0f}"))  # fmt: skip
     if river is not None and river not in rivers:
-        problems.append(f"river {river} is not a main-stem id of the network")
+        problems.append(Message("roster_problem.unknown_river", river=river))
     if lake is not None and lake not in lakes:
-        problems.append(f"lake {lake} is not in the project's lakes layer")
+        problems.append(Message("roster_problem.unknown_lake", lake=lake))
     code = row.unit_code
     county = code[:6]
     if len(code) == 6 and code not in units:
-        problems.append(f"admin code {code} is not in the project's admin units; check the code")
+        problems.append(Message("roster_problem.unknown_code", code=code))
     elif len(code) > 6 and code not in units and county not in units:
-        problems.append(f"admin code {code}: its county {county} is not in the project")
+        problems.append(Message("roster_problem.unknown_county", code=code, county=county))
     return problems
 
 
@@ -1306,9 +1309,14 @@ def _containment_problems(
     return [
         (
             _int(row.line),
-            f"unit {row.unit_code} ({row.level}) does not contain reach {row.reach_id}"
-            + ("" if row.from_m == 0 and row.to_m == np.inf else " on that stretch")
-            + "; assign the chief of the unit the reach flows through, or fix the reach id",
+            Message(
+                "roster_problem.outside_unit"
+                if row.from_m == 0 and row.to_m == np.inf
+                else "roster_problem.stretch_outside_unit",
+                code=row.unit_code,
+                level=Code("level", row.level),
+                reach=row.reach_id,
+            ),
         )
         for row in outside.itertuples(index=False)
     ]

@@ -27,6 +27,7 @@ from pyproj import CRS
 from rivernet.crs import metric_crs_for
 from rivernet.errors import InputError, OutOfRangeError, SnapWarning, format_ids
 from rivernet.geometry import reproject
+from rivernet.messages import Message
 
 if TYPE_CHECKING:
     from rivernet.network import RiverNetwork
@@ -128,13 +129,12 @@ def snap_point(
         warnings.simplefilter("ignore", SnapWarning)
         row = snap_points(net, geoms, max_distance_m=1e7).iloc[0]
     if not bool(row["snapped"]) or float(row["distance_m"]) > max_distance_m:
-        far = "more than 10,000 km" if not bool(row["snapped"]) else f"{row['distance_m']:.0f} m"
-        raise OutOfRangeError(
-            f"the point {point.wkt} lies {far} from the nearest reach, beyond {limit_name}="
-            f"{max_distance_m:g} m. Check the coordinates (longitude first, in "
-            f"{net.crs.to_string()}; GCJ-02 coordinates from web maps are offset by hundreds of "
-            "metres: convert them with rivernet.crs) or raise the limit"
-        )
+        far = (Message("error.very_far") if not bool(row["snapped"])
+               else Message("error.metres", value=f"{row['distance_m']:.0f}"))  # fmt: skip
+        raise OutOfRangeError.from_key(
+            "error.point_too_far", point=f"({point.x:g}, {point.y:g})", far=far, limit=limit_name,
+            max=f"{max_distance_m:g}", crs=net.crs.to_string(),
+        )  # fmt: skip
     return SnappedPoint(row["reach_id"], float(row["measure_m"]), float(row["distance_m"]))
 
 

@@ -20,7 +20,8 @@ import shapely
 from pyproj import CRS
 
 from rivernet import _core
-from rivernet.errors import TopologyError, format_ids
+from rivernet.errors import TopologyError
+from rivernet.messages import items
 
 Severity = Literal["error", "warning", "info"]
 LINE_TYPES = ("LineString", "MultiLineString")
@@ -52,14 +53,41 @@ class Finding:
     reach_ids: tuple[Any, ...] = ()
     layer: str = "reaches"
 
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as plain JSON-ready values."""
+    @classmethod
+    def from_key(
+        cls,
+        code: str,
+        key: str,
+        /,
+        *,
+        severity: Severity = "error",
+        reach_ids: Iterable[Any] = (),
+        layer: str = "reaches",
+        **values: Any,
+    ) -> Finding:
+        """A finding whose message is the catalogue message ``key`` filled with ``values``.
+
+        ``message`` is then a :class:`rivernet.messages.Message`: its ``str`` is the English
+        text and :meth:`text` renders it in Chinese or English.
+        """
+        from rivernet.messages import Message
+
+        return cls(code, severity, Message(key, **values), tuple(reach_ids), layer)
+
+    def text(self, lang: str = "zh") -> str:
+        """The message in ``lang`` (as it is when it was not made from the catalogue)."""
+        from rivernet.messages import render
+
+        return render(self.message, lang)
+
+    def to_dict(self, *, lang: str | None = None) -> dict[str, Any]:
+        """The finding as plain JSON-ready values, its message in ``lang`` (default English)."""
         ids = [i.item() if isinstance(i, np.generic) else i for i in self.reach_ids]
         return {
             "code": self.code,
             "severity": self.severity,
             "layer": self.layer,
-            "message": self.message,
+            "message": str(self.message) if lang is None else self.text(lang),
             "reach_ids": ids,
         }
 
@@ -96,9 +124,9 @@ class ValidationReport:
         """True when there is no error."""
         return not self.errors
 
-    def to_json(self) -> str:
-        """The report as a JSON document (``ok`` and the list of findings)."""
-        body = {"ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
+    def to_json(self, *, lang: str | None = None) -> str:
+        """The report as a JSON document (``ok`` and the list of findings, in ``lang``)."""
+        body = {"ok": self.ok, "findings": [f.to_dict(lang=lang) for f in self.findings]}
         return json.dumps(body, ensure_ascii=False, indent=2)
 
     def raise_for_errors(self) -> None:
@@ -147,16 +175,7 @@ def validate_reaches(
         Errors, warnings and notes.
     """
     if len(reaches) == 0:
-        return ValidationReport(
-            [
-                Finding(
-                    "empty_layer",
-                    "error",
-                    "the reach layer has no rows: there is no network to check; write the "
-                    "reach lines into it (or check the layer name)",
-                )
-            ]
-        )
+        return ValidationReport([Finding.from_key("empty_layer", "finding.empty_layer")])
     findings: list[Finding] = []
     findings += _crs_findings(reaches)
     findings += _id_findings(reaches, id_column)
@@ -165,7 +184,11 @@ def validate_reaches(
     try:
         down, dangling = _downstream_positions(table, id_column, downstream_column, outlet_values)
     except TopologyError as error:
-        findings.append(Finding("id_types", "error", f"column {downstream_column!r}: {error}"))
+        findings.append(
+            Finding.from_key(
+                "id_types", "finding.in_column", column=downstream_column, message=error.args[0]
+            )
+        )
         return ValidationReport(findings)
     ids = table[id_column].to_numpy()
     findings += _link_findings(ids, table[downstream_column].to_numpy(), down, dangling)
@@ -184,14 +207,7 @@ def validate_reaches(
 def _crs_findings(reaches: gpd.GeoDataFrame) -> list[Finding]:
     """Missing CRS, or coordinates that do not fit the CRS's units."""
     if reaches.crs is None:
-        return [
-            Finding(
-                "missing_crs",
-                "error",
-                "the reach layer has no CRS; set it (EPSG:4326 for WGS84 degrees, "
-                "EPSG:4490 for CGCS2000) or add a .prj beside the shapefile",
-            )
-        ]
+        return [Finding.from_key("missing_crs", "finding.missing_crs")]
     bounds = reaches.total_bounds
     if not np.all(np.isfinite(bounds)):
         return []
@@ -201,22 +217,21 @@ def _crs_findings(reaches: gpd.GeoDataFrame) -> list[Finding]:
     )
     if crs.is_geographic and not looks_degrees:
         return [
-            Finding(
+            Finding.from_key(
                 "crs_mismatch",
-                "error",
-                f"the layer says {crs.name} (degrees) but its coordinates reach "
-                f"{bounds.round(1).tolist()}: they are projected metres. Label the "
-                "layer with its real projected CRS.",
+                "finding.crs_says_degrees",
+                crs=crs.name,
+                bounds=bounds.round(1).tolist(),
             )
         ]
     if not crs.is_geographic and looks_degrees and np.ptp(bounds) > 0:
         return [
-            Finding(
+            Finding.from_key(
                 "crs_mismatch",
-                "warning",
-                f"the layer says {crs.name} (metres) but all coordinates lie within "
-                f"{bounds.round(3).tolist()}, which looks like degrees. If they are "
-                "longitude/latitude, label the layer EPSG:4326 or EPSG:4490.",
+                "finding.crs_says_metres",
+                severity="warning",
+                crs=crs.name,
+                bounds=bounds.round(3).tolist(),
             )
         ]
     return []
@@ -229,23 +244,19 @@ def _id_findings(reaches: gpd.GeoDataFrame, id_column: str) -> list[Finding]:
     missing = np.flatnonzero(ids.isna().to_numpy())
     if missing.size:
         found.append(
-            Finding(
-                "missing_id",
-                "error",
-                f"{missing.size} row(s) have no reach id (rows {format_ids(missing + 1)}); "
-                "give every reach an id.",
+            Finding.from_key(
+                "missing_id", "finding.missing_id", count=missing.size, rows=items(missing + 1)
             )
         )
     dupes = ids[ids.duplicated(keep=False) & ids.notna()].unique()
     if dupes.size:
         found.append(
-            Finding(
+            Finding.from_key(
                 "duplicate_id",
-                "error",
-                f"{dupes.size} reach id(s) occur more than once: {format_ids(dupes)}. "
-                "Give every reach a unique id (only the first row of each is used "
-                "in the other checks).",
-                tuple(dupes),
+                "finding.duplicate_id",
+                reach_ids=dupes,
+                count=dupes.size,
+                ids=items(dupes),
             )
         )
     return found
@@ -261,36 +272,24 @@ def _geometry_findings(reaches: gpd.GeoDataFrame, id_column: str) -> list[Findin
     non_line = ~empty & ~np.isin(types, [1, 5])
     coords_ok = np.array([_finite_line(g) for g in geoms], dtype=bool)
     invalid = ~empty & ~non_line & ~coords_ok
-    checks = (
-        ("empty_geometry", empty, "have no geometry; draw them or drop the rows"),
-        (
-            "non_line_geometry",
-            non_line,
-            "are not lines (points or polygons); a reach must be a LineString",
-        ),
-        (
-            "invalid_geometry",
-            invalid,
-            "are degenerate lines (fewer than two distinct vertices, or NaN/infinite coordinates); "
-            "redraw them",
-        ),
-    )
-    for code, mask, text in checks:
+    checks = (("empty_geometry", empty), ("non_line_geometry", non_line),
+              ("invalid_geometry", invalid))  # fmt: skip
+    for code, mask in checks:
         if mask.any():
             bad = ids[mask]
-            message = f"{mask.sum()} reach(es) {format_ids(bad)} {text}."
-            found.append(Finding(code, "error", message, tuple(bad)))
+            found.append(Finding.from_key(code, f"finding.{code}", reach_ids=bad,
+                                          count=mask.sum(), ids=items(bad)))  # fmt: skip
     multi = ~empty & (types == 5)
     if multi.any():
         bad = ids[multi]
         found.append(
-            Finding(
+            Finding.from_key(
                 "multipart_geometry",
-                "warning",
-                f"{multi.sum()} reach(es) {format_ids(bad)} are MultiLineStrings; "
-                "measures along them follow the parts in order. Merge or split them "
-                "into single lines for exact measures.",
-                tuple(bad),
+                "finding.multipart_geometry",
+                severity="warning",
+                reach_ids=bad,
+                count=multi.sum(),
+                ids=items(bad),
             )
         )
     return found
@@ -323,26 +322,21 @@ def _link_findings(
     loops = np.flatnonzero(down == np.arange(len(down)))
     if loops.size:
         found.append(
-            Finding(
-                "self_loop",
-                "error",
-                f"reach(es) {format_ids(ids[loops])} name themselves as downstream; "
-                "set the real downstream reach or an outlet value.",
-                tuple(ids[loops]),
+            Finding.from_key(
+                "self_loop", "finding.self_loop", reach_ids=ids[loops], ids=items(ids[loops])
             )
         )
         down[loops] = -1
     if dangling.size:
         pairs = [f"{a}->{b}" for a, b in zip(ids[dangling], down_ids[dangling], strict=True)]
         found.append(
-            Finding(
+            Finding.from_key(
                 "dangling_downstream",
-                "warning",
-                f"{dangling.size} reach(es) point to downstream ids that are not in "
-                f"the table ({format_ids(pairs)}); typical of a clipped extract. "
-                "They are treated as outlets; add the missing reaches to route "
-                "further.",
-                tuple(ids[dangling]),
+                "finding.dangling_downstream",
+                severity="warning",
+                reach_ids=ids[dangling],
+                count=dangling.size,
+                pairs=items(pairs),
             )
         )
     return found
@@ -357,12 +351,12 @@ def _secondary_findings(
         return []
     ids = table[id_column].to_numpy()[dangling]
     return [
-        Finding(
+        Finding.from_key(
             "dangling_secondary",
-            "error",
-            f"{dangling.size} secondary downstream link(s) from {format_ids(ids)} point "
-            "to reaches that do not exist; fix or drop those links (the network refuses them).",
-            tuple(ids),
+            "finding.dangling_secondary",
+            reach_ids=ids,
+            count=dangling.size,
+            ids=items(ids),
         )
     ]
 
@@ -374,13 +368,7 @@ def _cycle_findings(ids: npt.NDArray[Any], down: npt.NDArray[np.int64]) -> list[
     if order.shape[0] == down.shape[0]:
         return []
     return [
-        Finding(
-            "cycle",
-            "error",
-            f"the downstream links of reaches {format_ids(ids[c], limit=20)} form a cycle; "
-            "water cannot flow in a circle: fix the downstream id of one of them.",
-            tuple(ids[c]),
-        )
+        Finding.from_key("cycle", "finding.cycle", reach_ids=ids[c], ids=items(ids[c], limit=20))
         for c in _core._find_cycles(down, order)
     ]
 
@@ -417,25 +405,25 @@ def _touch_findings(
             for a, b, g in zip(ids[sel], ids[down[sel]], end_gap[apart], strict=True)
         ]
         found.append(
-            Finding(
+            Finding.from_key(
                 "not_touching_downstream",
-                "warning",
-                f"{apart.sum()} reach(es) end away from their downstream reach: "
-                f"{format_ids(pairs)}. Check the downstream ids or snap the lines.",
-                tuple(ids[sel]),
+                "finding.not_touching_downstream",
+                severity="warning",
+                reach_ids=ids[sel],
+                count=apart.sum(),
+                pairs=items(pairs),
             )
         )
     backwards = np.concatenate([linked[reversed_self], down[linked[reversed_below]]])
     if backwards.size:
         found.append(
-            Finding(
+            Finding.from_key(
                 "reversed_digitising",
-                "warning",
-                f"{backwards.size} reach(es) {format_ids(ids[backwards])} are drawn "
-                "against the flow given by the downstream ids (their start, not "
-                "their end, meets the next reach). Reverse the lines (shapely.reverse) "
-                "so measures run from the upstream end.",
-                tuple(ids[backwards]),
+                "finding.reversed_digitising",
+                severity="warning",
+                reach_ids=ids[backwards],
+                count=backwards.size,
+                ids=items(ids[backwards]),
             )
         )
     return found
@@ -480,11 +468,12 @@ def _part_findings(ids: npt.NDArray[Any], down: npt.NDArray[np.int64]) -> list[F
     if outlets.size <= 1:
         return []
     return [
-        Finding(
+        Finding.from_key(
             "disconnected_parts",
-            "info",
-            f"the network has {outlets.size} separate parts (one per outlet: "
-            f"{format_ids(ids[outlets])}); navigation never crosses between them.",
-            tuple(ids[outlets]),
+            "finding.disconnected_parts",
+            severity="info",
+            reach_ids=ids[outlets],
+            count=outlets.size,
+            outlets=items(ids[outlets]),
         )
     ]

@@ -184,4 +184,4 @@ def collection(state: AppState, collection_id: str) -> Collection:
                 state.project.require_roster()
             return entry
     ids = ", ".join(entry.id for entry in offered(state))
-    raise NotFoundError(f"no collection {collection_id!r}; this server offers: {ids}")
+    raise NotFoundError.from_key("error.no_collection", collection=repr(collection_id), ids=ids)

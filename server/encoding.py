@@ -220,10 +220,7 @@ class FeatureTable:
                 self._id_positions = {str(i): n for n, i in enumerate(self.ids)}
         found = self._id_positions.get(feature_id)
         if found is None:
-            raise NotFoundError(
-                f"no feature with id {feature_id!r} in this collection (path parameter "
-                "feature_id); use the id of a feature listed by the collection's /items"
-            )
+            raise NotFoundError.from_key("error.no_feature", feature=repr(feature_id))
         return found
 
     def select(

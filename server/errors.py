@@ -1,7 +1,9 @@
 """One table maps library exceptions to HTTP status codes; every error body is problem+json.
 
 Handlers are installed by :func:`install_error_handlers`. Library errors keep their message (it
-already says what was wrong and how to fix it); request validation errors are 400 (as OGC API asks)
+already says what was wrong and how to fix it), in the request's language (:func:`request_lang`:
+``?lang=zh|en``, else the ``Accept-Language`` header, else Chinese) when the message comes from
+the catalogue; request validation errors are 400 (as OGC API asks)
 and list each bad parameter; roster edits answer 401 (no or unknown token), 403 (outside the
 token's scope), 412 (stale ``If-Match``) and 422 (invalid data, ``errors`` naming the field);
 anything unexpected is logged and answered with a plain 500 problem.
@@ -21,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rivernet import messages
 from rivernet.errors import (
     AdminUnitsError,
     AuthError,
@@ -148,21 +151,32 @@ def problem(
     )
 
 
+def request_lang(request: Request) -> str:
+    """The language a request asks for: ``?lang=``, else ``Accept-Language``, else ``"zh"``."""
+    asked = request.query_params.get("lang")
+    if asked in messages.LANGS:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in messages.LANGS:
+            return code
+    return messages.LANGS[0]
+
+
 async def _library_error(request: Request, error: Exception) -> Response:
     status, title = status_for(error)
     if status >= 500:
         logger.error("project data problem on %s: %s", request.url.path, error)
-    detail = str(error)
-    notes = getattr(error, "__notes__", None)
-    if notes:
-        detail = " ".join([detail, *notes])
+    lang = request_lang(request)
+    detail = error.text(lang) if isinstance(error, RivernetError) else str(error)
     extra: dict[str, Any] = {}
     problems = getattr(error, "problems", None)
     if problems:
-        extra["problems"] = [{"line": line, "message": msg} for line, msg in problems]
+        extra["problems"] = [{"line": line, "message": messages.render(msg, lang)}
+                             for line, msg in problems]  # fmt: skip
     field = getattr(error, "field", None)
     if status == 422 and field:
-        extra["errors"] = [{"parameter": str(field), "in": "body", "message": str(error)}]
+        extra["errors"] = [{"parameter": str(field), "in": "body", "message": detail}]
     current = getattr(error, "current_etag", None) or getattr(error, "etag", None)
     if status == 412 and current:
         extra["etag"] = str(current)

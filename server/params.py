@@ -152,9 +152,7 @@ def reach_id(project: Project, text: str) -> Any:
         except ValueError:
             value = None
     if value is None or value not in project.network:
-        raise NotFoundError(
-            f"no reach {text!r} in the network; reach ids are listed at /collections/reaches/items"
-        )
+        raise NotFoundError.from_key("error.no_reach_api", reach=repr(text))
     return value
 
 

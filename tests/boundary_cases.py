@@ -113,6 +113,20 @@ def make_project(
     )
 
 
+def named_project(lines: dict[int, tuple[list[tuple[float, float]], int, str]]) -> Project:
+    """A project over the hand-drawn units whose reaches are ``{id: (coords, down, name)}``."""
+    reaches = gpd.GeoDataFrame(
+        {
+            "reach_id": list(lines),
+            "downstream_id": [d for _, d, _ in lines.values()],
+            "name": [n for _, _, n in lines.values()],
+        },
+        geometry=[LineString(c) for c, _, _ in lines.values()],
+        crs=CRS,
+    )
+    return make_project(reaches=reaches)
+
+
 def bowtie() -> Polygon:
     """A self-intersecting (invalid) polygon."""
     polygon = Polygon([(0, 0), (1000, 1000), (1000, 0), (0, 1000)])

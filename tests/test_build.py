@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import shape
 
-from rivernet.build import LEVEL_WORDS, Manifest, build_project, level_from_word, plan_project
+from rivernet.admin import LEVEL_WORDS, level_from_word
+from rivernet.build import Manifest, build_project, plan_project
 from rivernet.cli import main
 from rivernet.errors import CRSError, InputError, ProjectFileError
 from rivernet.project import check_project, open_project

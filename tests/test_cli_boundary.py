@@ -128,14 +128,14 @@ def test_incident_place_options() -> None:
     code, text = _run("incident", str(SAMPLE))
     assert code != 0 and "--reach" in text
     code, text = _run("incident", str(SAMPLE), "--reach", "40652917", "--lon", "120")
-    assert code != 0 and "not both" in text
+    assert code != 0 and "二者择一" in text
     code, text = _run("incident", str(SAMPLE), "--lon", "120.2", "--lat", "30.9",
                       "--measure-m", "5")  # fmt: skip
-    assert code != 0 and "--measure-m needs --reach" in text
+    assert code != 0 and "--measure-m 需要同时给出 --reach" in text
     code, text = _run("incident", str(SAMPLE), "--reach", "1")
-    assert code != 0 and "reach 1 is not in the network" in text and "Traceback" not in text
+    assert code != 0 and "河段 1 不在河网中" in text and "Traceback" not in text
     code, text = _run("incident", str(SAMPLE), "--reach", "40652917", "--measure-m", "1e9")
-    assert code != 0 and "not on reach 40652917" in text
+    assert code != 0 and "不在河段 40652917 上" in text
 
 
 def test_partners_reach_lists_its_own_chiefs() -> None:

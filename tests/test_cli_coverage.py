@@ -156,7 +156,7 @@ def test_coverage_without_a_roster(tmp_path: Path) -> None:
     shutil.copyfile(path, tmp_path / "copy.gpkg")
     result = CliRunner().invoke(main, ["coverage", str(path)])
     assert result.exit_code != 0
-    assert "has no chief roster" in result.output
+    assert "没有河长名录" in result.output
 
 
 def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None:
@@ -173,11 +173,11 @@ def test_sample_roster_round_trips_through_a_spreadsheet(tmp_path: Path) -> None
         main, ["--quiet", "roster", "check", str(sheet), "--project", str(sample)]
     )
     assert checked.exit_code == 1
-    problems = [line for line in checked.output.splitlines() if line.startswith("- line")]
+    problems = [line for line in checked.output.splitlines() if line.startswith("- 第")]
     defects = pyogrio.read_dataframe(sample, layer="roster_defects", read_geometry=False)
     orphans = defects[defects["kind"] == "orphan"]
     assert len(problems) == len(orphans) == 2
-    assert all("is not in the project's network" in line for line in problems)
+    assert all("不在项目的河网中" in line for line in problems)
     assert "nan" not in checked.output
 
 

@@ -77,7 +77,7 @@ def test_navigate_writes_every_format(tmp_path: Path, sample: Project, suffix: s
     expected = sample.network.upstream(int(START), mode="UT", distance_km=20)
     written = read_back(out)
     assert ids(written, "reach_id") == ids(expected, "reach_id")
-    assert f"wrote {len(expected)} reaches to {out}" in result.output
+    assert f"已写入 {len(expected)} 条河段：{out}" in result.output
     if suffix in (".csv", ".xlsx"):
         assert written["geometry"].str.startswith("LINESTRING").all()
 
@@ -110,15 +110,15 @@ def test_partners_table_writes_spreadsheets_and_attribute_tables(
     written = read_back(out)
     assert ids(written, "partner_code") == ids(expected, "partner_code")
     assert ids(written, "relation") == ids(expected, "relation")
-    assert f"已写入 {len(expected)} 行：{out}" in result.output
+    assert f"已写入 {len(expected)} 条联防联控伙伴：{out}" in result.output
 
 
 def test_a_table_without_geometries_is_not_written_as_geojson(tmp_path: Path) -> None:
     out = tmp_path / "pairs.geojson"
     result = run("partners", str(SAMPLE), "-o", str(out))
     assert result.exit_code == 1
-    assert result.output.count("\n") == 1 and "GeoJSON holds features" in result.output
-    assert ".csv, .xlsx or .gpkg" in result.output and not out.exists()
+    assert result.output.count("\n") == 1 and "GeoJSON 只存要素" in result.output
+    assert ".csv、.xlsx 或 .gpkg" in result.output and not out.exists()
 
 
 def test_boundary_rivers_and_incident_write_features(tmp_path: Path, sample: Project) -> None:
@@ -157,13 +157,18 @@ def test_coverage_writes_three_tables(tmp_path: Path, tiny: Path, suffix: str) -
     assert ids(written, "unit_code") == ids(summary, "unit_code")
     assert ids(written, "level") == ids(summary, "level")
     assert sorted(ids(written_gaps, "reach_id")) == sorted(ids(gaps, "reach_id"))
-    assert f"wrote {len(summary)} summary rows, {len(gaps)} gaps" in result.output
+    assert f"已写入 {len(summary)} 行汇总、{len(gaps)} 段缺失河段" in result.output
 
 
 def test_coverage_refuses_geojson_before_working(tmp_path: Path, tiny: Path) -> None:
     result = run("coverage", str(tiny), "-o", str(tmp_path / "c.geojson"))
     assert result.exit_code == 1
     assert result.output.strip() == (
+        f"错误：--output {tmp_path / 'c.geojson'}：不能写成 .geojson；"
+        "请给出 .gpkg、.xlsx 或 .csv 文件"
+    )
+    english = run("coverage", str(tiny), "-o", str(tmp_path / "c.geojson"), "--lang", "en")
+    assert english.output.strip() == (
         f"Error: --output {tmp_path / 'c.geojson'}: cannot write .geojson; name a .gpkg, .xlsx "
         "or .csv file"
     )
@@ -175,10 +180,10 @@ def test_roster_export_formats_and_json(tmp_path: Path, tiny: Path) -> None:
         out = tmp_path / f"roster{suffix}"
         result = run("roster", "export", str(tiny), "-o", str(out))
         assert result.exit_code == 0, result.output
-        assert f"wrote {len(roster.assignments)} assignments" in result.output
+        assert f"已写入 {len(roster.assignments)} 条任命" in result.output
         assert ids(read_back(out), "assignment_id") == ids(roster.assignments, "assignment_id")
     refused = run("roster", "export", str(tiny), "-o", str(tmp_path / "roster.gpkg"))
-    assert refused.exit_code == 1 and ".csv or .xlsx" in refused.output
+    assert refused.exit_code == 1 and ".csv 或 .xlsx" in refused.output
     printed = run("roster", "export", str(tiny), "--json")
     assert printed.exit_code == 0, printed.output
     records = json.loads(printed.stdout)
@@ -194,7 +199,7 @@ def test_check_writes_its_findings(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     findings = read_back(out)
     assert "dangling_downstream" in set(findings["code"])
-    assert f"wrote {len(findings)} findings to {out}" in result.output
+    assert f"已写入 {len(findings)} 条检查结果：{out}" in result.output
 
 
 def test_formula_cells_are_neutralised(tmp_path: Path, tiny: Path) -> None:
@@ -272,7 +277,7 @@ def test_a_missing_folder_is_a_one_line_error_and_is_not_created(
         result = run(*args, "-o", str(missing / f"out{suffix}"))
         assert result.exit_code == 1, (args, result.output)
         assert result.output.count("\n") == 1, (args, result.output)
-        assert f"the folder {missing} does not exist" in result.output
+        assert f"文件夹 {missing} 不存在" in result.output
         assert "Traceback" not in result.output
     assert not (tmp_path / "missing").exists()
 
@@ -291,7 +296,7 @@ def test_a_read_only_folder_is_a_one_line_error(tmp_path: Path, tiny: Path) -> N
     folder = tmp_path / "locked"
     folder.mkdir(mode=0o555)
     result = run("coverage", str(tiny), "-o", str(folder / "c.gpkg"))
-    assert result.exit_code == 1 and "not writable" in result.output
+    assert result.exit_code == 1 and "没有写入权限" in result.output
     assert result.output.count("\n") == 1
 
 
@@ -331,7 +336,7 @@ def test_a_bad_as_of_is_a_one_line_error_naming_the_flag(tiny: Path) -> None:
         result = run(*args, "--as-of", "2025年13月1日")
         assert result.exit_code == 1, (args, result.output)
         assert result.output.count("\n") == 1, (args, result.output)
-        assert result.output.startswith("Error: --as-of '2025年13月1日' is not a date")
+        assert result.output.startswith("错误：--as-of '2025年13月1日' 不是日期")
 
 
 # --- unknown unit codes -------------------------------------------------------------------------
@@ -364,7 +369,7 @@ def test_info_lists_the_unit_codes(tiny: Path) -> None:
 
 def test_errors_name_the_command_line_flags(tmp_path: Path) -> None:
     far = run("incident", str(SAMPLE), "--lon", "125", "--lat", "20")
-    assert far.exit_code == 1 and "--max-snap-m 1000 m" in far.output
+    assert far.exit_code == 1 and "--max-snap-m 1000 米" in far.output
     assert "max_snap_m" not in far.output
     negative = run("chiefs", str(SAMPLE), "--lon", "120.2", "--lat", "30.9", "--max-snap-m", "-1")
     assert negative.exit_code == 1

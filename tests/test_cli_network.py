@@ -22,7 +22,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_check_sample_passes_with_warnings() -> None:
     code, out = run("check", str(SAMPLE))
     assert code == 0
-    assert "校验通过" in out and "dangling_downstream" in out
+    assert "校验通过" in out and "表中不存在的下游编码" in out
 
 
 def test_check_json_and_cycle_exit_status(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_navigate_writes_geojson(tmp_path: Path) -> None:
 def test_navigate_unknown_reach_is_a_clean_error() -> None:
     code, out = run("navigate", str(SAMPLE), "--reach", "1")
     assert code == 1
-    assert "not in the network" in out and "Traceback" not in out
+    assert "不在河网中" in out and "Traceback" not in out
 
 
 def test_info_summarises_the_sample() -> None:

@@ -232,7 +232,24 @@ def test_boundary_fit_tells_gcj02_admin_units_from_wgs84() -> None:
     offset.geometry = transform_geometries(units.geometry.array, wgs84_to_gcj02)
     wrong = boundary_fit_gcj02(offset, rivers)
     assert wrong is not None and wrong.likely_gcj02
+    assert wrong.fit_converted > wrong.chance_fit > max(wrong.fit_decoys) * 0.9
     assert 400 < wrong.offset_m < 700  # the GCJ-02 offset near Taihu is about 500 m
+
+
+def test_boundary_fit_gives_no_verdict_on_boundaries_that_do_not_follow_rivers() -> None:
+    """A synthetic national network under synthetic counties: converted fits twice as well by
+    chance (28 km against 13 km), but no better than shifts in other directions."""
+    from bench.synthetic import synthetic_admin_polygons, synthetic_network
+    from rivernet.crs import boundary_fit_gcj02
+
+    china = (73.5, 18.0, 134.8, 53.5)
+    rivers = synthetic_network(200_000, seed=1, with_geometry=True, bbox=china)
+    units = synthetic_admin_polygons(30, 3000, bbox=china, seed=1)
+    fit = boundary_fit_gcj02(units, rivers)
+    assert fit is not None and fit.points_near >= 100
+    assert fit.fit_converted >= 1.1 * fit.fit_as_given  # what the old rule called GCJ-02
+    assert len(fit.fit_decoys) == 7 and fit.fit_converted < fit.chance_fit
+    assert not fit.likely_gcj02
 
 
 def test_boundary_fit_skips_projected_and_foreign_data() -> None:

@@ -14,17 +14,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely import LineString
 
 import rivernet
 from rivernet.errors import DataQualityWarning, RosterError
 from rivernet.named_roster import read_named_roster, resolve_named_roster
 from rivernet.project import Project
 from rivernet.roster import roster_from_tables
-from tests.boundary_cases import CRS, make_project
+from tests.boundary_cases import named_project
 
 REACHES = {
     10: ([(-3000, -2000), (3000, -2000), (3000, -4000), (-3000, -4000)], 0, "白马河"),
@@ -39,16 +37,7 @@ HEADER = ["河流名称", "行政区", "层级", "姓名", "职务", "长度(km)
 
 @pytest.fixture
 def project() -> Project:
-    reaches = gpd.GeoDataFrame(
-        {
-            "reach_id": list(REACHES),
-            "downstream_id": [d for _, d, _ in REACHES.values()],
-            "name": [n for _, _, n in REACHES.values()],
-        },
-        geometry=[LineString(c) for c, _, _ in REACHES.values()],
-        crs=CRS,
-    )
-    return make_project(reaches=reaches)
+    return named_project(REACHES)
 
 
 def rows(*records: list[object]) -> pd.DataFrame:

@@ -264,7 +264,7 @@ def test_a_missing_roster_is_the_same_404_on_every_route(project: Project, url: 
         response = bare_client.get(url)
     assert response.status_code == 404, url
     assert response.headers["content-type"] == "application/problem+json"
-    assert "no chief roster" in response.json()["detail"], url
+    assert "没有河长名录" in response.json()["detail"], url
 
 
 def test_coverage_summary_is_404_without_a_roster_and_200_with_one(project: Project) -> None:

@@ -198,7 +198,9 @@ def test_single_feature_and_unknown_ids(client: TestClient, project: Project) ->
     for url in ("/collections/reaches/items/1", "/collections/reaches/items/abc"):
         response = client.get(url)
         assert response.status_code == 404
-        assert "no feature" in response.json()["detail"]
+        assert "没有编号为" in response.json()["detail"]
+        english = client.get(url, headers={"Accept-Language": "en-GB,en;q=0.9"})
+        assert "no feature" in english.json()["detail"]
 
 
 def test_csv_output(client: TestClient, project: Project) -> None:

@@ -379,7 +379,8 @@ def test_size_estimates() -> None:
 BAD_VALUES = ("", "abc", "-1", "nan", "inf", "1e309", "0", "1,2,3", "%00", "' OR 1=1 --",
               "９", "x" * 2000, "180,-90,-180,90", "2024-02-30", "UT", "-")  # fmt: skip
 GOOD_PATH = {"collection_id": "reaches", "reach_id": "40618366", "mode": "UT",
-             "layer_id": "reaches", "z": "9", "x": "426", "y": "211"}  # fmt: skip
+             "layer_id": "reaches", "z": "9", "x": "426", "y": "211",
+             "assignment_id": "1", "person_id": "1", "board_id": "1"}  # fmt: skip
 GOOD_QUERY = {"lon": "120.3", "lat": "31.3", "unit": "320500"}
 
 

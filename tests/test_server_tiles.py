@@ -42,10 +42,12 @@ def test_vector_tile_decodes_to_the_layer(client: TestClient, project: Project, 
     features = mapbox_vector_tile.decode(response.content)["reaches"]["features"]
     ids = {f["properties"]["reach_id"] for f in features}
     assert ids and ids <= set(project.network.reaches.index)
-    assert set(features[0]["properties"]) <= {"reach_id", "ORD_STRA", "length_m"}
+    assert set(features[0]["properties"]) <= {"reach_id", "name", "ORD_STRA", "length_m"}
     # Exactly the catalog's properties, in every feature (missing values are left out).
     assert all("reach_id" in f["properties"] for f in features)
-    assert all(set(f["properties"]) <= {"reach_id", "ORD_STRA", "length_m"} for f in features)
+    assert all(
+        set(f["properties"]) <= {"reach_id", "name", "ORD_STRA", "length_m"} for f in features
+    )
 
 
 def test_etag_and_304(client: TestClient, busy_tile: str) -> None:

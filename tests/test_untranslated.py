@@ -1,10 +1,13 @@
 """No untranslated English in Chinese outputs, and no Chinese UI text in English outputs.
 
-The Chinese report (虎丘区 320505, 吴中区 320506), the main CLI commands, folium popups, the
-collection properties the web panel shows and the web page's own texts are scanned for English
-words. Only identifiers that are not words are allowed: ids and codes, units (km), CRS names and
-the brand names of the data credits. The English outputs must hold no Chinese except proper
-names from the data (units, people, posts, roles, lakes).
+The Chinese report (虎丘区 320505, 吴中区 320506), the main CLI commands (their tables, notes,
+``rivernet check`` findings, ``rivernet roster check`` row problems of a malformed roster and
+the errors of bad flags), folium popups, the collection properties the web panel shows, the
+server's problem+json details and the web page's own texts are scanned for English words. Only
+identifiers that are not words are allowed: ids and codes, units (km), CRS names, the brand
+names of the data credits, command-line flags, code in backticks and the column names a roster
+file has in its header. The English outputs must hold no Chinese except proper names from the
+data (units, people, posts, roles, lakes).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +25,7 @@ from rivernet import messages
 from rivernet.cli import main
 from rivernet.layers.report import report_html
 from rivernet.project import Project, open_project
+from rivernet.roster import ASSIGNMENT_COLUMNS, BOARD_COLUMNS, PERSON_COLUMNS, UNIT_COLUMNS
 from rivernet.server.routers.page import STATIC
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "taihu.gpkg"
@@ -30,16 +35,23 @@ AS_OF = "2025-06-30"
 ALLOWED = {
     "km", "m", "h", "rivernet", "epsg", "gcj", "cgcs", "wgs", "crs", "hydrorivers",
     "hydrosheds", "openstreetmap", "natural", "earth", "maplibre", "cnmaps", "data", "strahler",
-    "geojson", "csv", "english", "gb", "t", "x", "b", "pdf", "html",
+    "geojson", "csv", "english", "gb", "t", "x", "b", "pdf", "html", "excel", "txt", "xlsx",
+    "gpkg", "shapefile", "prj", "shp",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]+")
 CJK = re.compile(r"[\u3400-\u9fff]+")
+# The headers of a roster file (what a user writes in the first row), named as they are.
+HEADERS = set(ASSIGNMENT_COLUMNS) | set(PERSON_COLUMNS) | set(BOARD_COLUMNS) | set(UNIT_COLUMNS)
+# Code and flags: `rivernet info X --units`, --max-snap-m.
+CODE = re.compile(r"`[^`]*`|(?<![\w-])--[a-z][a-z0-9-]*")
 
 
 def english_words(text: str) -> list[str]:
     """Words of Latin letters that are not allowed identifiers (tokens with digits are ids)."""
     found = []
-    for token in re.findall(r"[A-Za-z0-9_@.\-]+", text):
+    for token in re.findall(r"[A-Za-z0-9_@.\-]+", CODE.sub(" ", text)):
+        if token in HEADERS:
+            continue
         if any(ch.isdigit() for ch in token):
             continue
         for word in WORD.findall(token):
@@ -71,6 +83,7 @@ def data_names(project: Project) -> list[str]:
         names |= set(roster.people[column].dropna().astype(str))
     names |= set(roster.assignments["role"].dropna().astype(str))
     names |= set(project.lakes["name_zh"].dropna().astype(str))
+    names |= set(project.network.reaches["name"].dropna().astype(str))  # fictional river names
     from rivernet.coverage import unit_names
 
     names |= {str(v) for v in unit_names(project).values()}
@@ -81,6 +94,13 @@ def without_names(text: str, names: list[str]) -> str:
     for name in names:
         text = text.replace(name, " ")
     return text
+
+
+# English messages may show, on purpose, the Chinese column headings a roster file may use and
+# the Chinese form of a date the readers accept.
+QUOTED_CHINESE = re.compile(
+    r"\((?:河段编码|河流编码|湖泊编码|姓名|任期开始|起点, 终点)\)|\d{4}年\d{1,2}月\d{1,2}日"
+)
 
 
 def cli(*args: str) -> str:
@@ -94,9 +114,34 @@ CLI_RUNS = {
     "chiefs": ["chiefs", str(SAMPLE), "--reach", "40652917", "--as-of", AS_OF],
     "partners": ["partners", str(SAMPLE), "--unit", "320505", "--as-of", AS_OF],
     "incident": ["incident", str(SAMPLE), "--reach", "40652917", "--as-of", AS_OF],
+    "incident-point": [
+        "incident",
+        str(SAMPLE),
+        "--lon",
+        "120.6",
+        "--lat",
+        "31.3",
+        "--as-of",
+        AS_OF,
+        "--max-snap-m",
+        "5000",
+    ],
+    "partners-reach": [
+        "partners",
+        str(SAMPLE),
+        "--reach",
+        "40652917",
+        "--as-of",
+        AS_OF,
+        "--distance-km",
+        "60",
+    ],
+    "partners-chief": ["partners", str(SAMPLE), "--chief", "程雨静", "--as-of", AS_OF],
     "crossings": ["crossings", str(SAMPLE), "--as-of", AS_OF],
     "boundary-rivers": ["boundary-rivers", str(SAMPLE)],
     "info": ["info", str(SAMPLE)],
+    "units": ["info", str(SAMPLE), "--units"],
+    "coverage-all": ["coverage", str(SAMPLE), "--as-of", AS_OF],
     "navigate": ["navigate", str(SAMPLE), "--reach", "40636807", "--mode", "UT"],
 }
 
@@ -131,13 +176,160 @@ def test_chinese_cli_output_has_no_english_words(command: str) -> None:
     assert english_words(output) == []
 
 
-def test_check_verdict_and_severities_are_chinese() -> None:
-    output = cli("check", str(SAMPLE))
-    head = output.splitlines()[0]
-    assert head.startswith("校验")
-    assert english_words(head) == []
-    severities = [line.split("[")[0] for line in output.splitlines()[1:]]
-    assert all(english_words(s) == [] for s in severities)
+def test_check_is_chinese_findings_and_all() -> None:
+    output = cli("check", str(SAMPLE)).replace(str(SAMPLE), " ")
+    assert output.startswith("校验通过") and "表中不存在的下游编码" in output
+    assert "名录第 10210 行" in output  # the roster-reference findings too
+    assert english_words(output) == []
+
+
+def test_check_json_messages_follow_lang() -> None:
+    import json
+
+    chinese = json.loads(cli("check", str(SAMPLE), "--json"))["findings"]
+    english = json.loads(cli("check", str(SAMPLE), "--json", "--lang", "en"))["findings"]
+    assert [f["code"] for f in chinese] == [f["code"] for f in english]
+    assert all(english_words(f["message"]) == [] for f in chinese)
+    assert all(not CJK.search(f["message"].replace("河段编码", "")) for f in english)
+
+
+# A roster with a problem in nearly every row: the values are not English words, so whatever
+# English the output holds is the program's own.
+BAD_ROWS = {
+    "level": "大队",
+    "valid_from": "2025-13-45",
+    "unit_code": "999999",
+    "river_id": "40636807",  # beside its reach_id: two targets
+    "name": "",
+    "valid_to": "2020-01-01",
+    "from_m": "-5",
+    "role": "组长",
+    "reach_id": "99",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_roster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import csv
+
+    folder = tmp_path_factory.mktemp("名录")
+    exported = folder / "全部.csv"
+    cli("--quiet", "roster", "export", str(SAMPLE), "-o", str(exported))
+    with exported.open(encoding="utf-8-sig") as file:
+        # rows of whole reaches, valid as exported
+        rows = [row for row in csv.DictReader(file) if not row["river_id"] + row["lake_id"]]
+    rows = rows[:30]
+    for index, (column, value) in enumerate(BAD_ROWS.items(), start=4):
+        rows[index][column] = value
+        if column == "from_m":
+            rows[index]["to_m"] = "100"
+    rows.append(dict(rows[3]))  # a duplicate row
+    path = folder / "名录.csv"
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_roster_check_lists_chinese_row_problems(bad_roster: Path) -> None:
+    output = cli("roster", "check", str(bad_roster), "--project", str(SAMPLE))
+    output = output.replace(str(bad_roster), " ").replace(bad_roster.name, " ")
+    lines = [line for line in output.splitlines() if line.startswith("- 第")]
+    assert len(lines) >= 7, output  # (the references are checked once the rows are clean)
+    assert "与第 5 行重复" in output
+    assert english_words(output) == [], output
+
+
+def test_roster_check_in_english_has_no_chinese_ui_text(
+    bad_roster: Path, data_names: list[str]
+) -> None:
+    output = cli("roster", "check", str(bad_roster), "--project", str(SAMPLE), "--lang", "en")
+    assert "- line 6:" in output
+    from rivernet.policy import ROLES
+
+    names = sorted([*data_names, *ROLES, bad_roster.name], key=len, reverse=True)
+    shown = without_names(output.replace(str(bad_roster.parent), " "), names)
+    shown = QUOTED_CHINESE.sub(" ", shown.replace("大队", " ").replace("组长", " "))
+    assert CJK.findall(shown) == []
+
+
+ERROR_RUNS = {
+    "unknown unit": ["coverage", str(SAMPLE), "--unit", "999999"],
+    "bad date": ["crossings", str(SAMPLE), "--as-of", "2025年13月1日"],
+    "unknown reach": ["chiefs", str(SAMPLE), "--reach", "1"],
+    "reach not an integer": ["navigate", str(SAMPLE), "--reach", "一"],
+    "measure off the reach": ["incident", str(SAMPLE), "--reach", "40652917", "--measure-m", "1e9"],
+    "point too far": ["incident", str(SAMPLE), "--lon", "125", "--lat", "20"],
+    "reach and point": ["incident", str(SAMPLE), "--reach", "40652917", "--lon", "120"],
+    "unknown partner unit": ["partners", str(SAMPLE), "--unit", "999999"],
+    "bad output suffix": ["navigate", str(SAMPLE), "--reach", "40636807", "-o", "表.txt"],
+    "missing folder": ["crossings", str(SAMPLE), "-o", "/没有/表.csv"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_RUNS))
+def test_cli_errors_are_chinese(case: str) -> None:
+    result = CliRunner().invoke(main, ERROR_RUNS[case])
+    assert result.exit_code == 1, result.output
+    output = result.output.replace(str(SAMPLE), " ").replace(SAMPLE.name, " ")
+    assert output.startswith("错误：") and output.count("\n") == 1, output
+    assert "Traceback" not in output
+    assert english_words(output) == [], output
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_RUNS))
+def test_cli_errors_in_english(case: str, data_names: list[str]) -> None:
+    result = CliRunner().invoke(main, [*ERROR_RUNS[case], "--lang", "en"])
+    assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+    shown = re.sub(r"表\.txt|/没有(/表\.csv)?|'一'", " ", QUOTED_CHINESE.sub(" ", result.output))
+    assert CJK.findall(without_names(shown, data_names)) == []
+
+
+def test_a_file_without_crs_is_a_chinese_error(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    lines = gpd.read_file(SAMPLE, layer="reaches", rows=5)[["HYRIV_ID", "NEXT_DOWN", "geometry"]]
+    lines.to_file(tmp_path / "河道.shp", engine="pyogrio")
+    (tmp_path / "河道.prj").unlink()  # a shapefile without its .prj
+    result = CliRunner().invoke(main, ["navigate", str(tmp_path / "河道.shp"), "--reach", "1"])
+    assert result.exit_code == 1 and result.output.startswith("错误：河道.shp 没有坐标参考系")
+    assert "--crs EPSG:4326" in result.output and "read_lines" not in result.output
+    assert english_words(result.output) == [], result.output
+
+
+PROBLEM_URLS = (
+    "/reaches/123/navigation/UT",
+    "/collections/rivers/items",
+    "/collections/reaches/items/999",
+    "/coverage/summary?unit=999999",
+)
+
+
+@pytest.fixture(scope="module")
+def api(project: Project) -> Iterator[Any]:
+    """A client of the sample's server."""
+    from fastapi.testclient import TestClient
+
+    from rivernet.server.app import create_app
+    from rivernet.server.settings import Settings
+
+    with TestClient(create_app(Settings(project=SAMPLE), project=project)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("url", PROBLEM_URLS)
+def test_problem_details_follow_the_request_language(api: Any, url: str) -> None:
+    chinese = api.get(url).json()["detail"]
+    asked = api.get(f"{url}{'&' if '?' in url else '?'}lang=zh", headers={"Accept-Language": "en"})
+    english = api.get(url, headers={"Accept-Language": "en-US,en;q=0.8"}).json()["detail"]
+    offered = [entry["id"] for entry in api.get("/collections").json()["collections"]]
+    # user input ('rivers'), the paths and collection ids named are not words
+    ids = "|".join(offered)
+    shown = re.sub(rf"'[^']*'|/[\w/]+|\b(?:{ids})\b", " ", chinese)
+    assert CJK.search(chinese) and english_words(shown) == []
+    assert asked.json()["detail"] == chinese
+    assert not CJK.search(english) and english != chinese
 
 
 def _popup_texts(project: Project, layer: str, level: str, lang: str) -> Iterator[str]:
@@ -250,7 +442,8 @@ def test_english_popups_have_no_chinese_ui_text(project: Project, data_names: li
 
 
 def test_served_english_catalogue_has_no_chinese() -> None:
-    english = {k: v["en"] for k, v in messages.catalogue().items() if k != "web.switchLang"}
+    english = {k: QUOTED_CHINESE.sub(" ", v["en"]) for k, v in messages.catalogue().items()
+               if k != "web.switchLang"}  # fmt: skip
     assert {k: v for k, v in english.items() if CJK.search(v)} == {}
 
 

@@ -292,6 +292,45 @@ def test_search_finds_a_lake_and_moves_the_map(browser_page: tuple) -> None:
     assert 119.8 < centre[0] < 120.7 and 30.9 < centre[1] < 31.6  # over 太湖
 
 
+def test_search_finds_a_river_and_its_name_is_labelled(browser_page: tuple) -> None:
+    page, _, _ = browser_page
+    page.fill("#search", "示例六河")
+    page.click("#search-form button")
+    page.wait_for_selector("#results li[data-kind='river']", timeout=30_000)
+    page.locator("#results li[data-kind='river']").first.click()
+    page.wait_for_function(
+        "() => !window.rivernetMap.isMoving() && window.rivernetMap.getZoom() >= 7 && "
+        "[...document.querySelectorAll('.river-label')].some((l) => l.textContent === '示例六河')",
+        timeout=60_000,
+    )
+    shown = page.locator(".river-label").all_inner_texts()
+    assert len(shown) == len(set(shown))  # one label per name in view
+    point = page.evaluate(
+        """() => {
+            const map = window.rivernetMap;
+            const box = map.getCanvas().getBoundingClientRect();
+            for (const f of map.queryRenderedFeatures({layers: ['reaches-label']})) {
+                if (f.properties.name !== '示例六河') continue;
+                const line = f.geometry.type === 'LineString' ? f.geometry.coordinates
+                    : f.geometry.coordinates[0];
+                const p = map.project(line[Math.floor(line.length / 2)]);
+                if (p.x > 40 && p.y > 40 && p.x < box.width / 2 && p.y < box.height - 40) {
+                    return {x: box.left + p.x, y: box.top + p.y};
+                }
+            }
+            return null;
+        }"""
+    )
+    assert point is not None
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_function(
+        "() => document.getElementById('info-title').textContent.includes('示例六河')",
+        timeout=30_000,
+    )
+    page.evaluate("() => window.rivernetMap.jumpTo({zoom: 5})")
+    page.wait_for_function("() => document.body.dataset.labels === '0'", timeout=30_000)
+
+
 def test_search_finds_a_unit(browser_page: tuple) -> None:
     page, _, _ = browser_page
     page.fill("#search", "惠山")

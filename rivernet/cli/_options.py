@@ -11,6 +11,9 @@ names in errors.
   ``postgresql://`` URL of a shared store (``rivernet db load``).
 - :func:`with_flag_names`: library messages name Python arguments (``max_snap_m``, ``crs=``);
   the command line shows its own flags (``--max-snap-m``, ``--crs``) instead.
+- :class:`CommandError`: a one-line error in the command's ``--lang`` (``错误：...`` by
+  default), from a catalogue key or from a library error (:func:`current_lang` tells which
+  language the running command prints).
 """
 
 from __future__ import annotations
@@ -22,7 +25,46 @@ from typing import Any
 
 import click
 
-from rivernet.errors import InputError
+from rivernet import messages
+from rivernet.errors import InputError, RivernetError
+
+LANG_KEY = "rivernet.lang"
+"""Where the running command keeps its ``--lang`` (in ``click.Context.meta``)."""
+
+
+def current_lang() -> str:
+    """The ``--lang`` of the running command (``"zh"`` outside a command or before parsing)."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get(LANG_KEY, "zh")) if ctx is not None else "zh"
+
+
+class CommandError(click.ClickException):
+    """A one-line command-line error in the command's language, flags named as flags.
+
+    Parameters
+    ----------
+    message
+        The message, already in :func:`current_lang`.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(with_flag_names(message))
+        self.lang = current_lang()
+
+    @classmethod
+    def from_key(cls, key: str, /, **values: Any) -> CommandError:
+        """The error with the catalogue message ``key`` in the command's language."""
+        return cls(messages.text(key, current_lang(), **values))
+
+    @classmethod
+    def from_error(cls, error: RivernetError) -> CommandError:
+        """A library error, in the command's language."""
+        return cls(error.text(current_lang()))
+
+    def show(self, file: Any = None) -> None:
+        """Print ``错误：message`` (``Error: message``) on standard error."""
+        line = messages.text("cli_error.line", self.lang, message=self.format_message())
+        click.echo(line, err=True, file=file)
 
 
 class DateType(click.ParamType):
@@ -43,10 +85,7 @@ class DateType(click.ParamType):
         except InputError:
             day = None
         if day is None:
-            raise click.ClickException(
-                f"{flag} {value!r} is not a date; write it as 2025-06-30 (or 2025/6/30, "
-                "2025.6.30, 2025年6月30日, or an Excel date serial such as 45838)"
-            )
+            raise CommandError.from_key("cli_error.not_a_date", flag=flag, value=value)
         return day
 
 
@@ -126,14 +165,25 @@ LANG_CHOICE = click.Choice(["zh", "en"])
 
 
 def lang_option() -> Any:
-    """The ``--lang zh|en`` option of every command (default ``zh``)."""
+    """The ``--lang zh|en`` option of every command (default ``zh``).
+
+    It is read first (eager), so the other options' errors and the command's own errors speak
+    the chosen language (:func:`current_lang`).
+    """
     return click.option(
         "--lang",
         type=LANG_CHOICE,
         default="zh",
         show_default=True,
+        is_eager=True,
+        callback=_keep_lang,
         help="Language of the printed text: zh (中文) or en (English).",
     )
+
+
+def _keep_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    ctx.meta[LANG_KEY] = value
+    return value
 
 
 def require_unit(project: Any, code: str, *, path: Path) -> str:
@@ -155,17 +205,14 @@ def require_unit(project: Any, code: str, *, path: Path) -> str:
 
     Raises
     ------
-    click.ClickException
+    CommandError
         If no admin unit (nor sub-county unit of the roster) has this code.
     """
     from rivernet.coverage import unit_names
 
     code = str(code).strip()
     if code not in unit_names(project):
-        raise click.ClickException(
-            f"--unit {code}: {path.name} has no unit with this code; codes are GB/T 2260 codes "
-            f"such as 320500; list them with `rivernet info {path} --units`"
-        )
+        raise CommandError.from_key("cli_error.unknown_unit", code=code, file=path.name, path=path)
     return code
 
 
@@ -174,12 +221,15 @@ FLAG_NAMES: tuple[tuple[str, str], ...] = (
     (r"(?<![\w-])crs='([^']*)'", r"--crs \1"),
     (r"(?<![\w-])crs=(?![\w'])", "--crs"),
     (r" to read_lines\b", ""),
+    (r"给 read_lines ", ""),
     (r"(?<![\w-])as_of=", "--as-of "),
     (r"(?<![\w-])policy=(?=\S)", "--policy "),
     (r"(?<![\w-])policy=", "--policy"),
     (r"(?<![\w-])max_snap_m=", "--max-snap-m "),
     (r"(?<![\w-])max_snap_m\b", "--max-snap-m"),
     (r"(?<![\w-])max_distance_m=", "--max-snap-m "),
+    (r"(?<![\w-])measure_m=", "--measure-m "),
+    (r"(?<![\w-])measure_m\b", "--measure-m"),
     (r"(?<![\w-])max_distance_m\b", "--max-snap-m"),
     (r"(?<![\w-])distance_km\b", "--distance-km"),
     (r"(?<![\w-])tolerance_m\b", "--tolerance-m"),

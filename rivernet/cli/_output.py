@@ -27,7 +27,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from rivernet import messages
 from rivernet._files import replacing, safe_cell
+from rivernet.cli._options import CommandError, current_lang
+from rivernet.messages import Code, Localized, Message, choices
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".geojson", ".gpkg")
 """The formats a table or a set of features can be written to, chosen by the file's suffix."""
@@ -89,26 +92,24 @@ def check_output_path(path: Path, *, suffixes: Iterable[str] = TABLE_SUFFIXES) -
 
     Raises
     ------
-    click.ClickException
+    CommandError
         If the suffix is not accepted, the folder does not exist (it is never created), or
         the folder or the file is not writable.
     """
     allowed = tuple(suffixes)
     if path.suffix.lower() not in allowed:
-        raise click.ClickException(
-            f"--output {path}: cannot write {path.suffix or 'a file without suffix'}; "
-            f"name a {_or(allowed)} file"
+        suffix = path.suffix or Message("cli_error.no_suffix")
+        formats = Message("cli_error.formats", formats=choices(allowed))
+        raise CommandError.from_key(
+            "cli_error.bad_suffix", path=path, suffix=suffix, formats=formats
         )
     folder = path.absolute().parent
     if path.is_dir():
-        raise click.ClickException(f"--output {path}: is a folder; name a file")
+        raise CommandError.from_key("cli_error.output_is_folder", path=path)
     if not folder.is_dir():
-        raise click.ClickException(
-            f"--output {path}: the folder {folder} does not exist; create it first "
-            "(rivernet does not create folders)"
-        )
+        raise CommandError.from_key("cli_error.no_folder", path=path, folder=folder)
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise click.ClickException(f"--output {path}: not writable (check the permissions)")
+        raise CommandError.from_key("cli_error.not_writable", path=path)
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, what: str = "rows") -> str:
@@ -130,12 +131,10 @@ def write_table(frame: pd.DataFrame, path: Path, *, what: str = "rows") -> str:
     """
     suffix = path.suffix.lower()
     if suffix == ".geojson" and not isinstance(frame, gpd.GeoDataFrame):
-        raise click.ClickException(
-            f"--output {path}: these {what} have no geometries, and GeoJSON holds features; "
-            "write them as .csv, .xlsx or .gpkg"
-        )
+        raise CommandError.from_key("cli_error.no_geometries", path=path, what=Code("rows", what))
     _guarded(path, lambda: _write(frame, path, suffix))
-    return f"wrote {len(frame)} {what} to {path}"
+    return messages.text("cli_wrote.rows", current_lang(), n=len(frame),
+                         what=Code("rows", what), path=path)  # fmt: skip
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], path: Path) -> list[Path]:
@@ -159,9 +158,8 @@ def write_tables(tables: Mapping[str, pd.DataFrame], path: Path) -> list[Path]:
     """
     suffix = path.suffix.lower()
     if suffix == ".geojson":
-        raise click.ClickException(
-            f"--output {path}: a GeoJSON file holds one layer but this result has "
-            f"{len(tables)} tables ({', '.join(tables)}); write a .gpkg, .xlsx or .csv file"
+        raise CommandError.from_key(
+            "cli_error.geojson_one_layer", path=path, n=len(tables), tables=", ".join(tables)
         )
     if suffix == ".csv":
         files = [path] + [path.with_name(f"{path.stem}.{name}.csv") for name in list(tables)[1:]]
@@ -251,7 +249,7 @@ def _guarded(path: Path, write: Callable[[], Any]) -> None:
         write()
     except OSError as error:
         reason = error.strerror or str(error)
-        raise click.ClickException(f"--output {path}: cannot write: {reason}") from None
+        raise CommandError.from_key("cli_error.cannot_write", path=path, reason=reason) from None
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -333,8 +331,24 @@ def text_table(
     for column in shown.columns:
         if shown[column].dtype.kind == "f":
             shown[column] = shown[column].round(1)
+        # messages in the table's language; a missing value is a blank cell, not None or NaN
+        shown[column] = [
+            "" if _missing(value) else messages.render(value, lang) if isinstance(value, Localized)
+            else value
+            for value in shown[column]
+        ]  # fmt: skip
     shown.columns = [messages.column(c, lang) for c in shown.columns]
     text = shown.to_string(index=False) if len(shown) else messages.text("cli.none", lang)
     if limit is not None and len(frame) > limit:
         text += "\n" + messages.text("cli.more_rows", lang, n=len(frame) - limit)
     return text
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT (a scalar that pandas counts as missing)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers
+        return False

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
-from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
     json_option,
@@ -42,12 +42,26 @@ def _table(frame: pd.DataFrame, columns: list[str], lang: str, *, limit: int = 4
     return text_table(frame, columns, lang, limit=limit)
 
 
+def _named(frame: pd.DataFrame) -> list[str]:
+    """``["river_name"]`` when some row names its river (the project has named rivers)."""
+    names = frame["river_name"] if "river_name" in frame.columns else pd.Series(dtype=object)
+    return ["river_name"] if (names.notna() & (names != "")).any() else []
+
+
+def _blank_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with missing river names shown blank."""
+    if "river_name" not in frame.columns:
+        return frame
+    return frame.assign(
+        river_name=frame["river_name"].astype(object).where(frame["river_name"].notna(), "")
+    )
+
+
 def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "rows") -> None:
     """Write the full result to ``output`` (if given) and say so in one line."""
     if output is None:
         return
-    line = write_output(frame, output, what=what)
-    note(messages.text("cli.wrote_rows", lang, n=len(frame), path=output) if lang == "zh" else line)
+    note(write_output(frame, output, what=what))
 
 
 _PROJECT = click.argument("project", type=PROJECT)
@@ -199,10 +213,12 @@ def partners(
     if as_json:
         echo_json(result)
         return
-    click.echo(
-        _table(result, ["unit_name", "relation", "partner_name", "river_id", "distance_km",
-                        "crossing_id", "partner_chiefs"], lang)
-    )  # fmt: skip
+    columns = ["unit_name", "relation", "partner_name", "river_id", *_named(result),
+               "distance_km", "crossing_id", "partner_chiefs"]  # fmt: skip
+    if reach_id is not None:  # the reach is the subject: its own units are the 本河段 rows
+        click.echo(messages.text("pair.reach_partners", lang, reach=reach_id))
+        columns = columns[1:]
+    click.echo(_table(_blank_names(result), columns, lang))
 
 
 @click.command()
@@ -263,9 +279,9 @@ def incident(
     from rivernet.incidents import incident as route
 
     if (reach is None) == (lon is None and lat is None) or (lon is None) != (lat is None):
-        raise click.UsageError("give --reach, or --lon with --lat (not both)")
+        raise CommandError.from_key("cli_error.reach_or_point")
     if measure_m is not None and reach is None:
-        raise click.UsageError("--measure-m needs --reach")
+        raise CommandError.from_key("cli_error.measure_needs_reach")
     point: Any = None
     reach_id: Any = None
     if reach is not None:
@@ -298,9 +314,10 @@ def incident(
     click.echo("\n" + messages.text("cli.call_list", lang))
     timing = ["distance_km", "arrival_h"] if velocity_m_s is not None else ["distance_km"]
     level = "level"
-    calls = report.call_list.rename(columns={"name": "person"})
+    calls = _blank_names(report.call_list).rename(columns={"name": "person"})
     click.echo(
-        _table(calls, ["order", "unit_name", level, "role", "person", "post", *timing,
+        _table(calls, ["order", "unit_name", level, "role", "person", "post", *_named(calls),
+                       *timing,
                        *(["contact"] if include_contact else [])], lang, limit=60)
     )  # fmt: skip
     click.echo("\n" + messages.text("cli.notify", lang))

@@ -12,7 +12,7 @@ import pandas as pd
 from rivernet import messages
 from rivernet._files import LOCK_TIMEOUT, project_lock
 from rivernet.admin import LEVELS
-from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
+from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     check_output_path,
     echo_json,
@@ -82,10 +82,8 @@ def coverage(
             problems = problems[_within(problems["unit_code"], unit)]
         tables = {"coverage_summary": summary, "coverage_gaps": gaps, "coverage_problems": problems}
         files = write_tables(tables, output)
-        note(
-            f"wrote {len(summary)} summary rows, {len(gaps)} gaps and {len(problems)} problems "
-            f"to {', '.join(map(str, files))}"
-        )
+        note(messages.text("cli_wrote.coverage", lang, summary=len(summary), gaps=len(gaps),
+                           problems=len(problems), files=", ".join(map(str, files))))  # fmt: skip
     if as_json:
         echo_json(summary)
     else:
@@ -122,13 +120,13 @@ def chiefs(
 
     at_point = lon is not None or lat is not None
     if (reach is not None) == at_point:
-        raise click.ClickException("give either --reach ID or --lon and --lat")
+        raise CommandError.from_key("cli_error.reach_or_point")
     opened = open_project(project)
     target: object
     if reach is not None:
         target = int(reach) if reach.lstrip("-").isdigit() else reach
     elif lon is None or lat is None:
-        raise click.ClickException("a point needs both --lon and --lat")
+        raise CommandError.from_key("cli_error.reach_or_point")
     else:
         import geopandas as gpd
         from shapely import Point
@@ -143,10 +141,13 @@ def chiefs(
         echo_json(result)
         return
     columns = ["level", "role", "person", "post", "unit_code", "unit_name", "reach_id"]
+    if result["river_name"].notna().any():
+        columns.append("river_name")
     if not len(result):
         click.echo(messages.text("cli.no_chief_here", lang))
         return
-    click.echo(text_table(result.rename(columns={"name": "person"}), columns, lang, limit=None))
+    shown = result.assign(river_name=result["river_name"].fillna(""))
+    click.echo(text_table(shown.rename(columns={"name": "person"}), columns, lang, limit=None))
 
 
 def format_summary(summary: pd.DataFrame, *, lang: str = "zh") -> str:
@@ -295,7 +296,7 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
     try:
         checked = read_roster(file, project=opened, sheet=sheet)
     except RosterError as error:
-        click.echo(str(error), err=True)
+        click.echo(error.text(lang), err=True)
         raise SystemExit(1) from None
     click.echo(
         messages.text(
@@ -328,14 +329,13 @@ def export_roster(
     from rivernet.roster import export_roster as export
 
     if output is None and not as_json:
-        raise click.ClickException("name the file to write with -o FILE (.csv or .xlsx), or --json")
+        raise CommandError.from_key("cli_error.export_needs_output")
     roster = open_project(project).require_roster()
     if output is not None:
         check_output_path(output, suffixes=(".csv", ".xlsx"))  # the library creates folders
         export(roster, output, include_contact=include_contact)
-        note(
-            f"wrote {len(roster.assignments)} assignments, {len(roster.boards)} sign boards and "
-            f"{len(roster.units)} units to {output}"
-        )
+        counts = {"assignments": len(roster.assignments), "boards": len(roster.boards),
+                  "units": len(roster.units)}  # fmt: skip
+        note(messages.text("cli_wrote.roster", lang, path=output, **counts))
     if as_json:
         echo_json(roster.to_frame(include_contact=include_contact))

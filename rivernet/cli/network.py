@@ -173,8 +173,8 @@ def check(
     else:
         report = load_network(path, quiet=ctx.obj["quiet"], **options).validate()
     if output is not None:
-        note(write_table(findings_table(report), output, what="findings"))
-    click.echo(report.to_json() if as_json else report_text(report, lang))
+        note(write_table(findings_table(report, lang), output, what="findings"))
+    click.echo(report.to_json(lang=lang) if as_json else report_text(report, lang))
     if not report.ok:
         ctx.exit(1)
 
@@ -246,7 +246,7 @@ def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options:
     With --units, list the admin unit codes of a project instead (the codes --unit takes).
     """
     if list_units:
-        click.echo(units_table(path))
+        click.echo(units_table(path, lang))
         return
     net = load_network(path, quiet=ctx.obj["quiet"], **options)
     core = net.core
@@ -272,8 +272,9 @@ def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options:
 def report_text(report: Any, lang: str) -> str:
     """A validation report as text: the verdict and one line per finding, in ``lang``.
 
-    The verdict and severities come from the message catalogue; the findings' own messages are
-    the library's (English) text.
+    The verdict, the severities and the findings' messages come from the message catalogue
+    (a finding not made from it shows its own text); the English text also names each
+    finding's code.
     """
     from rivernet import messages
 
@@ -283,25 +284,26 @@ def report_text(report: Any, lang: str) -> str:
     lines = [messages.text(key, lang, **counts)]
     for finding in report.findings:
         severity = messages.label("severity", finding.severity, lang)
-        lines.append(f"  {severity:7} [{finding.code}] {finding.message}")
+        code = f" [{finding.code}]" if lang == "en" else ""
+        lines.append(f"  {severity:7}{code} {finding.text(lang)}")
     return "\n".join(lines)
 
 
-def findings_table(report: Any) -> pd.DataFrame:
-    """The findings of a validation report as a table, one row per finding."""
-    rows = [finding.to_dict() for finding in report.findings]
+def findings_table(report: Any, lang: str = "zh") -> pd.DataFrame:
+    """The findings of a validation report as a table, one row per finding, text in ``lang``."""
+    rows = [finding.to_dict(lang=lang) for finding in report.findings]
     table = pd.DataFrame(rows, columns=["code", "severity", "layer", "message", "reach_ids"])
     table["reach_ids"] = table["reach_ids"].map(lambda ids: ", ".join(map(str, ids)))
     return table
 
 
-def units_table(path: Path) -> str:
-    """The admin units (and the roster's sub-county units) of a project, as text."""
+def units_table(path: Path, lang: str = "zh") -> str:
+    """The admin units (and the roster's sub-county units) of a project, as text in ``lang``."""
     from rivernet.coverage import unit_names
     from rivernet.project import open_project
 
     if not _has_reaches(path):
-        raise InputError(f"{path.name} is not a project file (no reaches layer); --units needs one")
+        raise InputError.from_key("error.not_a_project", file=path.name)
     project = open_project(path)
     names = unit_names(project)
     levels = dict(zip(project.admin_units["code"], project.admin_units["level"], strict=True))
@@ -310,7 +312,9 @@ def units_table(path: Path) -> str:
         levels.update(zip(units["code"], units["level"].astype(str), strict=True))
     table = pd.DataFrame({"code": list(names), "name": list(names.values())})
     table["level"] = table["code"].map(levels).fillna("")
-    return str(table.sort_values("code").to_string(index=False))
+    from rivernet.cli._output import text_table
+
+    return text_table(table.sort_values("code"), ["code", "name", "level"], lang, limit=None)
 
 
 def _typed_id(net: RiverNetwork, text: str) -> Any:
@@ -319,7 +323,7 @@ def _typed_id(net: RiverNetwork, text: str) -> Any:
         try:
             return int(text)
         except ValueError as error:
-            raise InputError(f"reach ids are integers here; {text!r} is not one") from error
+            raise InputError.from_key("error.integer_ids", value=repr(text)) from error
     return text
 
 

@@ -38,6 +38,8 @@ def register(group: click.Group) -> None:
 @click.option("--unit-name-column", help="Name column of the unit files (detected).")
 @click.option("--unit-level-column", help="Level column (省/市/县... or province/city/...).")
 @click.option("--unit-parent-column", help="Parent code column (derived from codes if absent).")
+@click.option("--names", type=_FILE, help="Named lines (register, OSM extract) naming the reaches.")
+@click.option("--names-column", help="Name column of --names (default name:zh, else name).")
 @click.option("--force", is_flag=True, help="Replace an existing project file.")
 @lang_option()
 @click.pass_context
@@ -46,7 +48,8 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
 
     Every problem of every input is reported at once, by file, row and id; nothing is written
     unless all inputs are valid. GBK text, files without .prj (with --crs), CGCS2000 and admin
-    polygons in GCJ-02 (detected against the rivers and converted) are handled.
+    polygons in GCJ-02 (detected against the rivers and converted) are handled. --names
+    attaches the names of a named line layer (OpenStreetMap: name:zh first) to the reaches.
     """
     from rivernet.build import Manifest, plan_project, refuse_overwrite, write_project
 

@@ -1,4 +1,5 @@
-"""``rivernet report``: the printable report of one admin unit (HTML, or PDF via Chromium)."""
+"""``rivernet report``: the printable report of one admin unit, or the 一河一档 page of one named
+river (HTML, or PDF via Chromium)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ WITHIN_KM = 20.0
 
 @click.command("report")
 @click.argument("project", type=PROJECT)
-@click.option("--unit", required=True, help="Admin code of the unit, e.g. 320583.")
+@click.option("--unit", help="Admin code of the unit, e.g. 320583.")
+@click.option("--river", help="A named river (name or code): its 一河一档 page instead.")
 @as_of_option()
 @lang_option()
 @click.option(
@@ -43,7 +45,8 @@ WITHIN_KM = 20.0
 )
 def report(
     project: Path,
-    unit: str,
+    unit: str | None,
+    river: str | None,
     as_of: dt.date | None,
     lang: str,
     policy: Path | None,
@@ -52,11 +55,26 @@ def report(
     all_partners: bool,
     output: Path,
 ) -> None:
-    """Write the report of one unit of PROJECT: coverage, problems, cross-boundary rivers, maps."""
+    """Write the report of one unit of PROJECT: coverage, problems, cross-boundary rivers, maps.
+
+    With --river NAME instead of --unit: the 一河一档 page of that named river (its units,
+    chiefs in office, problems, handover sections and a map).
+    """
     from rivernet.layers.report import unit_report
     from rivernet.project import open_project
 
+    if (unit is None) == (river is None):
+        raise click.UsageError("give --unit CODE or --river NAME (one of them)")
     loaded = open_project(project)
+    if river is not None:
+        from rivernet.layers.river_report import river_report
+
+        written = river_report(
+            loaded, river=river, as_of=as_of, lang=lang, path=output, maps=not no_maps
+        )
+        note(messages.text("cli.wrote_river_report", lang, river=river, path=written))
+        return
+    assert unit is not None
     unit = require_unit(loaded, unit, path=project)
     written = unit_report(
         loaded, unit=unit, as_of=as_of, lang=lang, path=output, policy=policy, maps=not no_maps,

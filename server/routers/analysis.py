@@ -196,10 +196,7 @@ async def unit_coverage(
     def compute() -> pd.DataFrame:
         table = coverage_summary(project, as_of=as_of, unit=unit, level=level)
         if unit is not None and table.empty:
-            raise NotFoundError(
-                f"no admin unit {unit!r} with rivers to cover; parameter unit takes a unit code "
-                "such as 320500 (see /collections/admin_units/items)"
-            )
+            raise NotFoundError.from_key("error.no_unit_api", unit=repr(unit))
         return table
 
     return await _answer(request, state, ("coverage_summary", as_of, unit, level), compute,

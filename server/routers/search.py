@@ -3,7 +3,9 @@
 ``GET /search?q=&limit=`` matches ``q`` (case-insensitive, anywhere in the text) against admin
 unit names and codes (the project's admin units and the roster's township and village units),
 lake names (``name_zh``, ``name``), river names (the reach column ``name`` when the network has
-one), chief names and person ids (public roster columns only), and answers a reach or a main
+one; the usual variants match too: 京杭大运河 finds 京杭运河, 太浦 finds 太浦河, full-width
+characters and parenthesised aliases are understood, see :func:`rivernet.names.name_keys`), chief
+names and person ids (public roster columns only), and answers a reach or a main
 stem whose id is ``q``. Each result has ``kind``, ``label``, ``id``, ``bbox`` (WGS84: west,
 south, east, north) for the map to zoom to and, for reaches and chiefs, a ``reach_id`` to open.
 Exact matches come first, then prefixes, then the rest; within those, units before lakes,
@@ -24,6 +26,7 @@ from fastapi.responses import Response
 
 from rivernet.errors import NotFoundError
 from rivernet.layers.sources import to_wgs84
+from rivernet.names import name_keys
 from rivernet.server.encoding import json_default
 from rivernet.server.http import cached_response, openapi_responses
 from rivernet.server.params import reach_id
@@ -61,6 +64,7 @@ RESULT_SCHEMA = {
 }
 
 State = Annotated[AppState, Depends(app_state)]
+_KEY = "\x1f"  # delimits the name keys of a river in its search text
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,12 @@ def _matches(index: list[SearchEntry], needle: str) -> list[SearchEntry]:
     if not needle:
         return []
     key = needle.casefold()
+    variants = [f"{_KEY}{k}{_KEY}" for k in name_keys(needle)]
+
+    def found(entry: SearchEntry) -> bool:
+        return key in entry.text or (
+            entry.kind == "river" and any(v in entry.text for v in variants)
+        )
 
     def rank(entry: SearchEntry) -> tuple[int, int, int]:
         label = entry.label.casefold()
@@ -135,7 +145,7 @@ def _matches(index: list[SearchEntry], needle: str) -> list[SearchEntry]:
             closeness = 2
         return closeness, KINDS.index(entry.kind), len(entry.label)
 
-    return sorted((entry for entry in index if key in entry.text), key=rank)
+    return sorted((entry for entry in index if found(entry)), key=rank)
 
 
 def _reach_entries(project: Project, text: str) -> list[SearchEntry]:
@@ -194,8 +204,9 @@ def search_index(project: Project) -> list[SearchEntry]:
     if "name" in reaches.columns:
         named = reaches[reaches["name"].notna() & (reaches["name"].astype(str).str.strip() != "")]
         for name, group in named.groupby(named["name"].astype(str)):
+            keys = "".join(f"{_KEY}{key}{_KEY}" for key in sorted(name_keys(name)))
             entries.append(SearchEntry("river", name, name, _box(group.geometry),
-                                       name.casefold()))  # fmt: skip
+                                       f"{name.casefold()} {keys}"))  # fmt: skip
     stems = project.network.main_stem_id()
     frame = pd.DataFrame(reaches.geometry.bounds.to_numpy(), columns=["x0", "y0", "x1", "y1"])
     frame["stem"] = [str(s) for s in stems.reindex(reaches.index).to_numpy()]

@@ -17,7 +17,7 @@
   // both languages); no UI string is written here.
   var M = { zh: {}, en: {} };
   var CHIEF_COLUMNS = ["level", "role", "name", "post", "unit_name", "valid_from", "valid_to"];
-  var PARTNER_COLUMNS = ["relation", "partner_name", "level", "distance_km", "partner_chiefs"];
+  var PARTNER_COLUMNS = ["relation", "partner_name", "river_name", "level", "distance_km", "partner_chiefs"];
 
   var state = {
     lang: "zh",
@@ -283,7 +283,8 @@
     if (props.reach_id !== undefined && props.reach_id !== null) {
       state.selectedLayer = layerId;
       showReach(String(props.reach_id), props);
-      $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id;
+      var river = $("info-title").dataset.river;
+      $("info-title").textContent = title + " · " + t("reach") + " " + props.reach_id + (river ? " · " + river : "");
       return;
     } else {
       $("info").hidden = false;
@@ -342,6 +343,7 @@
   function showReach(reachId, props) {
     if ($("info").hidden || $("info").dataset.reach !== reachId) {
       $("info-title").textContent = t("reach") + " " + reachId;
+      delete $("info-title").dataset.river;
       $("info-props").textContent = "";
     }
     if (props) { showProps([props]); }
@@ -350,7 +352,16 @@
     $("info").hidden = false;
     $("info").dataset.reach = reachId;
     highlightReach(reachId);
-    showResult("chiefs", fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf })), CHIEF_COLUMNS, "noChiefs");
+    var chiefs = fetchJson("reaches/" + encodeURIComponent(reachId) + "/chiefs" + query({ datetime: state.asOf }));
+    showResult("chiefs", chiefs, CHIEF_COLUMNS, "noChiefs");
+    chiefs.then(function (data) {  // the river's name (一河一档) beside the reach id, when named
+      var named = (data.items || []).filter(function (row) { return row.river_name; })[0];
+      var title = $("info-title");
+      if (named && state.selected === reachId && !title.dataset.river) {
+        title.dataset.river = named.river_name;
+        title.textContent += " · " + named.river_name;
+      }
+    }).catch(function () { return null; });
     showResult("partners", fetchJson("partners" + query({ reach: reachId, level: polygonLevel(), datetime: state.asOf })), PARTNER_COLUMNS, "noPartners");
     refreshProps(reachId);
     document.dispatchEvent(new CustomEvent("rivernet:reach", { detail: { reachId: reachId } }));
@@ -499,6 +510,48 @@
     });
   }
 
+  // River names as HTML labels (the style has no glyphs, so the map stays offline): the style's
+  // "rivernet:labels" rules say which property labels which layer from which zoom; one label
+  // per name in view, on the middle of its longest visible line, at most MAX_LABELS of them.
+  var MAX_LABELS = 40;
+  var labelMarkers = [];
+  var labelsDirty = true;
+
+  function labelRules() {
+    return (state.style && state.style.metadata && state.style.metadata["rivernet:labels"]) || [];
+  }
+
+  function middleOf(geometry) {
+    var lines = geometry.type === "MultiLineString" ? geometry.coordinates : [geometry.coordinates];
+    var longest = lines.reduce(function (a, b) { return b.length > a.length ? b : a; }, []);
+    return { point: longest[Math.floor(longest.length / 2)], size: longest.length };
+  }
+
+  function updateLabels() {
+    var map = state.map;
+    labelMarkers.forEach(function (m) { m.remove(); });
+    labelMarkers = [];
+    var best = {};
+    labelRules().forEach(function (rule) {
+      if (map.getZoom() < rule.minzoom) { return; }
+      var present = rule.style_layers.filter(function (id) { return map.getLayer(id); });
+      if (!present.length) { return; }
+      map.queryRenderedFeatures({ layers: present }).forEach(function (f) {
+        var name = f.properties && f.properties[rule.property];
+        if (!name || !f.geometry || f.geometry.type.indexOf("LineString") < 0) { return; }
+        var here = middleOf(f.geometry);
+        var seen = best[name];
+        if (here.point && (!seen || here.size > seen.size)) { best[name] = here; }
+      });
+    });
+    Object.keys(best).sort(function (a, b) { return best[b].size - best[a].size; })
+      .slice(0, MAX_LABELS).forEach(function (name) {
+        var node = el("span", { "class": "river-label", text: name });
+        labelMarkers.push(new maplibregl.Marker({ element: node }).setLngLat(best[name].point).addTo(map));
+      });
+    document.body.dataset.labels = String(labelMarkers.length);
+  }
+
   // After a roster edit (editor.js sets window.rivernetTileStamp) tiles are asked for with the
   // stamp, so no copy cached from before the edit is shown.
   function freshTiles(url) {
@@ -550,6 +603,9 @@
         document.dispatchEvent(new Event("rivernet:ready"));
       });
       map.on("moveend", updateDownloads);
+      map.on("moveend", function () { labelsDirty = true; });
+      map.on("styledata", function () { labelsDirty = true; });
+      map.on("idle", function () { if (labelsDirty) { labelsDirty = false; updateLabels(); } });
       map.on("error", function (e) { console.error("map error: " + (e.error && e.error.message) + " " + (e.sourceId || "")); });
       map.on("click", onClick);
       map.on("mousemove", function (e) {
