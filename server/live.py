@@ -130,6 +130,9 @@ def warm_store(project: Project) -> None:
     reference = getattr(store, "reference_project", None)
     if reference is not None:
         try:
+            # this thread's connection first: PostgisStore.reference_project holds its guard
+            # while it reads, and a thread's first connection takes that guard too
+            store.data_version()  # type: ignore[union-attr]
             reference()
         except Exception as error:  # the first edit will say what is wrong
             logger.warning("store %s: cannot read its reference project: %s", store, error)

@@ -9,9 +9,7 @@ is not installed, by the ``pg_cluster`` fixture of :mod:`tests.pgcluster`).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,8 +22,9 @@ import pytest
 
 from rivernet.store import open_store
 from rivernet.tokens import create_token
-from tests.conftest import ROOT, SAMPLE
-from tests.pgcluster import create_database, pg_cluster
+from tests._stores import make_store
+from tests.conftest import ROOT
+from tests.pgcluster import pg_cluster
 
 STORES = ("gpkg", "postgis")
 OFFICES = {
@@ -37,25 +36,18 @@ OFFICES = {
     "jiading": ("310114", "editor", "嘉定区河长办"),
 }
 """Tokens every served store gets: unit, role, name."""
-_NAMES = itertools.count(1)
 
 __all__ = ["OFFICES", "STORES", "bearer", "live_servers", "make_tokens", "pg_cluster",
            "sample_store"]  # fmt: skip
 
 
 def sample_store(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
-    """A new store holding the sample: a GeoPackage path or a PostgreSQL URL."""
-    if kind == "gpkg":
-        target = tmp / "taihu.gpkg"
-        shutil.copy(SAMPLE, target)
-        shutil.copy(SAMPLE.with_name("policy.toml"), tmp / "policy.toml")
-        return str(target)
-    from rivernet.postgis import load
-
-    cluster: str = request.getfixturevalue("pg_cluster")
-    url = create_database(cluster, f"rivernet_edits{next(_NAMES)}", template="rivernet_template")
-    load(SAMPLE, url)
-    return url
+    """A new store holding the sample (:func:`tests._stores.make_store`): its path or URL."""
+    store = make_store(kind, request, tmp)
+    try:
+        return str(getattr(store, "url", None) or store.target)
+    finally:
+        store.close()
 
 
 def make_tokens(target: str) -> dict[str, str]:
