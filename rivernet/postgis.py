@@ -166,6 +166,7 @@ class PostgisStore:
         self._guard = threading.RLock()  # reference_project holds it while its read connects
         self._reference: Project | None = None
         self._opened: list[Any] = []  # every thread's connection, closed by close()
+        self._opened_guard = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgisStore({self.target!r})"
@@ -184,7 +185,7 @@ class PostgisStore:
             return connection
         connection = connect(self.url)
         self._local.held = (os.getpid(), connection)
-        with self._guard:
+        with self._opened_guard:
             self._opened = [c for c in self._opened if not c.closed] + [connection]
         return connection
 

@@ -4,12 +4,14 @@ history, and a writer killed with SIGKILL in the middle of its edits."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -250,6 +252,12 @@ _WRITER = textwrap.dedent(
 )
 
 
+def _line(stream: IO[bytes], timeout: float) -> bytes:
+    """The next line of a pipe, or b"" when none comes within ``timeout`` seconds."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline().strip() if ready else b""
+
+
 @pytest.mark.parametrize("kind", ["gpkg", "postgis"])
 def test_sigkill_mid_edit_leaves_each_edit_whole_or_absent(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -266,9 +274,9 @@ def test_sigkill_mid_edit_leaves_each_edit_whole_or_absent(
     assert writer.stdout is not None
     done = 0
     try:
-        assert writer.stdout.readline().strip() == b"ready"
+        assert _line(writer.stdout, 120) == b"ready", log.read_text()
         while done < 5:
-            line = writer.stdout.readline()
+            line = _line(writer.stdout, 60)
             if not line:
                 break
             done = int(line) + 1
