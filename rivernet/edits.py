@@ -25,6 +25,7 @@ import pandas as pd
 
 from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import EditError, InputError, NotFoundError, ScopeError, StaleError
+from rivernet.messages import Message
 from rivernet.roster import (
     ASSIGNMENT_COLUMNS,
     BOARD_COLUMNS,
@@ -133,7 +134,9 @@ def _get(store: Store, kind: _Kind, key: Any, what: str) -> dict[str, Any]:
     with store.read() as tx:
         row = _fetch(tx, kind, key)
     if row is None:
-        raise NotFoundError(f"no {what} {key!r} in the roster of {store.target}")
+        raise NotFoundError.from_key(
+            "edit_error.not_found", what=_what(what), key=repr(key), store=store.target
+        )
     return row
 
 
@@ -156,16 +159,21 @@ def get_board(store: Store, board_id: str) -> dict[str, Any]:
 # --- checks ---------------------------------------------------------------------------------------
 
 
+def _what(what: str) -> Message:
+    """The kind of row (assignment, person, sign board) in words of each language."""
+    return Message(f"edit_what.{what.replace(' ', '_')}")
+
+
+def _bad_level(level: Any) -> Message:
+    return Message("edit_error.bad_level", level=repr(level), levels=", ".join(LEVELS))
+
+
 def _require_roster(tx: Tx) -> None:
     if tx.dialect != "sqlite":
         return
     found = tx.one("SELECT 1 AS x FROM sqlite_master WHERE name = 'roster_assignments'")
     if found is None:
-        raise EditError(
-            "the project has no chief roster yet; import one first with `rivernet roster "
-            "import PROJECT FILE`",
-            "person_id",
-        )
+        raise EditError(Message("edit_error.no_roster"), "person_id")
 
 
 def _field_of(message: str, default: str) -> str:
@@ -185,21 +193,17 @@ def _require_scope(actor: Actor, *units: Any) -> None:
         if unit is None:
             continue
         if actor.role not in ("editor", "admin"):
-            raise ScopeError(f"{actor.scope}: a viewer token cannot edit the roster")
+            raise ScopeError.from_key("edit_error.viewer", scope=actor.scope)
         if not actor.can_edit(str(unit)):
-            raise ScopeError(
-                f"unit {unit} is outside the scope of {actor.scope}; ask the office of unit "
-                f"{unit} (or one above it) to make this change"
-            )
+            raise ScopeError.from_key("edit_error.out_of_scope", unit=unit, scope=actor.scope)
 
 
 def _unknown(fields: Mapping[str, Any], kind: _Kind) -> None:
     extra = sorted(set(fields) - set(kind.columns) - {"etag"})
     if extra:
-        raise EditError(
-            f"unknown field(s) {', '.join(extra)}; the fields are {', '.join(kind.columns)}",
-            extra[0],
-        )
+        columns = ", ".join(kind.columns)
+        message = Message("edit_error.unknown_fields", extra=", ".join(extra), fields=columns)
+        raise EditError(message, extra[0])
 
 
 def _unit_codes(store: Store, tx: Tx) -> set[str]:
@@ -266,11 +270,11 @@ def _check_person(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     name = str(row.get("name") or "").strip()
     if not name:
-        raise EditError("no name (姓名): give the chief's name", "name")
+        raise EditError(Message("edit_error.no_name"), "name")
     out["name"] = name
     level = level_from_word(row.get("level") or "")
     if level is None:
-        raise EditError(f"level {row.get('level')!r} is not one of {', '.join(LEVELS)}", "level")
+        raise EditError(_bad_level(row.get("level")), "level")
     out["level"] = level
     try:
         out["unit_code"] = normalise_code(row.get("unit_code"))
@@ -326,7 +330,7 @@ def _check_board(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     out["measure_m"] = measure
     level = level_from_word(row.get("level") or "")
     if level is None:
-        raise EditError(f"level {row.get('level')!r} is not one of {', '.join(LEVELS)}", "level")
+        raise EditError(_bad_level(row.get("level")), "level")
     out["level"] = level
     if (
         tx.one("SELECT 1 AS x FROM roster_people WHERE person_id = ?", [row.get("person_id")])
@@ -455,7 +459,7 @@ def _json(row: Mapping[str, Any] | None) -> str | None:
     return json.dumps(json_row(row), ensure_ascii=False, sort_keys=True)
 
 
-def _check_stale(current: dict[str, Any], if_match: str | None, what: str) -> None:
+def _check_stale(current: dict[str, Any], if_match: str | None, what: str, key: Any) -> None:
     if if_match is None:
         return
     tag = etag(current)
@@ -463,11 +467,8 @@ def _check_stale(current: dict[str, Any], if_match: str | None, what: str) -> No
     if given.startswith("W/"):
         given = given[2:]
     if given != "*" and given != tag and f'"{given}"' != tag:
-        raise StaleError(
-            f"{what} changed since it was read (If-Match {if_match}, now {tag}); read it "
-            "again and reapply the change",
-            tag,
-        )
+        stale = Message("edit_error.stale", what=_what(what), key=key, given=if_match, now=tag)
+        raise StaleError(stale, tag)
 
 
 def _create(
@@ -539,19 +540,21 @@ def _change(
 ) -> dict[str, Any]:
     _unknown(changes, kind)
     if kind.key in changes and str(changes[kind.key]) != str(key):
-        raise EditError(f"{kind.key} cannot be changed; create a new row instead", kind.key)
+        raise EditError(Message("edit_error.key_fixed", key=kind.key), kind.key)
     store.reference_project()
     with store.write() as tx:
         current = _fetch(tx, kind, key, lock=True)
         if current is None:
-            raise NotFoundError(f"no {what} {key!r} in the roster of {store.target}")
+            raise NotFoundError.from_key(
+                "edit_error.not_found", what=_what(what), key=repr(key), store=store.target
+            )
         before_units = [current.get("unit_code")]
         if kind is BOARDS:
             person = tx.one("SELECT unit_code FROM roster_people WHERE person_id = ?",
                             [current.get("person_id")])  # fmt: skip
             before_units = [None if person is None else person["unit_code"]]
         _require_scope(actor, *before_units)
-        _check_stale(current, if_match, f"{what} {key}")
+        _check_stale(current, if_match, what, key)
         row = current | {k: v for k, v in changes.items() if k != "etag"}
         checked = _checked(store, tx, actor, kind, row)
         _update(tx, kind, key, checked)

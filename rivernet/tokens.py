@@ -91,9 +91,12 @@ class Actor:
     @property
     def scope(self) -> str:
         """The scope in words, for messages: ``editor of 320505 and the units below it``."""
-        prefix = scope_prefix(self.unit_code)
-        where = "every unit" if not prefix else f"{self.unit_code} and the units below it"
-        return f"{self.role} {self.name!r} of {where}"
+        from rivernet.messages import Message
+
+        role = Message(f"edit_role.{self.role}")
+        if not scope_prefix(self.unit_code):
+            return Message("edit_scope.all", role=role, name=self.name)
+        return Message("edit_scope.unit", role=role, name=self.name, unit=self.unit_code)
 
 
 def _hash(token: str) -> str:
@@ -166,13 +169,13 @@ def verify_token(store: Store, token: str | None) -> Actor:
         If the token is missing, unknown or revoked.
     """
     if not token or not token.strip():
-        raise AuthError("no token: send `Authorization: Bearer TOKEN` (`rivernet token create`)")
+        raise AuthError.from_key("edit_error.no_token")
     with store.read() as tx:
         row = _find(tx, _hash(token))
     if row is None:
-        raise AuthError("unknown token: check it, or ask the admin for a new one")
+        raise AuthError.from_key("edit_error.unknown_token")
     if row["revoked_at"] is not None:
-        raise AuthError(f"token {row['token_id']} ({row['name']}) was revoked")
+        raise AuthError.from_key("edit_error.revoked", token_id=row["token_id"], name=row["name"])
     return Actor(int(row["token_id"]), str(row["name"]), str(row["unit_code"]), row["role"])
 
 

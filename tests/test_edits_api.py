@@ -137,7 +137,7 @@ def test_scope_matrix(served: Served, endpoint: str) -> None:
             if answer.status_code == 403:
                 problem = answer.json()
                 assert answer.headers["content-type"].startswith("application/problem+json")
-                assert (unit if office != "viewer" else "viewer") in problem["detail"], problem
+                assert (unit if office != "viewer" else "只读") in problem["detail"], problem
     want = {(o, u): expected_ok if u in allowed else 403
             for o, allowed in SCOPE.items() for u in UNITS}  # fmt: skip
     assert seen == want

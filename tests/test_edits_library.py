@@ -75,6 +75,9 @@ def test_scope_matrix(project_store: Store, who: str, unit: str) -> None:
             edits.update_assignment(store, actor, assignment, change)
         assert raised.value.status == 403
         assert unit in str(raised.value) or "viewer" in str(raised.value)
+        chinese = raised.value.text("zh")  # the catalogue's words, not English, in Chinese
+        assert "范围" in chinese or "只读" in chinese, chinese
+        assert "scope" not in chinese and "viewer" not in chinese
         assert store.data_version() == before
 
 
