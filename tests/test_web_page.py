@@ -238,6 +238,17 @@ def test_info_panel_speaks_chinese(browser_page: tuple, server: str) -> None:
             assert set(values) <= set(served[section].values()), values
 
 
+def test_map_controls_use_the_pages_cjk_fonts(browser_page: tuple) -> None:
+    """MapLibre names Helvetica and Arial for its controls and popups: on a machine without a
+    CJK font the names in the credits would be empty boxes unless they use the page's fonts
+    (which end with the server's Noto Sans SC)."""
+    page, _, _ = browser_page
+    family = page.evaluate(
+        "() => getComputedStyle(document.querySelector('.maplibregl-ctrl-attrib')).fontFamily"
+    )
+    assert "rivernet CJK" in family and not family.startswith('"Helvetica Neue"'), family
+
+
 def test_info_panel_follows_the_date(browser_page: tuple, server: str) -> None:
     page, _, _ = browser_page
     if page.locator("#info").is_hidden() or not page.locator("#info").get_attribute("data-reach"):
