@@ -564,7 +564,8 @@
   // What the editor (editor.js) uses of this page.
   window.rivernet = {
     state: state, section: section, t: t, column: column, levelName: levelName, query: query,
-    fetchJson: fetchJson, status: status, reloadStyle: reloadStyle,
+    fetchJson: fetchJson, status: status, reloadStyle: reloadStyle, el: el,
+    chinaToday: chinaToday,
     showReach: function (reachId) { return showReach(String(reachId)); }
   };
 

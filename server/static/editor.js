@@ -24,16 +24,9 @@
     Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
     return text;
   }
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; } else { node.setAttribute(k, attrs[k]); }
-    });
-    (children || []).forEach(function (c) { if (c) { node.appendChild(c); } });
-    return node;
-  }
+  function el(tag, attrs, children) { return R().el(tag, attrs, children); }
   function km(m) { return (Number(m || 0) / 1000).toFixed(2); }
-  function today() { return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 10); }
+  function today() { return R().chinaToday(); }
   function day(value) { return value ? String(value).slice(0, 10) : ""; }
 
   // --- requests -----------------------------------------------------------------------------
