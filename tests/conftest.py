@@ -19,6 +19,21 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "taihu.gpkg"
+
+
+def _chromium() -> Path | None:
+    from rivernet.layers.report import find_chromium
+
+    found = find_chromium()
+    return Path(found) if found else None
+
+
+CHROMIUM = _chromium()
+"""The Chromium the browser and PDF tests run (the one the PDF reports use), None if absent."""
+NO_CHROMIUM = (
+    "no Chromium on PATH (chromium, chromium-browser or google-chrome): apt-get install "
+    "chromium; .ci/run installs it"
+)
 SHARED = ROOT.parent / "shared" / "data"
 
 # A hand-drawn network in UTM metres (EPSG:32651). Flow is down the page (decreasing y):

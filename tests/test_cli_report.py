@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from rivernet.cli import main
 from tests._maps_sample import AS_OF, COUNTY, POLICY, sample_with_roster
+from tests.conftest import CHROMIUM, NO_CHROMIUM
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -43,8 +44,8 @@ def test_unknown_unit_is_a_clean_error(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_report_to_pdf(tmp_path: Path) -> None:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium not installed at /usr/bin/chromium")
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
     out = tmp_path / "report.pdf"
     code, output = run("report", str(sample_with_roster()), "--unit", COUNTY, "--as-of", AS_OF,
                        "--no-maps", "-o", str(out))  # fmt: skip

@@ -17,14 +17,12 @@ import httpx
 import pytest
 
 from tests._edits import live_servers, make_tokens, sample_store
-from tests.conftest import ROOT
+from tests.conftest import NO_CHROMIUM, ROOT
 from tests.test_web_page import CHROMIUM, CHROMIUM_FLAGS, _open_map
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium"
-    ),
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
 ]
 
 JIADING = "310114"

@@ -28,6 +28,7 @@ from rivernet.layers.folium import (
     leaflet_assets,
 )
 from tests._maps_sample import AS_OF, sample_with_roster
+from tests.conftest import CHROMIUM, NO_CHROMIUM
 
 # Strings that look like URLs but are never requested: the SVG namespace and the link in
 # Leaflet's licence banner.
@@ -180,9 +181,9 @@ def test_errors(project: rivernet.Project) -> None:
 
 @pytest.mark.browser
 def test_map_draws_in_headless_chromium(tmp_path: Path, project: rivernet.Project) -> None:
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium not installed at /usr/bin/chromium")
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
+    chromium = str(CHROMIUM)
     fmap = explore(project, layer="coverage", as_of=AS_OF)
     page = (
         fmap.get_root()

@@ -37,7 +37,7 @@ from rivernet.layers.pmtiles import (
 )
 from rivernet.layers.sources import layer_frame
 from rivernet.project import Project
-from tests.conftest import SAMPLE
+from tests.conftest import NO_CHROMIUM, SAMPLE
 from tests.test_web_page import CHROMIUM, CHROMIUM_FLAGS
 
 AS_OF = "2025-06-30"
@@ -259,9 +259,7 @@ def test_site_refuses_to_overwrite(tmp_path: Path, project: Project) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium"
-)
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_site_draws_the_archive_offline(site: str, project: Project) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -13,6 +13,7 @@ from rivernet.joint_control import partners as partner_table
 from rivernet.layers.catalog import layer
 from rivernet.layers.report import find_chromium, html_table, report_html
 from tests._maps_sample import AS_OF, COUNTY, POLICY, sample_with_roster
+from tests.conftest import CHROMIUM, NO_CHROMIUM
 from tests.test_folium import external_references, tag_references
 
 
@@ -108,8 +109,8 @@ def test_html_table_formats_values() -> None:
 
 @pytest.mark.browser
 def test_pdf_with_headless_chromium(project: rivernet.Project, tmp_path: Path) -> None:
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium not installed at /usr/bin/chromium")
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
     assert find_chromium() is not None
     path = rivernet.unit_report(project, unit=COUNTY, as_of=AS_OF, path=tmp_path / "r.pdf")
     data = path.read_bytes()

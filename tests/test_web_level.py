@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import NO_CHROMIUM
 from tests.test_web_page import (  # noqa: F401 (fixtures)
     CHROMIUM,
     _reach_point,
@@ -21,9 +22,7 @@ from tests.test_web_page import (  # noqa: F401 (fixtures)
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium"
-    ),
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
 ]
 AS_OF = "2025-06-30"
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,9 +26,8 @@ from PIL import Image
 
 from rivernet.layers.catalog import layer
 from rivernet.layers.raster import rgba
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import CHROMIUM, NO_CHROMIUM, ROOT, SAMPLE
 
-CHROMIUM = Path("/usr/bin/chromium")
 # Flags from the machine notes: headless, no sandbox (root), no background network traffic;
 # SwiftShader gives WebGL without a GPU.
 CHROMIUM_FLAGS = [
@@ -47,9 +45,7 @@ CHROMIUM_FLAGS = [
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium"
-    ),
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
 ]
 
 
