@@ -50,6 +50,8 @@ APPOINTMENTS = 50
 READERS = 32
 WORKERS = 4
 VISIBLE_S = 1.0
+VERBOSE = ["-v"] if os.environ.get("RIVERNET_BENCH_VERBOSE") else []
+"""``RIVERNET_BENCH_VERBOSE=1``: the server logs each store version it takes in."""
 REACH = 40636257  # 10.7 km in 嘉定区: 400 stretches of 10 m, 20 m apart
 UNIT = "310114"
 PERSON = "P00025"
@@ -322,8 +324,9 @@ def _free_port() -> int:
 
 
 def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "from rivernet.cli import main; main()", "serve", url,
-               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    command = [sys.executable, "-c", "from rivernet.cli import main; main()", *VERBOSE,
+               "serve", url, "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 

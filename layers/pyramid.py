@@ -28,6 +28,7 @@ the server memory-maps them (shared by its workers, paged in on use).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -253,9 +254,14 @@ class LayerPyramid:
     keys, codes, values
         Property names, per-feature value codes (-1: missing) and the encoded values, as
         :class:`~rivernet.layers.mvt.TileLayer` has them.
-    levels
-        The levels by zoom: ``levels[z]`` for ``z`` up to :data:`SELECT_MAXZOOM`, and the last
-        one (all features) for every zoom above.
+    built
+        The levels by zoom: ``built[z]`` for ``z`` up to :data:`SELECT_MAXZOOM`, and the last
+        one (all features) for every zoom above; None for a level not built yet (a pyramid
+        made with :meth:`from_frame` builds each level when a tile first needs it, so a map
+        viewed at a few zooms pays for those: a live roster rebuilds the coverage layers at
+        every edit).
+    source
+        What builds the missing levels (None: all are built).
     """
 
     name: str
@@ -263,8 +269,26 @@ class LayerPyramid:
     keys: tuple[str, ...]
     codes: NDArray[np.integer[Any]]
     values: ValueTable
-    levels: tuple[Level, ...]
-    _boxes: NDArray[np.float64] | None = field(default=None, repr=False)
+    built: list[Level | None]
+    source: _Source | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        """Every level (building those not built yet)."""
+        return tuple(self._level_at(k) for k in range(len(self.built)))
+
+    def _level_at(self, k: int) -> Level:
+        found = self.built[k]
+        if found is None:
+            with self._lock:
+                found = self.built[k]
+                if found is None:
+                    assert self.source is not None
+                    found = self.built[k] = self.source.level(k)
+                    if all(level is not None for level in self.built):
+                        self.source = None  # every level built: let the geometries go
+        return found
 
     @classmethod
     def from_frame(
@@ -304,10 +328,9 @@ class LayerPyramid:
         geoms = np.asarray(mercator.geometry.values, dtype=object)
         weight = np.zeros(len(geoms)) if importance is None else np.asarray(importance, dtype=float)
         cap = DENSITY_CAP.get(geometry_type, DENSITY_CAP["line"])
-        levels = [_level(geoms, weight, z, cap=cap) for z in range(SELECT_MAXZOOM + 1)]
-        every = np.arange(len(geoms), dtype=np.int64)
-        levels.append(Level.build(FULL_ZOOM, every, geoms, index_zoom=INDEX_MAXZOOM))
-        return cls(name, geometry_type, keys, _narrow(codes), values, tuple(levels))
+        source = _Source(geoms, weight, cap)
+        built: list[Level | None] = [None] * (FULL_ZOOM + 1)
+        return cls(name, geometry_type, keys, _narrow(codes), values, built, source)
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -319,8 +342,8 @@ class LayerPyramid:
         return int(self.codes.nbytes) + values + sum(level.nbytes for level in self.levels)
 
     def level(self, z: int) -> Level:
-        """The level tiles of zoom ``z`` are cut from."""
-        return self.levels[min(z, len(self.levels) - 1)]
+        """The level tiles of zoom ``z`` are cut from (built now if it was not)."""
+        return self._level_at(min(z, len(self.built) - 1))
 
     def encode(self, z: int, x: int, y: int) -> bytes:
         """The MVT tile ``z/x/y`` of this layer (``b""`` when it has no feature).
@@ -363,12 +386,12 @@ class LayerPyramid:
     @property
     def boxes(self) -> NDArray[np.float64]:
         """Web Mercator boxes of every (non-empty) feature."""
-        return self.levels[-1].boxes
+        return self._level_at(len(self.built) - 1).boxes
 
     @property
     def geometries(self) -> NDArray[np.object_]:
         """Every feature's Web Mercator geometry (built from the arrays: costly for big layers)."""
-        full = self.levels[-1]
+        full = self._level_at(len(self.built) - 1)
         out = np.full(len(self), None, dtype=object)
         out[full.rows] = full.geometries(np.arange(len(full), dtype=np.int64))
         return out
@@ -399,12 +422,12 @@ class LayerPyramid:
     ) -> LayerPyramid:
         """The pyramid from :meth:`meta` and :meth:`arrays` (memory-mapped ones stay so)."""
         values = ValueTable(arrays["values.blob"], arrays["values.start"], arrays["values.length"])
-        levels = tuple(
+        levels: list[Level | None] = [
             Level(
                 int(zoom), int(index_zoom), *(arrays[f"level{k}.{name}"] for name in Level.ARRAYS)
             )
             for k, (zoom, index_zoom) in enumerate(meta["levels"])
-        )
+        ]
         return cls(
             str(meta["name"]),
             str(meta["geometry_type"]),
@@ -413,6 +436,22 @@ class LayerPyramid:
             values,
             levels,
         )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A layer's Web Mercator geometries and importance, to build its levels from."""
+
+    geoms: NDArray[np.object_]
+    weight: NDArray[np.float64]
+    cap: int
+
+    def level(self, k: int) -> Level:
+        """Level ``k``: zoom ``k`` selected and generalised, or (:data:`FULL_ZOOM`) all."""
+        if k < FULL_ZOOM:
+            return _level(self.geoms, self.weight, k, cap=self.cap)
+        every = np.arange(len(self.geoms), dtype=np.int64)
+        return Level.build(FULL_ZOOM, every, self.geoms, index_zoom=INDEX_MAXZOOM)
 
 
 def _narrow(codes: IntArray) -> NDArray[np.integer[Any]]:

@@ -37,7 +37,7 @@ import pandas as pd
 from rivernet._audit import ACTIVE, EXPIRED, Audit, AuditInput, audit, unit_totals
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, is_within
 from rivernet.errors import InputError
-from rivernet.geometry import substring
+from rivernet.geometry import substrings
 from rivernet.pieces import PIECE_INPUTS, piece_table
 from rivernet.policy import CoveragePolicy, requirements
 from rivernet.roster import Roster, as_date
@@ -453,9 +453,9 @@ def stretch_geometry(network: Any, frame: pd.DataFrame) -> npt.NDArray[np.object
     length = reaches["length_m"].reindex(ids).to_numpy()
     start = np.clip(frame["from_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
     end = np.clip(frame["to_m"].to_numpy(dtype=float)[rows] / length, 0.0, 1.0)
-    whole = (start <= 1e-9) & (end >= 1 - 1e-9)
-    for k, row in enumerate(rows):
-        out[row] = lines[k] if whole[k] else substring(lines[k], start[k], end[k])
+    start = np.where(start <= 1e-9, 0.0, start)
+    end = np.where(end >= 1 - 1e-9, 1.0, end)
+    out[rows] = substrings(lines, start, np.maximum(start, end))
     return out
 
 
@@ -655,8 +655,14 @@ def _chief_names(run: AuditRun, level: int, n_pieces: int) -> np.ndarray:
     person = assignments["person_id"].to_numpy()[active["assignment"].to_numpy()]
     names = run.roster.people.set_index("person_id")["name"]
     label = pd.Series(person).map(names).fillna("?").to_numpy()
-    table = pd.DataFrame({"piece": active["piece"].to_numpy(), "name": label})
-    joined = table.drop_duplicates().groupby("piece")["name"].agg("、".join)
+    table = pd.DataFrame({"piece": active["piece"].to_numpy(), "name": label}).drop_duplicates()
+    piece = table["piece"].to_numpy()
+    order = np.argsort(piece, kind="stable")  # each piece's names in the roster's order
+    piece, label = piece[order], table["name"].to_numpy()[order].tolist()
     out = np.full(n_pieces, "", dtype=object)
-    out[joined.index.to_numpy()] = joined.to_numpy()
+    if not piece.size:
+        return out
+    starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]])
+    for begin, stop in zip(starts.tolist(), [*starts[1:].tolist(), piece.size], strict=True):
+        out[piece[begin]] = "、".join(label[begin:stop])
     return out

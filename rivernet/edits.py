@@ -25,7 +25,7 @@ import pandas as pd
 
 from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import EditError, InputError, NotFoundError, ScopeError, StaleError
-from rivernet.messages import Message
+from rivernet.messages import Code, Message
 from rivernet.roster import (
     ASSIGNMENT_COLUMNS,
     BOARD_COLUMNS,
@@ -213,19 +213,16 @@ def _unit_codes(store: Store, tx: Tx) -> set[str]:
     return codes
 
 
-def _check_assignment(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
-    """The row checked and typed with the roster's rules; EditError naming the field."""
+def _check_assignment_row(store: Store, row: Mapping[str, Any], units: set[str]) -> dict[str, Any]:
+    """The roster checker's rules for one row against the network, lakes and ``units``.
+
+    Needs no transaction: :func:`_create` and :func:`_change` run it before they take the
+    edit lock, so edits queue only for the checks against other rows.
+    """
     values = {k: v for k, v in row.items() if k != "assignment_id"}
     cleaned, problems = _clean_row(values, 2)
     _fail(problems, "person_id")
-    person = tx.one("SELECT person_id FROM roster_people WHERE person_id = ?", [row["person_id"]])
-    if person is None:
-        raise EditError(
-            f"person {row['person_id']!r} is not in the roster; add the person first "
-            "(add_person, POST /people)",
-            "person_id",
-        )
-    cleaned = cleaned | {"assignment_id": row["assignment_id"], "person_id": row["person_id"]}
+    cleaned = cleaned | {"assignment_id": row.get("assignment_id"), "person_id": row["person_id"]}
     frame = pd.DataFrame([cleaned], columns=list(ASSIGNMENT_COLUMNS))
     project = store.reference_project()
     from rivernet.pieces import piece_table
@@ -235,21 +232,64 @@ def _check_assignment(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, An
         reach_lengths=project.network.reaches["length_m"],
         river_ids=set(project.network.main_stem_id().unique().tolist()),
         lake_ids=set(project.lakes["lake_id"].tolist()),
-        unit_codes=_unit_codes(store, tx),
+        unit_codes=units,
         pieces=piece_table(project),
     )
     _fail([message for _, message in found], "reach_id")
+    return cleaned
+
+
+def _precheck(store: Store, kind: _Kind, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """:func:`_check_assignment_row` of an assignment outside the edit lock; None for other
+    rows or when the row fails (the check under the lock then raises the error)."""
+    if kind is not ASSIGNMENTS or row.get("person_id") is None:
+        return None
+    with store.read() as tx:
+        _require_roster(tx)
+        units = _unit_codes(store, tx)
+    try:
+        return _check_assignment_row(store, row, units)
+    except EditError:
+        return None
+
+
+def _check_assignment(
+    store: Store, tx: Tx, row: dict[str, Any], *, prechecked: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The row checked and typed with the roster's rules; EditError naming the field.
+
+    ``prechecked``: :func:`_check_assignment_row` of this row, done before the lock; then only
+    the unit (the roster's own units may have changed since), the person and the other rows
+    are checked here.
+    """
+    if prechecked is None:
+        cleaned = _check_assignment_row(store, row, _unit_codes(store, tx))
+    else:
+        cleaned = dict(prechecked)
+        _require_unit(store, tx, str(cleaned["unit_code"]))
+    person = tx.one("SELECT person_id FROM roster_people WHERE person_id = ?", [row["person_id"]])
+    if person is None:
+        raise EditError(Message("edit_error.no_person", person=repr(row["person_id"])),
+                        "person_id")  # fmt: skip
+    cleaned = cleaned | {"assignment_id": row["assignment_id"], "person_id": row["person_id"]}
     _check_terms(tx, cleaned)
     return {column: cleaned.get(column) for column in ASSIGNMENTS.columns}
 
 
 def _check_terms(tx: Tx, row: dict[str, Any]) -> None:
-    """The duplicate and overlapping-term rules against the person's other assignments."""
-    others = tx.rows(
-        "SELECT * FROM roster_assignments WHERE person_id = ? AND assignment_id <> ?",
-        [row["person_id"], str(row["assignment_id"])],
-    )
-    records = [_clean(ASSIGNMENTS, other) for other in others]
+    """The duplicate and overlapping-term rules against the person's other assignments of
+    the same stretch of the same reach, river or lake (the only ones these rules compare)."""
+    sql = "SELECT * FROM roster_assignments WHERE person_id = ? AND assignment_id <> ?"
+    params: list[Any] = [row["person_id"], str(row["assignment_id"])]
+    for column in ("reach_id", "river_id", "lake_id", "from_m", "to_m"):
+        if row.get(column) is not None:  # both rules compare rows on one target and stretch
+            sql += f" AND {column} = ?"
+            params.append(row[column])
+        elif column in ("from_m", "to_m"):
+            sql += f" AND {column} IS NULL"
+    records = [_clean(ASSIGNMENTS, other) for other in tx.rows(sql, params)]
+    if not records:
+        return
     line = len(records) + 2
     records.append(json_row(row))
     frame = pd.DataFrame(records, columns=list(ASSIGNMENT_COLUMNS))
@@ -261,9 +301,15 @@ def _check_terms(tx: Tx, row: dict[str, Any]) -> None:
     problems = _duplicate_problems(frame) + overlapping_term_problems(frame)
     mine = [message for at, message in problems if at == line]
     if mine:
-        ids = frame["assignment_id"].tolist()
-        text = re.sub(r"line (\d+)", lambda m: f"assignment {ids[int(m.group(1)) - 2]}", mine[0])
-        raise EditError(text, "valid_from")
+        found = mine[0]
+        values = getattr(found, "values", {})
+        other = frame["assignment_id"].tolist()[int(values.get("first", 2)) - 2]
+        if getattr(found, "key", "") == "roster_problem.overlapping_term":
+            found = Message("edit_error.overlapping_term", id=other, start=values["start"],
+                            end=values["end"])  # fmt: skip
+        else:
+            found = Message("edit_error.duplicate_assignment", id=other)
+        raise EditError(found, "valid_from")
 
 
 def _check_person(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
@@ -279,13 +325,12 @@ def _check_person(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     try:
         out["unit_code"] = normalise_code(row.get("unit_code"))
     except InputError as error:
-        raise EditError(str(error), "unit_code") from None
+        raise EditError(error.args[0], "unit_code") from None
     if level_of_code(out["unit_code"]) != level:
-        raise EditError(
-            f"level {level} does not match unit {out['unit_code']}, a "
-            f"{level_of_code(out['unit_code'])}-level code; fix the level or the code",
-            "level",
-        )
+        mismatch = Message("roster_problem.level_mismatch", level=Code("level", level),
+                           code=out["unit_code"],
+                           code_level=Code("level", level_of_code(out["unit_code"])))  # fmt: skip
+        raise EditError(mismatch, "level")
     _require_unit(store, tx, out["unit_code"])
     out["is_fictional"] = bool(row.get("is_fictional") or False)
     for column in ("post", "organisation", "contact"):
@@ -297,9 +342,7 @@ def _check_person(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
 def _require_unit(store: Store, tx: Tx, code: str) -> None:
     units = _unit_codes(store, tx)
     if code not in units and code[:6] not in units:
-        raise EditError(
-            f"admin code {code} is not in the project's admin units; check the code", "unit_code"
-        )
+        raise EditError(Message("edit_error.unknown_unit", code=code), "unit_code")
 
 
 def _check_board(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
@@ -308,25 +351,20 @@ def _check_board(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
     lengths = project.network.reaches["length_m"]
     reach = parse_id(row.get("reach_id"))
     if reach is None or reach not in lengths.index:
-        raise EditError(
-            f"reach {reach} is not in the project's network; check the id (河段编码) "
-            "against the reaches layer",
-            "reach_id",
-        )
+        raise EditError(Message("edit_error.unknown_reach", reach=reach), "reach_id")
     out["reach_id"] = reach
     try:
         given: Any = row.get("measure_m")
         measure = float(given if given is not None else 0.0)
     except (TypeError, ValueError):
         raise EditError(
-            f"measure_m {row.get('measure_m')!r} is not a number", "measure_m"
+            Message("edit_error.measure_not_number", measure=repr(row.get("measure_m"))),
+            "measure_m",
         ) from None
     if not 0 <= measure <= float(lengths[reach]) + 1.0:
-        raise EditError(
-            f"measure_m {measure:g} is not on reach {reach} ({float(lengths[reach]):.0f} m long); "
-            "measures run from its upstream end",
-            "measure_m",
-        )
+        off = Message("edit_error.measure_off_reach", measure=f"{measure:g}", reach=reach,
+                      length=f"{float(lengths[reach]):.0f}")  # fmt: skip
+        raise EditError(off, "measure_m")
     out["measure_m"] = measure
     level = level_from_word(row.get("level") or "")
     if level is None:
@@ -336,29 +374,33 @@ def _check_board(store: Store, tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
         tx.one("SELECT 1 AS x FROM roster_people WHERE person_id = ?", [row.get("person_id")])
         is None
     ):
-        raise EditError(
-            f"person {row.get('person_id')!r} is not in the roster; add the person first",
-            "person_id",
-        )
+        raise EditError(Message("edit_error.no_person", person=repr(row.get("person_id"))),
+                        "person_id")  # fmt: skip
     try:
         out["updated_on"] = parse_date(row.get("updated_on"))
     except InputError as error:
-        raise EditError(f"updated_on: {error}", "updated_on") from None
+        problem = Message("edit_error.field_problem", field="updated_on", problem=error.args[0])
+        raise EditError(problem, "updated_on") from None
     return out
 
 
 # --- writing --------------------------------------------------------------------------------------
 
 
+_IDS = re.compile(r"^([^\d\n]*)(\d+)$", re.MULTILINE)
+
+
 def _next_id(tx: Tx, kind: _Kind) -> str:
-    best: tuple[int, str, int] | None = None
-    for row in tx.rows(f"SELECT {kind.key} AS k FROM {kind.table}"):
-        match = re.fullmatch(r"(\D*)(\d+)", str(row["k"]))
-        if match:
-            number = int(match.group(2))
-            if best is None or number > best[0]:
-                best = (number, match.group(1), len(match.group(2)))
-    number, prefix, width = best if best is not None else (0, kind.prefix, kind.width)
+    """The next free id: the largest ``PREFIX + number`` id plus one, in its prefix and width."""
+    sql = f"SELECT {kind.key} AS k FROM {kind.table}"
+    if tx.dialect == "postgresql":  # the database picks the one candidate
+        sql += (f" WHERE {kind.key} ~ '^\\D*\\d+$' ORDER BY "
+                f"substring({kind.key} from '\\d+$')::numeric DESC LIMIT 1")  # fmt: skip
+    keys = "\n".join(str(row["k"]) for row in tx.rows(sql))
+    found = [(int(digits), prefix, len(digits)) for prefix, digits in _IDS.findall(keys)]
+    number, prefix, width = (
+        max(found, key=lambda f: f[0]) if found else (0, kind.prefix, kind.width)
+    )
     return f"{prefix}{number + 1:0{width}d}"
 
 
@@ -482,21 +524,21 @@ def _create(
 ) -> dict[str, Any]:
     _unknown(fields, kind)
     store.reference_project()  # read before the lock: the first time takes a while
+    row = {column: fields.get(column) for column in kind.columns}
+    if kind is ASSIGNMENTS:
+        _require_scope(actor, row.get("unit_code"))  # a 403 before a 422, as under the lock
+    prechecked = _precheck(store, kind, row)
     with store.write() as tx:
         _require_roster(tx)
-        row = {column: fields.get(column) for column in kind.columns}
         given = row.get(kind.key)
         if given is None or not str(given).strip():
             row[kind.key] = _next_id(tx, kind)
         else:
             row[kind.key] = str(given).strip()
             if _fetch(tx, kind, row[kind.key]) is not None:
-                raise EditError(
-                    f"{kind.key} {row[kind.key]!r} is used already; ids must be unique "
-                    "(leave it out to get a new one)",
-                    kind.key,
-                )
-        checked = _checked(store, tx, actor, kind, row)
+                used = Message("edit_error.id_used", key=kind.key, id=repr(row[kind.key]))
+                raise EditError(used, kind.key)
+        checked = _checked(store, tx, actor, kind, row, prechecked=prechecked)
         extra: dict[str, Any] = {}
         if kind is ASSIGNMENTS:
             found = tx.one("SELECT MAX(line) AS line FROM roster_assignments")
@@ -511,11 +553,17 @@ def _create(
 
 
 def _checked(
-    store: Store, tx: Tx, actor: Actor, kind: _Kind, row: dict[str, Any]
+    store: Store,
+    tx: Tx,
+    actor: Actor,
+    kind: _Kind,
+    row: dict[str, Any],
+    *,
+    prechecked: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if kind is ASSIGNMENTS:
         _require_scope(actor, row.get("unit_code"))
-        return _check_assignment(store, tx, row)
+        return _check_assignment(store, tx, row, prechecked=prechecked)
     if kind is PEOPLE:
         _require_scope(actor, row.get("unit_code"))
         return _check_person(store, tx, row)
@@ -542,6 +590,7 @@ def _change(
     if kind.key in changes and str(changes[kind.key]) != str(key):
         raise EditError(Message("edit_error.key_fixed", key=kind.key), kind.key)
     store.reference_project()
+    seen, prechecked = _seen_and_checked(store, kind, key, changes)
     with store.write() as tx:
         current = _fetch(tx, kind, key, lock=True)
         if current is None:
@@ -556,7 +605,8 @@ def _change(
         _require_scope(actor, *before_units)
         _check_stale(current, if_match, what, key)
         row = current | {k: v for k, v in changes.items() if k != "etag"}
-        checked = _checked(store, tx, actor, kind, row)
+        checked = _checked(store, tx, actor, kind, row,
+                           prechecked=prechecked if current == seen else None)  # fmt: skip
         _update(tx, kind, key, checked)
         stored = _fetch(tx, kind, key)
         assert stored is not None
@@ -564,6 +614,20 @@ def _change(
                    reason=reason)  # fmt: skip
         store.bump(tx)
     return _with_etag(stored, include_contact=actor.role == "admin")
+
+
+def _seen_and_checked(
+    store: Store, kind: _Kind, key: Any, changes: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The row before the lock and its changed form checked (:func:`_precheck`), so the check
+    under the lock is skipped when the row is still the same."""
+    if kind is not ASSIGNMENTS:
+        return None, None
+    with store.read() as tx:
+        seen = _fetch(tx, kind, key)
+    if seen is None:
+        return None, None
+    return seen, _precheck(store, kind, seen | {k: v for k, v in changes.items() if k != "etag"})
 
 
 def appoint(
@@ -673,6 +737,7 @@ def audit(
     unit: str | None = None,
     since: dt.datetime | dt.date | None = None,
     person: str | None = None,
+    after: int | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """The audit trail, newest first: who changed what, when, before and after.
@@ -687,6 +752,9 @@ def audit(
         Only changes at or after this time (a day: from its start, China time).
     person
         Only changes to this person's rows (the person and their assignments and boards).
+    after
+        Only entries after this ``audit_id`` (edits commit one after another, so their ids
+        grow in commit order: a follower asks for what it has not seen).
     limit
         At most this many entries.
 
@@ -711,6 +779,9 @@ def audit(
     if person:
         where.append("person_id = ?")
         params.append(person)
+    if after is not None:
+        where.append("audit_id > ?")
+        params.append(int(after))
     sql = (
         f"SELECT * FROM rivernet_audit WHERE {' AND '.join(where)} "
         f"ORDER BY audit_id DESC LIMIT {int(limit)}"

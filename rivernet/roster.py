@@ -494,22 +494,46 @@ def roster_from_tables(tables: dict[str, pd.DataFrame | None], *, source: str = 
     Roster
         The roster (empty tables where a table is missing).
     """
-    people = _frame(tables.get(TABLES["people"]), PERSON_COLUMNS)
-    assignments = _frame(tables.get(TABLES["assignments"]), ASSIGNMENT_COLUMNS)
-    units = _frame(tables.get(TABLES["units"]), UNIT_COLUMNS)
-    boards = _frame(tables.get(TABLES["boards"]), BOARD_COLUMNS)
-    for column in ("valid_from", "valid_to"):
-        assignments[column] = pd.to_datetime(_dates(assignments[column]))
-    boards["updated_on"] = pd.to_datetime(_dates(boards["updated_on"]))
-    for column in ("reach_id", "river_id", "lake_id"):
-        assignments[column] = _ids(assignments[column])
-    boards["reach_id"] = _ids(boards["reach_id"])
-    for column in ("from_m", "to_m"):
-        assignments[column] = pd.to_numeric(assignments[column]).astype(float)
-    if assignments["line"].isna().all():
-        assignments["line"] = np.arange(2, len(assignments) + 2)
-    people["is_fictional"] = people["is_fictional"].fillna(False).astype(bool)
+    people, assignments, units, boards = (
+        parse_table(name, tables.get(TABLES[name]))
+        for name in ("people", "assignments", "units", "boards")
+    )
     return Roster(people, assignments, units, boards, source=source)
+
+
+def parse_table(name: str, table: pd.DataFrame | None) -> pd.DataFrame:
+    """One ``roster_*`` table as the :class:`Roster` holds it (typed dates, ids, measures).
+
+    Parameters
+    ----------
+    name
+        ``"people"``, ``"assignments"``, ``"units"`` or ``"boards"``.
+    table
+        The stored table (None: empty).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with the roster's columns and types.
+    """
+    columns = {"people": PERSON_COLUMNS, "assignments": ASSIGNMENT_COLUMNS,
+               "units": UNIT_COLUMNS, "boards": BOARD_COLUMNS}[name]  # fmt: skip
+    frame = _frame(table, columns)
+    if name == "assignments":
+        for column in ("valid_from", "valid_to"):
+            frame[column] = pd.to_datetime(_dates(frame[column]))
+        for column in ("reach_id", "river_id", "lake_id"):
+            frame[column] = _ids(frame[column])
+        for column in ("from_m", "to_m"):
+            frame[column] = pd.to_numeric(frame[column]).astype(float)
+        if frame["line"].isna().all():
+            frame["line"] = np.arange(2, len(frame) + 2)
+    elif name == "boards":
+        frame["updated_on"] = pd.to_datetime(_dates(frame["updated_on"]))
+        frame["reach_id"] = _ids(frame["reach_id"])
+    elif name == "people":
+        frame["is_fictional"] = frame["is_fictional"].fillna(False).astype(bool)
+    return frame
 
 
 def _frame(table: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:

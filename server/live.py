@@ -264,11 +264,9 @@ class LiveFollower:
 
         current = self.state.project.roster
         if self.audit_mark is not None and current is not None:
-            last_id, last_at = self.audit_mark
-            since = last_at - dt.timedelta(minutes=10)  # edits commit in audit_id order
-            entries = edits.audit(self.store, since=since, limit=1_000_000)
-            new = sorted((e for e in entries if int(e["audit_id"]) > last_id),
-                         key=lambda e: int(e["audit_id"]))  # fmt: skip
+            last_id, _ = self.audit_mark
+            entries = edits.audit(self.store, after=last_id, limit=1_000_000)
+            new = sorted(entries, key=lambda e: int(e["audit_id"]))
             changed = apply_audit(current, new) if new else current
             if changed is not None:
                 if new:
@@ -316,7 +314,7 @@ def apply_audit(roster: Roster, entries: list[dict[str, Any]]) -> Roster | None:
 
     Each entry's ``after`` row replaces the row of the same key (a new row is added; an entry
     with only ``before`` removes it); only the changed tables are rebuilt, with the roster's
-    own parsing (:func:`rivernet.roster.roster_from_tables`), so the result equals a roster
+    own parsing (:func:`rivernet.roster.parse_table`), so the result equals a roster
     read whole from the store.
 
     Returns
@@ -360,26 +358,28 @@ def _upsert(
     roster read from the store is (only those few rows are parsed)."""
     import pandas as pd
 
-    from rivernet.roster import TABLES, roster_from_tables
+    from rivernet.roster import parse_table
 
     name = next(n for t, (n, k) in AUDIT_TABLES.items() if k == key)
     kept = frame[~frame[key].astype(str).isin(list(rows))]
     added = [row for row in rows.values() if row is not None]
     if not added:
         return kept.reset_index(drop=True)
-    raw: dict[str, pd.DataFrame | None] = {TABLES[name]: pd.DataFrame(added)}
-    new = getattr(roster_from_tables(raw, source=source), name)
-    new = new.reindex(columns=frame.columns)
-    new.index = pd.RangeIndex(len(kept), len(kept) + len(new))
-    columns = {}
+    new = parse_table(name, pd.DataFrame(added)).reindex(columns=frame.columns)
+    widened = {}
     for column in frame.columns:  # the old column's type, so nothing is re-inferred
-        old, fresh = kept[column], new[column]
-        if isinstance(old.dtype, pd.CategoricalDtype):
-            old, fresh = old.astype(object), fresh.astype(object)
-        elif old.dtype != fresh.dtype:
-            fresh = fresh.astype(old.dtype)
-        columns[column] = pd.concat([old.reset_index(drop=True), fresh], ignore_index=True)
-    return pd.DataFrame(columns)
+        old = kept[column]
+        if isinstance(old.dtype, pd.CategoricalDtype):  # stays a category
+            values = new[column].astype(object)
+            extra = pd.Index(values.dropna().unique()).difference(old.cat.categories)
+            if len(extra):
+                widened[column] = old = old.cat.add_categories(extra)
+            new[column] = values.astype(old.dtype)
+        elif old.dtype != new[column].dtype:
+            new[column] = new[column].astype(old.dtype)
+    if widened:
+        kept = kept.assign(**widened)
+    return pd.concat([kept, new], ignore_index=True)
 
 
 def follower(app: Any) -> LiveFollower | None:

@@ -139,6 +139,12 @@ def test_status_per_piece(tiny_project: Project) -> None:
         coverage_status(tiny_project, level="street", policy=POLICY)
 
 
+def test_status_before_any_chief_lists_no_names(tiny_project: Project) -> None:
+    status = coverage_status(tiny_project, level="county", as_of="1990-01-01", policy=POLICY)
+    assert len(status) and (status["chiefs"] == "").all()
+    assert "covered" not in set(status["status"])
+
+
 def test_chiefs_at_reach_and_point(tiny_project: Project) -> None:
     at_reach = chiefs_at(tiny_project, 2, as_of=AS_OF)
     assert sorted(at_reach["name"]) == ["东一", "西一"]
