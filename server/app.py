@@ -39,8 +39,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
 import rivernet
+from rivernet import messages
+from rivernet.errors import RivernetError
 from rivernet.project import Project, open_project
-from rivernet.server.errors import document_problems, install_error_handlers, problem
+from rivernet.server.errors import (
+    document_problems,
+    install_error_handlers,
+    problem,
+    scope_lang,
+    title,
+)
 from rivernet.server.http import HeadMiddleware, RootPathMiddleware, TrustedHosts
 from rivernet.server.live import (
     LiveFollower,
@@ -333,10 +341,13 @@ class WaitForProject:
             if isinstance(state, AppState) and not state.ready and not self._early(scope, state):
                 await state.wait_ready()
                 if state.load_error is not None:
+                    lang = scope_lang(scope)
+                    error = state.load_error
+                    reason = error.text(lang) if isinstance(error, RivernetError) else str(error)
                     response = problem(
-                        503, "Project Data Problem",
-                        f"the project {state.settings.project} could not be opened: "
-                        f"{state.load_error}; fix the file (rivernet check) and restart.",
+                        503, title(503, lang),
+                        messages.text("http_error.not_loaded", lang,
+                                      project=state.settings.project, error=reason),
                     )  # fmt: skip
                     await response(scope, receive, send)
                     return

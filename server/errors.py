@@ -91,29 +91,45 @@ ERROR_DESCRIPTIONS = {
 # Errors about the served data itself (not the request) are 503: the request was fine, but the
 # project cannot answer it until its data is fixed.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
-    (AuthError, 401, "Unauthorized"),
-    (ScopeError, 403, "Forbidden"),
-    (StaleError, 412, "Precondition Failed"),
-    (EditError, 422, "Unprocessable Content"),
-    (NotFoundError, 404, "Not Found"),
-    (OutOfRangeError, 404, "Out of Range"),
-    (ProjectFileError, 503, "Project Data Problem"),
-    (RosterError, 503, "Project Data Problem"),
-    (PolicyError, 503, "Project Data Problem"),
-    (AdminUnitsError, 503, "Project Data Problem"),
-    (TopologyError, 503, "Project Data Problem"),
-    (CRSError, 400, "Bad Coordinate Reference System"),
-    (InputError, 400, "Bad Request"),
-    (RivernetError, 400, "Bad Request"),
+    (AuthError, 401, "http_title.401"),
+    (ScopeError, 403, "http_title.403"),
+    (StaleError, 412, "http_title.412"),
+    (EditError, 422, "http_title.422"),
+    (NotFoundError, 404, "http_title.404"),
+    (OutOfRangeError, 404, "http_title.out_of_range"),
+    (ProjectFileError, 503, "http_title.503"),
+    (RosterError, 503, "http_title.503"),
+    (PolicyError, 503, "http_title.503"),
+    (AdminUnitsError, 503, "http_title.503"),
+    (TopologyError, 503, "http_title.503"),
+    (CRSError, 400, "http_title.crs"),
+    (InputError, 400, "http_title.400"),
+    (RivernetError, 400, "http_title.400"),
 )
+"""Exception class -> HTTP status and the catalogue key of the problem's title."""
 
 
 def status_for(error: Exception) -> tuple[int, str]:
-    """The HTTP status and title for an exception (500 when no row of the table matches)."""
+    """The HTTP status and title key for an exception (500 when no row of the table matches)."""
     for kind, status, title in ERROR_TABLE:
         if isinstance(error, kind):
             return status, title
-    return 500, "Internal Server Error"
+    return 500, "http_title.500"
+
+
+def title(status: int, lang: str = "zh") -> str:
+    """The problem title of an HTTP status in ``lang`` (the catalogue's, else a generic one)."""
+    key = f"http_title.{status}"
+    if key in messages.catalogue():
+        return messages.text(key, lang)
+    if lang == "en":
+        from http import HTTPStatus
+
+        try:
+            return HTTPStatus(status).phrase
+        except ValueError:
+            pass
+    return messages.text("http_title.other", lang)
 
 
 def problem(
@@ -151,6 +167,11 @@ def problem(
     )
 
 
+def scope_lang(scope: Any) -> str:
+    """:func:`request_lang` of an ASGI scope (for middleware that answers before routing)."""
+    return request_lang(Request(scope))
+
+
 def request_lang(request: Request) -> str:
     """The language a request asks for: ``?lang=``, else ``Accept-Language``, else ``"zh"``."""
     asked = request.query_params.get("lang")
@@ -164,7 +185,7 @@ def request_lang(request: Request) -> str:
 
 
 async def _library_error(request: Request, error: Exception) -> Response:
-    status, title = status_for(error)
+    status, title_key = status_for(error)
     if status >= 500:
         logger.error("project data problem on %s: %s", request.url.path, error)
     lang = request_lang(request)
@@ -180,7 +201,8 @@ async def _library_error(request: Request, error: Exception) -> Response:
     current = getattr(error, "current_etag", None) or getattr(error, "etag", None)
     if status == 412 and current:
         extra["etag"] = str(current)
-    response = problem(status, title, detail, instance=request.url.path, **extra)
+    response = problem(status, messages.text(title_key, lang), detail,
+                       instance=request.url.path, **extra)  # fmt: skip
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rivernet"'
     return response
@@ -188,29 +210,54 @@ async def _library_error(request: Request, error: Exception) -> Response:
 
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    errors = [
-        {
-            "parameter": ".".join(str(part) for part in item.get("loc", ())[1:]),
-            "in": str(item.get("loc", ("query",))[0]),
-            "message": item.get("msg", ""),
-            "value": item.get("input"),
-        }
-        for item in error.errors()
-    ]
-    detail = "; ".join(f"{e['in']} parameter {e['parameter']!r}: {e['message']}" for e in errors)
+    lang = request_lang(request)
+    errors = [_bad_parameter(item, lang) for item in error.errors()]
+    detail = "; ".join(
+        messages.text("http_error.parameter", lang, name=e["parameter"], message=e["message"],
+                      where=messages.text(f"http_where.{e['in']}", lang))
+        for e in errors
+    )  # fmt: skip
     return problem(
-        400, "Invalid Parameters", detail or "invalid request", instance=request.url.path,
+        400, messages.text("http_title.invalid", lang),
+        detail or messages.text("http_error.invalid", lang), instance=request.url.path,
         errors=errors,
     )  # fmt: skip
 
 
+def _bad_parameter(item: Any, lang: str) -> dict[str, Any]:
+    """One of pydantic's validation errors as a problem's ``errors`` entry, in ``lang``."""
+    loc = tuple(item.get("loc", ()))
+    where = str(loc[0]) if loc else "query"
+    if f"http_where.{where}" not in messages.catalogue():
+        where = "query"
+    message = str(item.get("msg", ""))
+    if lang != "en":
+        kind = str(item.get("type", ""))
+        key = f"validation.{kind}" if f"validation.{kind}" in messages.catalogue() else ""
+        context = {name: str(value).replace(" or ", "、")
+                   for name, value in (item.get("ctx") or {}).items()}  # fmt: skip
+        try:
+            message = messages.text(key or "validation.other", lang, **context)
+        except RivernetError:
+            message = messages.text("validation.other", lang)
+    return {
+        "parameter": ".".join(str(part) for part in loc[1:]),
+        "in": where,
+        "message": message,
+        "value": item.get("input"),
+    }
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    lang = request_lang(request)
     detail = str(error.detail)
+    path = request.url.path
     if error.status_code == 404 and detail == "Not Found":
-        detail = f"no resource at {request.url.path}; the API's landing page lists what exists"
-    response = problem(error.status_code, _reason(error.status_code), detail,
-                       instance=request.url.path)  # fmt: skip
+        detail = messages.text("http_error.no_resource", lang, path=path)
+    elif error.status_code == 405 and detail == "Method Not Allowed":
+        detail = messages.text("http_error.method", lang, path=path, method=request.method)
+    response = problem(error.status_code, title(error.status_code, lang), detail, instance=path)
     if error.headers:
         response.headers.update(error.headers)
     return response
@@ -218,21 +265,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
     logger.exception("unexpected error on %s", request.url.path, exc_info=error)
-    return problem(
-        500,
-        "Internal Server Error",
-        "the server failed to answer this request; the error is logged",
-        instance=request.url.path,
-    )
-
-
-def _reason(status: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+    lang = request_lang(request)
+    return problem(500, title(500, lang), messages.text("http_error.internal", lang),
+                   instance=request.url.path)  # fmt: skip
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -279,15 +314,13 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def host_problem(host: str | None) -> Response:
+def host_problem(host: str | None, lang: str = "zh") -> Response:
     """The 400 problem for a request whose ``Host`` header is not one the server answers."""
     return problem(
-        400,
-        "Unknown Host",
-        f"header Host {host!r} is not a name this server answers to; use the server's public "
-        "name (its operator lists the names clients may use in RIVERNET_ALLOWED_HOSTS)",
-        errors=[{"parameter": "Host", "in": "header", "message": "not an allowed host",
-                 "value": host}],
+        400, messages.text("http_title.host", lang),
+        messages.text("http_error.unknown_host", lang, host=host),
+        errors=[{"parameter": "Host", "in": "header", "value": host,
+                 "message": messages.text("http_error.host_not_allowed", lang)}],
     )  # fmt: skip
 
 

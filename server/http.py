@@ -29,7 +29,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rivernet.server.errors import host_problem, problem_responses
+from rivernet.server.errors import host_problem, problem_responses, scope_lang
 from rivernet.server.state import get_state
 
 NOT_MODIFIED_DOC = {
@@ -380,7 +380,7 @@ class TrustedHosts(TrustedHostMiddleware):
             if scope.get(self._PASSED):
                 await send(message)
             elif message["type"] == "http.response.start":
-                response = host_problem(Headers(scope=scope).get("host"))
+                response = host_problem(Headers(scope=scope).get("host"), scope_lang(scope))
                 await response(scope, receive, send)
 
         await super().__call__(scope, receive, answer)

@@ -216,4 +216,6 @@ def test_a_server_whose_project_does_not_open_answers_503(tmp_path: Path) -> Non
     with TestClient(app) as client:
         answer = client.get("/collections")
         assert answer.status_code == 503
-        assert "could not be opened" in answer.json()["detail"]
+        assert "无法打开项目" in answer.json()["detail"]
+        english = client.get("/collections", headers={"Accept-Language": "en"}).json()
+        assert "could not be opened" in english["detail"]

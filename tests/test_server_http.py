@@ -267,8 +267,12 @@ def test_problem_json_for_unknown_routes_and_bad_parameters(client: TestClient) 
     bad = client.get(ITEMS, params={"limit": "many"})
     assert bad.status_code == 400
     problem = bad.json()
-    assert problem["title"] == "Invalid Parameters" and problem["errors"][0]["parameter"] == "limit"
-    assert client.post(ITEMS).status_code == 405
+    assert problem["title"] == "参数无效" and problem["errors"][0]["parameter"] == "limit"
+    assert problem["detail"] == "查询参数 'limit'：应为整数"
+    english = client.get(ITEMS, params={"limit": "many", "lang": "en"}).json()
+    assert english["title"] == "Invalid Parameters" and "valid integer" in english["detail"]
+    wrong_method = client.post(ITEMS)
+    assert wrong_method.status_code == 405 and "POST" in wrong_method.json()["detail"]
 
 
 @pytest.mark.parametrize(

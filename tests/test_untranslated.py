@@ -326,6 +326,9 @@ PROBLEM_URLS = (
     "/collections/reaches/items?bbox=120,32,121,31",
     "/collections/coverage/items?datetime=2024-01-01/2024-02-01",
     "/partners?unit=320505&reach=1",
+    "/no/such/path",
+    "/collections/reaches/items?limit=many&bbox=1,2,3,4",
+    "/coverage/summary?level=street",
 )
 
 
@@ -343,7 +346,9 @@ def api(project: Project) -> Iterator[Any]:
 
 @pytest.mark.parametrize("url", PROBLEM_URLS)
 def test_problem_details_follow_the_request_language(api: Any, url: str) -> None:
-    chinese = api.get(url).json()["detail"]
+    answer = api.get(url).json()
+    chinese = answer["detail"]
+    assert CJK.search(answer["title"]) and english_words(answer["title"]) == []
     asked = api.get(f"{url}{'&' if '?' in url else '?'}lang=zh", headers={"Accept-Language": "en"})
     english = api.get(url, headers={"Accept-Language": "en-US,en;q=0.8"}).json()["detail"]
     offered = [entry["id"] for entry in api.get("/collections").json()["collections"]]
