@@ -14,7 +14,9 @@ The worker that answers an edit calls :func:`after_edit` before answering, so it
 request shows the change; the other workers (``rivernet serve --workers N`` or separate
 processes on one database) see it within ``interval`` plus the time to read the roster. Every
 worker labels the data with the store's version, so all of them give the same ETags for the
-same data.
+same data. A worker still computing answers for the version it serves when the next one arrives
+finishes them first (for at most :data:`MAX_DEFER` seconds): under a stream of edits it adopts
+versions as fast as it can answer them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ STORE_THREADS = 4
 
 DEFAULT_INTERVAL = 0.15
 """Seconds between two data-version checks of one worker."""
+
+MAX_DEFER = 0.5
+"""Seconds a worker still computing answers for the version it serves may put off the next
+version (see :meth:`LiveFollower.ensure_fresh`)."""
 
 
 def live_interval() -> float:
@@ -194,6 +200,8 @@ class LiveFollower:
         self.base = state.project.data_version
         self.version: int | None = getattr(state.project, "store_version", None)
         self.checked = time.monotonic()
+        self.swapped = self.checked
+        """When the version served was adopted."""
         self.swaps = 0
         self.full_reads = 0
         self.audit_mark: tuple[int, dt.datetime] | None = None
@@ -217,8 +225,9 @@ class LiveFollower:
                 logger.warning("cannot follow the store %s: %s", self.store, error)
 
     async def ensure_fresh(self, *, force: bool = False) -> bool:
-        """Check the data version (unless checked less than :attr:`interval` ago) and swap in
-        the new roster when it changed.
+        """Check the data version (unless checked less than :attr:`interval` ago, or the
+        worker is still computing answers for the version it serves: see :meth:`_busy`) and swap
+        in the new roster when it changed.
 
         Parameters
         ----------
@@ -231,6 +240,8 @@ class LiveFollower:
             Whether a new roster is now served.
         """
         if not force and time.monotonic() - self.checked < self.interval:
+            return False
+        if not force and self._busy():
             return False
         async with self.lock:
             if not force and time.monotonic() - self.checked < self.interval:
@@ -250,12 +261,25 @@ class LiveFollower:
             self.current = project
             self.version = version
             self.checked = started
+            self.swapped = time.monotonic()
             self.swaps += 1
             logger.info(
                 "store %s: data version %s -> %s (check %.0f ms, roster %s %.0f ms)",
                 self.store, old, version, (read - started) * 1000, how, (swapped - read) * 1000,
             )  # fmt: skip
             return True
+
+    def _busy(self) -> bool:
+        """Whether to put the check off: the worker is still computing answers (coverage,
+        tiles) for the version it serves, which it adopted less than :data:`MAX_DEFER` ago.
+
+        Under a stream of edits a worker then adopts versions as fast as it can answer them,
+        instead of starting on the next while the last is half computed (on a busy machine
+        every worker would otherwise spend its time on versions nobody reads any more).
+        """
+        if time.monotonic() - self.swapped >= MAX_DEFER:
+            return False
+        return self.state.computing()
 
     def _new_roster(self) -> tuple[Roster | None, str]:
         """The store's roster now: the changes audited since the last read applied to the

@@ -137,6 +137,11 @@ class LRUCache:
     def __len__(self) -> int:
         return len(self._values)
 
+    @property
+    def computing(self) -> bool:
+        """Whether a value is being computed now."""
+        return bool(self._key_locks)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value for ``key``, computing it (once, even under concurrency) when missing."""
         found, value = self.lookup(key)
@@ -359,6 +364,10 @@ class AppState:
     async def run(self, function: Callable[[], T], *, pool: str = "compute") -> T:
         """Call ``function`` in a worker thread of ``pool`` and return what it returns."""
         return await anyio.to_thread.run_sync(function, limiter=self.limiters[pool])
+
+    def computing(self) -> bool:
+        """Whether any cache of this state is computing a value now."""
+        return any(cache.computing for cache in list(self.caches.values()))
 
     def replace_project(self, project: Project) -> None:
         """Serve ``project`` from now on (one assignment) and drop what was cached for the old."""

@@ -9,6 +9,7 @@ through one is seen by the other within 1 s.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +20,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from rivernet import edits
 from rivernet.project import open_project
 from rivernet.server.app import create_app
+from rivernet.server.live import MAX_DEFER
 from rivernet.server.settings import Settings
+from rivernet.store import open_store
+from rivernet.tokens import Actor
 from tests._edits import STORES, bearer, live_servers, make_tokens, pg_cluster, sample_store  # noqa: F401
 
 JIADING = "310114"
@@ -220,3 +225,46 @@ def test_the_roster_followed_through_the_audit_equals_the_stored_one(
         mine, theirs = _plain(getattr(followed, name), key), _plain(getattr(stored, name), key)
         assert list(mine.columns) == list(theirs.columns), name
         pd.testing.assert_frame_equal(mine, theirs, check_dtype=False, obj=name)
+
+
+# --- a worker still computing answers puts off the next version ------------------------------
+
+
+def test_a_worker_still_computing_puts_off_the_next_version_for_at_most_max_defer(
+    jiading: tuple[TestClient, dict[str, str]], tmp_path: Path
+) -> None:
+    client, _ = jiading
+    state = client.app.state.rivernet  # type: ignore[attr-defined]
+    live = client.app.state.live  # type: ignore[attr-defined]
+    gap = _gaps(client)[0]
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(30)
+        return 1
+
+    computing = threading.Thread(
+        target=state.cache("responses").get_or_compute, args=(("slow",), slow)
+    )
+    computing.start()
+    try:
+        assert started.wait(10) and state.computing()
+        store = open_store(str(state.project.store.target))
+        try:
+            edits.appoint(store, Actor(9, "嘉定区河长办", JIADING, "editor"), _appointment(gap, 1))
+        finally:
+            store.close()
+        before = live.version
+        # adopted its version just now and still computing: the check is put off
+        live.swapped = live.checked = time.monotonic() - live.interval
+        assert not client.portal.call(live.ensure_fresh)  # type: ignore[union-attr]
+        assert live.version == before
+        # still computing, but the version served is older than MAX_DEFER: adopt the new one
+        live.swapped = time.monotonic() - MAX_DEFER
+        assert client.portal.call(live.ensure_fresh)  # type: ignore[union-attr]
+        assert live.version != before
+    finally:
+        release.set()
+        computing.join()
+    assert not state.computing()
