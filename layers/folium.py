@@ -234,7 +234,7 @@ def explore(
         tolerance = simplify_m if simplify_m is not None else (10.0 if len(frame) > 5000 else 0.0)
         _add_inline(fmap, frame, entry, lang=lang, show=True, simplify_m=tolerance)
     fmap.add_child(_legend(entry, lang=lang, level=level, as_of=as_of))
-    fmap.add_child(_furniture(catalog.data_credits(project)))
+    fmap.add_child(_furniture(catalog.data_credits(project, lang=lang)))
     folium.LayerControl(collapsed=True).add_to(fmap)
     _fit(fmap, frame if not frame.empty or project is None else project.admin_units)
     return fmap

@@ -305,7 +305,11 @@ def pmtiles_style(
         zoom=zoom,
     )
     style["sources"] = {
-        _SOURCE: {"type": "vector", "url": archive_url, "attribution": data_credits(project)}
+        _SOURCE: {
+            "type": "vector",
+            "url": archive_url,
+            "attribution": data_credits(project, lang=lang),
+        }
     }
     for item in style["layers"]:
         if item.get("source") in ids:

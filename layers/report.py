@@ -216,7 +216,7 @@ def report_html(
         "cross": context.cross_sections(),
     }
     figures = context.maps() if maps else []
-    credits = data_credits(project)
+    credits = data_credits(project, lang=lang)
     template = jinja2.Template(TEMPLATE.read_text(encoding="utf-8"), autoescape=False)
     return template.render(
         lang=lang,

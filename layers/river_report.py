@@ -115,7 +115,7 @@ def river_report_html(
                                             CROSSING_COLUMNS)],
     }  # fmt: skip
     figures = [page.figure()] if maps else []
-    credits = data_credits(project)
+    credits = data_credits(project, lang=lang)
     text = page.text
     meta = [
         (text("river_report.name"), str(row["name"])),

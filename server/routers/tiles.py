@@ -511,7 +511,7 @@ def tilejson_document(
         "name": title,
         "description": f"{title} ({entry.title_en if lang == 'zh' else entry.title_zh})",
         "version": "1.0.0",
-        "attribution": attribution(state),
+        "attribution": attribution(state, lang=lang),
         "scheme": "xyz",
         "tiles": [template],
         "minzoom": entry.minzoom,
@@ -534,9 +534,9 @@ def tilejson_document(
     }
 
 
-def attribution(state: AppState) -> str:
+def attribution(state: AppState, *, lang: str = "zh") -> str:
     """The data sources of the project, for map attribution (:func:`catalog.data_credits`)."""
-    return data_credits(state.project)
+    return data_credits(state.project, lang=lang)
 
 
 def project_bounds(state: AppState) -> tuple[float, float, float, float]:
