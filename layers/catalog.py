@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -303,8 +304,28 @@ def layer(layer_id: str | Layer) -> Layer:
     for entry in CATALOG:
         if entry.id == layer_id:
             return entry
-    known = ", ".join(entry.id for entry in CATALOG)
-    raise NotFoundError(f"no map layer {layer_id!r}; the catalog has: {known}.")
+    known = identifiers(entry.id for entry in CATALOG)
+    raise NotFoundError.from_key("err_catalog.unknown_layer", layer_id=repr(layer_id), known=known)
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """An id or file name in a message: in backticks in Chinese (`reaches`), bare in English."""
+
+    value: str
+
+    def text(self, lang: str = "zh") -> str:
+        """The identifier as ``lang`` shows it."""
+        return f"`{self.value}`" if messages.check_lang(lang) == "zh" else self.value
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def identifiers(values: Iterable[str]) -> messages.Items:
+    """Identifiers for a message, all shown: each in backticks and 、-separated in Chinese."""
+    shown = tuple(Identifier(value) for value in values)
+    return messages.Items(shown, limit=max(len(shown), 1))
 
 
 def data_credits(project: Project | None, *, lang: str = "zh") -> str:

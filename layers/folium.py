@@ -210,7 +210,7 @@ def explore(
     project = None if _is_frame(data) else data
     frame = _layer_data(data, entry, as_of=as_of, level=level, policy=policy)
     if frame.empty and project is None:
-        raise InputError(f"the GeoDataFrame to explore has no features (layer {entry.id!r}).")
+        raise InputError.from_key("err_folium.no_features", layer=entry.id)
     if project is not None:
         frame = _with_popup_columns(project, frame, entry, as_of=as_of, level=level, lang=lang)
     fmap = _new_map(offline=offline, height=height)

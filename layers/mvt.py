@@ -254,7 +254,7 @@ def to_web_mercator(frame: gpd.GeoDataFrame, *, name: str) -> gpd.GeoDataFrame:
         If the frame has no CRS.
     """
     if frame.crs is None:
-        raise CRSError(f"layer {name!r} has no CRS; set one (frame.set_crs(...)) before tiling it.")
+        raise CRSError.from_key("err_mvt.no_crs", name=repr(name))
     return frame.to_crs(_WEB_MERCATOR)
 
 

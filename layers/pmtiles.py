@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from rivernet._files import replacing
 from rivernet.admin import LEVELS
 from rivernet.errors import InputError, OutOfRangeError, ProjectFileError
-from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, layer
+from rivernet.layers.catalog import MAP_LAYERS, Layer, data_credits, identifiers, layer
 from rivernet.layers.mvt import BUFFER, EXTENT, TileLayer, ValueTable
 from rivernet.layers.sources import DEFAULT_LEVEL, layer_frame
 from rivernet.layers.style import maplibre_style
@@ -162,12 +162,12 @@ def archive_layers(project: Project, layers: Sequence[str] | None = None) -> lis
     chosen = [layer(name.strip()) for name in layers if name.strip()]
     for entry in chosen:
         if not entry.drawn:
-            drawn = ", ".join(e.id for e in MAP_LAYERS)
-            raise InputError(f"layer {entry.id!r} is not drawn on maps; choose from: {drawn}.")
+            drawn = identifiers(e.id for e in MAP_LAYERS)
+            raise InputError.from_key("err_pmtiles.not_drawn", layer=entry.id, drawn=drawn)
         if entry.needs_roster:
             project.require_roster()
     if not chosen:
-        raise InputError("no layer chosen; name at least one map layer.")
+        raise InputError.from_key("err_pmtiles.no_layer")
     return [e for e in MAP_LAYERS if e in chosen]
 
 
@@ -361,19 +361,19 @@ def write_site(
     """
     folder = Path(directory)
     if folder.exists() and not folder.is_dir():
-        raise ProjectFileError(f"{folder} is a file; name a folder for the site.")
+        raise ProjectFileError.from_key("err_pmtiles.site_is_file", folder=str(folder))
     existing = [name for _, name in _SITE_FILES if (folder / name).exists()]
     existing += [n for n in (ARCHIVE_NAME, "style.json") if (folder / n).exists()]
     if existing and not force:
-        raise ProjectFileError(
-            f"{folder} already holds a site ({', '.join(sorted(existing)[:3])}); pass "
-            "force=True (`--force`) to replace it, or choose another folder."
-        )
+        files = identifiers(sorted(existing)[:3])
+        raise ProjectFileError.from_key("err_pmtiles.site_exists", folder=str(folder), files=files)
     _check_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ProjectFileError(f"cannot create the folder {folder}: {error.strerror}.") from None
+        raise ProjectFileError.from_key(
+            "err_pmtiles.cannot_create", folder=str(folder), reason=str(error.strerror)
+        ) from None
     summary = write_pmtiles(project, folder / ARCHIVE_NAME, force=True, **options)
     entries = [layer(name) for name in summary.layers]
     style = pmtiles_style(project, entries, bounds=summary.bounds, lang=lang)
@@ -587,10 +587,7 @@ def _write_archive(
                     writer.write_tile(tile_id, gzip.compress(content, compresslevel=6, mtime=0))
                     written += 1
             if written == 0:
-                raise OutOfRangeError(
-                    "no tile holds a feature in the chosen zooms, layers and bbox; widen the "
-                    "bbox or choose other layers."
-                )
+                raise OutOfRangeError.from_key("err_pmtiles.no_tiles")
             unique = len(writer.hash_to_offset)
             writer.finalize(_header(bounds, TileType.MVT, Compression.GZIP), metadata)
         finally:
@@ -671,12 +668,9 @@ def _fit_zoom(bounds: Bounds, *, pixels: int = 800) -> int:
 
 def _check_target(target: Path, *, force: bool) -> None:
     if target.is_dir():
-        raise ProjectFileError(f"{target} is a folder; name a .pmtiles file.")
+        raise ProjectFileError.from_key("err_pmtiles.target_is_folder", target=str(target))
     if target.exists() and not force:
-        raise ProjectFileError(
-            f"{target} already exists; pass force=True (`--force`) to replace it, or choose "
-            "another file name."
-        )
+        raise ProjectFileError.from_key("err_pmtiles.target_exists", target=str(target))
     _check_folder(target.absolute().parent, create=False)
 
 
@@ -686,9 +680,9 @@ def _check_folder(folder: Path, *, create: bool = True) -> None:
     while not probe.exists() and create and probe.parent != probe:
         probe = probe.parent
     if not probe.is_dir():
-        raise ProjectFileError(f"cannot write to {folder}: the folder does not exist.")
+        raise ProjectFileError.from_key("err_pmtiles.no_folder", folder=str(folder))
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise ProjectFileError(f"cannot write to {folder}: permission denied.")
+        raise ProjectFileError.from_key("err_pmtiles.permission", folder=str(folder))
 
 
 def _write_bytes(target: Path, content: bytes) -> None:
@@ -702,16 +696,16 @@ def _writing(target: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise ProjectFileError(
-            f"cannot write {target}: {error.strerror or error}; choose a writable folder."
+        reason = str(error.strerror or error)
+        raise ProjectFileError.from_key(
+            "err_pmtiles.write_failed", target=str(target), reason=reason
         ) from None
 
 
 def _check_zooms(minzoom: int, maxzoom: int) -> None:
     if not 0 <= minzoom <= maxzoom <= MAX_ZOOM:
-        raise OutOfRangeError(
-            f"zoom range {minzoom}..{maxzoom} is invalid; use 0 <= minzoom <= maxzoom <= "
-            f"{MAX_ZOOM} (maps over-zoom the last level)."
+        raise OutOfRangeError.from_key(
+            "err_pmtiles.zoom_range", minzoom=minzoom, maxzoom=maxzoom, max_zoom=MAX_ZOOM
         )
 
 
@@ -720,13 +714,11 @@ def _check_bbox(bbox: Sequence[float] | None) -> Bounds | None:
         return None
     values = tuple(float(v) for v in bbox)
     if len(values) != 4:
-        raise OutOfRangeError(f"bbox {bbox!r} must be four numbers: west,south,east,north.")
+        raise OutOfRangeError.from_key("err_pmtiles.bbox_count", bbox=repr(bbox))
     west, south, east, north = values
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise OutOfRangeError(
-            f"bbox {','.join(f'{v:g}' for v in values)} is not west,south,east,north in "
-            "degrees (west < east, south < north)."
-        )
+        shown = ",".join(f"{v:g}" for v in values)
+        raise OutOfRangeError.from_key("err_pmtiles.bbox_degrees", bbox=shown)
     return (west, south, east, north)
 
 

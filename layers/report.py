@@ -170,13 +170,10 @@ def write_report(document: Callable[[], str], path: str | Path) -> Path:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
-        raise InputError(f"cannot write a report to {target.name!r}: use a .html or .pdf path.")
+        raise InputError.from_key("err_report.suffix", name=repr(target.name))
     chromium = find_chromium() if suffix == ".pdf" else None
     if suffix == ".pdf" and chromium is None:
-        raise RivernetError(
-            "a PDF report needs headless Chromium, which is not installed "
-            "(`apt-get install chromium`); write a .html report and print it from a browser."
-        )
+        raise RivernetError.from_key("err_report.no_chromium")
     text = document()
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix != ".pdf":
@@ -206,7 +203,7 @@ def report_html(
 
     messages.check_lang(lang)
     if within_km is not None and not within_km >= 0:
-        raise InputError(f"within_km must be a distance in km (0 or more), not {within_km!r}.")
+        raise InputError.from_key("err_report.within_km", value=repr(within_km))
     day = as_date(as_of)
     info = _unit_info(project, unit)
     context = _Context(project, info, day, lang, policy, within_km)
@@ -256,14 +253,16 @@ def _unit_info(project: Project, unit: str) -> dict[str, str]:
     try:
         code = normalise_code(unit)
     except RivernetError as error:
-        raise NotFoundError(f"unit {unit!r} is not an admin code: {error}") from None
+        raise NotFoundError.from_key(
+            "err_report.not_a_code", unit=repr(unit), error=error
+        ) from None
     units = project.admin_units
     found = units[units["code"].astype(str) == code]
     if found.empty:
-        counties = ", ".join(units.loc[units["level"] == "county", "code"].astype(str).head(5))
-        raise NotFoundError(
-            f"no admin unit {code!r} in {Path(str(project.path)).name}; "
-            f"county codes include {counties}."
+        counties = messages.items(units.loc[units["level"] == "county", "code"].astype(str).head(5))
+        file = Path(str(project.path)).name
+        raise NotFoundError.from_key(
+            "err_report.unknown_unit", code=repr(code), file=file, counties=counties
         )
     row = found.iloc[0]
     return {"code": code, "name": str(row["name"]), "level": str(row["level"])}
@@ -602,7 +601,7 @@ def html_to_pdf(
     """
     browser = chromium or find_chromium()
     if browser is None:
-        raise RivernetError("printing to PDF needs headless Chromium (`apt-get install chromium`).")
+        raise RivernetError.from_key("err_report.pdf_needs_chromium")
     target = Path(pdf_path).resolve()
     with tempfile.TemporaryDirectory() as profile:
         command = [
@@ -618,8 +617,10 @@ def html_to_pdf(
             env=_font_environment(Path(profile)),
         )
     if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
-        raise RivernetError(
-            f"Chromium could not print {html_path} to PDF (exit {done.returncode}): "
-            f"{done.stderr.strip()[-500:]}"
+        raise RivernetError.from_key(
+            "err_report.pdf_failed",
+            page=str(html_path),
+            code=done.returncode,
+            stderr=done.stderr.strip()[-500:],
         )
     return target

@@ -141,7 +141,7 @@ def render(
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise InputError(f"cannot write a map to {target.name!r}: use a .png, .svg or .pdf path.")
+        raise InputError.from_key("err_static.suffix", name=repr(target.name))
     figure = map_figure(
         data, layer=layer, extent=extent, as_of=as_of, level=level, lang=lang, title=title,
         font=font, size_in=size_in, project=project, policy=policy,
@@ -233,7 +233,7 @@ def cjk_font(font: str | Path | None = None) -> str:
         candidate = Path(font)
         if candidate.suffix.lower() in (".ttf", ".ttc", ".otf") or candidate.exists():
             if not candidate.exists():
-                raise NotFoundError(f"font file {str(candidate)!r} does not exist.")
+                raise NotFoundError.from_key("err_static.no_font_file", path=repr(str(candidate)))
             font_manager.fontManager.addfont(str(candidate))
             return str(font_manager.FontProperties(fname=str(candidate)).get_name())
         return str(font)
@@ -247,11 +247,7 @@ def cjk_font(font: str | Path | None = None) -> str:
         for family in CJK_FAMILIES:
             if family in known:
                 return family
-    raise RivernetError(
-        "no CJK font found, so Chinese map labels would show as empty boxes. Install one with "
-        "`pip install rivernet[maps]` (it brings Noto Sans SC) or `pip install "
-        "pylopdf-fonts-zh-cn`, or pass font='/path/to/a/chinese/font.ttf'."
-    )
+    raise RivernetError.from_key("err_static.no_cjk_font")
 
 
 def _font_files() -> list[str]:
@@ -323,10 +319,8 @@ class _Texts:
         """Raise if the font lacks a glyph of any drawn string (instead of drawing boxes)."""
         missing = missing_glyphs(self.family, "".join(self.strings))
         if missing:
-            raise RivernetError(
-                f"the font {self.family!r} has no glyphs for {missing!r}: the map would show "
-                "empty boxes. Install a CJK font (`pip install pylopdf-fonts-zh-cn`, which "
-                "`rivernet[maps]` brings) or pass a font that covers Chinese."
+            raise RivernetError.from_key(
+                "err_static.missing_glyphs", family=repr(self.family), missing=repr(missing)
             )
 
 
@@ -344,9 +338,9 @@ def extent_bounds(project: Project | None, extent: str | Sequence[float]) -> tup
         return tuple(float(v) for v in _unit(project, extent).geometry.total_bounds)
     box = tuple(float(v) for v in extent)
     if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-        raise InputError(f"extent {extent!r} must be (west, south, east, north) with west < east.")
+        raise InputError.from_key("err_static.extent_order", extent=repr(extent))
     if not (box[0] >= -180 and box[2] <= 180 and box[1] >= -90 and box[3] <= 90):
-        raise InputError(f"extent {extent!r} is not in degrees of longitude/latitude.")
+        raise InputError.from_key("err_static.extent_degrees", extent=repr(extent))
     return box
 
 
@@ -354,13 +348,12 @@ def _unit(project: Project | None, code: str) -> gpd.GeoDataFrame:
     from rivernet.layers.sources import to_wgs84
 
     if project is None:
-        raise InputError(f"extent {code!r} is a unit code, but no project was given to look it up.")
+        raise InputError.from_key("err_static.extent_no_project", code=repr(code))
     units = to_wgs84(project.admin_units)
     found = units[units["code"].astype(str) == str(code)]
     if found.empty:
-        raise NotFoundError(
-            f"no admin unit with code {code!r} in {project.path.name}; "
-            "see project.admin_units for the codes."
+        raise NotFoundError.from_key(
+            "err_static.unknown_unit", code=repr(code), file=project.path.name
         )
     return found
 
@@ -374,7 +367,7 @@ def _extent(
         return extent_bounds(project, extent), name
     source = frame if not frame.empty or project is None else project.admin_units
     if source.empty:
-        raise InputError("nothing to draw: the layer is empty and no extent was given.")
+        raise InputError.from_key("err_static.nothing_to_draw")
     from rivernet.layers.sources import to_wgs84
 
     return tuple(float(v) for v in to_wgs84(source).total_bounds), None

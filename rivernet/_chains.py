@@ -80,9 +80,7 @@ def section_heads(project: Project, level: str, merge_within_m: float) -> IntArr
     first pass; where re-crossings on two branches meet, their sections become one.
     """
     if not (np.isfinite(merge_within_m) and merge_within_m >= 0):
-        raise InputError(
-            f"merge_within_m must be 0 or a positive number of metres, got {merge_within_m}"
-        )
+        raise InputError.from_key("err_chains.bad_merge", value=merge_within_m)
     key = (level, float(merge_within_m))
     return project.derived(
         "crossing_sections", PIECE_INPUTS, key, lambda: _section_heads(project, *key)
@@ -204,7 +202,7 @@ def distance_limit_m(distance_km: float | None) -> float | None:
     if distance_km is None:
         return None
     if not np.isfinite(distance_km) or distance_km < 0:
-        raise InputError(f"distance_km must be a non-negative number, got {distance_km}")
+        raise InputError.from_key("err_chains.bad_distance", value=distance_km)
     return float(distance_km) * 1000.0
 
 

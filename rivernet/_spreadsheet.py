@@ -28,7 +28,7 @@ from typing import Any
 
 from rivernet._files import unsafe_cell
 from rivernet.errors import RosterError
-from rivernet.messages import Message
+from rivernet.messages import Message, items
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -249,12 +249,8 @@ def _decode(path: Path) -> str:
                 data[len(_BOM) :].decode("utf-8")
             except UnicodeDecodeError as error:
                 line = data[len(_BOM) : len(_BOM) + error.start].count(b"\n") + 1
-                raise RosterError(
-                    f"{path.name}: line {line}: not UTF-8 text after a UTF-8 byte-order mark "
-                    "(GBK text mixed in?); save the whole file from Excel as 'CSV UTF-8' and "
-                    "import again",
-                    [(line, "not UTF-8 text after a UTF-8 byte-order mark")],
-                ) from None
+                message = Message("err_spreadsheet.bom", file=path.name, line=line)
+                raise RosterError(message, [(line, Message("err_spreadsheet.bom_row"))]) from None
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
@@ -304,7 +300,8 @@ def _xlsx_grids(path: Path) -> dict[str, tuple[list[list[Any]], list[tuple[int, 
         book = openpyxl.load_workbook(path, data_only=True)
         formulas = openpyxl.load_workbook(path, data_only=False) if _has_formulas(path) else None
     except Exception as error:  # openpyxl raises many kinds for a broken file
-        raise RosterError(f"cannot open {path.name} as an Excel workbook: {error}") from error
+        raise RosterError.from_key("err_spreadsheet.not_workbook", file=path.name,
+                                   error=error) from error  # fmt: skip
     sheets = {}
     for ws in book.worksheets:
         grid = [list(row) for row in ws.iter_rows(values_only=True)]
@@ -392,11 +389,11 @@ def _table_from_grid(
         first = header_row + 1
         key = COMPANIONS[table][0]
         if key not in columns:
-            raise RosterError(
-                f"{name}: no {key} column in the header of row {header_row + 1}; a {table} "
-                f"table has the columns {', '.join(COMPANIONS[table])}",
-                [(header_row + 1, f"no {key} column")],
-            )
+            message = Message("err_spreadsheet.no_key_column", name=name, key=key,
+                              row=header_row + 1, table=table,
+                              columns=", ".join(COMPANIONS[table]))  # fmt: skip
+            problem = Message("err_spreadsheet.no_key_column_row", key=key)
+            raise RosterError(message, [(header_row + 1, problem)])
     else:
         columns, headers, first = _main_header(grid, header_row, name)
     width = len(columns)
@@ -441,13 +438,10 @@ def _main_header(
         for i, cell in enumerate(grid[header_row + 1] if use_two else top)
     ]
     if not any(c in ("name", "person_id") for c in columns):
-        raise RosterError(
-            f"{name}: no recognisable header in row {header_row + 1} (found: "
-            f"{', '.join(str(h) for h in headers if h)}); name the columns as in "
-            "rivernet.roster (e.g. 姓名/name, 职务/post, 层级/level, 行政区划代码/unit_code, "
-            "河段编码/reach_id, 任期开始/valid_from)",
-            [(header_row + 1, "no recognisable header")],
-        )
+        named = [str(h) for h in headers if h]
+        found = items(named, limit=len(named))
+        message = Message("err_spreadsheet.no_header", name=name, row=header_row + 1, found=found)
+        raise RosterError(message, [(header_row + 1, Message("err_spreadsheet.no_header_row"))])
     return columns, headers, header_row + (2 if use_two else 1)
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from rivernet.errors import AdminUnitsError, InputError
-from rivernet.messages import Code, Message, items
+from rivernet.messages import Code, Lines, Message, items
 
 __all__ = [
     "ADMIN_COLUMNS",
@@ -309,11 +309,8 @@ def admin_units_from_frame(
     """
     for column in (code_column, name_column):
         if column not in gdf.columns:
-            raise AdminUnitsError(
-                f"admin units have no {column!r} column (columns: "
-                f"{', '.join(map(str, gdf.columns))}); pass code_column=/name_column= to name "
-                "the right ones"
-            )
+            raise AdminUnitsError.from_key("err_admin.no_column", column=repr(column),
+                                           columns=", ".join(map(str, gdf.columns)))  # fmt: skip
     codes = [normalise_code(value) for value in gdf[code_column]]
     rest = [c for c in gdf.columns if c not in (code_column, name_column, gdf.geometry.name)]
     rest = [c for c in rest if c not in ADMIN_COLUMNS]
@@ -402,8 +399,8 @@ def require_valid_admin_units(
     )
     problems = [problem for problem in found if problem.severity == "error"]
     if problems:
-        lines = "\n".join(f"- {problem.message}" for problem in problems)
-        raise AdminUnitsError(f"admin units have {len(problems)} problem(s):\n{lines}")
+        lines = Lines(tuple(problem.message for problem in problems))
+        raise AdminUnitsError.from_key("err_admin.problems", count=len(problems), lines=lines)
 
 
 def hierarchy_problems(gdf: gpd.GeoDataFrame) -> list[AdminProblem]:

@@ -28,10 +28,12 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from rivernet import messages
 from rivernet._segments import boundary_segments, chop, ranks, segment_distance
 from rivernet._units import PIECE_LEVELS, Units, assign_level
 from rivernet.admin import LEVELS
 from rivernet.errors import AdminUnitsError, InputError, PolicyError
+from rivernet.messages import Code, Message
 from rivernet.pieces import (
     PIECE_INPUTS,
     PieceArrays,
@@ -79,19 +81,19 @@ _LEVEL_PREFIX = {"province": "P", "city": "C", "county": "X"}
 def require_level(units: Units, level: str) -> None:
     """Raise if ``level`` is not a polygon level or the units have none at it."""
     if level not in PIECE_LEVELS:
-        raise InputError(
-            f"level {level!r} cannot be cut by polygons; use one of {', '.join(PIECE_LEVELS)} "
-            f"(townships and villages are assigned to reaches, not found by polygon)"
-            if level in LEVELS
-            else f"unknown level {level!r}; use one of {', '.join(PIECE_LEVELS)}"
-        )
+        key = "err_boundary.not_polygon_level" if level in LEVELS else "err_boundary.unknown_level"
+        raise InputError.from_key(key, level=repr(level), levels=_codes(PIECE_LEVELS))
     if len(units.by_level[level]) == 0:
-        present = [lev for lev in PIECE_LEVELS if len(units.by_level[lev])]
-        raise AdminUnitsError(
-            f"the admin units have no {level}-level polygons (levels present: "
-            f"{', '.join(present) or 'none'}); add the {level} units to the admin_units layer "
-            "or ask at another level"
-        )
+        present = [Code("level", lev) for lev in PIECE_LEVELS if len(units.by_level[lev])]
+        raise AdminUnitsError.from_key(
+            "err_boundary.no_polygons", level=Code("level", level),
+            present=messages.items(present) if present else Message("err_boundary.none"),
+        )  # fmt: skip
+
+
+def _codes(codes: Sequence[str]) -> messages.Items:
+    """Codes a caller may give (levels, rules), for a list of choices in a message."""
+    return messages.items((Code("err_analysis_codes", code) for code in codes), limit=len(codes))
 
 
 @dataclass(eq=False)
@@ -499,7 +501,7 @@ def boundary_rivers(
         If the admin units have no polygons at ``level``.
     """
     if not (math.isfinite(tolerance_m) and tolerance_m > 0):
-        raise InputError(f"tolerance_m must be a positive number of metres, got {tolerance_m}")
+        raise InputError.from_key("err_boundary.bad_tolerance", value=tolerance_m)
     chosen = _rule(project, level, rule)
     min_length = 4.0 * tolerance_m if min_length_m is None else float(min_length_m)
     stretches = project.derived(
@@ -516,9 +518,9 @@ def _rule(project: Project, level: str, rule: str | None) -> str:
     chosen = rule or meta.get(f"boundary_rule.{level}") or meta.get("boundary_rule")
     chosen = chosen or "split_by_bank"
     if chosen not in RULES:
-        where = "given" if rule else "in project_meta"
-        raise PolicyError(
-            f"boundary-river rule {chosen!r} ({where}) is unknown; use one of {', '.join(RULES)}"
+        where = Message("err_boundary.rule_given" if rule else "err_boundary.rule_in_meta")
+        raise PolicyError.from_key(
+            "err_boundary.unknown_rule", rule=repr(chosen), where=where, rules=_codes(RULES)
         )
     return str(chosen)
 

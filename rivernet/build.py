@@ -56,6 +56,8 @@ from rivernet.errors import (
     format_ids,
 )
 from rivernet.io import DOWNSTREAM_COLUMNS
+from rivernet.messages import Lines, Message, items, render
+from rivernet.messages import text as message_text
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, attach_names, normalise_name
 from rivernet.network import RiverNetwork
 from rivernet.policy import CoveragePolicy, load_policy, reference_problems
@@ -117,9 +119,29 @@ class BuildProblem:
     row: int | None = None
     ids: tuple[Any, ...] = ()
 
+    def text(self, lang: str = "zh") -> str:
+        """``"<file>, row <row>: <message>"`` in ``lang``."""
+        where = self.file if self.row is None else Message("err_build.file_row", file=self.file,
+                                                           row=self.row)  # fmt: skip
+        return message_text("err_build.problem", lang, where=where, message=self.message)
+
     def __str__(self) -> str:
-        where = self.file if self.row is None else f"{self.file}, row {self.row}"
-        return f"{where}: {self.message}"
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """Parts of a message joined by semicolons (；/ ``"; "``), each in the message's language."""
+
+    parts: tuple[Any, ...]
+
+    def text(self, lang: str = "zh") -> str:
+        """The parts in ``lang``."""
+        separator = message_text("err_build.separator", lang)
+        return separator.join(render(part, lang) for part in self.parts)
+
+    def __str__(self) -> str:
+        return self.text("en")
 
 
 @dataclass
@@ -197,19 +219,22 @@ class Manifest:
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
-            raise InputError(f"manifest {file} does not exist; check the path") from error
+            raise InputError.from_key("err_build.manifest_missing", file=file) from error
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise InputError(f"manifest {file} is not valid UTF-8 TOML: {error}") from error
+            raise InputError.from_key("err_build.manifest_bad_toml", file=file,
+                                      error=error) from error  # fmt: skip
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
-        problems = [f"unknown key(s) {', '.join(unknown)}" for _ in unknown[:1]]
+        problems = [Message("err_build.unknown_keys", keys=", ".join(unknown)) for _ in unknown[:1]]
         problems += [
-            f"the key {key!r} is required" for key in ("rivers", "units") if key not in data
+            Message("err_build.key_required", key=key)
+            for key in ("rivers", "units")
+            if key not in data
         ]
         if problems:
-            raise InputError(
-                f"manifest {file}: {'; '.join(problems)}. Keys: {', '.join(sorted(known))}"
-            )
+            raise InputError.from_key("err_build.manifest_problems", file=file,
+                                      problems=_Joined(tuple(problems)),
+                                      keys=", ".join(sorted(known)))  # fmt: skip
         base = file.parent
         units = data["units"] if isinstance(data["units"], list) else [data["units"]]
         values: dict[str, Any] = dict(data)
@@ -279,16 +304,10 @@ def refuse_overwrite(target: Path, *, force: bool, policy: str | Path | None = N
     if force:
         return
     if target.exists():
-        raise ProjectFileError(
-            f"{target} already exists; pass force=True (`rivernet new --force`) to replace it, "
-            "or choose another file name"
-        )
+        raise ProjectFileError.from_key("err_build.exists", target=target)
     beside = target.with_name("policy.toml")
     if policy is not None and beside.exists() and beside.resolve() != Path(policy).resolve():
-        raise ProjectFileError(
-            f"{beside} already exists and the new project's policy would replace it; pass "
-            "force=True (`rivernet new --force`) or build the project in another folder"
-        )
+        raise ProjectFileError.from_key("err_build.policy_exists", target=beside)
 
 
 def plan_project(
@@ -455,7 +474,7 @@ def plan_project(
     return ProjectBuild(reaches, admin_units, lake_layer, meta, chiefs, chosen, notes)
 
 
-def problem_report(problems: Sequence[BuildProblem]) -> str:
+def problem_report(problems: Sequence[BuildProblem]) -> Message:
     """The one message listing every problem, grouped by file.
 
     Parameters
@@ -465,14 +484,12 @@ def problem_report(problems: Sequence[BuildProblem]) -> str:
 
     Returns
     -------
-    str
-        A headline and one line per problem.
+    rivernet.messages.Message
+        A headline and one line per problem (``str`` is the English text).
     """
     files = sorted({p.file for p in problems})
-    lines = [f"cannot build the project: {len(problems)} problem(s) in {', '.join(files)}"]
-    lines += [f"- {problem}" for problem in problems]
-    lines.append("Fix them and build again; nothing was written.")
-    return "\n".join(lines)
+    return Message("err_build.report", count=len(problems), files=items(files, limit=len(files)),
+                   lines=Lines(tuple(problems)))  # fmt: skip
 
 
 def write_project(build: ProjectBuild, output: str | Path, *, force: bool = False) -> Path:
@@ -526,7 +543,7 @@ def _collecting(file: Path, problems: list[BuildProblem], notes: list[str]) -> I
         try:
             yield
         except InputError as error:
-            problems.append(BuildProblem(file.name, str(error)))
+            problems.append(BuildProblem(file.name, _reason(error)))
     for warning in caught:
         if issubclass(warning.category, DataQualityWarning):
             notes.append(str(warning.message))
@@ -534,6 +551,12 @@ def _collecting(file: Path, problems: list[BuildProblem], notes: list[str]) -> I
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+
+
+def _reason(error: Exception) -> str:
+    """The message of an error, kept as a catalogue message when it is one."""
+    head = error.args[0] if len(error.args) == 1 else None
+    return head if isinstance(head, Message) else str(error)
 
 
 def _read_file(file: Path, *, crs: str | None, lines: bool = True) -> gpd.GeoDataFrame:
@@ -843,7 +866,7 @@ def _column(frame: pd.DataFrame, given: str | None, candidates: tuple[str, ...])
 def _read_units_file(file: Path, *, crs: str | None) -> pd.DataFrame:
     """A unit file: a vector file, a bare GeoJSON geometry, or a CSV table without geometry."""
     if not file.exists():
-        raise InputError(f"file {file} does not exist; check the path")
+        raise InputError.from_key("io.missing_file", file=file)
     if file.suffix.lower() == ".csv":
         return _read_csv(file)
     if file.suffix.lower() in (".geojson", ".json"):
@@ -867,7 +890,7 @@ def _read_csv(file: Path) -> pd.DataFrame:
                 stacklevel=2,
             )
         return frame
-    raise InputError(f"{file.name}: the text is neither UTF-8 nor GBK; save it as UTF-8")
+    raise InputError.from_key("err_build.not_utf8_or_gbk", file=file.name)
 
 
 def _bare_geometry(file: Path, *, crs: str | None) -> gpd.GeoDataFrame | None:
@@ -875,7 +898,7 @@ def _bare_geometry(file: Path, *, crs: str | None) -> gpd.GeoDataFrame | None:
     try:
         obj = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{file.name} is not UTF-8 JSON ({error}); export it again") from error
+        raise InputError.from_key("err_build.bad_json", file=file.name, error=error) from error
     if not isinstance(obj, dict) or obj.get("type") not in _GEOJSON_GEOMETRIES:
         return None
     properties = dict(obj.get("properties") or {})
@@ -1060,8 +1083,9 @@ def _named_roster(
     try:
         return read_named_roster(project, file)
     except RosterError as error:
-        lines = "; ".join(f"row {line}: {message}" for line, message in error.problems)
-        raise InputError(f"the roster's rows do not resolve onto the rivers: {lines}") from error
+        rows = _Joined(tuple(Message("admin.in_row", row=line, message=message)
+                            for line, message in error.problems))  # fmt: skip
+        raise InputError.from_key("err_build.roster_unresolved", lines=rows) from error
 
 
 def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
@@ -1069,11 +1093,11 @@ def _roster(file: Path, problems: list[BuildProblem]) -> Roster | None:
         return read_roster(file)
     except RosterError as error:
         if not error.problems:
-            problems.append(BuildProblem(file.name, str(error)))
+            problems.append(BuildProblem(file.name, _reason(error)))
         for line, message in error.problems:
             problems.append(BuildProblem(file.name, message, line))
     except InputError as error:
-        problems.append(BuildProblem(file.name, str(error)))
+        problems.append(BuildProblem(file.name, _reason(error)))
     return None
 
 

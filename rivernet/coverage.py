@@ -34,10 +34,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rivernet import messages
 from rivernet._audit import ACTIVE, EXPIRED, Audit, AuditInput, audit, unit_totals
 from rivernet.admin import LEVEL_LABELS_ZH, LEVELS, is_within
 from rivernet.errors import InputError
 from rivernet.geometry import substrings
+from rivernet.messages import Code
 from rivernet.pieces import PIECE_INPUTS, piece_table
 from rivernet.policy import CoveragePolicy, requirements
 from rivernet.roster import Roster, as_date
@@ -583,7 +585,8 @@ def _within(codes: pd.Series, unit: str) -> pd.Series:
 
 def _check_level(level: str) -> None:
     if level not in LEVELS:
-        raise InputError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+        levels = messages.items(Code("err_analysis_codes", lev) for lev in LEVELS)
+        raise InputError.from_key("err_coverage.bad_level", level=repr(level), levels=levels)
 
 
 def coverage_status(

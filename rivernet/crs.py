@@ -32,6 +32,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from rivernet.errors import CRSError, InputError
+from rivernet.messages import Code
 
 __all__ = [
     "CGCS2000",
@@ -320,12 +321,9 @@ def to_wgs84(
         A new layer labelled EPSG:4326; the input is unchanged.
     """
     if source not in _CONVERSIONS_TO_WGS84:
-        raise InputError(f"unknown source offset {source!r}; use 'gcj02' or 'bd09'")
+        raise InputError.from_key("err_crs.unknown_source", source=repr(source))
     if gdf.crs is not None and not CRS.from_user_input(gdf.crs).is_geographic:
-        raise CRSError(
-            f"cannot remove a {source} offset from projected coordinates ({gdf.crs.name}); "
-            "GCJ-02 and BD-09 are longitude/latitude offsets: convert the original degrees"
-        )
+        raise CRSError.from_key("err_crs.projected_offset", source=source, crs=gdf.crs.name)
     result = gdf.copy()
     converted = transform_geometries(gdf.geometry.array, _CONVERSIONS_TO_WGS84[source])
     result = result.set_geometry(gpd.GeoSeries(converted, index=gdf.index, crs=None))
@@ -383,7 +381,8 @@ def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> CRS:
     gdf
         The layer.
     what
-        What the layer is, for the message (``"reach lines"``, ``"admin units"``).
+        What the layer is, for the message (``"the reach lines"``); the phrases of the catalogue
+        section ``err_crs_what`` are shown translated, others as they are.
 
     Returns
     -------
@@ -391,12 +390,7 @@ def require_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> CRS:
         The layer's CRS.
     """
     if gdf.crs is None:
-        raise CRSError(
-            f"{what} have no CRS; set it before use, e.g. gdf.set_crs(4326) for WGS84 degrees "
-            "(EPSG:4326) or gdf.set_crs(4490) for CGCS2000 degrees (EPSG:4490), or add a .prj "
-            "beside a shapefile (if the data came from a Chinese web map it may be GCJ-02: "
-            "convert it with rivernet.crs.to_wgs84)"
-        )
+        raise CRSError.from_key("err_crs.no_crs", what=Code("err_crs_what", what))
     return CRS.from_user_input(gdf.crs)
 
 
@@ -414,7 +408,7 @@ def ensure_geographic_crs(crs: object) -> CRS:
         ``crs`` itself when it is EPSG:4326 or EPSG:4490, else EPSG:4326.
     """
     if crs is None:
-        raise CRSError("no CRS given; pass one such as 'EPSG:4326' or 'EPSG:4490'")
+        raise CRSError.from_key("err_crs.none_given")
     parsed = CRS.from_user_input(crs)
     return parsed if is_china_geographic(parsed) else WGS84
 
@@ -454,7 +448,7 @@ def metric_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     if crs.is_projected and crs.axis_info and crs.axis_info[0].unit_name in ("metre", "meter"):
         return crs
     if gdf.geometry.is_empty.all():
-        raise InputError("cannot choose a metric CRS for a layer with no geometry")
+        raise InputError.from_key("err_crs.no_geometry")
     return CRS.from_user_input(gdf.estimate_utm_crs())
 
 
@@ -513,7 +507,7 @@ def suspect_gcj02(
         reference = reference.to_crs(layer.crs)
     coords = shapely.get_coordinates(layer.geometry.array)
     if len(coords) == 0:
-        raise InputError("the layer under suspicion has no vertices")
+        raise InputError.from_key("err_crs.no_vertices")
     step = max(1, len(coords) // sample_size)
     sample = coords[::step]
     ref_geoms = reference.geometry.array

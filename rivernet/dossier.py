@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -27,6 +28,7 @@ from rivernet._audit import ACTIVE
 from rivernet.admin import LEVELS, POLYGON_LEVELS
 from rivernet.coverage import DateLike, assignment_state, reach_targets, unit_names
 from rivernet.errors import InputError, format_ids
+from rivernet.messages import Message
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, Aliases, name_groups, normalise_name
 from rivernet.network import RiverNetwork
 from rivernet.roster import Roster, as_date
@@ -88,11 +90,7 @@ def rivers(
     """
     network = project.network
     if NAME_COLUMN not in network.reaches.columns:
-        raise InputError(
-            f"the reaches have no {NAME_COLUMN!r} column, so there are no named rivers; attach "
-            "names from a named line layer with `rivernet.attach_names(project, lines, "
-            "name_column=...).apply(project)`."
-        )
+        raise InputError.from_key("err_dossier.no_names", column=repr(NAME_COLUMN))
     day = as_date(as_of)
     key = (day, tuple(sorted((k, tuple(v)) for k, v in (aliases or {}).items())))
 
@@ -143,16 +141,14 @@ def river_reaches(
         hit = np.array([names_match(river, n, aliases=aliases) for n in table["name"]], dtype=bool)
     found = table[hit]
     if found.empty:
-        listed = "、".join(table["name"].astype(str).head(10)) or "none"
-        raise NotFoundError(f"no river named {river!r}; the longest named rivers: {listed}")
+        longest = "、".join(table["name"].astype(str).head(10))
+        raise NotFoundError.from_key(
+            "err_dossier.no_river", river=repr(river),
+            listed=longest or Message("err_dossier.none"),
+        )  # fmt: skip
     if len(found) > 1:
-        listed = "; ".join(
-            f"{row.name} ({row.length_km:.1f} km, {row.county_names or '-'}, source reach "
-            f"{row.source}, code {row.river_code or '-'})"
-            for row in found.itertuples()
-        )
-        raise NotFoundError(
-            f"{len(found)} rivers are named {river!r}: {listed}; give the river code"
+        raise NotFoundError.from_key(
+            "err_dossier.several", count=len(found), river=repr(river), listed=_listed(found)
         )
     row = found.iloc[0]
     network = project.network
@@ -162,6 +158,29 @@ def river_reaches(
     upstream_end = network.core.distance_to_outlet_m() + network.core.length_m
     positions = positions[np.argsort(-upstream_end[positions], kind="stable")]
     return row, pd.Index(network.ids[positions], name="reach_id")
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """Rivers of one name for a message: "; " between them in English, "；" in Chinese."""
+
+    rivers: tuple[Message, ...]
+
+    def text(self, lang: str = "zh") -> str:
+        """The list in ``lang``."""
+        return ("；" if lang == "zh" else "; ").join(river.text(lang) for river in self.rivers)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def _listed(found: pd.DataFrame) -> _Listed:
+    """The rivers of one name, each with its length, counties, source reach and code."""
+    return _Listed(tuple(
+        Message("err_dossier.river_item", name=row.name, length=f"{row.length_km:.1f}",
+                counties=row.county_names or "-", source=row.source, code=row.river_code or "-")
+        for row in found.itertuples()
+    ))  # fmt: skip
 
 
 def river_labels(network: RiverNetwork, *, aliases: Aliases = None) -> npt.NDArray[np.int64]:

@@ -830,7 +830,9 @@ def history(store: Store, reach_id: int | str) -> list[dict[str, Any]]:
     reach = parse_id(reach_id)
     stems = project.network.main_stem_id()
     if reach not in stems.index:
-        raise NotFoundError(f"reach {reach_id} is not in the network of {store.target}")
+        raise NotFoundError.from_key(
+            "err_edits.reach_not_in_store", reach=reach_id, store=store.target
+        )
     river = parse_id(stems.to_dict()[reach])
     with store.read() as tx:
         _require_roster(tx)

@@ -30,6 +30,7 @@ from rivernet._chains import (
 from rivernet.admin import LEVEL_LABELS_ZH
 from rivernet.boundary import crossing_arrays, crossing_frame, crossing_ids, unit_chiefs
 from rivernet.errors import InputError, NotFoundError, OutOfRangeError
+from rivernet.messages import Message
 from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
@@ -188,7 +189,7 @@ def incident(
         ``reach``, or the velocity or distance is not a positive number.
     """
     if velocity_m_s is not None and not (np.isfinite(velocity_m_s) and velocity_m_s > 0):
-        raise InputError(f"velocity_m_s must be a positive number, got {velocity_m_s}")
+        raise InputError.from_key("err_incidents.bad_velocity", value=velocity_m_s)
     limit = distance_limit_m(distance_km)
     snapped = _place(project, point, reach, measure_m, max_snap_m)
     position = int(project.network.core.position([snapped["reach_id"]])[0])
@@ -227,10 +228,8 @@ def _place(
 ) -> pd.Series:
     """The incident on the network, from a point or from a reach and measure."""
     if (point is None) == (reach is None):
-        raise InputError(
-            "incident() takes a point or reach= (with measure_m=), exactly one of them "
-            f"(got {'both' if reach is not None else 'neither'})"
-        )
+        got = Message("err_incidents.both" if reach is not None else "err_incidents.neither")
+        raise InputError.from_key("err_incidents.point_or_reach", got=got)
     if reach is None:
         if measure_m is not None:
             raise InputError.from_key("error.measure_needs_reach")

@@ -187,10 +187,8 @@ def _read_misdeclared(
     try:
         gdf = _read(file, layer=layer, encoding="GB18030")
     except UnicodeDecodeError:
-        raise InputError(
-            f"{file.name}: the text is not in the declared encoding ({declared}: {error}) nor "
-            f"in GBK; pass the right encoding= to read_lines, or fix {cpg}"
-        ) from error
+        raise InputError.from_key("err_io.misdeclared", file=file.name, declared=declared,
+                                  error=error, cpg=cpg) from error  # fmt: skip
     warnings.warn(
         f"{file.name}: the declared encoding ({declared}) cannot decode the text, which reads "
         f"as GBK (GB18030); read it as GBK. Write GBK into {cpg} (or pass encoding='GBK') "
@@ -401,12 +399,9 @@ def write_vector(
     target = Path(path)
     driver = _WRITE_DRIVERS.get(target.suffix.lower())
     if driver is None:
-        raise InputError(
-            f"cannot write {target.name}: use a .geojson, .gpkg or .csv file (shapefiles lose "
-            "long field names and Chinese text; use GeoPackage instead)"
-        )
+        raise InputError.from_key("err_io.cannot_write", file=target.name)
     if driver == "GeoJSON" and not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputError(f"{target.name}: GeoJSON needs geometries; write a table as .csv")
+        raise InputError.from_key("err_io.geojson_table", file=target.name)
     if any(name is not None for name in gdf.index.names):
         gdf = gdf.reset_index()  # keep a named index (reach_id, code) as a column
     with replacing(target, suffix=target.suffix) as temp:

@@ -50,12 +50,14 @@ from rivernet._spreadsheet import canonical_column, read_table
 from rivernet.admin import POLYGON_LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.dossier import river_labels
 from rivernet.errors import DataQualityWarning, InputError, RosterError
+from rivernet.messages import Message
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, name_keys, normalise_name
 from rivernet.pieces import piece_table
 from rivernet.policy import ROLES
 from rivernet.roster import (
     ASSIGNMENT_COLUMNS,
     PERSON_COLUMNS,
+    ProblemLines,
     Roster,
     overlapping_term_problems,
     parse_date,
@@ -156,7 +158,7 @@ def read_named_roster(
     """
     file = Path(path)
     if not file.exists():
-        raise RosterError(f"roster file {file} does not exist; check the path")
+        raise RosterError.from_key("err_roster.missing", file=file)
     raw = read_table(file, sheet=sheet)
     headers = [h or f"column {i + 1}" for i, h in enumerate(raw.headers)]
     width = len(headers)
@@ -709,9 +711,6 @@ def _length_km(value: Any, problems: list[str]) -> float | None:
 
 def _error(source: str, problems: list[Problem]) -> RosterError:
     problems = sorted(set(problems))
-    shown = "\n".join(f"- line {line}: {message}" for line, message in problems)
-    return RosterError(
-        f"{source}: {len(problems)} problem(s); nothing was imported. Fix these rows and "
-        f"import again:\n{shown}",
-        problems,
-    )
+    shown = ProblemLines(tuple(problems), limit=len(problems))
+    message = Message("roster_problem.summary", name=source, count=len(problems), lines=shown)
+    return RosterError(message, problems)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from rivernet._core import FlowCore, distance_order
 from rivernet.errors import InputError, NotFoundError
+from rivernet.messages import Message
 
 Positions = npt.NDArray[np.int64]
 Distances = npt.NDArray[np.float64]
@@ -43,7 +44,7 @@ def upstream(
         dist = core.distance_to_outlet_m()
         distances = dist[positions] - dist[start]
     else:
-        raise InputError(f"unknown upstream mode {mode!r}; use 'UT' or 'UM'.")
+        raise InputError.from_key("err_navigate.upstream_mode", mode=repr(mode))
     return _limit(positions, distances, distance_m)
 
 
@@ -84,7 +85,7 @@ def downstream(
         positions = np.fromiter(reached, dtype=np.int64, count=len(reached))
         distances = np.fromiter(reached.values(), dtype=np.float64, count=len(reached))
     else:
-        raise InputError(f"unknown downstream mode {mode!r}; use 'DM' or 'DD'.")
+        raise InputError.from_key("err_navigate.downstream_mode", mode=repr(mode))
     return _limit(positions, distances, distance_m)
 
 
@@ -192,17 +193,14 @@ def _path_distances(core: FlowCore, path: Positions, *, downward: bool) -> Dista
     return np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def _no_path_message(core: FlowCore, source: int, target: int) -> str:
+def _no_path_message(core: FlowCore, source: int, target: int) -> Message:
     """Explain why two reaches have no flow path between them."""
     a, b = core.ids[source], core.ids[target]
     if core.outlet_of(np.array([source]))[0] != core.outlet_of(np.array([target]))[0]:
-        return f"reaches {a} and {b} are in different river systems; no water path joins them."
+        return Message("err_navigate.different_systems", a=a, b=b)
     down_a = set(core.downstream_positions(source).tolist())
     meet = next(p for p in core.downstream_positions(target).tolist() if p in down_a)
-    return (
-        f"neither of reaches {a} and {b} drains into the other; their water meets at reach "
-        f"{core.ids[meet]}: ask for path({a}, {core.ids[meet]}) and path({b}, {core.ids[meet]})."
-    )
+    return Message("err_navigate.no_path", a=a, b=b, meet=core.ids[meet])
 
 
 def _limit(
@@ -235,6 +233,4 @@ def _end_within(distances: Distances, distance_m: float) -> int:
 def _check_limit(distance_m: float | None) -> None:
     """Refuse a negative or non-finite distance limit (metres; the message says km)."""
     if distance_m is not None and (not np.isfinite(distance_m) or distance_m < 0):
-        raise InputError(
-            f"distance must be a non-negative number of km, got {distance_m / 1000.0:g}."
-        )
+        raise InputError.from_key("err_navigate.bad_distance", value=f"{distance_m / 1000.0:g}")

@@ -21,7 +21,7 @@ import pandas as pd
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from rivernet import geometry, navigate
+from rivernet import geometry, messages, navigate
 from rivernet._core import FlowCore, ids_like
 from rivernet.crs import require_crs
 from rivernet.errors import InputError, TopologyError, format_ids
@@ -121,7 +121,9 @@ class RiverNetwork:
         try:  # text downstream ids are matched to integer ids (and the other way round)
             table[DOWN] = ids_like(table[DOWN], table.index).to_numpy()
         except TopologyError as error:
-            raise TopologyError(f"column {downstream_column!r}: {error}") from None
+            raise TopologyError.from_key(
+                "err_network.downstream_column", column=repr(downstream_column), error=error.args[0]
+            ) from None
         secondary = None
         if secondary_downstream_column is not None:
             secondary = _links_from_column(table, secondary_downstream_column, outlet_values)
@@ -314,7 +316,7 @@ class RiverNetwork:
     ) -> gpd.GeoDataFrame:
         """Reaches upstream of a reach: :meth:`navigate` in mode ``"UT"`` or ``"UM"``."""
         if mode not in ("UT", "UM"):
-            raise InputError(f"unknown upstream mode {mode!r}; use 'UT' or 'UM'.")
+            raise InputError.from_key("err_navigate.upstream_mode", mode=repr(mode))
         return self.navigate(reach_id, mode=mode, distance_km=distance_km)
 
     def downstream(
@@ -322,7 +324,7 @@ class RiverNetwork:
     ) -> gpd.GeoDataFrame:
         """Reaches downstream of a reach: :meth:`navigate` in mode ``"DM"`` or ``"DD"``."""
         if mode not in ("DM", "DD"):
-            raise InputError(f"unknown downstream mode {mode!r}; use 'DM' or 'DD'.")
+            raise InputError.from_key("err_navigate.downstream_mode", mode=repr(mode))
         return self.navigate(reach_id, mode=mode, distance_km=distance_km)
 
     def path(self, from_id: Any, to_id: Any) -> gpd.GeoDataFrame:
@@ -406,10 +408,10 @@ class RiverNetwork:
         """The stretch of a reach between two measures (metres from its upstream end)."""
         length = float(self.reaches.at[reach_id, "length_m"])
         if not 0.0 <= from_m <= to_m <= length + 1e-6:
-            raise InputError(
-                f"stretch {from_m:.1f}..{to_m:.1f} m does not fit reach {reach_id} "
-                f"(0..{length:.1f} m from its upstream end); give 0 <= from <= to <= length."
-            )
+            raise InputError.from_key(
+                "err_network.stretch_off_reach", from_m=f"{from_m:.1f}", to_m=f"{to_m:.1f}",
+                reach=reach_id, length=f"{length:.1f}",
+            )  # fmt: skip
         line = self.reaches.geometry.at[reach_id]
         return geometry.substring(line, from_m / length, min(to_m / length, 1.0))
 
@@ -559,10 +561,15 @@ def _require_columns(gdf: pd.DataFrame, columns: list[str]) -> None:
     """Raise a clear error naming the columns that are missing."""
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        raise InputError(
-            f"column(s) {', '.join(missing)} not found; the table has "
-            f"{', '.join(map(str, gdf.columns))}. Pass the right id_column/downstream_column."
+        raise InputError.from_key(
+            "err_network.missing_columns", missing=_whole(missing), columns=_whole(gdf.columns)
         )
+
+
+def _whole(values: Iterable[Any]) -> messages.Items:
+    """Every one of ``values`` as a list for a message (none left out)."""
+    shown = tuple(map(str, values))
+    return messages.Items(shown, limit=len(shown))
 
 
 def _empty_links() -> pd.DataFrame:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rivernet.errors import InputError
+from rivernet.messages import Message
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -54,7 +55,7 @@ def basin_partitions(project: Project, *, partitions: int) -> pd.Series:
         If ``partitions`` is below 1.
     """
     if partitions < 1:
-        raise InputError(f"partitions={partitions}: use at least 1 partition.")
+        raise InputError.from_key("err_partition.too_few", partitions=partitions)
     outlet = project.network.outlet_id()
     basins, basin_of, sizes = np.unique(outlet.to_numpy(), return_inverse=True, return_counts=True)
     load = np.zeros(partitions, dtype=np.int64)
@@ -96,10 +97,8 @@ def partitioned_pieces(
         import dask
         import dask_geopandas
     except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(
-            f"partitioned_pieces needs {error.name!r}: pip install 'rivernet[scale]'",
-            name=error.name,
-        ) from None
+        needs = Message("err_partition.needs_extra", package=repr(error.name))
+        raise ModuleNotFoundError(needs, name=error.name) from None
     import geopandas as gpd
 
     reaches = project.network.reaches

@@ -33,6 +33,7 @@ import pandas as pd
 
 from rivernet._files import LOCK_TIMEOUT, replacing
 from rivernet.errors import InputError, ProjectFileError, RivernetError
+from rivernet.messages import Message
 from rivernet.store import SQLITE_SCHEMA, STORE_TABLES, redact
 
 if TYPE_CHECKING:
@@ -55,9 +56,8 @@ def _psycopg() -> Any:
     try:
         import psycopg
     except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(
-            "a postgresql:// store needs psycopg: pip install 'rivernet[postgis]'", name="psycopg"
-        ) from error
+        needs = Message("err_postgis.needs_psycopg")
+        raise ModuleNotFoundError(needs, name="psycopg") from error
     return psycopg
 
 
@@ -69,9 +69,8 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
     try:
         connection: Any = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
     except psycopg.OperationalError as error:
-        raise ProjectFileError(
-            f"cannot connect to {redact(url)}: {str(error).strip()}; check the URL (user, "
-            "password, host, port, database) and that the server runs (`make postgres`)"
+        raise ProjectFileError.from_key(
+            "err_postgis.cannot_connect", url=redact(url), reason=str(error).strip()
         ) from None
     return connection
 
@@ -208,8 +207,7 @@ class PostgisStore:
         row = tx.one("UPDATE rivernet_version SET version = version + 1 WHERE id = 1 "
                      "RETURNING version")  # fmt: skip
         if row is None:
-            raise ProjectFileError(f"{self.target} has no rivernet_version row; run `rivernet "
-                                   "db migrate URL`")  # fmt: skip
+            raise ProjectFileError.from_key("err_postgis.no_version_row", target=self.target)
         version = int(row["version"])
         tx.execute(f"NOTIFY {CHANNEL}, '{version}'")
         return version
@@ -270,10 +268,7 @@ class PostgisStore:
             row = connection.execute("SELECT pg_try_advisory_lock(%s) AS ok", [IMPORT_LOCK])
             found = row.fetchone()
             if not found or not found["ok"]:
-                raise RivernetError(
-                    f"another roster import into {self.target} is running; wait for it to "
-                    "finish and import again"
-                )
+                raise RivernetError.from_key("err_postgis.import_running", target=self.target)
             self._local.imports = 1
             try:
                 yield
@@ -294,9 +289,7 @@ class PostgisStore:
 
 
 def _not_loaded(target: str) -> ProjectFileError:
-    return ProjectFileError(
-        f"{target} holds no rivernet project; load one with `rivernet db load PROJECT.gpkg URL`"
-    )
+    return ProjectFileError.from_key("err_postgis.not_loaded", target=target)
 
 
 # --- load: GeoPackage -> PostGIS ------------------------------------------------------------------
@@ -430,10 +423,7 @@ def load(path: str | Path, url: str, *, replace: bool = False) -> dict[str, int]
             with connection.transaction():
                 if not _is_empty(connection):
                     if not replace:
-                        raise ProjectFileError(
-                            f"{redact(url)} holds a project already; nothing was written. Load "
-                            "into an empty database, or pass --replace to replace it"
-                        )
+                        raise ProjectFileError.from_key("err_postgis.has_project", url=redact(url))
                     _drop_everything(connection)
                 _apply_migrations(connection)
                 for position, layer in enumerate(layers):
@@ -454,17 +444,16 @@ def load(path: str | Path, url: str, *, replace: bool = False) -> dict[str, int]
     return counts
 
 
-def _constraint_message(error: Exception, file: Path) -> str:
+def _constraint_message(error: Exception, file: Path) -> Message:
     diag = getattr(error, "diag", None)
     table = getattr(diag, "table_name", None) or "?"
     constraint = getattr(diag, "constraint_name", None) or "?"
     detail = getattr(diag, "message_detail", None) or ""
     first = str(error).strip().splitlines()[0]
-    return (
-        f"{file.name}: a row of {table} breaks the store's rule {constraint} ({first}"
-        f"{'; ' + detail if detail else ''}); nothing was loaded. Fix the row (`rivernet "
-        "roster check` lists roster problems) and load again"
-    )
+    return Message(
+        "err_postgis.constraint", file=file.name, table=table, constraint=constraint,
+        first=first, detail=f"; {detail}" if detail else "",
+    )  # fmt: skip
 
 
 def _load_layer(
@@ -728,9 +717,7 @@ def check_url(url: str) -> str:
     from rivernet.store import is_url
 
     if not is_url(url):
-        raise InputError(
-            f"{url!r} is not a PostgreSQL URL; write postgresql://USER:PASSWORD@HOST:PORT/DB"
-        )
+        raise InputError.from_key("err_postgis.bad_url", url=repr(url))
     return url
 
 

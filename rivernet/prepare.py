@@ -145,7 +145,7 @@ def prepare(
     version = file_version(path)
     opened = project if project is not None else open_project(path)
     if opened.file_version != version:
-        raise ProjectFileError(f"{path} changed while it was prepared; run rivernet prepare again.")
+        raise ProjectFileError.from_key("err_prepare.changed", path=str(path))
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(temp, ignore_errors=True)
     layers: dict[str, Any] = {}
@@ -180,8 +180,8 @@ def prepare(
         _swap(temp, target)
     except OSError as error:
         shutil.rmtree(temp, ignore_errors=True)
-        raise ProjectFileError(
-            f"cannot write {target}: {error.strerror or error}; choose a writable folder."
+        raise ProjectFileError.from_key(
+            "err_prepare.cannot_write", target=str(target), reason=str(error.strerror or error)
         ) from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

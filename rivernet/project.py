@@ -74,7 +74,11 @@ DEFAULT_META: dict[str, str] = {
 }
 ADMIN_REQUIRED_COLUMNS = ("code", "name", "level")
 LAKE_COLUMNS = ("lake_id", "name", "name_zh")
-_BUILD_HINT = "(rebuild the sample with `python data/sample/build_sample.py`)"
+
+
+def _build_hint() -> Message:
+    """How to rebuild the sample project (the end of several messages)."""
+    return Message("err_project.build_hint")
 
 
 class Project:
@@ -433,8 +437,7 @@ def _open_file(file: Path, *, policy: CoveragePolicy | str | Path | None) -> Pro
         "reaches",
         reaches,
         (id_column, downstream_column),
-        hint=f", or name the right ones in the {META_LAYER} table (keys id_column, "
-        "downstream_column)",
+        hint=Message("err_project.meta_hint", meta=META_LAYER),
     )
     try:
         network = RiverNetwork.from_downstream_ids(
@@ -445,7 +448,8 @@ def _open_file(file: Path, *, policy: CoveragePolicy | str | Path | None) -> Pro
         )
         network.core  # noqa: B018 - build the array core now: bad topology fails at open time
     except InputError as error:
-        raise type(error)(f"layer 'reaches' of {file}: {error}") from error
+        raise type(error).from_key("finding.in_layer", layer="reaches", file=file,
+                                   message=_reason(error)) from error  # fmt: skip
     admin_units = _read_admin_units(file, layers, target_crs=network.crs)
     lakes = _read_lakes(file, layers, target_crs=network.crs)
     tables = {
@@ -486,10 +490,8 @@ def _read_policy(file: Path, meta: dict[str, str]) -> CoveragePolicy | None:
     named = meta.get("policy_file")
     path = file.parent / named if named else file.with_name("policy.toml")
     if named and not path.exists():
-        raise ProjectFileError(
-            f"{file} names policy file {named!r} in {META_LAYER}, but {path} does not exist; "
-            "restore it or remove the policy_file key"
-        )
+        raise ProjectFileError.from_key("err_project.policy_missing", file=file,
+                                        named=repr(named), meta=META_LAYER, path=path)  # fmt: skip
     return load_policy(path) if path.exists() else None
 
 
@@ -544,23 +546,19 @@ def read_meta(path: str | Path, *, layers: dict[str, str | None] | None = None) 
     )
     version = meta["format_version"]
     if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise ProjectFileError(
-            f"{file} has project format_version {version!r}; this rivernet reads versions up "
-            f"to {FORMAT_VERSION}: upgrade rivernet or rebuild the file {_BUILD_HINT}"
-        )
+        raise ProjectFileError.from_key("err_project.format_version", file=file,
+                                        version=repr(version), most=FORMAT_VERSION,
+                                        hint=_build_hint())  # fmt: skip
     return meta
 
 
 def _list_layers(file: Path) -> dict[str, str | None]:
     if not file.exists():
-        raise ProjectFileError(f"project file {file} does not exist; check the path {_BUILD_HINT}")
+        raise ProjectFileError.from_key("err_project.missing", file=file, hint=_build_hint())
     try:
         listed = pyogrio.list_layers(file)
     except Exception as error:  # pyogrio raises DataSourceError and friends
-        raise ProjectFileError(
-            f"cannot read {file} as a GeoPackage ({error}); a project file is a .gpkg with "
-            "layers reaches, admin_units and lakes"
-        ) from error
+        raise ProjectFileError.from_key("err_project.not_gpkg", file=file, error=error) from error
     return {str(name): (None if kind is None else str(kind)) for name, kind in listed}
 
 
@@ -570,31 +568,28 @@ def _read_layer(
     if layer not in layers:
         if not required:
             return None
-        raise ProjectFileError(
-            f"{file} has no {layer!r} layer (layers: {', '.join(layers) or 'none'}); add it, "
-            f"e.g. rivernet.io.write_vector(gdf, {str(file)!r}, layer={layer!r}) {_BUILD_HINT}"
-        )
+        listed = items(layers, limit=len(layers)) if layers else Message("err_project.no_layers")
+        raise ProjectFileError.from_key("err_project.no_layer", file=file, layer=repr(layer),
+                                        layers=listed, path=repr(str(file)),
+                                        hint=_build_hint())  # fmt: skip
     try:
         gdf = pyogrio.read_dataframe(file, layer=layer)
     except Exception as error:  # pyogrio's FeatureError, DataLayerError... on a damaged file
         raise _damaged(file, layer, error) from error
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
-        raise CRSError(
-            f"layer {layer!r} of {file} has no CRS; write it with one (EPSG:4326 for WGS84, "
-            "EPSG:4490 for CGCS2000)"
-        )
+        raise CRSError.from_key("err_project.layer_no_crs", layer=repr(layer), file=file)
     return gdf
 
 
 def _require_columns(
-    file: Path, layer: str, frame: pd.DataFrame, columns: tuple[str, ...], *, hint: str = ""
+    file: Path, layer: str, frame: pd.DataFrame, columns: tuple[str, ...], *, hint: object = ""
 ) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ProjectFileError(
-            f"layer {layer!r} of {file} lacks column(s) {', '.join(missing)} "
-            f"(it has: {', '.join(map(str, frame.columns))}); add them to the layer{hint}"
-        )
+        raise ProjectFileError.from_key("err_project.lacks_columns", layer=repr(layer), file=file,
+                                        missing=", ".join(missing),
+                                        columns=", ".join(map(str, frame.columns)),
+                                        hint=hint)  # fmt: skip
 
 
 def _outlet_values(text: str) -> tuple[int | str, ...]:
@@ -626,7 +621,8 @@ def _read_admin_units(
                 None if pd.isna(code) else normalise_code(code) for code in units["parent_code"]
             ]
     except InputError as error:
-        raise ProjectFileError(f"layer 'admin_units' of {file}: {error}") from error
+        raise ProjectFileError.from_key("finding.in_layer", layer="admin_units", file=file,
+                                        message=_reason(error)) from error  # fmt: skip
     return _to_crs(units, target_crs)
 
 
@@ -642,10 +638,15 @@ def _read_lakes(
 
 
 def _damaged(file: Path, layer: str, error: Exception) -> ProjectFileError:
-    return ProjectFileError(
-        f"cannot read layer {layer!r} of {file}: the file is damaged ({type(error).__name__}: "
-        f"{error}); restore it from a backup or rebuild it {_BUILD_HINT}"
-    )
+    return ProjectFileError.from_key("err_project.damaged", layer=repr(layer), file=file,
+                                     kind=type(error).__name__, error=error,
+                                     hint=_build_hint())  # fmt: skip
+
+
+def _reason(error: Exception) -> object:
+    """The message of an error, kept as a catalogue message when it is one."""
+    head = error.args[0] if len(error.args) == 1 else None
+    return head if isinstance(head, Message) else str(error)
 
 
 def _read_table(file: Path, layer: str) -> pd.DataFrame:
@@ -658,25 +659,19 @@ def _read_table(file: Path, layer: str) -> pd.DataFrame:
 
 def _require_rows(file: Path, layer: str, frame: pd.DataFrame) -> None:
     if len(frame) == 0:
-        raise ProjectFileError(
-            f"layer {layer!r} of {file} is empty: a project needs at least one reach; write "
-            f"the reach lines into it, e.g. rivernet.io.write_vector(lines, {str(file)!r}, "
-            f"layer={layer!r})"
-        )
+        raise ProjectFileError.from_key("err_project.empty", layer=repr(layer), file=file,
+                                        path=repr(str(file)))  # fmt: skip
 
 
 def _check_admin_units(file: Path, units: gpd.GeoDataFrame, network: RiverNetwork) -> None:
     """Refuse inconsistent codes and parents; warn about geometric defects and GCJ-02."""
     problems = [p for p in hierarchy_problems(units) if p.kind != "missing_parent"]
     if problems:
-        lines = "\n".join(f"- {problem.message}" for problem in problems[:20])
+        shown: list[object] = [problem.message for problem in problems[:20]]
         if len(problems) > 20:
-            lines += f"\n- ... and {len(problems) - 20} more"
-        raise AdminUnitsError(
-            f"layer 'admin_units' of {file} has {len(problems)} problem(s) with its codes and "
-            f"hierarchy:\n{lines}\nFix the layer (rivernet.admin.validate_admin_units lists "
-            "every problem; `rivernet check` reports them all)"
-        )
+            shown.append(Message("err_project.more", rest=len(problems) - 20))
+        raise AdminUnitsError.from_key("err_project.admin_problems", file=file,
+                                       count=len(problems), lines=Lines(tuple(shown)))  # fmt: skip
     for problem in containment_problems(units):
         message = Message("finding.in_layer", layer="admin_units", file=file,
                           message=problem.message)  # fmt: skip

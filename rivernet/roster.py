@@ -200,10 +200,7 @@ def as_date(value: dt.date | str | None) -> dt.date:
     except InputError:
         parsed = None
     if parsed is None:
-        raise InputError(
-            f"as_of={value!r} is not a date; pass a datetime.date or a date such as "
-            "'2025-06-30' or '2025年6月30日'"
-        )
+        raise InputError.from_key("err_roster.as_of", value=repr(value))
     return parsed
 
 
@@ -276,7 +273,7 @@ def read_roster(
     """
     file = Path(path)
     if not file.exists():
-        raise RosterError(f"roster file {file} does not exist; check the path")
+        raise RosterError.from_key("err_roster.missing", file=file)
     if file.suffix.lower() == ".gpkg":
         layers = {str(name) for name, _ in pyogrio.list_layers(file)}
         tables: dict[str, pd.DataFrame | None] = {
@@ -633,7 +630,7 @@ def write_roster(
     """
     target = Path(path)
     if not target.exists():
-        raise RosterError(f"project file {target} does not exist; create the project first")
+        raise RosterError.from_key("err_roster.no_project", file=target)
     with project_lock(target, timeout=lock_timeout), replacing(target, suffix=".gpkg") as temp:
         shutil.copyfile(target, temp)
         write_roster_tables(roster, temp, extra_tables=extra_tables)
@@ -710,7 +707,7 @@ def export_roster(roster: Roster, path: str | Path, *, include_contact: bool = F
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise RosterError(f"cannot export a roster to {target.name}: use a .csv or .xlsx file")
+        raise RosterError.from_key("err_roster.bad_export", file=target.name)
     people = roster.people[[c for c in PERSON_COLUMNS if include_contact or c != "contact"]]
     tables = {
         "roster": roster.to_frame(include_contact=include_contact),

@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from rivernet import messages
 from rivernet.crs import metric_crs_for
 from rivernet.errors import InputError, OutOfRangeError, SnapWarning, format_ids
 from rivernet.geometry import reproject
@@ -38,7 +39,7 @@ __all__ = ["SnapIndex", "SnappedPoint", "snap_point", "snap_points"]
 def snap_points(net: RiverNetwork, points: Any, *, max_distance_m: float) -> pd.DataFrame:
     """Snap points to the nearest reach of ``net``; see :meth:`RiverNetwork.snap`."""
     if not np.isfinite(max_distance_m) or max_distance_m <= 0:
-        raise InputError(f"max_distance_m must be a positive number, got {max_distance_m}.")
+        raise InputError.from_key("err_snap.bad_max_distance", value=max_distance_m)
     geoms, labels = _as_points(points, net.crs)
     index = net.snap_index
     index_tree, projected, metric = index.tree, index.lines, index.crs
@@ -118,12 +119,12 @@ def snap_point(
         distance found, so the caller can decide to raise the limit).
     """
     if not (np.isfinite(max_distance_m) and max_distance_m > 0):
-        raise InputError(f"max_distance_m must be a positive number, got {max_distance_m}.")
+        raise InputError.from_key("err_snap.bad_max_distance", value=max_distance_m)
     if isinstance(point, tuple | list) and len(point) == 2:
         point = shapely.Point(float(point[0]), float(point[1]))
     geoms, _ = _as_points(point, net.crs)
     if len(geoms) != 1:
-        raise InputError(f"snap_point takes one point, got {len(geoms)}")
+        raise InputError.from_key("err_snap.one_point", count=len(geoms))
     point = geoms[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SnapWarning)
@@ -156,7 +157,7 @@ def _as_points(points: Any, crs: CRS) -> tuple[npt.NDArray[Any], pd.Index]:
     types = np.asarray(shapely.get_type_id(geoms))
     bad = np.flatnonzero((types != 0) | shapely.is_empty(geoms))
     if bad.size:
-        raise InputError(f"snap takes points; items {format_ids(index[bad])} are not points.")
+        raise InputError.from_key("err_snap.not_points", items=messages.items(index[bad]))
     return geoms, index
 
 

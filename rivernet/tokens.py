@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from rivernet.errors import AuthError, InputError, NotFoundError
+from rivernet.messages import Code, Message, items
 from rivernet.store import Store, Tx, json_value
 
 __all__ = [
@@ -91,8 +92,6 @@ class Actor:
     @property
     def scope(self) -> str:
         """The scope in words, for messages: ``editor of 320505 and the units below it``."""
-        from rivernet.messages import Message
-
         role = Message(f"edit_role.{self.role}")
         if not scope_prefix(self.unit_code):
             return Message("edit_scope.all", role=role, name=self.name)
@@ -132,12 +131,13 @@ def create_token(store: Store, *, unit: str, role: Role, name: str | None = None
         If the role is unknown, or the unit code is not digits.
     """
     if role not in ROLES:
-        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        roles = items((Code("err_analysis_codes", r) for r in ROLES), limit=len(ROLES))
+        raise InputError.from_key("err_tokens.bad_role", role=repr(role), roles=roles)
     code = str(unit).strip()
     if code and not code.isdigit():
-        raise InputError(f"unit {unit!r} is not a unit code: give digits such as 320505")
+        raise InputError.from_key("err_tokens.bad_unit", unit=repr(unit))
     if not scope_prefix(code) and role != "admin":
-        raise InputError("only an admin token may cover every unit; give --unit CODE")
+        raise InputError.from_key("err_tokens.all_units_admin")
     token = _PREFIX + secrets.token_urlsafe(24)
     with store.write() as tx:
         tx.execute(
@@ -212,7 +212,7 @@ def revoke_token(store: Store, token_id: int) -> None:
     with store.write() as tx:
         row = tx.one("SELECT token_id FROM rivernet_tokens WHERE token_id = ?", [int(token_id)])
         if row is None:
-            raise NotFoundError(f"no token {token_id}; list them with `rivernet token list`")
+            raise NotFoundError.from_key("err_tokens.no_token", token_id=token_id)
         tx.execute(
             "UPDATE rivernet_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
             [_now(), int(token_id)],

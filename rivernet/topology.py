@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from rivernet import messages
 from rivernet.crs import metric_crs_for, require_crs
 from rivernet.errors import InputError, format_ids
 from rivernet.geometry import reproject
@@ -57,7 +58,7 @@ def downstream_from_lines(
     """
     crs = require_crs(gdf, what="the lines")
     if snap_tolerance_m < 0:
-        raise InputError(f"snap_tolerance_m must be >= 0, got {snap_tolerance_m}.")
+        raise InputError.from_key("err_topology.bad_tolerance", value=snap_tolerance_m)
     table = _single_lines(gdf)
     table[ID] = table[id_column] if id_column is not None else np.arange(1, len(table) + 1)
     findings: list[Finding] = []
@@ -79,19 +80,13 @@ def _single_lines(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     types = np.asarray(shapely.get_type_id(geoms))
     bad = np.flatnonzero(~np.isin(types, [1, 5]) | shapely.is_empty(geoms))
     if bad.size:
-        raise InputError(
-            f"rows {format_ids(bad + 1)} are empty or not lines; from_lines needs one "
-            "LineString per river line. Drop or redraw them."
-        )
+        raise InputError.from_key("err_topology.not_lines", rows=messages.items(bad + 1))
     merged = geoms.copy()
     multi = types == 5
     merged[multi] = shapely.line_merge(geoms[multi])
     still = np.flatnonzero(np.asarray(shapely.get_type_id(merged)) != 1)
     if still.size:
-        raise InputError(
-            f"rows {format_ids(still + 1)} are MultiLineStrings whose parts do not join; "
-            "split them into separate lines (GeoDataFrame.explode) first."
-        )
+        raise InputError.from_key("err_topology.parts_apart", rows=messages.items(still + 1))
     return gdf.set_geometry(merged).reset_index(drop=True)
 
 
@@ -202,11 +197,11 @@ def _orient_by_dem(
     import rasterio
 
     if not dem.exists():
-        raise InputError(f"DEM file {dem} does not exist; pass the path of an elevation raster.")
+        raise InputError.from_key("err_topology.no_dem", dem=str(dem))
     geoms = table.geometry.to_numpy()
     with rasterio.open(dem) as src:
         if src.crs is None:
-            raise InputError(f"DEM {dem} has no CRS; assign one (e.g. with gdal_edit -a_srs).")
+            raise InputError.from_key("err_topology.dem_no_crs", dem=str(dem))
         dem_crs = CRS(src.crs.to_wkt())
         first = reproject(shapely.get_point(geoms, 0), crs, dem_crs)
         last = reproject(shapely.get_point(geoms, -1), crs, dem_crs)

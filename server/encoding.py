@@ -359,13 +359,17 @@ class FeatureTable:
         if pd.api.types.is_bool_dtype(column):
             wanted = value.strip().lower()
             if wanted not in ("true", "false", "1", "0"):
-                raise InputError(f"property {name!r} is true/false; got {value!r}")
+                raise InputError.from_key(
+                    "err_server.not_boolean", name=repr(name), value=repr(value)
+                )
             return np.asarray(column.to_numpy(dtype=bool) == (wanted in ("true", "1")))
         if pd.api.types.is_numeric_dtype(column):
             try:
                 number = float(value)
             except ValueError:
-                raise InputError(f"property {name!r} is numeric; got {value!r}") from None
+                raise InputError.from_key(
+                    "err_server.not_numeric", name=repr(name), value=repr(value)
+                ) from None
             return np.asarray(column.to_numpy(dtype=float, na_value=np.nan) == number)
         return np.asarray(self._text(name) == value)
 

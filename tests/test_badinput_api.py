@@ -104,7 +104,7 @@ CASES = {
                                        "parameters unit, chief and reach", "exactly one of"),
     "unknown admin unit": Case("/coverage/summary?unit=999999", 404, "parameter unit",
                                "such as 320500"),
-    "unknown format": Case(f"{ITEMS}?f=xml", 400, "f='xml'", "use f=json or f=geojson or f=csv"),
+    "unknown format": Case(f"{ITEMS}?f=xml", 400, "f='xml'", "use f=json, f=geojson or f=csv"),
 }  # fmt: skip
 
 

@@ -373,7 +373,7 @@ def test_errors_name_the_command_line_flags(tmp_path: Path) -> None:
     assert "max_snap_m" not in far.output
     negative = run("chiefs", str(SAMPLE), "--lon", "120.2", "--lat", "30.9", "--max-snap-m", "-1")
     assert negative.exit_code == 1
-    assert "--max-snap-m must be a positive number" in negative.output
+    assert "`--max-snap-m` 必须是正数" in negative.output
     assert "max_distance_m" not in negative.output
     path = tmp_path / "lines.shp"
     pyogrio.write_dataframe(tiny_frame(), path)

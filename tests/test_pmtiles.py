@@ -149,14 +149,14 @@ def test_cli_writes_an_archive_and_refuses_bad_outputs(tmp_path: Path) -> None:
     args = ["tiles", str(SAMPLE), "-o", str(target), "--maxzoom", "6", "--layers", "reaches,lakes"]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "wrote" in result.output and "reaches" in result.output
+    assert "已写入" in result.output and "图层：湖泊、河流" in result.output
     assert [name for name, _ in pyogrio.list_layers(target)] == ["lakes", "reaches"]
     again = runner.invoke(main, args)
     assert again.exit_code == 1 and "--force" in again.output
     assert runner.invoke(main, [*args, "--force"]).exit_code == 0
     missing = runner.invoke(main, ["tiles", str(SAMPLE), "-o", str(tmp_path / "no" / "m.pmtiles")])
     assert missing.exit_code == 1
-    assert len(missing.output.strip().splitlines()) == 1 and "does not exist" in missing.output
+    assert len(missing.output.strip().splitlines()) == 1 and "不存在" in missing.output
     wrong = runner.invoke(main, ["tiles", str(SAMPLE), "-o", str(tmp_path / "m.mbtiles")])
     assert wrong.exit_code == 1 and ".pmtiles" in wrong.output
     unknown = runner.invoke(main, ["tiles", str(SAMPLE), "-o", str(tmp_path / "u.pmtiles"),
@@ -171,7 +171,7 @@ def test_cli_unwritable_folder_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir(mode=0o500)
     result = CliRunner().invoke(main, ["tiles", str(SAMPLE), "-o", str(folder / "m.pmtiles")])
-    assert result.exit_code == 1 and "not writable" in result.output
+    assert result.exit_code == 1 and "没有写入权限" in result.output
 
 
 def test_cli_os_error_is_one_line(tmp_path: Path) -> None:

@@ -216,7 +216,7 @@ def test_cli_roster_import_into_the_store(fresh_db: str, tmp_path: Path) -> None
     with psycopg.connect(fresh_db, autocommit=True) as other:  # another import runs
         other.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK])
         refused = runner.invoke(main, ["roster", "import", fresh_db, str(edited)])
-        assert refused.exit_code == 1 and "another roster import" in refused.output
+        assert refused.exit_code == 1 and "另一次名录导入正在写入" in refused.output
     done = runner.invoke(main, ["roster", "import", fresh_db, str(edited), "--lang", "en"])
     assert done.exit_code == 0, done.output
     assert store.data_version() == version + 1

@@ -69,9 +69,9 @@ def test_cli_report_river(tmp_path: Path) -> None:
     document = output.read_text(encoding="utf-8")
     assert "<svg" in document and "河长覆盖（县级）" in text_of(document.replace("<svg", "<x"))
     missing = runner.invoke(main, ["report", str(SAMPLE), "--river", "黄河", "-o", str(output)])
-    assert missing.exit_code == 1 and "no river named '黄河'" in missing.output
+    assert missing.exit_code == 1 and "没有名为 '黄河' 的河流" in missing.output
     both = runner.invoke(main, ["report", str(SAMPLE), "--unit", "320509", "--river", "示例六河"])
-    assert both.exit_code == 2 and "--unit CODE or --river NAME" in both.output
+    assert both.exit_code == 2 and "--unit 行政区代码 或 --river 河流名称" in both.output
 
 
 def test_unit_report_names_the_rivers_it_can(project: Project) -> None:

@@ -84,12 +84,12 @@ def test_ogc_path_puts_the_row_before_the_column(client: TestClient, busy_tile: 
 @pytest.mark.parametrize(
     ("path", "fragment"),
     [
-        ("/tiles/reaches/3/8/0.mvt", "column x must be from 0 to 7"),
-        ("/tiles/reaches/3/-1/0.mvt", "column x must be from 0 to 7"),
-        ("/tiles/reaches/25/0/0.mvt", "zoom from 0 to 24"),
-        ("/collections/reaches/tiles/WebMercatorQuad/2/4/0", "row y from 0 to 3"),
-        ("/tiles/reaches/3/0/9.png", "row y from 0 to 7"),
-        ("/tiles/rivers/3/0/0.mvt", "the catalog has"),
+        ("/tiles/reaches/3/8/0.mvt", "列号 x 应为 0 到 7"),
+        ("/tiles/reaches/3/-1/0.mvt", "列号 x 应为 0 到 7"),
+        ("/tiles/reaches/25/0/0.mvt", "0 到 24 的缩放级别"),
+        ("/collections/reaches/tiles/WebMercatorQuad/2/4/0", "行号 y 应为 0 到 3"),
+        ("/tiles/reaches/3/0/9.png", "行号 y 应为 0 到 7"),
+        ("/tiles/rivers/3/0/0.mvt", "图层目录中有"),
     ],
 )
 def test_out_of_range_is_404_problem(client: TestClient, path: str, fragment: str) -> None:

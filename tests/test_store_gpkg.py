@@ -102,9 +102,9 @@ def test_token_commands(sample: Path) -> None:
     with pytest.raises(AuthError, match="revoked"):
         verify_token(store, token)
     missing = runner.invoke(main, ["token", "revoke", str(sample), "99"])
-    assert missing.exit_code == 1 and "no token 99" in missing.output
+    assert missing.exit_code == 1 and "没有编号为 99 的令牌" in missing.output
     viewer = runner.invoke(main, ["token", "create", str(sample), "--unit", "", "--role", "editor"])
-    assert viewer.exit_code == 1 and "only an admin" in viewer.output
+    assert viewer.exit_code == 1 and "只有管理员令牌" in viewer.output
     assert scope_prefix("320000") == "32" and scope_prefix("320500") == "3205"
     with pytest.raises(NotFoundError):
         edits.get_assignment(store, "no such id")

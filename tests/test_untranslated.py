@@ -37,7 +37,7 @@ ALLOWED = {
     "km", "m", "h", "rivernet", "epsg", "gcj", "cgcs", "wgs", "crs", "hydrorivers",
     "hydrosheds", "openstreetmap", "natural", "earth", "maplibre", "cnmaps", "data", "strahler",
     "geojson", "csv", "english", "gb", "t", "x", "b", "pdf", "html", "excel", "txt", "xlsx",
-    "gpkg", "shapefile", "prj", "shp", "wwf", "lehner", "grill", "mit",
+    "gpkg", "shapefile", "prj", "shp", "wwf", "lehner", "grill", "mit", "mb",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]+")
 CJK = re.compile(r"[\u3400-\u9fff]+")
@@ -101,6 +101,7 @@ def without_names(text: str, names: list[str]) -> str:
 # the Chinese form of a date the readers accept.
 QUOTED_CHINESE = re.compile(
     r"\((?:河段编码|河流编码|湖泊编码|姓名|任期开始|起点, 终点)\)|\d{4}年\d{1,2}月\d{1,2}日"
+    r"|[\u4e00-\u9fff]+/[a-z_]+"  # a heading in both forms: 姓名/name
 )
 
 
@@ -172,6 +173,35 @@ def test_chinese_cli_output_has_no_english_words(command: str) -> None:
     output = cli(*CLI_RUNS[command]).replace(str(SAMPLE), " ")  # the file named, not a word
     assert output.strip()
     assert english_words(output) == []
+
+
+def test_tokens_tiles_and_click_usage_errors_are_chinese(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "p.gpkg"
+    shutil.copy(SAMPLE, project)
+    runner = CliRunner()
+    outputs = []
+    for args in (
+        ["token", "create", str(project), "--unit", "320505", "--role", "editor"],
+        ["token", "create", str(project), "--unit", "", "--role", "admin"],
+        ["token", "list", str(project)],
+        ["tiles", str(SAMPLE), "-o", str(tmp_path / "t.pmtiles"), "--maxzoom", "5"],
+        ["tiles", str(SAMPLE), "-o", str(tmp_path / "t.pmtiles"), "--maxzoom", "5"],  # exists
+        ["tiles", str(SAMPLE), "-o", str(tmp_path / "x.pmtiles"), "--bbox", "1,2"],
+        ["roster", "check", str(SAMPLE), "extra.xlsx"],  # one argument too many
+        ["rostr"],  # no such command
+        ["report", str(SAMPLE)],  # neither --unit nor --river
+    ):
+        result = runner.invoke(main, args)
+        assert result.exit_code in (0, 1, 2), result.output
+        outputs.append(result.output)
+    text = "\n".join(outputs).replace(str(tmp_path), " ").replace(str(SAMPLE), " ")
+    text = re.sub(r"rvn_\S+|\S+\.pmtiles|extra\.xlsx|\d{4}-\d\d-\d\dT\S+", " ", text)
+    for shown in ("编辑令牌", "管理员", "权限", "创建时间", "已写入", "多余的参数", "没有命令",
+                  "--unit 行政区代码 或 --river 河流名称"):  # fmt: skip
+        assert shown in text
+    assert english_words(text) == []
 
 
 def test_check_is_chinese_findings_and_all() -> None:

@@ -69,6 +69,31 @@ class CommandError(click.ClickException):
         click.echo(line, err=True, file=file)
 
 
+_CLICK_USAGE = (
+    (re.compile(r"Got unexpected extra arguments? \((?P<args>.*)\)$"), "cli_more.extra_args"),
+    (
+        re.compile(
+            r"No such command '(?P<command>[^']*)'\.?(?: Did you mean '(?P<did>[^']*)'\?)?$"
+        ),
+        "cli_more.no_such_command",
+    ),
+)
+"""click's own usage messages that are not typed errors, and their catalogue keys."""
+
+
+def _other_usage(said: str) -> Message:
+    """A usage message of click without its own error type, from the catalogue if known."""
+    for pattern, key in _CLICK_USAGE:
+        found = pattern.match(said)
+        if found:
+            values: dict[str, Any] = found.groupdict()
+            if "did" in values:
+                near = f"`{values['did']}`" if values["did"] else ""
+                values["did"] = Message("cli_usage.did_you_mean", options=near) if near else ""
+            return Message(key, **values)
+    return Message("cli_usage.other", message=said)
+
+
 class UsageCommandError(CommandError):
     """A :class:`CommandError` about the command line itself: exit status 2, as click's."""
 
@@ -111,7 +136,7 @@ def usage_error(error: click.UsageError, args: list[str]) -> CommandError:
             said = Message("cli_usage.one_of", choices=choices(f"`{c}`" for c in kind.choices))
         message = Message(key, hint=hint, message=said)
     else:
-        message = Message("cli_usage.other", message=error.format_message())
+        message = _other_usage(error.format_message())
     command = error.ctx.command_path if error.ctx is not None else "rivernet"
     return UsageCommandError(
         messages.text("cli_usage.with_help", current_lang(), message=message, command=command)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from rivernet import messages
-from rivernet.cli._options import lang_option
+from rivernet.cli._options import CommandError, lang_option
 from rivernet.cli._output import note
 
 
@@ -54,7 +54,7 @@ def dump_command(url: str, output: Path, lang: str) -> None:
     from rivernet.postgis import check_url, dump
 
     if output.suffix.lower() != ".gpkg":
-        raise click.ClickException(f"-o {output}: write a .gpkg file")
+        raise CommandError.from_key("cli_more.dump_gpkg", path=output)
     dump(check_url(url), output)
     note(messages.text("store.dumped", lang, path=output))
 

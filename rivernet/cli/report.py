@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from rivernet import messages
-from rivernet.cli._options import PROJECT, as_of_option, lang_option, require_unit
+from rivernet.cli._options import (
+    PROJECT,
+    UsageCommandError,
+    as_of_option,
+    lang_option,
+    require_unit,
+)
 from rivernet.cli._output import note, output_option
 
 WITHIN_KM = 20.0
@@ -64,7 +70,7 @@ def report(
     from rivernet.project import open_project
 
     if (unit is None) == (river is None):
-        raise click.UsageError("give --unit CODE or --river NAME (one of them)")
+        raise UsageCommandError.from_key("cli_more.unit_or_river")
     loaded = open_project(project)
     if river is not None:
         from rivernet.layers.river_report import river_report

@@ -13,6 +13,7 @@ replaced file, ``rivernet roster import``, is reopened by every worker).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from typing import Any
 import click
 
 from rivernet import messages
-from rivernet.cli._options import PROJECT, lang_option
+from rivernet.cli._options import PROJECT, CommandError, current_lang, lang_option
 
 
 @click.command("serve")
@@ -113,10 +114,21 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind((host or "0.0.0.0", port))
     except OSError as error:
         sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        reason = _socket_reason(error)
+        raise CommandError.from_key("cli_more.cannot_listen", host=host, port=port,
+                                    reason=reason) from None  # fmt: skip
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _socket_reason(error: OSError) -> str:
+    """Why a socket could not listen, in the command's language (the system's words else)."""
+    known = {errno.EADDRINUSE: "in_use", errno.EACCES: "denied", errno.EADDRNOTAVAIL: "no_address"}
+    key = known.get(error.errno or 0)
+    if key is None:
+        return error.strerror or str(error)
+    return messages.text(f"cli_more.listen_{key}", current_lang())
 
 
 def run_workers(worker: Callable[[], None], workers: int) -> None:

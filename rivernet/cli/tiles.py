@@ -16,8 +16,16 @@ from typing import Any
 
 import click
 
-from rivernet.cli._options import PROJECT, as_of_option
+from rivernet import messages
+from rivernet.cli._options import (
+    PROJECT,
+    CommandError,
+    UsageCommandError,
+    as_of_option,
+    lang_option,
+)
 from rivernet.cli._output import note
+from rivernet.messages import Message
 
 _LEVELS = ("province", "city", "county", "township", "village")
 
@@ -27,7 +35,7 @@ def _layer_list(ctx: click.Context, param: click.Parameter, value: str | None) -
         return None
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
-        raise click.BadParameter("name at least one layer, e.g. reaches,admin_units")
+        raise click.BadParameter(Message("cli_more.layers_empty"))
     return names
 
 
@@ -41,7 +49,7 @@ def _bbox(
     except ValueError:
         numbers = ()
     if len(numbers) != 4:
-        raise click.BadParameter(f"{value!r}: write four numbers west,south,east,north")
+        raise click.BadParameter(Message("cli_more.bbox", value=repr(value)))
     return numbers
 
 
@@ -49,23 +57,18 @@ def _check_output(output: Path, *, site: bool) -> None:
     """One-line errors for an output that cannot be written, before any work is done."""
     if site:
         if output.exists() and not output.is_dir():
-            raise click.ClickException(f"--output {output}: is a file; --site writes a folder")
+            raise CommandError.from_key("cli_more.site_is_file", path=output)
         probe = output if output.exists() else output.absolute().parent
-        what = "folder" if output.exists() else "parent folder"
     else:
         if output.suffix.lower() != ".pmtiles":
-            raise click.ClickException(
-                f"--output {output}: name a .pmtiles file (or a folder with --site)"
-            )
+            raise CommandError.from_key("cli_more.name_pmtiles", path=output)
         if output.is_dir():
-            raise click.ClickException(f"--output {output}: is a folder; name a .pmtiles file")
-        probe, what = output.absolute().parent, "folder"
+            raise CommandError.from_key("cli_more.is_folder", path=output)
+        probe = output.absolute().parent
     if not probe.is_dir():
-        raise click.ClickException(
-            f"--output {output}: the {what} {probe} does not exist; create it first"
-        )
+        raise CommandError.from_key("cli_more.no_folder", path=output, folder=probe)
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise click.ClickException(f"--output {output}: not writable (check the permissions)")
+        raise CommandError.from_key("cli_more.not_writable", path=output)
 
 
 @click.command("tiles")
@@ -104,13 +107,7 @@ def _check_output(output: Path, *, site: bool) -> None:
     help="Admin level of the coverage, crossings and boundary-river layers.",
 )
 @click.option("--site", is_flag=True, help="Write a static web map folder around the archive.")
-@click.option(
-    "--lang",
-    type=click.Choice(["zh", "en"]),
-    default="zh",
-    show_default=True,
-    help="Language of the site's title and layer names.",
-)
+@lang_option()
 @click.option("--force", is_flag=True, help="Replace an existing archive or site.")
 @click.pass_context
 def tiles(
@@ -138,10 +135,10 @@ def tiles(
     from rivernet.project import open_project
 
     if minzoom > maxzoom:
-        raise click.UsageError(f"--minzoom {minzoom} is above --maxzoom {maxzoom}")
+        raise UsageCommandError.from_key("cli_more.zoom_order", minzoom=minzoom, maxzoom=maxzoom)
     _check_output(output, site=site)
     if not site and output.exists() and not force:
-        raise click.ClickException(f"--output {output}: already exists; pass --force to replace it")
+        raise CommandError.from_key("cli_more.exists", path=output)
     quiet = bool((ctx.obj or {}).get("quiet"))
     loaded = open_project(project)
     options: dict[str, Any] = {
@@ -157,16 +154,16 @@ def tiles(
         summary = write_site(loaded, output, force=force, lang=lang, **options)
     else:
         summary = write_pmtiles(loaded, output, force=force, **options)
-    megabytes = summary.bytes / 1e6
-    note(
-        f"wrote {summary.path}: {summary.tiles} tiles (z{summary.minzoom}-{summary.maxzoom}, "
-        f"{megabytes:.1f} MB) of {', '.join(summary.layers)}"
-    )
+    from rivernet.layers.catalog import layer
+
+    titles = [layer(name).title(lang) for name in summary.layers]
+    wrote = messages.text("cli_more.tiles_wrote", lang, path=summary.path, tiles=summary.tiles,
+                          minzoom=summary.minzoom, maxzoom=summary.maxzoom,
+                          size=f"{summary.bytes / 1e6:.1f}",
+                          layers=messages.items(titles, limit=50))  # fmt: skip
+    note(wrote)
     if site:
-        note(
-            f"publish {output} from a static web server that answers HTTP range requests "
-            "(nginx, Apache, Caddy, object storage; not `python -m http.server`)"
-        )
+        note(messages.text("cli_more.site_publish", lang, path=output))
 
 
 def register(group: click.Group) -> None:

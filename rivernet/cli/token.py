@@ -35,9 +35,13 @@ def create_command(project: object, unit: str, role: str, name: str | None, lang
     from rivernet.tokens import create_token
 
     store = open_store(str(project))
+    role_word = messages.text(f"edit_role.{role}", lang)
+    unit_words = unit or messages.text("cli_more.token_all", lang)
+    name = name or messages.text("cli_more.token_name", lang, role=role_word, unit=unit_words)
     secret = create_token(store, unit=unit, role=role, name=name)  # type: ignore[arg-type]
     click.echo(secret)
-    click.echo(messages.text("store.token_created", lang, role=role, unit=unit), err=True)
+    click.echo(messages.text("store.token_created", lang, role=role_word, unit=unit_words),
+               err=True)  # fmt: skip
 
 
 @token.command("list")
@@ -61,7 +65,9 @@ def list_command(project: object, as_json: bool, lang: str) -> None:
     if rows.empty:
         click.echo(messages.text("store.no_tokens", lang))
         return
-    click.echo(text_table(rows, list(rows.columns), lang, limit=None))
+    shown = rows.rename(columns={"name": "token_name", "role": "access"})
+    shown["access"] = [messages.text(f"edit_role.{role}", lang) for role in shown["access"]]
+    click.echo(text_table(shown, list(shown.columns), lang, limit=None))
 
 
 @token.command("revoke")

@@ -352,7 +352,7 @@ def _encoded(result: Any, project: Project, *, f: str | None, name: str) -> Body
         document: Any = {"numberReturned": len(table), "items": _records(result)}
     else:
         if f == "csv":
-            raise InputError("parameter f: this result has several parts; ask for f=json")
+            raise InputError.from_key("err_server.several_parts")
         document = _plain(result, project)
     return JSON, orjson.dumps(document, default=json_default), {}
 

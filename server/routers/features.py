@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from rivernet.errors import InputError
 from rivernet.layers.sources import to_wgs84
+from rivernet.messages import choices
 from rivernet.server.collections import Collection, collection, offered
 from rivernet.server.encoding import CRS84, SUPPORTED_CRS, output_crs
 from rivernet.server.http import (
@@ -344,7 +345,8 @@ def _items_format(request: Request, f: str | None) -> str:
 
 def _check_format(f: str | None, allowed: tuple[str, ...]) -> None:
     if f is not None and f not in allowed:
-        raise InputError(f"format f={f!r} is not offered here; use f={' or f='.join(allowed)}")
+        listed = choices(f"f={name}" for name in allowed)
+        raise InputError.from_key("err_server.bad_format", f=repr(f), allowed=listed)
 
 
 def route_paths(routes: Iterable[Any]) -> set[str]:

@@ -108,10 +108,7 @@ async def cjk_font(request: Request) -> Response:
     """
     files = pip_font_files()
     if not files:
-        raise NotFoundError(
-            "no CJK web font: install the pip package pylopdf-fonts-zh-cn (rivernet[maps]); "
-            "browsers with a system CJK font do not need it"
-        )
+        raise NotFoundError.from_key("err_server.no_web_font")
     file = Path(files[0])
     return send_body(request, _read(file, file.stat().st_mtime_ns), "font/otf")
 

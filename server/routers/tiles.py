@@ -381,17 +381,13 @@ def check_tile(z: int, x: int, y: int) -> None:
         With the valid ranges in the message.
     """
     if not TMS.minzoom <= z <= TMS.maxzoom:
-        raise OutOfRangeError(
-            f"tile {z}/{x}/{y}: zoom {z} is outside the WebMercatorQuad tile matrix set; "
-            f"use a zoom from {TMS.minzoom} to {TMS.maxzoom}."
-        )
+        raise OutOfRangeError.from_key("err_server.zoom_range", tile=f"{z}/{x}/{y}", z=z,
+                                       low=TMS.minzoom, high=TMS.maxzoom)  # fmt: skip
     matrix = TMS.matrix(z)
     if not (0 <= x < matrix.matrixWidth and 0 <= y < matrix.matrixHeight):
-        raise OutOfRangeError(
-            f"tile {z}/{x}/{y} is outside the WebMercatorQuad tile matrix at zoom {z}: "
-            f"column x must be from 0 to {matrix.matrixWidth - 1} and row y from 0 to "
-            f"{matrix.matrixHeight - 1}."
-        )
+        raise OutOfRangeError.from_key("err_server.tile_range", tile=f"{z}/{x}/{y}", z=z,
+                                       x_max=matrix.matrixWidth - 1,
+                                       y_max=matrix.matrixHeight - 1)  # fmt: skip
 
 
 # --- layers, TileJSON, style -------------------------------------------------------------------
@@ -413,10 +409,7 @@ def offered_layer(state: AppState, layer_id: str) -> Layer:
     """
     entry = layer(layer_id)
     if not entry.drawn:
-        raise NotFoundError(
-            f"layer {layer_id!r} is not drawn on maps; its features are at "
-            f"/collections/{layer_id}/items"
-        )
+        raise NotFoundError.from_key("err_server.not_drawn", name=repr(layer_id), layer_id=layer_id)
     if entry.needs_roster:
         state.project.require_roster()
     return entry
