@@ -806,12 +806,10 @@ def _text_to_integers(values: pd.Series, index: pd.Index) -> pd.Series:
         numbers.isna().to_numpy() | (numbers.fillna(0) % 1 != 0).to_numpy()
     )
     if bad.any():
-        raise TopologyError(
-            f"downstream ids are text ({values.dtype}) while the reach ids are integers "
-            f"({index.dtype}), and {int(bad.sum())} of them are not whole numbers "
-            f"({format_ids(text[bad].tolist())}); store the downstream ids as the reach ids "
-            "are stored (integers), with an outlet value (0) or a blank cell for outlets"
-        )
+        raise TopologyError.from_key(
+            "err_core.text_ids", dtype=str(values.dtype), index_dtype=str(index.dtype),
+            count=int(bad.sum()), values=_items(text[bad].tolist()),
+        )  # fmt: skip
     return pd.Series(
         [None if pd.isna(v) else int(v) for v in numbers], index=values.index, dtype=object
     )
@@ -853,8 +851,6 @@ def _secondary_positions(index: pd.Index, secondary: Any) -> IntArray:
     ).astype(np.int64)
     missing = (positions < 0).any(axis=1)
     if missing.any():
-        raise TopologyError(
-            f"secondary links {format_ids(map(tuple, pairs[missing].tolist()))} name reaches "
-            "that do not exist; fix or drop those links."
-        )
+        links = _items(map(tuple, pairs[missing].tolist()))
+        raise TopologyError.from_key("err_core.secondary_unknown", links=links)
     return positions

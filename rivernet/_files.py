@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rivernet.errors import ProjectFileError
+from rivernet.messages import Message
 
 __all__ = [
     "LOCK_TIMEOUT",
@@ -234,15 +235,27 @@ def _acquire(path: Path, timeout: float) -> int:
 
 
 def _locked_error(path: Path, timeout: float) -> ProjectFileError:
+    return ProjectFileError.from_key(
+        "err_store.locked", name=path.name[: -len(".lock")], path=path, holder=_holder(path),
+        timeout=f"{timeout:g}",
+    )  # fmt: skip
+
+
+_HOLDER = re.compile(r"pid (\d+): (.*) \(since (.+)\)", re.S)
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock, as its file says (written by :func:`_acquire`)."""
     try:
-        holder = path.read_text(encoding="utf-8", errors="replace").strip() or "unknown process"
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
-        holder = "unknown process"
-    return ProjectFileError(
-        f"{path.name[: -len('.lock')]} is being written by another process: the lock {path} is "
-        f"held by {holder}; waited {timeout:g} s. Wait for that writer to finish and retry, or "
-        "give it longer (--lock-timeout SECONDS); a killed writer releases the lock by itself"
-    )
+        text = ""
+    if not text:
+        return Message("err_store.unknown_holder")
+    found = _HOLDER.fullmatch(text)
+    if found is None:
+        return text
+    return Message("err_store.holder", pid=found[1], command=found[2], since=found[3])
 
 
 # --- cells safe to open in a spreadsheet --------------------------------------------------------

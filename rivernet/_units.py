@@ -20,6 +20,7 @@ from pyproj import CRS
 from rivernet._segments import M_PER_DEG_LAT, hits_xy, metres_per_unit
 from rivernet.admin import POLYGON_LEVELS
 from rivernet.errors import AdminUnitsError, CRSError
+from rivernet.messages import Lines, Message, items
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -71,21 +72,31 @@ class Units:
         return chain
 
 
-def checked_units(gdf: gpd.GeoDataFrame, crs: CRS) -> Units:
+def joined(parts: list[Any], key: str = "err_core.separator") -> Any:
+    """Parts of a message joined two by two with the catalogue's ``key`` (``"a; b; c"``)."""
+    result = parts[0]
+    for part in parts[1:]:
+        result = Message(key, first=result, last=part)
+    return result
+
+
+def _check_table(gdf: gpd.GeoDataFrame, crs: CRS) -> None:
+    """The admin units have a code and a level column and the network's CRS."""
     from rivernet.crs import crs_equivalent
 
     missing = [c for c in ("code", "level") if c not in gdf.columns]
     if missing:
-        raise AdminUnitsError(
-            f"admin units lack the column(s) {', '.join(missing)}; build them with "
-            "rivernet.admin.admin_units_from_frame"
-        )
+        columns = items(Message("err_core.code", name=column) for column in missing)
+        raise AdminUnitsError.from_key("err_units.missing_columns", columns=columns)
     if gdf.crs is None or not crs_equivalent(gdf.crs, crs):
-        raise CRSError(
-            f"admin units are in {CRS(gdf.crs).name if gdf.crs else 'no CRS'} but the network "
-            f"is in {crs.name}; convert them first: units.to_crs(network.crs) (GCJ-02 data with "
-            "rivernet.crs.to_wgs84)"
+        named = Message("err_units.crs_name", name=CRS(gdf.crs).name) if gdf.crs else None
+        raise CRSError.from_key(
+            "err_units.other_crs", units_crs=named or Message("err_units.no_crs"), crs=crs.name
         )
+
+
+def checked_units(gdf: gpd.GeoDataFrame, crs: CRS) -> Units:
+    _check_table(gdf, crs)
     geoms = gdf.geometry.to_numpy()
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     codes = gdf["code"].astype(str).to_numpy(dtype=object)
@@ -112,20 +123,19 @@ def checked_units(gdf: gpd.GeoDataFrame, crs: CRS) -> Units:
 def _require_polygons(codes: ObjArray, geoms: ObjArray, present: npt.NDArray[np.bool_]) -> None:
     kinds = shapely.get_type_id(geoms)
     problems = [
-        f"- unit {codes[row]}: geometry is a {geoms[row].geom_type}, not a (Multi)Polygon"
+        Message("err_units.not_polygon", code=codes[row], kind=geoms[row].geom_type)
         for row in np.flatnonzero(present & ~np.isin(kinds, (3, 6)))
     ]
     invalid = np.flatnonzero(present & ~shapely.is_valid(geoms))
     problems += [
-        f"- unit {codes[row]}: invalid polygon ({shapely.is_valid_reason(geoms[row])})"
+        Message(
+            "err_units.invalid_polygon", code=codes[row], reason=shapely.is_valid_reason(geoms[row])
+        )
         for row in invalid
     ]
     if problems:
-        raise AdminUnitsError(
-            f"{len(problems)} admin unit geometries cannot be used to cut the network:\n"
-            + "\n".join(problems)
-            + "\nrepair them with units.geometry = units.geometry.make_valid() and check the "
-            "result (rivernet.admin.validate_admin_units)"
+        raise AdminUnitsError.from_key(
+            "err_units.geometries", count=len(problems), lines=Lines(tuple(problems))
         )
 
 
@@ -189,12 +199,11 @@ def _resolve_multi(
         result[p] = by_code[0]
         on_boundary[p] = True
     if overlaps:
-        pairs = "; ".join(f"{' and '.join(k)} ({n} piece(s) of river)" for k, n in overlaps.items())
-        raise AdminUnitsError(
-            f"admin units of one level overlap where rivers flow: {pairs}. A river there would "
-            "belong to two units at once; fix the shared boundary (rivernet.admin."
-            "validate_admin_units lists every overlap)"
-        )
+        pairs = [
+            Message("err_units.overlap_pair", units=joined(list(k), "err_core.and"), count=n)
+            for k, n in overlaps.items()
+        ]
+        raise AdminUnitsError.from_key("err_units.overlap", pairs=joined(pairs))
 
 
 def _overlap_width_m(units: Units, rows: IntArray, point: Any) -> float:

@@ -53,10 +53,9 @@ from rivernet.errors import (
     InputError,
     ProjectFileError,
     RosterError,
-    format_ids,
 )
 from rivernet.io import DOWNSTREAM_COLUMNS
-from rivernet.messages import Lines, Message, items, render
+from rivernet.messages import Code, Items, Lines, Message, choices, items, render
 from rivernet.messages import text as message_text
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, attach_names, normalise_name
 from rivernet.network import RiverNetwork
@@ -94,6 +93,8 @@ GCJ02_CELL_M = 100.0
 """Cell (metres) of the GCJ-02 boundary fit: raw (unsimplified) polygons against rivers from a
 ~500 m DEM separate only at this scale (Taihu: GCJ-02 fits 15 % better converted, WGS84 8 %
 worse); the 50 m default of :func:`rivernet.crs.boundary_fit_gcj02` sees 7 %, below its 10 %."""
+UNIT_LEVEL_WORDS = "省/市/地级市/县/区/区县/乡镇/街道/村"
+"""The Chinese level words a unit table may use, as a problem names them."""
 _GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
 _GEOJSON_GEOMETRIES = {"Polygon", "MultiPolygon", "GeometryCollection"}
 
@@ -453,10 +454,8 @@ def plan_project(
                 with _collecting(Path(roster), problems, notes):
                     chiefs = _named_roster(Path(roster), reaches, admin_units, lake_layer, meta)
             else:
-                notes.append(
-                    f"{Path(roster).name} names rivers (河流名称): it is resolved onto the "
-                    "rivers once the other files are valid"
-                )
+                notes.append(Message("warn_build.named_roster_later", file=Path(roster).name,
+                                     header="河流名称"))  # fmt: skip
             bar.update()
         chosen = None
         if policy is not None:
@@ -546,15 +545,17 @@ def _collecting(file: Path, problems: list[BuildProblem], notes: list[str]) -> I
             problems.append(BuildProblem(file.name, _reason(error)))
     for warning in caught:
         if issubclass(warning.category, DataQualityWarning):
-            notes.append(str(warning.message))
+            notes.append(_reason(warning.message))
         else:
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
 
 
-def _reason(error: Exception) -> str:
-    """The message of an error, kept as a catalogue message when it is one."""
+def _reason(error: Exception | str) -> str:
+    """The message of an error or warning, kept as a catalogue message when it is one."""
+    if isinstance(error, str):
+        return error
     head = error.args[0] if len(error.args) == 1 else None
     return head if isinstance(head, Message) else str(error)
 
@@ -592,13 +593,9 @@ def _reaches(
         if name is not None and name not in lines.columns
     ]
     if missing:
-        problems.append(
-            BuildProblem(
-                file.name,
-                f"no column {', '.join(missing)}; the columns are "
-                f"{', '.join(map(str, lines.columns))}",
-            )
-        )
+        message = Message("problem_build.no_river_column", missing=_whole(missing),
+                          columns=_whole(lines.columns))  # fmt: skip
+        problems.append(BuildProblem(file.name, message))
         return None, None
     found = _river_columns(lines, id_column, downstream_column)
     if found is None or dem is not None:
@@ -663,22 +660,32 @@ def _named_reaches(
         table[name] = named[name].reindex(table["reach_id"].to_numpy()).to_numpy(dtype=object)
     counted = int(report.names.notna().sum())
     rivers = report.names.dropna().nunique()
-    text = (
-        f"names from {file.name}: {counted} of {len(table)} reaches named ({rivers} names, "
-        f"{len(report.filled)} along the flow), {len(report.unnamed)} unnamed"
-    )
-    if len(report.conflicts):
-        first = report.conflicts.head(5)
-        shown = "; ".join(
-            f"reach {reach}: {' / '.join(names)} -> {chosen}"
-            for reach, names, chosen in zip(
-                first["reach_id"], first["names"], first["chosen"], strict=True
-            )
-        )
-        text += f"; {len(report.conflicts)} reach(es) with two names ({shown})"
-    notes.append(text)
+    notes.append(
+        Message("warn_build.names", file=file.name, counted=counted, total=len(table),
+                rivers=rivers, filled=len(report.filled), unnamed=len(report.unnamed),
+                conflicts=_name_conflicts(report.conflicts))
+    )  # fmt: skip
     meta["sources"] = json.dumps([*json.loads(meta["sources"]), file.name], ensure_ascii=False)
     return table
+
+
+def _name_conflicts(conflicts: pd.DataFrame) -> Message | str:
+    """The first reaches given two names, for the note of a name layer ("" when none)."""
+    if not len(conflicts):
+        return ""
+    first = conflicts.head(5)
+    shown = _Joined(tuple(
+        Message("warn_build.name_conflict", reach=reach, names=" / ".join(names), chosen=chosen)
+        for reach, names, chosen in zip(first["reach_id"], first["names"], first["chosen"],
+                                        strict=True)
+    ))  # fmt: skip
+    return Message("warn_build.name_conflicts", count=len(conflicts), shown=shown)
+
+
+def _whole(values: Any) -> Items:
+    """Every one of ``values`` as a list for a message (none left out)."""
+    shown = tuple(map(str, values))
+    return Items(shown, limit=len(shown))
 
 
 OSM_WATERWAYS = ("river", "canal", "stream", "drain", "ditch", "tidal_channel")
@@ -755,14 +762,10 @@ def _units(
         if given is not None and given not in raw.columns
     ]
     if lacking or given_missing:
-        what = ", ".join(given_missing) or f"no {' or '.join(lacking)} column"
-        problems.append(
-            BuildProblem(
-                file.name,
-                f"{what}; the columns are {', '.join(map(str, raw.columns))}: name them with "
-                "--unit-code-column/--unit-name-column (unit_code_column=, unit_name_column=)",
-            )
-        )
+        no_column = Message("problem_build.no_unit_column", roles=choices(lacking))
+        what = _whole(given_missing) if given_missing else no_column
+        problems.append(BuildProblem(file.name, Message("problem_build.unit_columns", what=what,
+                                                        columns=_whole(raw.columns))))  # fmt: skip
         return None
     rows: list[dict[str, Any]] = []
     for number, (_, record) in enumerate(raw.iterrows(), start=1):
@@ -779,11 +782,7 @@ def _units(
         if geom is not None and not shapely.is_empty(geom) and geom.geom_type not in _GEOMETRY_TYPES
     ]
     for index in bad:
-        problems.append(
-            BuildProblem(
-                file.name, "the geometry is not a polygon; admin units are polygons", index + 1
-            )
-        )
+        problems.append(BuildProblem(file.name, Message("problem_build.not_polygon"), index + 1))
     unit_crs = geometry.crs if geometry is not None else None
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(list(geoms), crs=unit_crs), crs=unit_crs)
 
@@ -801,7 +800,7 @@ def _unit_row(
     try:
         code = normalise_code(raw_code)
     except InputError as error:
-        problems.append(BuildProblem(file.name, str(error), number, (raw_code,)))
+        problems.append(BuildProblem(file.name, _reason(error), number, (raw_code,)))
         return None
     from_code = level_of_code(code)
     level = from_code
@@ -809,36 +808,28 @@ def _unit_row(
         word = record[named["level"]]
         level_word = level_from_word(word)
         if level_word is None:
-            problems.append(
-                BuildProblem(
-                    file.name,
-                    f"unit {code}: unknown level {word!r}; use one of 省/市/地级市/县/区/区县/"
-                    "乡镇/街道/村 or province/city/county/township/village",
-                    number,
-                    (code,),
-                )
-            )
+            message = Message("problem_build.unknown_level", code=code, word=repr(word),
+                              words=UNIT_LEVEL_WORDS)  # fmt: skip
+            problems.append(BuildProblem(file.name, message, number, (code,)))
             return None
         county_city = level_word == "city" and from_code == "county" and str(word).strip() == "市"
         if level_word != from_code and not county_city:
-            problems.append(
-                BuildProblem(
-                    file.name,
-                    f"unit {code}: level {word!r} ({level_word}) disagrees with its code, which "
-                    f"is a {from_code} code (GB/T 2260); fix the code or the level",
-                    number,
-                    (code,),
-                )
+            message = Message(
+                "problem_build.level_disagrees",
+                code=code,
+                word=repr(word),
+                level=Code("level", level_word),
+                from_code=Code("level", from_code),
             )
+            problems.append(BuildProblem(file.name, message, number, (code,)))
             return None
     parent = parent_code(code)
     if named["parent"] is not None and not _blank(record[named["parent"]]):
         try:
             parent = normalise_code(record[named["parent"]])
         except InputError as error:
-            problems.append(
-                BuildProblem(file.name, f"unit {code}: parent {error}", number, (code,))
-            )
+            message = Message("problem_build.bad_parent", code=code, error=_reason(error))
+            problems.append(BuildProblem(file.name, message, number, (code,)))
             return None
     name = record[name_column]
     return {
@@ -883,12 +874,8 @@ def _read_csv(file: Path) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
         if encoding != "utf-8-sig":
-            warnings.warn(
-                f"{file.name}: the text is not UTF-8; read it as GBK (GB18030). Save it as "
-                "UTF-8 to silence this",
-                DataQualityWarning,
-                stacklevel=2,
-            )
+            message = Message("warn_build.csv_gbk", file=file.name)
+            warnings.warn(DataQualityWarning(message), stacklevel=2)
         return frame
     raise InputError.from_key("err_build.not_utf8_or_gbk", file=file.name)
 
@@ -941,13 +928,11 @@ def _combined_units(
             converted = transform_geometries(units.geometry.to_numpy(), gcj02_to_wgs84)
             units = units.set_geometry(gpd.GeoSeries(converted, index=units.index, crs=target_crs))
             units.loc[present, "geometry"] = shapely.make_valid(converted[present])
-            names = ", ".join(Path(f).name for f in files)
             notes.append(
-                f"admin units ({names}) are GCJ-02 (Chinese web-map coordinates) labelled WGS84: "
-                f"their boundaries run along the rivers for {fit.fit_converted:.0f} km once "
-                f"converted instead of {fit.fit_as_given:.0f} km as given; converted GCJ-02 -> "
-                f"WGS84 (a shift of about {fit.offset_m:.0f} m)"
-            )
+                Message("warn_build.gcj02_converted", names=_whole(Path(f).name for f in files),
+                        converted=f"{fit.fit_converted:.0f}", given=f"{fit.fit_as_given:.0f}",
+                        offset=f"{fit.offset_m:.0f}")
+            )  # fmt: skip
     order = np.lexsort((units["code"].to_numpy(), units["level"].map(LEVELS.index).to_numpy()))
     units = units.iloc[order].reset_index(drop=True)
     _unit_problems(units, files, problems, notes)
@@ -959,10 +944,7 @@ def _derived_parent_note(units: gpd.GeoDataFrame) -> str:
     absent = sorted({p for p in units["parent_code"] if p is not None and p not in codes})
     if not absent:
         return ""
-    return (
-        f"parent units {format_ids(absent)} are named by the units' codes but not drawn; they "
-        "are added from the codes when the project opens (add their polygons to map them)"
-    )
+    return Message("warn_build.derived_parents", ids=items(absent))
 
 
 def _unit_problems(
@@ -980,7 +962,7 @@ def _unit_problems(
         if problem.severity == "error":
             problems.append(BuildProblem(where, problem.message, ids=problem.codes))
         else:
-            notes.append(f"{where}: {problem.message}")
+            notes.append(Message("err_build.problem", where=where, message=problem.message))
 
 
 _HIERARCHY_KINDS = frozenset(
@@ -1005,12 +987,8 @@ def _lakes(
     raw = _read_file(file, crs=crs, lines=False)
     named = {role: _column(raw, None, names) for role, names in LAKE_COLUMNS.items()}
     if named["lake_id"] is None:
-        problems.append(
-            BuildProblem(
-                file.name,
-                f"no lake id column (lake_id); the columns are {', '.join(map(str, raw.columns))}",
-            )
-        )
+        message = Message("problem_build.no_lake_id", columns=_whole(raw.columns))
+        problems.append(BuildProblem(file.name, message))
         return None
     lakes = pd.DataFrame({"lake_id": raw[named["lake_id"]].to_numpy()})
     for role in ("name", "name_zh"):
@@ -1019,13 +997,8 @@ def _lakes(
         lakes[role] = [None if _blank(v) else str(v) for v in values]
     repeated = sorted(set(lakes["lake_id"][lakes["lake_id"].duplicated()].tolist()))
     if repeated:
-        problems.append(
-            BuildProblem(
-                file.name,
-                f"lake ids used more than once: {format_ids(repeated)}; give every lake its own id",
-                ids=tuple(repeated),
-            )
-        )
+        message = Message("problem_build.repeated_lake_ids", ids=items(repeated))
+        problems.append(BuildProblem(file.name, message, ids=tuple(repeated)))
     layer = gpd.GeoDataFrame(lakes, geometry=raw.geometry.to_numpy(), crs=raw.crs)
     if reaches is not None:
         layer = layer.to_crs(reaches.crs)
@@ -1115,4 +1088,4 @@ def _policy_references(
         lake_ids=None if lakes is None else pd.Index(lakes["lake_id"]),
         columns=tuple(map(str, reaches.columns)),
     )
-    problems.extend(BuildProblem(file.name, str(message)) for message in found)
+    problems.extend(BuildProblem(file.name, message) for message in found)

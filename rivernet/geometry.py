@@ -89,10 +89,7 @@ def substring(line: BaseGeometry, start_fraction: float, end_fraction: float) ->
         The stretch (a Point if both fractions are equal).
     """
     if not 0.0 <= start_fraction <= end_fraction <= 1.0:
-        raise InputError(
-            f"a stretch must satisfy 0 <= from <= to <= 1 (as fractions), got "
-            f"{start_fraction}..{end_fraction}; measures run from the upstream end."
-        )
+        raise InputError.from_key("err_geometry.stretch", start=start_fraction, end=end_fraction)
     from shapely.ops import substring as _substring
 
     return _substring(line, start_fraction, end_fraction, normalized=True)  # type: ignore[arg-type]

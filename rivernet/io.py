@@ -145,13 +145,9 @@ def _read_with_encoding(file: Path, *, layer: str | None, encoding: str | None) 
             return _read_misdeclared(file, layer=layer, error=error)
         if not _is_shapefile(file) or not _looks_like_gbk_mojibake(gdf):
             return gdf
-        warnings.warn(
-            f"{file.name}: the declared encoding ({pyogrio.read_info(file).get('encoding')}) "
-            "turns the Chinese text into mojibake; read it as GBK (GB18030) instead. Fix the "
-            f"{file.with_suffix('.cpg').name} file (write GBK in it) or pass encoding=",
-            DataQualityWarning,
-            stacklevel=3,
-        )
+        declared = pyogrio.read_info(file).get("encoding")
+        _warn("warn_io.mojibake", 3, file=file.name, declared=declared,
+              cpg=file.with_suffix(".cpg").name)  # fmt: skip
         return _read(file, layer=layer, encoding="GB18030")
     try:
         return _read(file, layer=layer, encoding="UTF-8")
@@ -160,22 +156,19 @@ def _read_with_encoding(file: Path, *, layer: str | None, encoding: str | None) 
     try:
         gdf = _read(file, layer=layer, encoding="GB18030")
     except UnicodeDecodeError:
-        warnings.warn(
-            f"{file.name}: no .cpg file and the text is neither UTF-8 nor GBK; read as "
-            f"{_GDAL_DEFAULT_SHAPEFILE_ENCODING}, names may be garbled: pass encoding= or add a "
-            ".cpg file naming the encoding",
-            DataQualityWarning,
-            stacklevel=3,
-        )
+        _warn("warn_io.unknown_encoding", 3, file=file.name,
+              encoding=_GDAL_DEFAULT_SHAPEFILE_ENCODING)  # fmt: skip
         return _read(file, layer=layer, encoding=None)
-    warnings.warn(
-        f"{file.name}: no .cpg file and the text is not UTF-8; read it as GBK (GB18030). "
-        f"If names look wrong pass encoding=; to silence this add {file.with_suffix('.cpg').name} "
-        "containing the word GBK",
-        DataQualityWarning,
-        stacklevel=3,
-    )
+    _warn("warn_io.read_as_gbk", 3, file=file.name, cpg=file.with_suffix(".cpg").name)
     return gdf
+
+
+def _warn(key: str, stacklevel: int, /, **values: object) -> None:
+    """Issue a :class:`DataQualityWarning` with the catalogue message ``key``.
+
+    ``stacklevel`` counts from the caller of this function (as if it called ``warnings.warn``).
+    """
+    warnings.warn(DataQualityWarning(Message(key, **values)), stacklevel=stacklevel + 1)
 
 
 def _read_misdeclared(
@@ -189,21 +182,17 @@ def _read_misdeclared(
     except UnicodeDecodeError:
         raise InputError.from_key("err_io.misdeclared", file=file.name, declared=declared,
                                   error=error, cpg=cpg) from error  # fmt: skip
-    warnings.warn(
-        f"{file.name}: the declared encoding ({declared}) cannot decode the text, which reads "
-        f"as GBK (GB18030); read it as GBK. Write GBK into {cpg} (or pass encoding='GBK') "
-        "to silence this",
-        DataQualityWarning,
-        stacklevel=4,
-    )
+    _warn("warn_io.misdeclared", 4, file=file.name, declared=declared, cpg=cpg)
     return gdf
 
 
 def _declared_encoding(file: Path) -> str:
+    """The encoding a file declares: its ``.cpg`` text, or a message saying there is none."""
     cpg = file.with_suffix(".cpg")
     if _is_shapefile(file) and cpg.exists():
-        return cpg.read_text(encoding="ascii", errors="replace").strip() or "empty .cpg"
-    return "the file's own"
+        declared = cpg.read_text(encoding="ascii", errors="replace").strip()
+        return declared or Message("warn_io.empty_cpg")
+    return Message("warn_io.own_encoding")
 
 
 def _read(file: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
@@ -238,13 +227,7 @@ def _reissue_gdal_warnings(caught: list[warnings.WarningMessage], file: Path) ->
     for warning in caught:
         text = str(warning.message)
         if "Several features with id" in text:
-            warnings.warn(
-                f"{file.name}: several features share one feature id; GDAL renumbered its "
-                "internal ids, the attribute columns are read unchanged (duplicate reach ids "
-                "are reported when the network is built)",
-                DataQualityWarning,
-                stacklevel=4,
-            )
+            _warn("warn_io.shared_feature_id", 4, file=file.name)
         else:
             warnings.warn(warning.message, stacklevel=4)
 
@@ -287,12 +270,8 @@ def _shapefile_without_declared_encoding(file: Path) -> bool:
 def _apply_crs(gdf: gpd.GeoDataFrame, file: Path, crs: object) -> gpd.GeoDataFrame:
     if crs is not None:
         if gdf.crs is not None and not crs_equivalent(gdf.crs, crs):
-            warnings.warn(
-                f"{file.name} declares {gdf.crs.name} but crs={crs!r} was passed; using "
-                f"{crs!r}. To reproject instead, read without crs= and call .to_crs()",
-                DataQualityWarning,
-                stacklevel=3,
-            )
+            _warn("warn_io.crs_overridden", 3, file=file.name, declared=gdf.crs.name,
+                  crs=repr(crs))  # fmt: skip
         return gdf.set_crs(crs, allow_override=True)
     if gdf.crs is not None:
         return gdf
@@ -363,14 +342,8 @@ def check_gcj02_offset(
     """
     check = suspect_gcj02(gdf, reference, sample_size=sample_size)
     if check.likely_gcj02:
-        warnings.warn(
-            f"the layer sits a median {check.median_distance_m:.0f} m from the reference but "
-            f"{check.median_distance_converted_m:.0f} m once treated as GCJ-02: it is probably "
-            "GCJ-02 (Chinese web-map coordinates) labelled WGS84; convert it with "
-            "rivernet.crs.to_wgs84(gdf, source='gcj02')",
-            DataQualityWarning,
-            stacklevel=2,
-        )
+        _warn("warn_io.gcj02", 2, median=f"{check.median_distance_m:.0f}",
+              converted=f"{check.median_distance_converted_m:.0f}")  # fmt: skip
     return check
 
 

@@ -46,7 +46,7 @@ from rivernet.boundary import (
 )
 from rivernet.errors import InputError, NotFoundError
 from rivernet.jurisdiction import jurisdiction_table
-from rivernet.messages import counted, items, text
+from rivernet.messages import Message, counted, items, text
 from rivernet.names import reach_names
 from rivernet.pieces import (
     PIECE_LEVELS,
@@ -270,10 +270,9 @@ def partners(
     given = [name for name, value in (("unit", unit), ("chief", chief), ("reach", reach))
              if value is not None]  # fmt: skip
     if len(given) != 1:
-        raise InputError(
-            "partners() takes exactly one of unit=, chief= or reach= "
-            f"(got {', '.join(given) or 'none'})"
-        )
+        named = items([Message("err_joint.argument", name=name) for name in given])
+        got = Message("err_joint.given", names=named) if given else Message("err_joint.none")
+        raise InputError.from_key("err_joint.one_target", got=got)
     if unit is not None:
         return _unit_partners(project, str(unit), distance_km, as_of, banks)
     if reach is not None:
@@ -469,10 +468,7 @@ def _chief_partners(
 ) -> pd.DataFrame:
     roster = project.roster
     if roster is None:
-        raise NotFoundError(
-            "no roster loaded: chief= needs the project's roster tables (roster_people, "
-            "roster_assignments) or project.roster = rivernet.read_roster(...)"
-        )
+        raise NotFoundError.from_key("err_joint.no_roster")
     people = roster.people
     match = people[(people["person_id"].astype(str) == chief) | (people["name"] == chief)]
     if match.empty:

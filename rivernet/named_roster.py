@@ -34,10 +34,12 @@ names the chiefs in office now); ``role`` (角色) defaults to 河长.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +52,7 @@ from rivernet._spreadsheet import canonical_column, read_table
 from rivernet.admin import POLYGON_LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.dossier import river_labels
 from rivernet.errors import DataQualityWarning, InputError, RosterError
-from rivernet.messages import Message
+from rivernet.messages import Code, Items, Message
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, name_keys, normalise_name
 from rivernet.pieces import piece_table
 from rivernet.policy import ROLES
@@ -221,13 +223,13 @@ def _resolve(
     problems: list[Problem],
 ) -> Roster:
     frame = _canonical_frame(rows)
-    missing = [c for c in ("unit", "name") if c not in frame.columns]
+    missing: list[str] = [c for c in ("unit", "name") if c not in frame.columns]
     if "river_name" not in frame.columns and "river_code" not in frame.columns:
-        missing.insert(0, "river_name or river_code")
+        missing.insert(0, Message("problem_named_roster.river_columns"))
     if missing:
-        problems.append(
-            (1, f"missing column(s) {', '.join(missing)} (河流名称/河流编码, 行政区, 姓名)")
-        )
+        message = Message("problem_named_roster.missing_columns", columns=_all(missing),
+                          headers=_all(("河流名称/河流编码", "行政区", "姓名")))  # fmt: skip
+        problems.append((1, message))
         raise _error(source, problems)
     resolver = _Resolver(project)
     people: dict[str, dict[str, Any]] = {}
@@ -239,7 +241,7 @@ def _resolve(
         try:
             row_people, row_assignments, note = resolver.row(values, line, source, tolerance)
         except InputError as error:
-            problems.append((line, str(error)))
+            problems.append((line, _reason(error)))
             continue
         people.setdefault(row_people["person_id"], row_people)
         assignments += row_assignments
@@ -259,8 +261,27 @@ def _resolve(
     if problems:
         raise _error(source, problems)
     for note in notes:
-        warnings.warn(note, DataQualityWarning, stacklevel=3)
+        warnings.warn(DataQualityWarning(note), stacklevel=3)
     return roster
+
+
+def _all(values: Any) -> Items:
+    """Every one of ``values`` as a list for a message (none left out)."""
+    shown = tuple(values)
+    return Items(shown, limit=len(shown))
+
+
+def _joined(parts: Sequence[str]) -> str:
+    """Messages joined by semicolons (；/ ``"; "``), each in the language of the whole."""
+    return functools.reduce(
+        lambda first, rest: Message("problem_named_roster.joined", first=first, rest=rest), parts
+    )
+
+
+def _reason(error: Exception) -> str:
+    """The message of an error, kept as a catalogue message when it is one."""
+    head = error.args[0] if len(error.args) == 1 else None
+    return head if isinstance(head, Message) else str(error)
 
 
 def _canonical_frame(rows: pd.DataFrame) -> pd.DataFrame:
@@ -346,12 +367,14 @@ class _Resolver:
         problems: list[str] = []
         name = _text(values.get("name"))
         if not name:
-            problems.append("no name (姓名): give the chief's name")
+            problems.append(Message("roster_problem.no_name"))
         unit = self._unit(_text(values.get("unit")), _text(values.get("level")), problems)
         level = self._level(_text(values.get("level")), unit, problems)
         role = _text(values.get("role")) or DEFAULT_ROLE
         if role not in ROLES:
-            problems.append(f"role {role!r} is not one of {', '.join(ROLES)}")
+            problems.append(
+                Message("problem_named_roster.role", role=repr(role), roles=_all(ROLES))
+            )
         valid_from, valid_to = _term(values, problems)
         stated = _length_km(values.get("length_km"), problems)
         stretches = pd.DataFrame()
@@ -361,7 +384,7 @@ class _Resolver:
             if not problems and not stretches.empty:
                 stretches = self._between_ends(values, unit, stretches, problems, notes)
         if problems:
-            raise InputError("; ".join(problems))
+            raise InputError(_joined(problems))
         assert unit is not None and level is not None
         post = _text(values.get("post"))
         key = f"{name}|{post}|{unit.code}".encode()
@@ -397,27 +420,29 @@ class _Resolver:
         resolved = float((stretches["to_m"] - stretches["from_m"]).sum()) / 1000.0
         if stated is not None and abs(stated - resolved) > tolerance * resolved:
             notes.append(
-                f"stated length {stated:g} km differs from the resolved "
-                f"length {resolved:.3f} km of {_river_text(values)} in {unit.name or unit.code} "
-                f"by more than {tolerance:.0%}; check the river, the unit or the length"
-            )
-        return person, rows, "; ".join(f"{source} line {line}: {n}" for n in notes)
+                Message("warn_named_roster.length_differs", stated=f"{stated:g}",
+                        resolved=f"{resolved:.3f}", river=_river_text(values),
+                        unit=unit.name or unit.code, tolerance=f"{tolerance:.0%}")
+            )  # fmt: skip
+        at_line = [Message("warn_named_roster.at_line", source=source, line=line, message=note)
+                   for note in notes]  # fmt: skip
+        return person, rows, _joined(at_line) if at_line else ""
 
     def _unit(self, text: str, level_text: str, problems: list[str]) -> _Unit | None:
         if not text:
-            problems.append("no unit (行政区): give the unit's name or code")
+            problems.append(Message("problem_named_roster.no_unit", header="行政区"))
             return None
         if re.fullmatch(r"\d+(\.0+)?", text):
             try:
                 code = normalise_code(text)
             except InputError as error:
-                problems.append(str(error))
+                problems.append(_reason(error))
                 return None
             unit = next((u for u in self.units if u.code == code), None)
             if unit is None and len(code) > 6 and any(u.code == code[:6] for u in self.units):
                 unit = _Unit(code, "", level_of_code(code))
             if unit is None:
-                problems.append(f"admin code {code} is not in the project's admin units")
+                problems.append(Message("problem_named_roster.code_not_in_project", code=code))
             return unit
         found = [u for u in self.units if u.name == text]
         if not found:
@@ -428,10 +453,12 @@ class _Resolver:
         if len(found) == 1:
             return found[0]
         if found:
-            listed = ", ".join(f"{u.name} ({u.code})" for u in found)
-            problems.append(f"unit {text!r} is ambiguous: {listed}; give the code")
+            listed = _all(_unit_text(u.name, u.code) for u in found)
+            problems.append(
+                Message("problem_named_roster.ambiguous_unit", unit=repr(text), units=listed)
+            )
         else:
-            problems.append(f"unit {text!r} is not a unit of the project; give its code")
+            problems.append(Message("problem_named_roster.unknown_unit", unit=repr(text)))
         return None
 
     def _level(self, text: str, unit: _Unit | None, problems: list[str]) -> str | None:
@@ -441,9 +468,12 @@ class _Resolver:
             return unit.level
         level = level_from_word(text)
         if level is None:
-            problems.append(f"level {text!r} is not a level word (省/市/县/乡镇/村)")
+            problems.append(Message("problem_named_roster.not_a_level", level=repr(text),
+                                    words="省/市/县/乡镇/村"))  # fmt: skip
         elif level != unit.level and not (text == "市" and unit.level == "county"):
-            problems.append(f"level {text!r} does not match unit {unit.code}, a {unit.level}")
+            unit_level = Code("level", unit.level)
+            problems.append(Message("problem_named_roster.level_mismatch", level=repr(text),
+                                    code=unit.code, unit_level=unit_level))  # fmt: skip
             return None
         return unit.level
 
@@ -456,34 +486,37 @@ class _Resolver:
         positions = inside["position"].to_numpy(dtype=np.int64)
         river_name = _text(values.get("river_name"))
         code = _code_text(values.get("river_code"))
-        unit_text = f"{unit.name or unit.code} ({unit.code})"
+        unit_text = _unit_text(unit.name or unit.code, unit.code)
         if river_name:
             keys = name_keys(river_name)
             matching = {name for name, k in self.keys.items() if k & keys}
             hit = np.array([self.names[p] in matching for p in positions], dtype=bool)
         elif self.codes is None:
-            problems.append(f"the network has no {CODE_COLUMN} column; give the river name")
+            problems.append(Message("problem_named_roster.no_code_column", column=CODE_COLUMN))
             return inside.iloc[:0]
         else:
             hit = np.array([self.codes[p] == code for p in positions], dtype=bool)
         chosen = inside[hit]
         if chosen.empty:
             present = _names_by_length(inside, self.names)
-            there = ", ".join(present[:_MAX_NAMES]) if present else "no named river"
-            problems.append(f"no river {_river_text(values)} in {unit_text}; rivers there: {there}")
+            none = Message("problem_named_roster.no_named_river")
+            there = _all(present[:_MAX_NAMES]) if present else none
+            problems.append(Message("problem_named_roster.no_river", river=_river_text(values),
+                                    unit=unit_text, there=there))  # fmt: skip
             return chosen
         labels = self.labels[chosen["position"].to_numpy(dtype=np.int64)]
         if river_name and len(set(labels.tolist())) > 1:
             candidates = []
             for label in sorted(set(labels.tolist())):
                 part = chosen[labels == label]
-                ids = ", ".join(str(r) for r in dict.fromkeys(part["reach_id"].tolist()))
+                ids = _all(dict.fromkeys(part["reach_id"].tolist()))
                 km = float((part["to_m"] - part["from_m"]).sum()) / 1000.0
-                candidates.append(f"reaches {ids} ({km:.3f} km)")
+                candidates.append(Message("problem_named_roster.candidate", ids=ids,
+                                          km=f"{km:.3f}"))  # fmt: skip
             problems.append(
-                f"{len(candidates)} rivers named {river_name!r} in {unit_text}: "
-                f"{'; '.join(candidates)}; give the river code or a smaller unit"
-            )
+                Message("problem_named_roster.same_name", count=len(candidates),
+                        name=repr(river_name), unit=unit_text, candidates=_joined(candidates))
+            )  # fmt: skip
         return _merged(chosen).assign(position=lambda f: self._position(f["reach_id"]))
 
     def _position(self, reach_ids: pd.Series) -> npt.NDArray[np.int64]:
@@ -503,17 +536,14 @@ class _Resolver:
             text = _text(values.get(column))
             place = self._place(text, unit, stretches) if text else None
             if text and place is None:
-                notes.append(
-                    f"{word} {text!r} could not be placed on {_river_text(values)} (a river "
-                    "source or mouth, a named river's confluence or a neighbouring unit's "
-                    "boundary are understood); that end of the stretch is not cut"
-                )
+                notes.append(Message("warn_named_roster.not_placed", word=word, text=repr(text),
+                                     river=_river_text(values)))  # fmt: skip
             places.append(place)
         if all(p is None for p in places):
             return stretches.drop(columns="position")
         known = [p for p in places if p is not None]
         if len(known) == 2 and abs(known[0] - known[1]) < 1.0:
-            problems.append("起点 and 终点 are the same place; correct one of them")
+            problems.append(Message("problem_named_roster.same_place", start="起点", end="终点"))
             return stretches.iloc[:0]
         if len(known) == 2:  # either may be the upstream one
             high, low = max(known), min(known)
@@ -524,9 +554,11 @@ class _Resolver:
         cut = _cut(stretches, self.to_outlet, self.length, low=low, high=high)
         if cut.empty:
             problems.append(
-                f"no part of {_river_text(values)} in {unit.name or unit.code} lies between "
-                f"起点 {_text(values.get('start'))!r} and 终点 {_text(values.get('end'))!r}"
-            )
+                Message("problem_named_roster.nothing_between", river=_river_text(values),
+                        unit=unit.name or unit.code, start_word="起点",
+                        start=repr(_text(values.get("start"))), end_word="终点",
+                        end=repr(_text(values.get("end"))))
+            )  # fmt: skip
         return cut
 
     def _place(self, text: str, unit: _Unit, stretches: pd.DataFrame) -> float | None:
@@ -650,9 +682,19 @@ def _stem(name: str) -> str:
     return name
 
 
-def _river_text(values: dict[str, Any]) -> str:
+def _river_text(values: dict[str, Any]) -> Message:
+    """The river of a row: its quoted name, or the code it is given by."""
     name = _text(values.get("river_name"))
-    return repr(name) if name else f"with code {_code_text(values.get('river_code'))}"
+    if name:
+        return Message("problem_named_roster.river_named", name=repr(name))
+    return Message(
+        "problem_named_roster.river_with_code", code=_code_text(values.get("river_code"))
+    )
+
+
+def _unit_text(name: str, code: str) -> Message:
+    """A unit as ``name (code)``."""
+    return Message("problem_named_roster.unit_with_code", name=name, code=code)
 
 
 def _names_by_length(pieces: pd.DataFrame, names: np.ndarray) -> list[str]:
@@ -686,11 +728,12 @@ def _term(values: dict[str, Any], problems: list[str]) -> tuple[dt.date | None, 
             days.append(parse_date(values.get(column)))
         except InputError as error:
             days.append(None)
-            problems.append(f"{column}: {error}")
+            problems.append(Message("roster_problem.in_column", column=column,
+                                    message=_reason(error)))  # fmt: skip
     start, end = days
     start = start or today()
     if end is not None and end < start:
-        problems.append(f"valid_to {end} is before valid_from {start}; swap them or fix the year")
+        problems.append(Message("roster_problem.term_swapped", valid_to=end, valid_from=start))
     return start, end
 
 
@@ -701,10 +744,10 @@ def _length_km(value: Any, problems: list[str]) -> float | None:
     try:
         number = float(text)
     except ValueError:
-        problems.append(f"length {value!r} is not a number of kilometres")
+        problems.append(Message("problem_named_roster.not_km", value=repr(value)))
         return None
     if not np.isfinite(number) or number <= 0:
-        problems.append(f"length {value!r} is not a positive number of kilometres")
+        problems.append(Message("problem_named_roster.not_positive_km", value=repr(value)))
         return None
     return number
 

@@ -31,6 +31,7 @@ import shapely
 from rivernet.crs import metric_crs_for, require_crs
 from rivernet.errors import InputError
 from rivernet.geometry import line_lengths_m
+from rivernet.messages import Items, Message, choices
 from rivernet.network import DOWN, ID, RiverNetwork
 
 if TYPE_CHECKING:
@@ -440,14 +441,12 @@ def attach_names(
     network = target if isinstance(target, RiverNetwork) else target.network
     column = _name_column(lines, name_column)
     if code_column is not None and code_column not in lines.columns:
-        raise InputError(
-            f"code column {code_column!r} not found in the lines; they have "
-            f"{', '.join(map(str, lines.columns))}."
+        raise InputError.from_key(
+            "err_names.no_code_column", column=repr(code_column), columns=_columns(lines)
         )
     if max_distance_m <= 0 or not 0 < min_share <= 1:
-        raise InputError(
-            f"max_distance_m must be > 0 and min_share in (0, 1]; got {max_distance_m} and "
-            f"{min_share}."
+        raise InputError.from_key(
+            "err_names.bad_settings", distance=max_distance_m, share=min_share
         )
     require_crs(lines, what="the named lines")
     named = _named_lines(lines, column, code_column, aliases)
@@ -458,18 +457,23 @@ def attach_names(
 def _name_column(lines: gpd.GeoDataFrame, name_column: str | None) -> str:
     if name_column is not None:
         if name_column not in lines.columns:
-            raise InputError(
-                f"name column {name_column!r} not found in the lines; they have "
-                f"{', '.join(map(str, lines.columns))}. Pass name_column=..."
+            raise InputError.from_key(
+                "err_names.no_name_column_given", column=repr(name_column), columns=_columns(lines)
             )
         return name_column
     for candidate in OSM_NAME_COLUMNS:
         if candidate in lines.columns and lines[candidate].notna().any():
             return candidate
-    raise InputError(
-        f"the lines have no name column ({' or '.join(OSM_NAME_COLUMNS)}); they have "
-        f"{', '.join(map(str, lines.columns))}. Pass name_column=..."
+    candidates = choices(Message("err_core.code", name=name) for name in OSM_NAME_COLUMNS)
+    raise InputError.from_key(
+        "err_names.no_name_column", candidates=candidates, columns=_columns(lines)
     )
+
+
+def _columns(lines: gpd.GeoDataFrame) -> Items:
+    """Every column of ``lines``, for a message (in backticks in Chinese)."""
+    names = [Message("err_core.code", name=str(column)) for column in lines.columns]
+    return Items(tuple(names), limit=len(names))
 
 
 @dataclass

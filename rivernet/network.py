@@ -596,11 +596,6 @@ def _secondary_link_findings(net: RiverNetwork) -> list[Any]:
         return []
     pairs = [f"{u}->{v}" for u, v in bad[[ID, DOWN]].itertuples(index=False)]
     return [
-        Finding(
-            "dangling_secondary",
-            "error",
-            f"secondary links {format_ids(pairs)} name reaches that do not exist; "
-            "fix or drop them.",
-            tuple(bad[ID]),
-        )
-    ]
+        Finding.from_key("dangling_secondary", "problem_network.dangling_secondary",
+                         reach_ids=bad[ID], pairs=messages.items(pairs))
+    ]  # fmt: skip

@@ -66,9 +66,10 @@ from rivernet._segments import (
     segment_lengths,
     xy_bounds,
 )
-from rivernet._units import PIECE_LEVELS, Units, assign_level, checked_units, parent_rows
+from rivernet._units import PIECE_LEVELS, Units, assign_level, checked_units, joined, parent_rows
 from rivernet.admin import AdminProblem
-from rivernet.errors import DataQualityWarning, InputError, format_ids
+from rivernet.errors import DataQualityWarning, InputError
+from rivernet.messages import Code, Message, items
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -187,11 +188,7 @@ def _build_vertices(reaches: gpd.GeoDataFrame, crs: CRS) -> Vertices:
     offsets = np.searchsorted(owner, np.arange(n + 1)).astype(np.int64)
     bad = np.flatnonzero((shapely.get_type_id(geoms) != 1) | (np.diff(offsets) < 2))
     if bad.size:
-        raise InputError(
-            f"reaches {format_ids(reaches.index[bad])} are not simple LineStrings; cutting at "
-            "boundaries needs one line per reach (merge parts with shapely.line_merge or split "
-            "them into separate reaches)"
-        )
+        raise InputError.from_key("err_pieces.not_simple", ids=items(reaches.index[bad]))
     same = owner[1:] == owner[:-1]
     seg = np.zeros(len(xy))
     seg[:-1] = np.where(same, segment_lengths(xy, crs), 0.0)
@@ -266,9 +263,9 @@ def gap_problems(gdf: gpd.GeoDataFrame, *, tolerance_m2: float = 10_000.0) -> li
             problems.append(
                 AdminProblem(
                     "gap",
-                    f"unit {parent}: {area / 1e6:.3f} km² of it lies in none of its "
-                    f"{len(parts)} child unit(s) in the table; add the missing children or "
-                    "fix their boundaries (rivers there get no code at the child level)",
+                    Message(
+                        "err_pieces.gap", parent=parent, km2=f"{area / 1e6:.3f}", count=len(parts)
+                    ),
                     (parent,),
                 )
             )
@@ -536,7 +533,7 @@ def _warn_gaps(
             parent = units.parents[row]
             if parent is not None and str(parent) in units.row_of:
                 parent_has_children[units.row_of[str(parent)]] = True
-    messages = []
+    parts = []
     for coarse, fine in pairwise(PIECE_LEVELS):
         gap = (codes[fine] < 0) & (codes[coarse] >= 0)
         gap &= parent_has_children[codes[coarse]]
@@ -544,17 +541,14 @@ def _warn_gaps(
             km = float((to_m[gap] - from_m[gap]).sum()) / 1000.0
             where = sorted({str(units.codes[r]) for r in codes[coarse][gap]})
             reach_ids = project.network.ids[np.unique(position[gap])]
-            messages.append(
-                f"{km:.2f} km of river in {coarse} unit(s) {format_ids(where)} lies in no "
-                f"{fine} unit (reaches {format_ids(reach_ids)}): the {fine} polygons leave a gap"
-            )
-    if messages:
-        warnings.warn(
-            "; ".join(messages) + ". Those pieces have no code at that level and take part in "
-            "no crossing there; close the gaps in the admin units to get them right.",
-            DataQualityWarning,
-            stacklevel=4,
-        )
+            part = Message(
+                "err_pieces.gap_part", km=f"{km:.2f}", coarse=Code("level", coarse),
+                units=items(where), fine=Code("level", fine), reaches=items(reach_ids),
+            )  # fmt: skip
+            parts.append(part)
+    if parts:
+        message = Message("err_pieces.gaps", parts=joined(parts))
+        warnings.warn(DataQualityWarning(message), stacklevel=4)
 
 
 # --- public: pieces ---------------------------------------------------------------------------

@@ -573,10 +573,11 @@ class _Context:
     def _column(self, column: str, name: str) -> pd.Series:
         reaches = self.network.reaches
         if column not in reaches.columns:
-            raise PolicyError(
-                f"policy rule {name!r} tests column {column!r}, which the reaches do not have "
-                f"(they have: {', '.join(map(str, reaches.columns))}); fix the policy file"
-            )
+            names = [Message("err_core.code", name=str(c)) for c in reaches.columns]
+            raise PolicyError.from_key(
+                "err_policy.missing_column", name=repr(name), column=repr(column),
+                columns=id_items(names, limit=len(names)),
+            )  # fmt: skip
         return reaches[column].iloc[self.position].reset_index(drop=True)
 
     def _in_lakes(self, lakes: tuple[Any, ...] | bool) -> npt.NDArray[np.bool_]:

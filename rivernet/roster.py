@@ -47,7 +47,7 @@ from rivernet._files import LOCK_TIMEOUT, project_lock, replacing, safe_cell
 from rivernet._spreadsheet import RawTable, companion_path, read_tables
 from rivernet.admin import LEVELS, level_from_word, level_of_code, normalise_code
 from rivernet.errors import InputError, RosterError
-from rivernet.messages import Code, Message, choices, render
+from rivernet.messages import Code, Items, Message, choices, render
 from rivernet.policy import ROLES
 
 __all__ = [
@@ -298,14 +298,7 @@ def _roster_from_raw(
 ) -> tuple[Roster, list[Problem]]:
     people, assignments, problems = clean_rows(raw, source=source.stem)
     if not raw.rows:
-        problems.append(
-            (
-                raw.header_line,
-                f"{raw.name} has a header but no rows: importing it would end every chief's "
-                "assignment; add the rows (one per assignment), or check that this is the "
-                "right file",
-            )
-        )
+        problems.append((raw.header_line, Message("problem_roster.no_rows", name=raw.name)))
     missing = [t for t in ("units", "boards") if t not in companions]
     units = _empty(UNIT_COLUMNS)
     boards = _empty(BOARD_COLUMNS)
@@ -337,11 +330,12 @@ def _merge_people(
     people: pd.DataFrame, assignments: pd.DataFrame, raw: RawTable
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """The people table: the ``people`` companion's rows first, then people only the main has."""
-    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    problems = _table_problems(raw)
     rows: dict[str, dict[str, Any]] = {}
     for line, values in _companion_rows(raw):
         person_id = _text(values.get("person_id"))
-        where = f"{raw.name}: person {person_id or '(blank)'}"
+        where = Message("problem_roster.person", name=raw.name,
+                        person=person_id or Message("roster_problem.blank"))  # fmt: skip
         level = level_from_word(_text(values.get("level")))
         try:
             code = (
@@ -349,16 +343,15 @@ def _merge_people(
             )
         except InputError as error:
             code = None
-            problems.append((line, f"{where}: {error}"))
+            problems.append((line, _at(where, error.args[0])))
         if not person_id:
-            problems.append((line, f"{raw.name}: person_id is blank; give every person an id"))
+            problems.append((line, _at(raw.name, Message("problem_roster.no_person_id"))))
             continue
         if person_id in rows:
-            problems.append((line, f"{where} is listed twice; keep one row per person"))
+            problems.append((line, Message("problem_roster.person_twice", where=where)))
             continue
         if _text(values.get("level")) and level is None:
-            problems.append((line, f"{where}: level {_text(values.get('level'))!r} is not one "
-                                   f"of {', '.join(LEVELS)}"))  # fmt: skip
+            problems.append((line, _at(where, _bad_level(repr(_text(values.get("level")))))))
         rows[person_id] = {
             "person_id": person_id,
             "name": _text(values.get("name")),
@@ -377,38 +370,57 @@ def _merge_people(
             continue
         for column in ("name", "post", "organisation"):
             if (person[column] or None) != (listed[column] or None):
-                problems.append(
-                    (
-                        int(first_line.get(person["person_id"], 0)),
-                        f"{column} {person[column]!r} of person {person['person_id']} differs "
-                        f"from {listed[column]!r} in {raw.name} (line {listed['line']}); make "
-                        "them agree",
-                    )
+                message = Message(
+                    "problem_roster.person_differs",
+                    column=column,
+                    given=repr(person[column]),
+                    person=person["person_id"],
+                    listed=repr(listed[column]),
+                    name=raw.name,
+                    line=listed["line"],
                 )
+                problems.append((int(first_line.get(person["person_id"], 0)), message))
     listed_frame = pd.DataFrame(list(rows.values()), columns=[*PERSON_COLUMNS, "line"])
     rest = people[~people["person_id"].isin(rows)]
     merged = pd.concat([listed_frame.drop(columns="line"), rest], ignore_index=True)
     return merged.astype({"is_fictional": bool}), problems
 
 
+def _table_problems(raw: RawTable) -> list[Problem]:
+    """The problems found reading a companion table, each after the table's name."""
+    return [(line, _at(raw.name, message)) for line, message in raw.problems]
+
+
+def _at(where: str, message: str) -> Message:
+    """``"<where>: <message>"`` in the language of the message."""
+    return Message("problem_roster.at", where=where, message=message)
+
+
+def _bad_level(level: str) -> Message:
+    """A level cell that is not a level (``level`` is quoted, or says it is blank)."""
+    levels = Items(tuple(Code("level", name) for name in LEVELS), limit=len(LEVELS))
+    return Message("problem_roster.bad_level", level=level, levels=levels)
+
+
 def _clean_units(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
-    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    problems = _table_problems(raw)
     rows = []
     seen: dict[str, int] = {}
     for line, values in _companion_rows(raw):
         try:
             code = normalise_code(values.get("code"))
         except InputError as error:
-            problems.append((line, f"{raw.name}: {error}"))
+            problems.append((line, _at(raw.name, error.args[0])))
             continue
         level = level_from_word(_text(values.get("level")))
         if level is None:
-            problems.append((line, f"{raw.name}: unit {code}: level "
-                                   f"{_text(values.get('level')) or '(blank)'!r} is not one of "
-                                   f"{', '.join(LEVELS)}"))  # fmt: skip
+            level_text = _text(values.get("level"))
+            shown = repr(level_text) if level_text else Message("problem_roster.blank_quoted")
+            where = Message("problem_roster.unit", name=raw.name, code=code)
+            problems.append((line, _at(where, _bad_level(shown))))
         if code in seen:
-            problems.append((line, f"{raw.name}: unit {code} is listed twice (first on line "
-                                   f"{seen[code]}); keep one row per unit"))  # fmt: skip
+            problems.append((line, Message("problem_roster.unit_twice", name=raw.name, code=code,
+                                           first=seen[code])))  # fmt: skip
         seen.setdefault(code, line)
         parent = _text(values.get("parent_code"))
         rows.append({"code": code, "name": _text(values.get("name")) or None, "level": level,
@@ -417,33 +429,34 @@ def _clean_units(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
 
 
 def _clean_boards(raw: RawTable, people: set[Any]) -> tuple[pd.DataFrame, list[Problem]]:
-    problems: list[Problem] = [(line, f"{raw.name}: {m}") for line, m in raw.problems]
+    problems = _table_problems(raw)
     rows = []
     seen: dict[str, int] = {}
     for line, values in _companion_rows(raw):
         board = _text(values.get("board_id"))
-        where = f"{raw.name}: board {board or '(blank)'}"
+        where = Message("problem_roster.board", name=raw.name,
+                        board=board or Message("roster_problem.blank"))  # fmt: skip
         row: dict[str, Any] = {"board_id": board, "reach_id": parse_id(values.get("reach_id"))}
         if not board:
-            problems.append((line, f"{where}: board_id is blank; give every board an id"))
+            problems.append((line, _at(where, Message("problem_roster.no_board_id"))))
         elif board in seen:
-            problems.append((line, f"{where} is listed twice (first on line {seen[board]})"))
+            problems.append((line, Message("problem_roster.board_twice", where=where,
+                                           first=seen[board])))  # fmt: skip
         seen.setdefault(board, line)
         try:
             row["measure_m"] = _parse_measure(values.get("measure_m"))
             row["updated_on"] = parse_date(values.get("updated_on"))
         except InputError as error:
-            problems.append((line, f"{where}: {error}"))
+            problems.append((line, _at(where, error.args[0])))
             continue
         level_text = _text(values.get("level")).lower()
         row["level"] = level_from_word(level_text)
         if level_text and row["level"] is None:
-            problems.append((line, f"{where}: level {level_text!r} is not one of "
-                                   f"{', '.join(LEVELS)}"))  # fmt: skip
+            problems.append((line, _at(where, _bad_level(repr(level_text)))))
         row["person_id"] = _text(values.get("person_id")) or None
         if row["person_id"] is not None and row["person_id"] not in people:
-            problems.append((line, f"{where} shows person {row['person_id']}, who is not in the "
-                                   "roster; fix the person_id or add the person"))  # fmt: skip
+            problems.append((line, Message("problem_roster.unknown_person", where=where,
+                                           person=row["person_id"])))  # fmt: skip
         rows.append(row)
     boards = pd.DataFrame(rows, columns=list(BOARD_COLUMNS))
     boards["updated_on"] = pd.to_datetime(boards["updated_on"])
@@ -761,23 +774,22 @@ def carry_over(roster: Roster, current: Roster | None) -> tuple[Roster, list[str
     """
     if current is None:
         return roster, []
-    notes = []
+    notes: list[str] = []
     tables = {"units": roster.units, "boards": roster.boards}
-    for name, label in (("boards", "sign boards (公示牌)"), ("units", "sub-county units")):
+    labels = {"boards": Message("warn_roster.boards", word="公示牌"),
+              "units": Message("warn_roster.units")}  # fmt: skip
+    for name, label in labels.items():
         kept = getattr(current, name)
         if name in roster.missing and len(kept):
             tables[name] = kept
-            notes.append(f"kept the project's {len(kept)} {label}: the file has no {name} table")
+            notes.append(Message("warn_roster.kept_table", count=len(kept), what=label, name=name))
     people = roster.people
     if "contact" in roster.missing and current.people["contact"].notna().any():
         contacts = current.people.set_index("person_id")["contact"]
         contacts = contacts[~contacts.index.duplicated()]
         filled = people["person_id"].map(contacts)
         people = people.assign(contact=people["contact"].where(people["contact"].notna(), filled))
-        notes.append(
-            f"kept the contacts of {int(filled.notna().sum())} people: the file has no contact "
-            "column"
-        )
+        notes.append(Message("warn_roster.kept_contacts", count=int(filled.notna().sum())))
     completed = Roster(
         people,
         roster.assignments,

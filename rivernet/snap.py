@@ -26,7 +26,7 @@ from pyproj import CRS
 
 from rivernet import messages
 from rivernet.crs import metric_crs_for
-from rivernet.errors import InputError, OutOfRangeError, SnapWarning, format_ids
+from rivernet.errors import InputError, OutOfRangeError, SnapWarning
 from rivernet.geometry import reproject
 from rivernet.messages import Message
 
@@ -204,10 +204,6 @@ def _warn_unsnapped(result: pd.DataFrame, max_distance_m: float) -> None:
     """Name the points that found no reach within the limit."""
     missed = result.index[~result["snapped"].to_numpy(dtype=bool)]
     if len(missed):
-        warnings.warn(
-            f"{len(missed)} point(s) ({format_ids(missed)}) are farther than {max_distance_m:g} m "
-            "from every reach and were not snapped; raise max_distance_m or check their CRS "
-            "(GCJ-02 coordinates are offset by hundreds of metres).",
-            SnapWarning,
-            stacklevel=3,
-        )
+        message = Message("warn_snap.unsnapped", count=len(missed), ids=messages.items(missed),
+                          max=f"{max_distance_m:g}")  # fmt: skip
+        warnings.warn(SnapWarning(message), stacklevel=3)

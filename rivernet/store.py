@@ -205,10 +205,7 @@ class GeoPackageStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            raise ProjectFileError(
-                f"project file {self.path} does not exist; check the path (or give a "
-                "postgresql:// URL for a shared store)"
-            )
+            raise ProjectFileError.from_key("err_store.no_file", path=self.path)
         self.target = str(self.path)
         self._reference: Project | None = None
         self._guard = threading.Lock()

@@ -9,6 +9,7 @@ directions, are reported as conflicts.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from pyproj import CRS
 
 from rivernet import messages
 from rivernet.crs import metric_crs_for, require_crs
-from rivernet.errors import InputError, format_ids
+from rivernet.errors import InputError
 from rivernet.geometry import reproject
+from rivernet.messages import Message
 from rivernet.validation import Finding, ValidationReport
 
 ID = "reach_id"
@@ -123,16 +125,11 @@ def _links(
             extra += [(ids[i], ids[j]) for j in following[1:]]
     findings = _conflicts(ids, start, end)
     if extra:
+        pairs = messages.items(f"{a}->{b}" for a, b in extra)
         findings.append(
-            Finding(
-                "bifurcation",
-                "info",
-                f"{len(extra)} line end(s) continue into more than one line (braids or "
-                f"diversions): {format_ids(f'{a}->{b}' for a, b in extra)}; the first is the "
-                "main link, the others are kept as secondary links.",
-                tuple(a for a, _ in extra),
-            )
-        )
+            Finding.from_key("bifurcation", "problem_topology.bifurcation", severity="info",
+                             reach_ids=(a for a, _ in extra), count=len(extra), pairs=pairs)
+        )  # fmt: skip
     return downstream, pd.DataFrame(extra, columns=[ID, DOWN]), findings
 
 
@@ -143,19 +140,15 @@ def _conflicts(
     ends = np.bincount(end, minlength=max(start.max(), end.max()) + 1)
     starts = np.bincount(start, minlength=len(ends))
     groups = (
-        (end, (ends >= 2) & (starts == 0), "end at the same point with nothing flowing on"),
-        (start, (starts >= 2) & (ends == 0), "start at the same point with nothing flowing in"),
+        (end, (ends >= 2) & (starts == 0), "problem_topology.same_end"),
+        (start, (starts >= 2) & (ends == 0), "problem_topology.same_start"),
     )
     found: list[Finding] = []
-    for node_of, suspicious, what in groups:
+    for node_of, suspicious, key in groups:
         lines = ids[np.isin(node_of, np.flatnonzero(suspicious))]
         if lines.size:
-            message = (
-                f"lines {format_ids(lines)} {what}: unless that is a real confluence-less "
-                "junction, one of each group is drawn against the flow. Reverse it, or pass "
-                "dem= so elevation decides the direction."
-            )
-            found.append(Finding("direction_conflict", "warning", message, tuple(lines)))
+            found.append(Finding.from_key("direction_conflict", key, severity="warning",
+                                          reach_ids=lines, ids=messages.items(lines)))  # fmt: skip
     return found + _extra_outlets(ids, start, end, starts)
 
 
@@ -177,17 +170,23 @@ def _extra_outlets(
     if not suspects:
         return []
     flagged = ids[np.concatenate(suspects)]
-    groups = "; ".join(f"[{format_ids(ids[lines])}]" for lines in suspects[:5])
+    groups = _joined(
+        [
+            Message("problem_topology.group", ids=messages.items(ids[lines]))
+            for lines in suspects[:5]
+        ]
+    )
     return [
-        Finding(
-            "direction_conflict",
-            "warning",
-            f"{len(suspects)} connected river system(s) have more than one outlet: {groups}. "
-            "Unless it is a delta, one line of each group is drawn against the flow (a "
-            "tributary pointing away from its river). Reverse it, or pass dem=.",
-            tuple(flagged),
-        )
-    ]
+        Finding.from_key("direction_conflict", "problem_topology.outlets", severity="warning",
+                         reach_ids=flagged, count=len(suspects), groups=groups)
+    ]  # fmt: skip
+
+
+def _joined(parts: list[Message]) -> Message:
+    """Messages joined by semicolons (；/ ``"; "``), each in the language of the whole."""
+    return functools.reduce(
+        lambda first, rest: Message("problem_topology.joined", first=first, rest=rest), parts
+    )
 
 
 def _orient_by_dem(
@@ -212,25 +211,17 @@ def _orient_by_dem(
     findings: list[Finding] = []
     if flipped.any():
         findings.append(
-            Finding(
-                "reversed_by_dem",
-                "warning",
-                f"{flipped.sum()} line(s) {format_ids(ids[flipped])} were drawn uphill "
-                "according to the DEM and have been reversed; check them if the DEM is coarse.",
-                tuple(ids[flipped]),
-            )
-        )
+            Finding.from_key("reversed_by_dem", "problem_topology.reversed_by_dem",
+                             severity="warning", reach_ids=ids[flipped],
+                             count=int(flipped.sum()), ids=messages.items(ids[flipped]))
+        )  # fmt: skip
     unknown = np.isnan(z_first) | np.isnan(z_last)
     if unknown.any():
         findings.append(
-            Finding(
-                "dem_no_data",
-                "warning",
-                f"{unknown.sum()} line(s) {format_ids(ids[unknown])} have an end outside the "
-                "DEM or on no-data cells; their digitising direction was kept.",
-                tuple(ids[unknown]),
-            )
-        )
+            Finding.from_key("dem_no_data", "problem_topology.dem_no_data", severity="warning",
+                             reach_ids=ids[unknown], count=int(unknown.sum()),
+                             ids=messages.items(ids[unknown]))
+        )  # fmt: skip
     return flipped & ~unknown, findings
 
 

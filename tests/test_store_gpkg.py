@@ -128,7 +128,7 @@ def test_roster_import_writes_an_audit_row_per_change(sample: Path, tmp_path: Pa
         )
         holder.start()
         holder.join()
-    assert results[0].exit_code == 1 and "another process" in results[0].output
+    assert results[0].exit_code == 1 and "正由另一个进程写入" in results[0].output
     done = runner.invoke(main, ["roster", "import", str(sample), str(tmp_path / "edited.csv")])
     assert done.exit_code == 0, done.output
     assert store.data_version() == 1

@@ -162,6 +162,15 @@ def boundary_rivers(
     )  # fmt: skip
 
 
+def _one_subject(unit: str | None, chief: str | None, reach: str | None) -> None:
+    """Refuse more than one of --unit, --chief and --reach."""
+    given = [name for name, value in (("unit", unit), ("chief", chief), ("reach", reach))
+             if value is not None]  # fmt: skip
+    if len(given) > 1:
+        flags = [messages.Message("err_cli_boundary.flag", name=name) for name in given]
+        raise CommandError.from_key("err_cli_boundary.one_subject", given=messages.items(flags))
+
+
 @click.command()
 @_PROJECT
 @click.option("--unit", help="Unit code, e.g. 330500.")
@@ -202,6 +211,7 @@ def partners(
         for line in summary[column]:
             click.echo(line)
         return
+    _one_subject(unit, chief, reach)
     reach_id: Any = None
     if reach is not None:
         reach_id = int(reach) if reach.lstrip("-").isdigit() else reach

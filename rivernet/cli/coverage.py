@@ -218,7 +218,7 @@ def import_roster(
             )
         )
         for note in notes:
-            click.echo(note)
+            click.echo(messages.render(note, lang))
         removed = int(changes["removed"].sum())
         total = 0 if current is None else len(current.assignments)
         too_many = bool(total) and removed > REMOVAL_LIMIT * total

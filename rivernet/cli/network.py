@@ -13,6 +13,7 @@ from rivernet.cli._options import FILE_OR_STORE, lang_option
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.io import DOWNSTREAM_COLUMNS
+from rivernet.messages import Message, items
 from rivernet.network import RiverNetwork
 
 
@@ -111,9 +112,11 @@ def _columns(
             return ident, down, outlet
     for given in (id_column, downstream_column):
         if given is not None and given not in lines.columns:
-            raise InputError(
-                f"column {given!r} not found; the file has {', '.join(map(str, lines.columns))}."
-            )
+            names = [Message("err_core.code", name=str(c)) for c in lines.columns]
+            raise InputError.from_key(
+                "err_cli_network.no_column", column=repr(given),
+                columns=items(names, limit=len(names)),
+            )  # fmt: skip
     return id_column, downstream_column, 0
 
 
@@ -125,7 +128,9 @@ def _outlet(value: str | None, default: int, column: Any) -> Any:
         try:
             return int(value)
         except ValueError as error:
-            raise InputError(f"outlet value {value!r} is not an integer like the ids") from error
+            raise InputError.from_key(
+                "err_cli_network.outlet_not_integer", value=repr(value)
+            ) from error
     return value
 
 
