@@ -4,8 +4,6 @@ always was."""
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -13,30 +11,19 @@ import pytest
 from shapely import box
 
 from rivernet import boundary
-from rivernet.errors import AdminUnitsError, CRSError, InputError, PolicyError, RivernetError
+from rivernet.errors import AdminUnitsError, CRSError, InputError, PolicyError
 from rivernet.joint_control import partners
 from rivernet.network import RiverNetwork
 from rivernet.policy import policy_from_dict, requirements
 from tests.boundary_cases import make_project, unit_table
-from tests.test_untranslated import english_words
-
-CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def _check(error: RivernetError, english: str) -> str:
-    """Chinese with no English words by default, the old English text on request."""
-    chinese = error.text("zh")
-    assert CJK.search(chinese), chinese
-    assert english_words(chinese) == [], chinese
-    assert error.text("en") == str(error) == english
-    return chinese
+from tests.test_untranslated import assert_localized
 
 
 def test_admin_units_in_another_crs() -> None:
     units = unit_table().set_crs("EPSG:32650", allow_override=True)
     with pytest.raises(CRSError) as caught:
         boundary.responsibility_pieces(make_project(units))
-    chinese = _check(
+    chinese = assert_localized(
         caught.value,
         "admin units are in WGS 84 / UTM zone 50N but the network is in WGS 84 / UTM zone 51N; "
         "convert them first: units.to_crs(network.crs) (GCJ-02 data with rivernet.crs.to_wgs84)",
@@ -49,7 +36,7 @@ def test_units_overlapping_where_rivers_flow() -> None:
     units.loc[units["code"] == "320102", "geometry"] = box(-10000, -10000, 0, 1500)
     with pytest.raises(AdminUnitsError) as caught:
         boundary.responsibility_pieces(make_project(units))
-    chinese = _check(
+    chinese = assert_localized(
         caught.value,
         "admin units of one level overlap where rivers flow: 320102 and 320104 (1 piece(s) of "
         "river). A river there would belong to two units at once; fix the shared boundary "
@@ -61,7 +48,7 @@ def test_units_overlapping_where_rivers_flow() -> None:
 def test_partners_of_two_subjects() -> None:
     with pytest.raises(InputError) as caught:
         partners(make_project(), unit="320102", reach=10)
-    chinese = _check(
+    chinese = assert_localized(
         caught.value,
         "partners() takes exactly one of unit=, chief= or reach= (got unit, reach)",
     )
@@ -84,7 +71,7 @@ def test_a_policy_rule_on_a_missing_column(tiny: RiverNetwork) -> None:
     with pytest.raises(PolicyError) as caught:
         requirements(policy, tiny, pieces, lakes)
     columns = ", ".join(map(str, tiny.reaches.columns))
-    _check(
+    assert_localized(
         caught.value,
         f"policy rule 'big' tests column 'nope', which the reaches do not have (they have: "
         f"{columns}); fix the policy file",

@@ -61,6 +61,16 @@ def english_words(text: str) -> list[str]:
     return found
 
 
+def assert_localized(error: Any, english: str) -> str:
+    """A rivernet error reads Chinese without English words by default and ``english`` (its
+    old text, and its ``str``) on request; returns the Chinese text."""
+    chinese = error.text("zh")
+    assert CJK.search(chinese), chinese
+    assert english_words(chinese) == [], chinese
+    assert error.text("en") == str(error) == english
+    return str(chinese)
+
+
 def visible_text(document: str) -> str:
     """The text a reader sees in an HTML document (no styles, scripts, SVG or tags)."""
     for tag in ("style", "script", "svg"):
