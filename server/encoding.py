@@ -27,7 +27,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from rivernet.errors import CRSError, InputError, NotFoundError, format_ids
+from rivernet.errors import CRSError, InputError, NotFoundError
+from rivernet.messages import items
 from rivernet.roster import safe_cell
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -353,7 +354,7 @@ class FeatureTable:
 
     def _matches(self, name: str, value: str) -> npt.NDArray[np.bool_]:
         if name not in self.properties.columns:
-            known = format_ids(self.properties.columns, limit=30)
+            known = items(self.properties.columns, limit=30)
             raise InputError.from_key("api_error.unknown_parameter", name=repr(name), known=known)
         column = self.properties[name]
         if pd.api.types.is_bool_dtype(column):

@@ -120,3 +120,23 @@ def test_a_network_that_cannot_be_built_says_why_in_chinese() -> None:
         report.raise_for_errors()
     assert "[cycle]" in str(listed.value)
     assert listed.value.text("zh").startswith("河段表有 1 个错误：\n- 河段")
+
+
+def test_a_long_cycle_is_listed_in_chinese_with_how_many_more() -> None:
+    import geopandas as gpd
+    from shapely import LineString
+
+    from rivernet.errors import TopologyError
+    from rivernet.network import RiverNetwork
+    from tests.test_untranslated import english_words
+
+    ids = list(range(1, 13))
+    lines = [LineString([(i, 0), (i + 1, 0)]) for i in ids]
+    frame = gpd.GeoDataFrame({"rid": ids, "down": [*ids[1:], 1]}, geometry=lines, crs=32651)
+    network = RiverNetwork.from_downstream_ids(frame, id_column="rid", downstream_column="down")
+    with pytest.raises(TopologyError) as caught:
+        network.core  # noqa: B018 (built on first use)
+    chinese = caught.value.text("zh")
+    assert "[1、2、3、4、5、6、7、8、9、10 等，另有 2 个]" in chinese
+    assert english_words(chinese) == []
+    assert "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more]" in str(caught.value)
