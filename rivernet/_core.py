@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -28,25 +27,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from rivernet.errors import NotFoundError, TopologyError
+from rivernet.messages import Clauses
 from rivernet.messages import items as _items
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class _Cycles:
-    """Cycles of reach ids for a message: ``[1, 2]; [7, 8, 9]`` (``[1、2]；[7、8、9]``)."""
-
-    cycles: tuple[Any, ...]
-
-    def text(self, lang: str = "zh") -> str:
-        """The cycles in ``lang``, each as a bracketed list of ids."""
-        separator = "；" if lang == "zh" else "; "
-        return separator.join(f"[{cycle.text(lang)}]" for cycle in self.cycles)
-
-    def __str__(self) -> str:
-        return self.text("en")
 
 
 @numba.njit(cache=True)
@@ -410,7 +395,7 @@ class FlowCore:
         self.order = _topological_order(downstream, self.offsets)
         if self.order.shape[0] < downstream.shape[0]:
             cycles = _find_cycles(downstream, self.order)
-            described = _Cycles(tuple(_items(ids[c]) for c in cycles[:5]))
+            described = Clauses(tuple(_items(ids[c]) for c in cycles[:5]), brackets=True)
             raise TopologyError.from_key("topology.cycles", count=len(cycles), cycles=described)
         self.size, self.pre, self.depth, self.preorder = _dfs_numbers(
             downstream, self.order, self.offsets, self.children

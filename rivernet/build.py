@@ -55,7 +55,7 @@ from rivernet.errors import (
     RosterError,
 )
 from rivernet.io import DOWNSTREAM_COLUMNS
-from rivernet.messages import Code, Items, Lines, Message, choices, items, render
+from rivernet.messages import Clauses, Code, Items, Lines, Message, choices, items
 from rivernet.messages import text as message_text
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, attach_names, normalise_name
 from rivernet.network import RiverNetwork
@@ -125,21 +125,6 @@ class BuildProblem:
         where = self.file if self.row is None else Message("err_build.file_row", file=self.file,
                                                            row=self.row)  # fmt: skip
         return message_text("err_build.problem", lang, where=where, message=self.message)
-
-    def __str__(self) -> str:
-        return self.text("en")
-
-
-@dataclass(frozen=True)
-class _Joined:
-    """Parts of a message joined by semicolons (；/ ``"; "``), each in the message's language."""
-
-    parts: tuple[Any, ...]
-
-    def text(self, lang: str = "zh") -> str:
-        """The parts in ``lang``."""
-        separator = message_text("err_build.separator", lang)
-        return separator.join(render(part, lang) for part in self.parts)
 
     def __str__(self) -> str:
         return self.text("en")
@@ -234,7 +219,7 @@ class Manifest:
         ]
         if problems:
             raise InputError.from_key("err_build.manifest_problems", file=file,
-                                      problems=_Joined(tuple(problems)),
+                                      problems=Clauses(tuple(problems)),
                                       keys=", ".join(sorted(known)))  # fmt: skip
         base = file.parent
         units = data["units"] if isinstance(data["units"], list) else [data["units"]]
@@ -674,7 +659,7 @@ def _name_conflicts(conflicts: pd.DataFrame) -> Message | str:
     if not len(conflicts):
         return ""
     first = conflicts.head(5)
-    shown = _Joined(tuple(
+    shown = Clauses(tuple(
         Message("warn_build.name_conflict", reach=reach, names=" / ".join(names), chosen=chosen)
         for reach, names, chosen in zip(first["reach_id"], first["names"], first["chosen"],
                                         strict=True)
@@ -1056,7 +1041,7 @@ def _named_roster(
     try:
         return read_named_roster(project, file)
     except RosterError as error:
-        rows = _Joined(tuple(Message("admin.in_row", row=line, message=message)
+        rows = Clauses(tuple(Message("admin.in_row", row=line, message=message)
                             for line, message in error.problems))  # fmt: skip
         raise InputError.from_key("err_build.roster_unresolved", lines=rows) from error
 

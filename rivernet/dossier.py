@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -28,7 +27,7 @@ from rivernet._audit import ACTIVE
 from rivernet.admin import LEVELS, POLYGON_LEVELS
 from rivernet.coverage import DateLike, assignment_state, reach_targets, unit_names
 from rivernet.errors import InputError, format_ids
-from rivernet.messages import Message
+from rivernet.messages import Clauses, Message
 from rivernet.names import CODE_COLUMN, NAME_COLUMN, Aliases, name_groups, normalise_name
 from rivernet.network import RiverNetwork
 from rivernet.roster import Roster, as_date
@@ -160,23 +159,9 @@ def river_reaches(
     return row, pd.Index(network.ids[positions], name="reach_id")
 
 
-@dataclass(frozen=True)
-class _Listed:
-    """Rivers of one name for a message: "; " between them in English, "；" in Chinese."""
-
-    rivers: tuple[Message, ...]
-
-    def text(self, lang: str = "zh") -> str:
-        """The list in ``lang``."""
-        return ("；" if lang == "zh" else "; ").join(river.text(lang) for river in self.rivers)
-
-    def __str__(self) -> str:
-        return self.text("en")
-
-
-def _listed(found: pd.DataFrame) -> _Listed:
+def _listed(found: pd.DataFrame) -> Clauses:
     """The rivers of one name, each with its length, counties, source reach and code."""
-    return _Listed(tuple(
+    return Clauses(tuple(
         Message("err_dossier.river_item", name=row.name, length=f"{row.length_km:.1f}",
                 counties=row.county_names or "-", source=row.source, code=row.river_code or "-")
         for row in found.itertuples()

@@ -45,6 +45,7 @@ from rivernet.errors import InputError, NotFoundError
 
 __all__ = [
     "LANGS",
+    "Clauses",
     "Code",
     "Items",
     "Lines",
@@ -346,6 +347,25 @@ class Lines:
     def text(self, lang: str = "zh") -> str:
         """One line per item."""
         return "\n".join(f"- {render(item, lang)}" for item in self.items)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """Parts of a message joined by semicolons ("；" in Chinese, "; " in English), each in the
+    message's language; with ``brackets`` each part is shown as ``[part]``."""
+
+    parts: tuple[Any, ...]
+    brackets: bool = False
+
+    def text(self, lang: str = "zh") -> str:
+        """The parts in ``lang``."""
+        words = [render(part, lang) for part in self.parts]
+        if self.brackets:
+            words = [f"[{word}]" for word in words]
+        return ("；" if lang == "zh" else "; ").join(words)
 
     def __str__(self) -> str:
         return self.text("en")
