@@ -19,6 +19,7 @@ Paths in a manifest are relative to the manifest's folder.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -73,6 +74,7 @@ __all__ = [
     "level_from_word",
     "plan_project",
     "read_named_lines",
+    "step_label",
     "write_project",
 ]
 
@@ -296,6 +298,27 @@ def refuse_overwrite(target: Path, *, force: bool, policy: str | Path | None = N
         raise ProjectFileError.from_key("err_build.policy_exists", target=beside)
 
 
+def step_label(step: str, *, lang: str = "en", **values: Any) -> str:
+    """The progress-bar label of a step of :func:`plan_project` in ``lang``.
+
+    Parameters
+    ----------
+    step
+        ``"rivers"``, ``"network"``, ``"names"``, ``"units"`` (with ``file``),
+        ``"checking_units"``, ``"lakes"``, ``"roster"``, ``"policy"`` or ``"checked"``.
+    lang
+        ``"en"`` (the labels as they always were) or ``"zh"``.
+    **values
+        The placeholders of the label (``file`` of ``"units"``).
+
+    Returns
+    -------
+    str
+        The label (catalogue ``build_step.<step>``).
+    """
+    return message_text(f"build_step.{step}", lang, **values)
+
+
 def plan_project(
     *,
     rivers: str | Path,
@@ -317,6 +340,7 @@ def plan_project(
     names: str | Path | None = None,
     names_column: str | None = None,
     progress: bool = True,
+    lang: str = "en",
 ) -> ProjectBuild:
     """Read and check every input of a new project; raise once listing every problem.
 
@@ -363,6 +387,9 @@ def plan_project(
         inside OpenStreetMap's ``other_tags``), else ``name``.
     progress
         Show a progress bar.
+    lang
+        The language of the progress bar's step labels (:func:`step_label`): ``"en"`` (the
+        default) or ``"zh"`` (``rivernet new`` passes its ``--lang``).
 
     Returns
     -------
@@ -387,14 +414,15 @@ def plan_project(
     }
     steps = 4 + len(units) + (lakes is not None) + (roster is not None) + (policy is not None)
     steps += names is not None
-    with tqdm(total=steps, desc="rivers", disable=not progress, unit="step") as bar:
+    label = functools.partial(step_label, lang=lang)
+    with tqdm(total=steps, desc=label("rivers"), disable=not progress, unit="step") as bar:
         lines = None
         with _collecting(river_file, problems, notes):
             lines = _read_file(river_file, crs=crs)
         bar.update()
         reaches, meta = None, None
         if lines is not None:
-            bar.set_description("network")
+            bar.set_description(label("network"))
             with _collecting(river_file, problems, notes):
                 reaches, meta = _reaches(
                     lines,
@@ -409,7 +437,7 @@ def plan_project(
                 )
         bar.update()
         if names is not None:
-            bar.set_description("names")
+            bar.set_description(label("names"))
             with _collecting(Path(names), problems, notes):
                 reaches = _named_reaches(
                     reaches, meta, Path(names), notes, crs=crs, column=names_column
@@ -417,22 +445,22 @@ def plan_project(
             bar.update()
         frames: list[gpd.GeoDataFrame | None] = []
         for unit_path in map(Path, units):
-            bar.set_description(f"units {unit_path.name}")
+            bar.set_description(label("units", file=unit_path.name))
             with _collecting(unit_path, problems, notes):
                 frames.append(_units(unit_path, problems, crs=crs, columns=unit_options))
             bar.update()
-        bar.set_description("checking units")
+        bar.set_description(label("checking_units"))
         admin_units = _combined_units(frames, reaches, units, problems, notes)
         bar.update()
         lake_layer = None
         if lakes is not None:
-            bar.set_description("lakes")
+            bar.set_description(label("lakes"))
             with _collecting(Path(lakes), problems, notes):
                 lake_layer = _lakes(Path(lakes), problems, crs=crs, reaches=reaches)
             bar.update()
         chiefs = None
         if roster is not None:
-            bar.set_description("roster")
+            bar.set_description(label("roster"))
             if not is_named_roster(Path(roster)):
                 chiefs = _roster(Path(roster), problems)
             elif reaches is not None and meta is not None and not problems:
@@ -444,14 +472,14 @@ def plan_project(
             bar.update()
         chosen = None
         if policy is not None:
-            bar.set_description("policy")
+            bar.set_description(label("policy"))
             with _collecting(Path(policy), problems, notes):
                 loaded = load_policy(policy)
                 chosen = (Path(policy), loaded)
                 if reaches is not None:
                     _policy_references(Path(policy), loaded, reaches, lake_layer, problems)
             bar.update()
-        bar.set_description("checked")
+        bar.set_description(label("checked"))
         bar.update(bar.total - bar.n)
     if problems or reaches is None or meta is None:
         raise ProjectFileError(problem_report(problems))

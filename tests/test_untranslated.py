@@ -38,6 +38,10 @@ ALLOWED = {
     "hydrosheds", "openstreetmap", "natural", "earth", "maplibre", "cnmaps", "data", "strahler",
     "geojson", "csv", "english", "gb", "t", "x", "b", "pdf", "html", "excel", "txt", "xlsx",
     "gpkg", "shapefile", "prj", "shp", "wwf", "lehner", "grill", "mit", "mb",
+    # Format, protocol and product names the command-line help names as they are written in
+    # Chinese too (rivernet/locale/cli_help.toml).
+    "geopackage", "json", "toml", "url", "gbk", "http", "tcp", "ogc", "api", "postgresql",
+    "postgis", "pmtiles", "gdal", "qgis", "nginx", "apache", "caddy", "chromium",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]+")
 CJK = re.compile(r"[\u3400-\u9fff]+")

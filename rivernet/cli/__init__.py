@@ -21,7 +21,14 @@ from typing import Any, TextIO
 import click
 
 from rivernet import messages
-from rivernet.cli._options import CommandError, current_lang, usage_error, with_flag_names
+from rivernet.cli._help import HelpGroup
+from rivernet.cli._options import (
+    CommandError,
+    current_lang,
+    lang_option,
+    usage_error,
+    with_flag_names,
+)
 from rivernet.errors import RivernetError, RivernetWarning
 
 # The extra that brings each optional package.
@@ -89,8 +96,9 @@ class _Notes:
             click.echo(warning_line(message, current_lang()), err=True)
 
 
-class _Group(click.Group):
-    """A click group that turns library errors into clean messages."""
+class _Group(HelpGroup):
+    """A click group that turns library errors into clean messages (and shows its help, and
+    its commands' help, in the command's language)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         args = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # before click consumes them
@@ -102,6 +110,8 @@ class _Group(click.Group):
         except RivernetError as error:
             raise CommandError.from_error(error) from None
         except click.UsageError as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # `rivernet roster`: the help
+                raise
             raise usage_error(error, args) from None
         except ModuleNotFoundError as error:
             extra = EXTRAS.get((error.name or "").split(".")[0])
@@ -113,12 +123,13 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes; errors only.")
-@click.option("--verbose", "-v", is_flag=True, help="Log what rivernet does.")
+@click.option("--quiet", "-q", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True)
 @click.version_option(package_name="rivernet")
+@lang_option(group=True)
 @click.pass_context
-def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
-    """rivernet: river networks and river-chief (河长制) responsibility analysis."""
+def main(ctx: click.Context, quiet: bool, verbose: bool, lang: str | None) -> None:
+    """rivernet: river networks and river-chief responsibility analysis."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"quiet": quiet or not sys.stderr.isatty()}

@@ -19,8 +19,8 @@ names in errors.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,23 @@ def _other_usage(said: str) -> Message:
     return Message("cli_usage.other", message=said)
 
 
+def lang_from_args(args: Sequence[str]) -> str | None:
+    """The last valid ``--lang X`` / ``--lang=X`` of raw arguments (before ``--``), if any.
+
+    ``--help`` and usage errors come before click reads ``--lang``: they find it here.
+    """
+    asked = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else None
+        if arg == "--lang" and index + 1 < len(args):
+            value = args[index + 1]
+        if value in messages.LANGS:
+            asked = value
+    return asked
+
+
 class UsageCommandError(CommandError):
     """A :class:`CommandError` about the command line itself: exit status 2, as click's."""
 
@@ -117,9 +134,7 @@ def usage_error(error: click.UsageError, args: list[str]) -> CommandError:
     """
     ctx = click.get_current_context(silent=True)
     if ctx is not None and LANG_KEY not in ctx.meta:
-        asked = [a.split("=", 1)[1] for a in args if a.startswith("--lang=")]
-        asked += [b for a, b in itertools.pairwise(args) if a == "--lang"]
-        ctx.meta[LANG_KEY] = next((lang for lang in asked if lang in messages.LANGS), "zh")
+        ctx.meta[LANG_KEY] = lang_from_args(args) or "zh"
     hint = ""
     if isinstance(error, click.NoSuchOption):
         near = sorted(error.possibilities or ())
@@ -232,34 +247,45 @@ FILE_OR_STORE = FileOrStoreType()
 """The PATH argument of ``check``, ``info`` and ``navigate``: a file or a store's URL."""
 
 
-def as_of_option(help: str = "Day of the roster (default: today), e.g. 2025-06-30.") -> Any:
-    """The ``--as-of DATE`` option, read with :data:`AS_OF`."""
-    return click.option("--as-of", "as_of", type=AS_OF, default=None, metavar="DATE", help=help)
+def as_of_option() -> Any:
+    """The ``--as-of DATE`` option, read with :data:`AS_OF` (help: ``as_of`` of the command's
+    section of ``cli_help.toml``, else of ``help_common``)."""
+    return click.option("--as-of", "as_of", type=AS_OF, default=None, metavar="DATE")
 
 
 LANG_CHOICE = click.Choice(["zh", "en"])
 
 
-def lang_option() -> Any:
-    """The ``--lang zh|en`` option of every command (default ``zh``).
+def lang_option(*, group: bool = False) -> Any:
+    """The ``--lang zh|en`` option of every command (default ``zh``) and of the group.
 
     It is read first (eager), so the other options' errors and the command's own errors speak
-    the chosen language (:func:`current_lang`).
+    the chosen language (:func:`current_lang`). A command without its own ``--lang`` takes
+    the group's (``rivernet --lang en coverage ...``).
+
+    Parameters
+    ----------
+    group
+        The group's option: no default of its own (the commands' default applies).
     """
     return click.option(
         "--lang",
         type=LANG_CHOICE,
-        default="zh",
-        show_default=True,
+        default=None if group else "zh",
+        show_default=not group,
         is_eager=True,
         callback=_keep_lang,
-        help="Language of the printed text: zh (中文) or en (English).",
     )
 
 
-def _keep_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    ctx.meta[LANG_KEY] = value
-    return value
+def _keep_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Keep the language in ``ctx.meta``; a command's default yields to the group's choice."""
+    from click.core import ParameterSource
+
+    given = ctx.get_parameter_source(param.name or "lang") is not ParameterSource.DEFAULT
+    if given or (value is not None and LANG_KEY not in ctx.meta):
+        ctx.meta[LANG_KEY] = value
+    return ctx.meta.get(LANG_KEY, value)
 
 
 def require_unit(project: Any, code: str, *, path: Path) -> str:

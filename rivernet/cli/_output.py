@@ -37,16 +37,17 @@ TABLE_SUFFIXES = (".csv", ".xlsx", ".geojson", ".gpkg")
 
 
 def output_option(
-    *, suffixes: Iterable[str] = TABLE_SUFFIXES, help: str | None = None, **extra: Any
+    *, suffixes: Iterable[str] = TABLE_SUFFIXES, **extra: Any
 ) -> Callable[[Any], Any]:
     """The ``-o/--output FILE`` option, checked as soon as it is parsed.
+
+    Its help is ``output`` of the command's section of ``cli_help.toml`` (else the common one,
+    which names the formats of :data:`TABLE_SUFFIXES`).
 
     Parameters
     ----------
     suffixes
         The suffixes this command writes.
-    help
-        The option's help text (default: the formats).
     **extra
         More arguments of :func:`click.option` (``default``, ``required``...).
 
@@ -56,7 +57,6 @@ def output_option(
         The decorator.
     """
     allowed = tuple(suffixes)
-    text = help or f"Write the full result to FILE; the suffix chooses the format ({_or(allowed)})."
 
     def check(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
         if value is not None:
@@ -69,14 +69,11 @@ def output_option(
         type=click.Path(dir_okay=False, path_type=Path),
         callback=check,
         metavar="FILE",
-        help=text,
         **extra,
     )
 
 
-json_option = click.option(
-    "--json", "as_json", is_flag=True, help="Print the result as JSON (GeoJSON for features)."
-)
+json_option = click.option("--json", "as_json", is_flag=True)
 """The ``--json`` flag: print the result as JSON instead of the text table."""
 
 
@@ -306,10 +303,6 @@ def _spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
         elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
             out[column] = values.astype(object).map(safe_cell)
     return pd.DataFrame(out)
-
-
-def _or(suffixes: tuple[str, ...]) -> str:
-    return ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
 
 
 def text_table(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from rivernet import messages
 from rivernet.admin import POLYGON_LEVELS
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     echo_json,
@@ -67,16 +68,15 @@ def _write(frame: pd.DataFrame, output: Path | None, lang: str, *, what: str = "
 _PROJECT = click.argument("project", type=PROJECT)
 _OUTPUT = output_option()
 _LANG = lang_option()
-_AS_OF = as_of_option("Day of the chiefs (default: today), e.g. 2025-06-30 or 2025年6月30日.")
+_AS_OF = as_of_option()
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @_PROJECT
 @click.option("--level", type=LEVEL_CHOICE, default="province", show_default=True)
-@click.option("--no-lakes", is_flag=True, help="Drop sections wholly on lake flow paths.")
+@click.option("--no-lakes", is_flag=True)
 @click.option("--merge-within-m", type=click.FloatRange(min=0.0), default=1000.0,
-              show_default=True, help="One section for a crossing and its re-crossings within "
-              "this distance along the river (0: every pass).")  # fmt: skip
+              show_default=True)  # fmt: skip
 @_AS_OF
 @_OUTPUT
 @json_option
@@ -91,7 +91,7 @@ def crossings(
     as_json: bool,
     lang: str,
 ) -> None:
-    """List the handover sections (交接断面) where rivers cross unit boundaries.
+    """List the handover sections where rivers cross unit boundaries.
 
     A river that crosses a boundary and crosses back within --merge-within-m metres (along
     the river) is one section; its passes are listed in the pass_ids column.
@@ -126,13 +126,11 @@ def crossings(
     )  # fmt: skip
 
 
-@click.command("boundary-rivers")
+@click.command("boundary-rivers", cls=HelpCommand)
 @_PROJECT
 @click.option("--level", type=LEVEL_CHOICE, default="province", show_default=True)
-@click.option("--tolerance-m", type=float, default=250.0, show_default=True,
-              help="How far the boundary may lie from the channel.")  # fmt: skip
-@click.option("--rule", type=click.Choice(["split_by_bank", "split_by_length", "escalate"]),
-              help="Responsibility rule (default: the project's configuration).")  # fmt: skip
+@click.option("--tolerance-m", type=float, default=250.0, show_default=True)
+@click.option("--rule", type=click.Choice(["split_by_bank", "split_by_length", "escalate"]))
 @_OUTPUT
 @json_option
 @_LANG
@@ -145,7 +143,7 @@ def boundary_rivers(
     as_json: bool,
     lang: str,
 ) -> None:
-    """List boundary rivers (界河): stretches with each bank in a different unit."""
+    """List boundary rivers: stretches with each bank in a different unit."""
     from rivernet.boundary import boundary_rivers as find_rivers
 
     result = find_rivers(_project(project), level=level, tolerance_m=tolerance_m, rule=rule)
@@ -171,13 +169,13 @@ def _one_subject(unit: str | None, chief: str | None, reach: str | None) -> None
         raise CommandError.from_key("err_cli_boundary.one_subject", given=messages.items(flags))
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @_PROJECT
-@click.option("--unit", help="Unit code, e.g. 330500.")
-@click.option("--chief", help="Chief person id or name (needs a roster).")
-@click.option("--reach", help="Reach id.")
-@click.option("--level", type=LEVEL_CHOICE, help="Level (reach/chief queries; summary).")
-@click.option("--distance-km", type=float, help="Only partners within this distance.")
+@click.option("--unit")
+@click.option("--chief")
+@click.option("--reach")
+@click.option("--level", type=LEVEL_CHOICE)
+@click.option("--distance-km", type=float)
 @_AS_OF
 @_OUTPUT
 @json_option
@@ -231,26 +229,21 @@ def partners(
     click.echo(_table(_blank_names(result), columns, lang))
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @_PROJECT
-@click.option("--reach", help="Reach id where the pollution enters (instead of --lon/--lat).")
+@click.option("--reach")
 @click.option(
     "--measure-m",
     type=float,
-    help="With --reach: metres from the reach's upstream end (default: the whole reach).",
 )
-@click.option("--lon", type=float, help="Longitude (WGS84 / CGCS2000), with --lat.")
-@click.option("--lat", type=float, help="Latitude (WGS84 / CGCS2000), with --lon.")
-@click.option("--distance-km", type=float, help="How far to look along the network.")
-@click.option(
-    "--velocity", "velocity_m_s", type=float, help="Flow velocity (m/s) for arrival times."
-)
-@click.option("--max-snap-m", type=float, default=1000.0, show_default=True,
-              help="Farthest a river may be from the point.")  # fmt: skip
-@click.option("--include-contact", is_flag=True,
-              help="Add the chiefs' contact column (private; off by default).")  # fmt: skip
+@click.option("--lon", type=float)
+@click.option("--lat", type=float)
+@click.option("--distance-km", type=float)
+@click.option("--velocity", "velocity_m_s", type=float)
+@click.option("--max-snap-m", type=float, default=1000.0, show_default=True)
+@click.option("--include-contact", is_flag=True)
 @_AS_OF
-@output_option(help="Write the call list to FILE (.csv, .xlsx, .geojson or .gpkg).")
+@output_option()
 @json_option
 @_LANG
 def incident(
@@ -279,9 +272,9 @@ def incident(
     The call list starts with the chiefs of the incident's reach (the same as `rivernet chiefs
     --reach`), then, in flow order, the chiefs of every unit the plume enters, with the
     distance and the arrival time (distance / velocity). A unit with nobody of its level
-    assigned where the plume enters is called through its 总河长 (basis "unit"). -o writes the
-    call list; contacts only with --include-contact. Also printed: the handover sections
-    passed and the units upstream to check.
+    assigned where the plume enters is called through its general chief (basis "unit"). -o
+    writes the call list; contacts only with --include-contact. Also printed: the handover
+    sections passed and the units upstream to check.
     """
     import geopandas as gpd
     from shapely import Point

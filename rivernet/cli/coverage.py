@@ -12,6 +12,7 @@ import pandas as pd
 from rivernet import messages
 from rivernet._files import LOCK_TIMEOUT, project_lock
 from rivernet.admin import LEVELS
+from rivernet.cli._help import HelpCommand, HelpGroup
 from rivernet.cli._options import PROJECT, CommandError, as_of_option, lang_option, require_unit
 from rivernet.cli._output import (
     check_output_path,
@@ -35,21 +36,17 @@ def register(group: click.Group) -> None:
     group.add_command(roster)
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("project", type=PROJECT)
-@as_of_option("Audit day (default: today), e.g. 2025-06-30 or 2025年6月30日.")
-@click.option("--unit", help="Only this admin unit and the units inside it (GB/T 2260 code).")
-@click.option("--level", type=LEVEL_CHOICE, help="Only this level.")
+@as_of_option()
+@click.option("--unit")
+@click.option("--level", type=LEVEL_CHOICE)
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Coverage policy TOML (default: policy.toml beside the project, else the defaults).",
 )
 @output_option(
     suffixes=(".gpkg", ".xlsx", ".csv"),
-    help="Write the tables coverage_summary, coverage_gaps and coverage_problems to FILE: "
-    "layers of a .gpkg, sheets of a .xlsx, or NAME.csv with NAME.coverage_gaps.csv and "
-    "NAME.coverage_problems.csv beside it.",
 )
 @json_option
 @lang_option()
@@ -63,7 +60,7 @@ def coverage(
     as_json: bool,
     lang: str,
 ) -> None:
-    """Audit full coverage (全覆盖) of PROJECT's roster and print the summary per unit."""
+    """Audit full coverage of PROJECT's roster and print the summary per unit."""
     from rivernet.coverage import _within, coverage_gaps, coverage_summary
     from rivernet.problems import coverage_problems
     from rivernet.project import open_project
@@ -90,14 +87,13 @@ def coverage(
         click.echo(format_summary(summary, lang=lang))
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("project", type=PROJECT)
-@click.option("--reach", help="Reach id.")
-@click.option("--measure-m", type=float, help="With --reach: metres from its upstream end.")
-@click.option("--lon", type=float, help="Longitude of a point (WGS84 / CGCS2000).")
-@click.option("--lat", type=float, help="Latitude of a point (WGS84 / CGCS2000).")
-@click.option("--max-snap-m", type=float, default=1000.0, show_default=True,
-              help="Farthest a river may be from the point.")  # fmt: skip
+@click.option("--reach")
+@click.option("--measure-m", type=float)
+@click.option("--lon", type=float)
+@click.option("--lat", type=float)
+@click.option("--max-snap-m", type=float, default=1000.0, show_default=True)
 @as_of_option()
 @output_option()
 @json_option
@@ -163,27 +159,26 @@ def format_summary(summary: pd.DataFrame, *, lang: str = "zh") -> str:
     return text_table(table, columns, lang, limit=None)
 
 
-@click.group()
-def roster() -> None:
+@click.group(cls=HelpGroup)
+@lang_option(group=True)
+def roster(lang: str | None) -> None:
     """Import, check and export chief rosters (CSV or Excel, Chinese or English headers)."""
 
 
 @roster.command("import")
 @click.argument("project", type=PROJECT)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sheet", help="Excel worksheet to read (default: the first).")
+@click.option("--sheet")
 @click.option(
     "--replace",
     is_flag=True,
-    help="Allow an import that removes more than 10 % of the current assignments.",
 )
-@click.option("--dry-run", is_flag=True, help="Show what the import would change; write nothing.")
+@click.option("--dry-run", is_flag=True)
 @click.option(
     "--lock-timeout",
     type=float,
     default=LOCK_TIMEOUT,
     show_default=True,
-    help="Seconds to wait while another process writes the project.",
 )
 @lang_option()
 def import_roster(
@@ -281,9 +276,8 @@ def format_changes(changes: pd.DataFrame, *, total: int, limit: int = 20, lang: 
 @click.option(
     "--project",
     type=PROJECT,
-    help="Also check reach ids, admin codes and units against this project.",
 )
-@click.option("--sheet", help="Excel worksheet to read (default: the first).")
+@click.option("--sheet")
 @lang_option()
 def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str) -> None:
     """Check a roster FILE and list every problem with its row number."""
@@ -308,17 +302,16 @@ def check_roster(file: Path, project: Path | None, sheet: str | None, lang: str)
 @click.argument("project", type=PROJECT)
 @output_option(
     suffixes=(".csv", ".xlsx"),
-    help="Write the roster to FILE: a .xlsx workbook, or NAME.csv with its companion files.",
 )
 @json_option
-@click.option("--include-contact", is_flag=True, help="Include contact details (private).")
+@click.option("--include-contact", is_flag=True)
 @lang_option()
 def export_roster(
     project: Path, output: Path | None, as_json: bool, include_contact: bool, lang: str
 ) -> None:
     """Write PROJECT's roster, one row per assignment, to a .csv or .xlsx file (or --json).
 
-    The people, sign boards (公示牌) and units go with it: as the sheets people, boards and
+    The people, sign boards and units go with it: as the sheets people, boards and
     units of a workbook, or as NAME.people.csv, NAME.boards.csv and NAME.units.csv beside
     NAME.csv. Cells that a spreadsheet would run as formulas get a protective leading quote.
     With --json, the assignments (one record each, with the person's details) are printed.

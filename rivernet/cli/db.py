@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpGroup
 from rivernet.cli._options import CommandError, lang_option
 from rivernet.cli._output import note
 
@@ -16,15 +17,16 @@ def register(group: click.Group) -> None:
     group.add_command(db)
 
 
-@click.group()
-def db() -> None:
+@click.group(cls=HelpGroup)
+@lang_option(group=True)
+def db(lang: str | None) -> None:
     """The shared store: load a project into PostgreSQL + PostGIS, dump it back, migrate."""
 
 
 @db.command("load")
 @click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("url")
-@click.option("--replace", is_flag=True, help="Replace the project the database holds.")
+@click.option("--replace", is_flag=True)
 @lang_option()
 def load_command(project: Path, url: str, replace: bool, lang: str) -> None:
     """Copy PROJECT (a .gpkg) into the database URL: schema and data in one transaction.
@@ -46,7 +48,6 @@ def load_command(project: Path, url: str, replace: bool, lang: str) -> None:
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The GeoPackage to write (replaced whole when complete).",
 )
 @lang_option()
 def dump_command(url: str, output: Path, lang: str) -> None:

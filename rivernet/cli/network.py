@@ -9,7 +9,9 @@ import click
 import pandas as pd
 import pyogrio
 
-from rivernet.cli._options import FILE_OR_STORE, lang_option
+from rivernet import messages
+from rivernet.cli._help import HelpCommand
+from rivernet.cli._options import FILE_OR_STORE, current_lang, lang_option
 from rivernet.cli._output import echo_json, json_option, note, output_option, write_table
 from rivernet.errors import InputError
 from rivernet.io import DOWNSTREAM_COLUMNS
@@ -44,7 +46,7 @@ def load_network(
     crs
         CRS to assume when the file declares none.
     quiet
-        Hide the progress bar.
+        Hide the progress bar (its labels are in the running command's ``--lang``).
 
     Returns
     -------
@@ -56,7 +58,10 @@ def load_network(
     from rivernet.io import read_lines
     from rivernet.project import read_meta
 
-    with tqdm(total=2, desc="reading", disable=quiet, unit="step") as bar:
+    def label(step: str) -> str:
+        return messages.text(f"build_step.{step}", current_lang())
+
+    with tqdm(total=2, desc=label("reading"), disable=quiet, unit="step") as bar:
         is_project = path.suffix.lower() == ".gpkg" and layer is None and _has_reaches(path)
         if is_project:
             meta = read_meta(path)
@@ -65,7 +70,7 @@ def load_network(
             outlet_value = outlet_value or meta["outlet_values"].split(",")[0]
         lines = read_lines(path, layer="reaches" if is_project else layer, crs=crs)
         bar.update()
-        bar.set_description("building network")
+        bar.set_description(label("building_network"))
         id_column, downstream_column, default_outlet = _columns(lines, id_column, downstream_column)
         if downstream_column is None or id_column is None:
             net = RiverNetwork.from_lines(lines, id_column=id_column)
@@ -137,24 +142,23 @@ def _outlet(value: str | None, default: int, column: Any) -> Any:
 def _file_options(func: Any) -> Any:
     """Options shared by the commands that read a network file."""
     options = [
-        click.option("--layer", help="Layer of a multi-layer file."),
-        click.option("--id-column", help="Reach id column (detected if omitted)."),
-        click.option("--downstream-column", help="Downstream id column (detected if omitted)."),
-        click.option("--outlet-value", help="Downstream value meaning 'outlet' (default 0)."),
-        click.option("--crs", help="CRS to assume when the file has none, e.g. EPSG:4490."),
+        click.option("--layer"),
+        click.option("--id-column"),
+        click.option("--downstream-column"),
+        click.option("--outlet-value"),
+        click.option("--crs"),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("path", type=FILE_OR_STORE)
 @_file_options
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True)
 @output_option(
     suffixes=(".csv", ".xlsx", ".gpkg"),
-    help="Also write the findings, one row each, to FILE (.csv, .xlsx or .gpkg).",
 )
 @lang_option()
 @click.pass_context
@@ -184,19 +188,18 @@ def check(
         ctx.exit(1)
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("path", type=FILE_OR_STORE)
 @_file_options
-@click.option("--reach", "reach", required=True, help="Start reach id.")
+@click.option("--reach", "reach", required=True)
 @click.option(
     "--mode",
     type=click.Choice(["UT", "UM", "DM", "DD"]),
     default="UT",
     show_default=True,
-    help="UT/UM upstream (tributaries/main stem), DM/DD downstream (main/diversions).",
 )
-@click.option("--distance-km", type=float, help="Stop after this along-network distance.")
-@output_option(help="Write the reaches found to FILE (.csv, .xlsx, .geojson or .gpkg).")
+@click.option("--distance-km", type=float)
+@output_option()
 @json_option
 @click.pass_context
 @lang_option()
@@ -237,12 +240,10 @@ def navigate(
         click.echo(text_table(result, ["reach_id", "distance_km"], lang, limit=20))
 
 
-@click.command()
+@click.command(cls=HelpCommand)
 @click.argument("path", type=FILE_OR_STORE)
 @_file_options
-@click.option(
-    "--units", "list_units", is_flag=True, help="List the admin units of a project: code, name."
-)
+@click.option("--units", "list_units", is_flag=True)
 @click.pass_context
 @lang_option()
 def info(ctx: click.Context, path: Path, list_units: bool, lang: str, **options: Any) -> None:

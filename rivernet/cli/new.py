@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import CommandError, lang_option
 from rivernet.cli._output import note
 
@@ -19,28 +20,28 @@ def register(group: click.Group) -> None:
     group.add_command(new)
 
 
-@click.command("new")
+@click.command("new", cls=HelpCommand)
 @click.argument("output", type=_FILE, required=False)
-@click.option("--from", "manifest", type=_FILE, help="Build from a TOML manifest (same keys).")
-@click.option("--rivers", type=_FILE, help="River lines (shapefile, GeoPackage, GeoJSON).")
-@click.option("--units", type=_FILE, multiple=True, help="Admin units: one file, or one per level.")
-@click.option("--lakes", type=_FILE, help="Lake polygons.")
-@click.option("--roster", type=_FILE, help="Chief roster (CSV, Excel).")
-@click.option("--policy", type=_FILE, help="Coverage policy TOML, copied beside the project.")
-@click.option("--crs", help="CRS of files that declare none, e.g. EPSG:4490 (CGCS2000).")
-@click.option("--dem", type=_FILE, help="Elevation raster: flow direction of bare lines.")
-@click.option("--river-id-column", help="Reach id column (detected when omitted).")
-@click.option("--river-downstream-column", help="Downstream reach id column (detected).")
-@click.option("--outlet-value", help="Downstream value that marks an outlet (default 0).")
-@click.option("--river-name-column", help="Column of river names.")
-@click.option("--river-code-column", help="Column of official reach codes.")
-@click.option("--unit-code-column", help="Admin code column of the unit files (detected).")
-@click.option("--unit-name-column", help="Name column of the unit files (detected).")
-@click.option("--unit-level-column", help="Level column (省/市/县... or province/city/...).")
-@click.option("--unit-parent-column", help="Parent code column (derived from codes if absent).")
-@click.option("--names", type=_FILE, help="Named lines (register, OSM extract) naming the reaches.")
-@click.option("--names-column", help="Name column of --names (default name:zh, else name).")
-@click.option("--force", is_flag=True, help="Replace an existing project file.")
+@click.option("--from", "manifest", type=_FILE)
+@click.option("--rivers", type=_FILE)
+@click.option("--units", type=_FILE, multiple=True)
+@click.option("--lakes", type=_FILE)
+@click.option("--roster", type=_FILE)
+@click.option("--policy", type=_FILE)
+@click.option("--crs")
+@click.option("--dem", type=_FILE)
+@click.option("--river-id-column")
+@click.option("--river-downstream-column")
+@click.option("--outlet-value")
+@click.option("--river-name-column")
+@click.option("--river-code-column")
+@click.option("--unit-code-column")
+@click.option("--unit-name-column")
+@click.option("--unit-level-column")
+@click.option("--unit-parent-column")
+@click.option("--names", type=_FILE)
+@click.option("--names-column")
+@click.option("--force", is_flag=True)
 @lang_option()
 @click.pass_context
 def new(ctx: click.Context, output: Path | None, manifest: Path | None, **options: Any) -> None:
@@ -70,7 +71,7 @@ def new(ctx: click.Context, output: Path | None, manifest: Path | None, **option
     if output is None:
         raise CommandError.from_key("cli_usage.new_output")
     refuse_overwrite(output, force=force, policy=kwargs.get("policy"))
-    build = plan_project(progress=not quiet, **kwargs)
+    build = plan_project(progress=not quiet, lang=lang, **kwargs)
     for line in build.notes:
         note(messages.text("cli_wrote.note", lang, line=messages.render(line, lang)))
     write_project(build, output, force=force)

@@ -13,12 +13,13 @@ from pathlib import Path
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import lang_option
 
 
-@click.command("prepare")
+@click.command("prepare", cls=HelpCommand)
 @click.argument("project", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--force", is_flag=True, help="Rewrite the sidecar even when it is up to date.")
+@click.option("--force", is_flag=True)
 @lang_option()
 @click.pass_context
 def prepare(ctx: click.Context, project: Path, force: bool, lang: str) -> None:

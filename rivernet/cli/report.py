@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import (
     PROJECT,
     UsageCommandError,
@@ -22,32 +23,29 @@ WITHIN_KM = 20.0
 """Default of ``--within-km`` (the library's :data:`rivernet.layers.report.WITHIN_KM`)."""
 
 
-@click.command("report")
+@click.command("report", cls=HelpCommand)
 @click.argument("project", type=PROJECT)
-@click.option("--unit", help="Admin code of the unit, e.g. 320583.")
-@click.option("--river", help="A named river (name or code): its 一河一档 page instead.")
+@click.option("--unit")
+@click.option("--river")
 @as_of_option()
 @lang_option()
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Coverage policy TOML file.",
 )
-@click.option("--no-maps", is_flag=True, help="Leave the maps out (faster, smaller).")
+@click.option("--no-maps", is_flag=True)
 @click.option(
     "--within-km",
     type=click.FloatRange(min=0),
     default=WITHIN_KM,
     show_default=True,
-    help="List only handover sections and partner units within this distance of the unit.",
 )
-@click.option("--all-partners", is_flag=True, help="No distance limit (overrides --within-km).")
+@click.option("--all-partners", is_flag=True)
 @output_option(
     suffixes=(".html", ".pdf"),
     default=Path("report.html"),
     show_default=True,
-    help="Output file: .html, or .pdf when headless Chromium is installed.",
 )
 def report(
     project: Path,
@@ -63,7 +61,7 @@ def report(
 ) -> None:
     """Write the report of one unit of PROJECT: coverage, problems, cross-boundary rivers, maps.
 
-    With --river NAME instead of --unit: the 一河一档 page of that named river (its units,
+    With --river NAME instead of --unit: the river file page of that named river (its units,
     chiefs in office, problems, handover sections and a map).
     """
     from rivernet.layers.report import unit_report

@@ -24,22 +24,19 @@ from typing import Any
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import PROJECT, CommandError, current_lang, lang_option
 
 
-@click.command("serve")
+@click.command("serve", cls=HelpCommand)
 @click.argument("project", required=False, type=PROJECT)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
-)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker processes. Above 1, the project is opened once and the workers are forked "
-    "from it, sharing its read-only arrays (copy-on-write).",
 )
 @lang_option()
 @click.pass_context

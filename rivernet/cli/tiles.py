@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpCommand
 from rivernet.cli._options import (
     PROJECT,
     CommandError,
@@ -71,7 +72,7 @@ def _check_output(output: Path, *, site: bool) -> None:
         raise CommandError.from_key("cli_more.not_writable", path=output)
 
 
-@click.command("tiles")
+@click.command("tiles", cls=HelpCommand)
 @click.argument("project", type=PROJECT)
 @click.option(
     "-o",
@@ -79,7 +80,6 @@ def _check_output(output: Path, *, site: bool) -> None:
     required=True,
     type=click.Path(path_type=Path),
     metavar="FILE|DIR",
-    help="The .pmtiles archive to write, or the site folder with --site.",
 )
 @click.option("--minzoom", type=click.IntRange(0, 14), default=0, show_default=True)
 @click.option(
@@ -87,28 +87,23 @@ def _check_output(output: Path, *, site: bool) -> None:
     type=click.IntRange(0, 14),
     default=12,
     show_default=True,
-    help="Highest zoom written (maps over-zoom beyond it); a national network takes minutes at 10.",
 )
 @click.option(
     "--layers",
     callback=_layer_list,
     metavar="A,B",
-    help="Map layers, comma separated (default: every layer the project can draw).",
 )
-@click.option(
-    "--bbox", callback=_bbox, metavar="W,S,E,N", help="Only tiles meeting this box (degrees)."
-)
-@as_of_option(help="Day of the roster for the coverage layers (default: today).")
+@click.option("--bbox", callback=_bbox, metavar="W,S,E,N")
+@as_of_option()
 @click.option(
     "--level",
     type=click.Choice(_LEVELS),
     default="county",
     show_default=True,
-    help="Admin level of the coverage, crossings and boundary-river layers.",
 )
-@click.option("--site", is_flag=True, help="Write a static web map folder around the archive.")
+@click.option("--site", is_flag=True)
 @lang_option()
-@click.option("--force", is_flag=True, help="Replace an existing archive or site.")
+@click.option("--force", is_flag=True)
 @click.pass_context
 def tiles(
     ctx: click.Context,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from rivernet import messages
+from rivernet.cli._help import HelpGroup
 from rivernet.cli._options import PROJECT, lang_option
 from rivernet.cli._output import echo_json, json_option, text_table
 
@@ -16,18 +17,17 @@ def register(group: click.Group) -> None:
     group.add_command(token)
 
 
-@click.group()
-def token() -> None:
+@click.group(cls=HelpGroup)
+@lang_option(group=True)
+def token(lang: str | None) -> None:
     """Access tokens for edits (sent as `Authorization: Bearer TOKEN`)."""
 
 
 @token.command("create")
 @click.argument("project", type=PROJECT)
-@click.option("--unit", required=True, help="The office's unit code, e.g. 320505 (吴中区).")
-@click.option("--role", type=ROLE_CHOICE, default="editor", show_default=True,
-              help="viewer: reads; editor: edits its unit and the units below; admin: also "
-                   "reads contact details.")  # fmt: skip
-@click.option("--name", help="The office, e.g. 吴中区河长办.")
+@click.option("--unit", required=True)
+@click.option("--role", type=ROLE_CHOICE, default="editor", show_default=True)
+@click.option("--name")
 @lang_option()
 def create_command(project: object, unit: str, role: str, name: str | None, lang: str) -> None:
     """Create a token for an office of PROJECT and print it (only this once)."""
