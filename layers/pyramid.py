@@ -27,6 +27,7 @@ the server memory-maps them (shared by its workers, paged in on use).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,6 +53,7 @@ from rivernet.layers.mvt import (
     to_web_mercator,
 )
 from rivernet.layers.sources import layer_frame
+from rivernet.pieces import PIECE_INPUTS
 
 if TYPE_CHECKING:
     from rivernet.project import Project
@@ -332,6 +334,42 @@ class LayerPyramid:
         built: list[Level | None] = [None] * (FULL_ZOOM + 1)
         return cls(name, geometry_type, keys, _narrow(codes), values, built, source)
 
+    def with_properties(
+        self, frame: pd.DataFrame, *, properties: Sequence[str] | None = None
+    ) -> LayerPyramid:
+        """This pyramid's features (levels, geometries) with new properties.
+
+        The levels are shared, not copied: a level built by either pyramid serves both. For
+        layers whose features stay while their properties change (the coverage of the pieces
+        under a new roster), this costs the properties, not the geometry.
+
+        Parameters
+        ----------
+        frame
+            One row per feature, in this pyramid's feature order (a geometry column is
+            ignored).
+        properties
+            Columns written as feature properties (default: every non-geometry column).
+
+        Returns
+        -------
+        LayerPyramid
+            The pyramid with the new properties.
+
+        Raises
+        ------
+        ValueError
+            If ``frame`` does not have one row per feature.
+        """
+        if len(frame) != len(self):
+            raise ValueError(f"{len(frame)} rows for a pyramid of {len(self)} features")
+        geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+        columns = [c for c in frame.columns if c != geometry]
+        if properties is not None:
+            columns = [c for c in properties if c in frame.columns]
+        keys, codes, values = _factorise(pd.DataFrame(frame[columns]))
+        return dataclasses.replace(self, keys=keys, codes=_narrow(codes), values=values)
+
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
@@ -538,6 +576,10 @@ _DEPENDS = {
     "lakes": ("lakes",),
     "crossings": ("network", "admin_units", "lakes"),
 }
+ON_PIECES = frozenset({"coverage"})
+"""Layers with one feature per piece of :func:`~rivernet.pieces.piece_table`, in its order:
+their features do not change with the roster or the date, only their properties, so a new
+roster (a live edit) reuses the generalised levels (:meth:`LayerPyramid.with_properties`)."""
 DATE_FREE = frozenset({"reaches", "admin_units", "lakes", "crossings"})
 """Layers whose drawn features do not depend on the date (crossings draw the units' names, not
 the chiefs'), so one pyramid serves every date."""
@@ -587,6 +629,24 @@ def layer_pyramid(
     key = (entry.id, str(dated) if dated is not None else None, level)
 
     def build() -> LayerPyramid:
+        if entry.id in ON_PIECES:
+            return _on_pieces(project, entry, as_of=as_of, level=level)
         return build_pyramid(project, entry, as_of=as_of, level=level)
 
     return project.derived("tile-pyramid", depends, key, build)
+
+
+def _on_pieces(
+    project: Project, entry: Layer, *, as_of: dt.date | str | None, level: str | None
+) -> LayerPyramid:
+    """The pyramid of a layer of :data:`ON_PIECES`: the features of the first one built for
+    the project's pieces, with this roster's, date's and level's properties."""
+    frame = layer_frame(project, entry, as_of=as_of, level=level)
+
+    def features() -> LayerPyramid:
+        weight = importance(project, entry, frame)
+        return LayerPyramid.from_frame(entry.id, frame, geometry_type=entry.geometry_type,
+                                       importance=weight)  # fmt: skip
+
+    shared = project.derived("tile-pyramid-features", PIECE_INPUTS, entry.id, features)
+    return shared.with_properties(frame)

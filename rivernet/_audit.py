@@ -261,24 +261,28 @@ def _runs(
     key: IntArray | None = None,
 ) -> pd.DataFrame:
     """Maximal runs of True segments within one piece (and one ``key``), per level."""
-    frames = []
+    parts: list[tuple[IntArray, IntArray]] = []
     for lv in range(N_LEVELS):
         on = mask[:, lv]
         k = segment_piece if key is None else segment_piece * 4 + key[:, lv]
-        starts = on & np.r_[True, ~on[:-1] | (k[1:] != k[:-1])]
-        ends = on & np.r_[~on[1:] | (k[1:] != k[:-1]), True]
-        s, e = np.flatnonzero(starts), np.flatnonzero(ends)
-        frame = pd.DataFrame(
-            {
-                "piece": segment_piece[s],
-                "level": lv,
-                "start": breakpoints[s],
-                "end": breakpoints[e + 1],
-                "first_segment": s,
-            }
-        )
-        frames.append(frame[frame["end"] - frame["start"] >= MIN_STRETCH_M])
-    return pd.concat(frames, ignore_index=True)
+        change = k[1:] != k[:-1]
+        starts = on & np.r_[True, ~on[:-1] | change]
+        ends = on & np.r_[~on[1:] | change, True]
+        parts.append((np.flatnonzero(starts), np.flatnonzero(ends)))
+    s = np.concatenate([first for first, _ in parts])
+    e = np.concatenate([last for _, last in parts])
+    level = np.repeat(np.arange(N_LEVELS), [len(first) for first, _ in parts])
+    start, end = breakpoints[s], breakpoints[e + 1]
+    keep = end - start >= MIN_STRETCH_M
+    return pd.DataFrame(
+        {
+            "piece": segment_piece[s[keep]],
+            "level": level[keep],
+            "start": start[keep],
+            "end": end[keep],
+            "first_segment": s[keep],
+        }
+    )
 
 
 def _gap_runs(

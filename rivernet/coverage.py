@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,8 @@ DateLike = dt.date | str | None
 PolicyLike = CoveragePolicy | str | Path | None
 LEVEL_INDEX = {level: i for i, level in enumerate(LEVELS)}
 AUDIT_INPUTS = (*PIECE_INPUTS, "roster")
+N_LEVEL_KEYS = len(LEVELS)
+"""Levels per piece in a (piece, level) key: ``piece * N_LEVEL_KEYS + level``."""
 """The project inputs an audit is computed from (the policy is one of its parameters)."""
 GAP_COLUMNS = ("reach_id", "from_m", "to_m", "length_m", "level", "level_zh", "unit_code",
                "unit_name", "cause")  # fmt: skip
@@ -205,16 +208,24 @@ class _AuditInputs:
 
 
 def _audit_inputs(project: Project, roster: Roster, chosen: CoveragePolicy) -> _AuditInputs:
-    pieces = piece_table(project)
-    network = project.network
-    units, piece_units = _piece_units(pieces)
-    required, exempt = requirements(chosen, network, pieces, project.lakes)
-    targets = reach_targets(roster.assignments, network)
+    pieces, units, piece_units, required, exempt = project.derived(
+        "audit_pieces", PIECE_INPUTS, chosen, lambda: _piece_inputs(project, chosen)
+    )
+    targets = reach_targets(roster.assignments, project.network)
     assignments = roster.assignments
     level = _lookup(assignments["level"], LEVEL_INDEX)
     unit = _match_units(assignments["unit_code"], level, units)
     role = _role_index(assignments["role"], chosen.covering_roles)
     return _AuditInputs(pieces, units, piece_units, required, exempt, targets, level, unit, role)
+
+
+def _piece_inputs(project: Project, chosen: CoveragePolicy) -> tuple[Any, ...]:
+    """The parts of an audit's inputs that do not depend on the roster (kept while it changes):
+    pieces, units, each piece's unit per level, and the levels required and waived."""
+    pieces = piece_table(project)
+    units, piece_units = _piece_units(pieces)
+    required, exempt = requirements(chosen, project.network, pieces, project.lakes)
+    return pieces, units, piece_units, required, exempt
 
 
 def _audit_run(project: Project, roster: Roster, chosen: CoveragePolicy, day: dt.date) -> AuditRun:
@@ -265,17 +276,42 @@ def _latest_expired(
 ) -> npt.NDArray[np.int64]:
     """Of the expired terms over each gap, the last to end (its holder had no successor)."""
     candidates = rows[result.expired_assignments]
-    gaps = result.gaps[result.gaps["cause"] == "expired"].reset_index(drop=True)
+    gaps = result.gaps[result.gaps["cause"] == "expired"]
     clipped = result.clipped
     expired = clipped[clipped["assignment"].isin(candidates)]
     if gaps.empty or expired.empty:
         return np.unique(candidates)
-    pairs = gaps.reset_index().merge(expired, on=["piece", "level"], suffixes=("", "_a"))
-    pairs = pairs[(pairs["start_a"] < pairs["end"]) & (pairs["end_a"] > pairs["start"])]
-    ended = assignments["valid_to"].to_numpy()[pairs["assignment"].to_numpy()]
-    pairs = pairs.assign(ended=ended)
-    latest = pairs.groupby("index")["ended"].transform("max")
-    return np.unique(pairs.loc[pairs["ended"] == latest, "assignment"].to_numpy())
+    gap, term = _overlapping(gaps, expired)
+    if not gap.size:
+        return np.empty(0, dtype=np.int64)
+    ended = assignments["valid_to"].to_numpy(dtype="datetime64[ns]")
+    ended = ended[expired["assignment"].to_numpy()[term]]
+    latest = np.full(len(gaps), np.datetime64("NaT", "ns"))
+    order = np.lexsort((ended, gap))  # by gap, then end; the last of each gap is its latest
+    last = np.r_[gap[order][1:] != gap[order][:-1], True]
+    latest[gap[order][last]] = ended[order][last]
+    hit = ended == latest[gap]
+    return np.unique(expired["assignment"].to_numpy()[term[hit]])
+
+
+def _overlapping(
+    runs: pd.DataFrame, stretches: pd.DataFrame
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Pairs (run row, stretch row) on the same piece and level that overlap."""
+    run_key = runs["piece"].to_numpy() * N_LEVEL_KEYS + runs["level"].to_numpy()
+    key = stretches["piece"].to_numpy() * N_LEVEL_KEYS + stretches["level"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    lo = np.searchsorted(key[order], run_key, side="left")
+    hi = np.searchsorted(key[order], run_key, side="right")
+    count = hi - lo
+    run = np.repeat(np.arange(len(runs)), count)
+    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    stretch = order[np.repeat(lo, count) + offsets]
+    start, end = stretches["start"].to_numpy(), stretches["end"].to_numpy()
+    meets = (start[stretch] < runs["end"].to_numpy()[run]) & (
+        end[stretch] > runs["start"].to_numpy()[run]
+    )
+    return run[meets], stretch[meets]
 
 
 def _piece_units(pieces: pd.DataFrame) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
@@ -397,38 +433,28 @@ def _river_targets(assignments: pd.DataFrame, network: Any) -> pd.DataFrame:
         return empty.astype({"assignment": np.int64, "position": np.int64})
     core = network.core
     stem = core.main_stem()
-    stems = pd.DataFrame(
-        {
-            "river": network.ids[stem],
-            "position": np.arange(len(stem)),
-            "start": core.distance_to_outlet_m() - core.distance_to_outlet_m()[stem],
-            "length": core.length_m,
-        }
-    )
-    wanted = pd.DataFrame(
-        {
-            "assignment": picked,
-            "river": river.iloc[picked].tolist(),
-            "r0": assignments["from_m"].to_numpy(dtype=float)[picked],
-            "r1": assignments["to_m"].to_numpy(dtype=float)[picked],
-        }
-    )
-    joined = wanted.merge(stems, on="river")
-    whole = joined["r0"].isna().to_numpy()
-    top = (joined["start"] + joined["length"]).to_numpy()
-    r0 = np.where(whole, -np.inf, joined["r0"].to_numpy())
-    r1 = np.where(whole, np.inf, joined["r1"].to_numpy())
-    lo = np.maximum(r0, joined["start"].to_numpy())
-    hi = np.minimum(r1, top)
-    keep = hi > lo
-    from_m = np.where(whole, np.nan, top - hi)
-    to_m = np.where(whole, np.nan, top - lo)
+    stem_codes, rivers = pd.factorize(network.ids[stem])
+    wanted = pd.Index(rivers).get_indexer(pd.Index(river.iloc[picked].tolist()))
+    by_river = np.argsort(stem_codes, kind="stable")  # each river's reaches in position order
+    lo = np.searchsorted(stem_codes[by_river], wanted, side="left")
+    count = np.where(wanted >= 0, np.searchsorted(stem_codes[by_river], wanted, "right") - lo, 0)
+    row = np.repeat(np.arange(len(picked)), count)
+    position = by_river[np.repeat(lo, count) + np.arange(int(count.sum()))
+                        - np.repeat(np.cumsum(count) - count, count)]  # fmt: skip
+    start = (core.distance_to_outlet_m() - core.distance_to_outlet_m()[stem])[position]
+    top = start + core.length_m[position]
+    r0 = assignments["from_m"].to_numpy(dtype=float)[picked][row]
+    r1 = assignments["to_m"].to_numpy(dtype=float)[picked][row]
+    whole = np.isnan(r0)
+    lo_m = np.maximum(np.where(whole, -np.inf, r0), start)
+    hi_m = np.minimum(np.where(whole, np.inf, r1), top)
+    keep = hi_m > lo_m
     return pd.DataFrame(
         {
-            "assignment": joined["assignment"].to_numpy()[keep],
-            "position": joined["position"].to_numpy()[keep],
-            "from_m": from_m[keep],
-            "to_m": to_m[keep],
+            "assignment": picked[row][keep],
+            "position": position[keep],
+            "from_m": np.where(whole, np.nan, top - hi_m)[keep],
+            "to_m": np.where(whole, np.nan, top - lo_m)[keep],
         }
     )
 
@@ -554,33 +580,40 @@ def coverage_summary(
     run = run_audit(project, as_of=as_of, policy=policy)
     totals = unit_totals(run.audit, run.piece_units, len(run.units))
     n_units = len(run.units)
-    frame = pd.DataFrame(
-        {
-            "unit_code": np.tile(run.units, len(LEVELS)),
-            "level": np.repeat(np.asarray(LEVELS, dtype=object), n_units),
-            **{name: values.T.ravel() for name, values in totals.items()},
-        }
-    )
-    frame = frame[frame["required_m"] > 0].copy()
-    frame["unit_name"] = frame["unit_code"].map(unit_names(project))
-    frame["coverage_pct"] = (100.0 * frame["covered_m"] / frame["required_m"]).round(1)
-    for column in ("gaps", "overlaps", "expired"):
-        frame[column] = frame[column].astype(np.int64)
-    for column in ("required_m", "covered_m"):
-        frame[column] = frame[column].round(1)
+    codes = np.tile(run.units, len(LEVELS))
+    level_index = np.repeat(np.arange(len(LEVELS)), n_units)
+    values = {name: array.T.ravel() for name, array in totals.items()}
+    keep = values["required_m"] > 0
     if level is not None:
         _check_level(level)
-        frame = frame[frame["level"] == level]
+        keep &= level_index == LEVELS.index(level)
     if unit is not None:
-        frame = frame[_within(frame["unit_code"], unit)]
-    frame["order"] = frame["level"].map(LEVELS.index)
-    frame = frame.sort_values(["order", "unit_code"]).drop(columns="order")
-    return frame[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+        keep &= np.tile(_within(pd.Series(run.units, dtype=object), unit).to_numpy(), len(LEVELS))
+    picked = np.flatnonzero(keep)
+    picked = picked[np.lexsort((codes[picked].astype(str), level_index[picked]))]
+    required, covered = values["required_m"][picked], values["covered_m"][picked]
+    names = unit_names(project)
+    frame = pd.DataFrame(
+        {
+            "unit_code": pd.array(codes[picked], dtype="str"),
+            "unit_name": pd.array([names.get(c) for c in codes[picked].tolist()], dtype="str"),
+            "level": pd.array(np.asarray(LEVELS, dtype=object)[level_index[picked]], dtype="str"),
+            "required_m": required.round(1),
+            "covered_m": covered.round(1),
+            "coverage_pct": (100.0 * covered / required).round(1),
+            **{c: values[c][picked].astype(np.int64) for c in ("gaps", "overlaps", "expired")},
+        }
+    )
+    return frame[list(SUMMARY_COLUMNS)]
 
 
 def _within(codes: pd.Series, unit: str) -> pd.Series:
     """Which ``codes`` are ``unit`` or lie inside it (one test per distinct code)."""
-    return codes.isin([code for code in codes.dropna().unique() if is_within(code, unit)])
+    return codes.isin([code for code in codes.dropna().unique() if _is_within(code, unit)])
+
+
+_is_within = functools.lru_cache(maxsize=1 << 16)(is_within)
+""":func:`~rivernet.admin.is_within`, remembered (asked for every unit at every request)."""
 
 
 def _check_level(level: str) -> None:
@@ -646,26 +679,57 @@ def coverage_status(
     frame["status"] = status
     frame["covered_m"] = covered_m.round(1)
     frame["chiefs"] = _chief_names(run, lv, n)
-    columns = ["reach_id", "from_m", "to_m", "length_m", "level", "status", "covered_m", "chiefs"]
-    return with_geometry(project, frame, columns)
+    return gpd.GeoDataFrame(frame, geometry=piece_geometry(project), crs=project.network.crs)
+
+
+def piece_geometry(project: Project) -> gpd.array.GeometryArray:
+    """The line of every piece of :func:`~rivernet.pieces.piece_table`, in its order (kept in
+    the project's store: the pieces do not depend on the roster, so a new roster reuses them).
+
+    Parameters
+    ----------
+    project
+        The project.
+
+    Returns
+    -------
+    geopandas.array.GeometryArray
+        One line per piece, in the network's CRS.
+    """
+
+    def compute() -> gpd.array.GeometryArray:
+        lines = stretch_geometry(project.network, piece_table(project))
+        return gpd.array.from_shapely(lines, crs=project.network.crs)
+
+    return project.derived("piece_geometry", PIECE_INPUTS, None, compute)
 
 
 def _chief_names(run: AuditRun, level: int, n_pieces: int) -> np.ndarray:
+    """The names of the active chiefs of each piece at ``level``, joined with 、 (each once,
+    in the roster's order; ``?`` for a person the roster does not list)."""
     clipped = run.audit.clipped
-    active = clipped[(clipped["level"] == level) & (clipped["state"] == ACTIVE)]
-    active = active[active["role"] >= 0]
-    assignments = run.roster.assignments
-    person = assignments["person_id"].to_numpy()[active["assignment"].to_numpy()]
-    names = run.roster.people.set_index("person_id")["name"]
-    label = pd.Series(person).map(names).fillna("?").to_numpy()
-    table = pd.DataFrame({"piece": active["piece"].to_numpy(), "name": label}).drop_duplicates()
-    piece = table["piece"].to_numpy()
-    order = np.argsort(piece, kind="stable")  # each piece's names in the roster's order
-    piece, label = piece[order], table["name"].to_numpy()[order].tolist()
+    pick = (
+        (clipped["level"].to_numpy() == level)
+        & (clipped["state"].to_numpy() == ACTIVE)
+        & (clipped["role"].to_numpy() >= 0)
+    )
+    piece = clipped["piece"].to_numpy()[pick]
+    person = run.roster.assignments["person_id"].to_numpy()[clipped["assignment"].to_numpy()[pick]]
+    people = run.roster.people
+    found = pd.Index(people["person_id"]).get_indexer(person)
+    names = people["name"].to_numpy(dtype=object)
+    codes, labels = pd.factorize(np.where(found >= 0, names[found], "?"))
+    _, first = np.unique(piece * max(len(labels), 1) + codes, return_index=True)
+    first = np.sort(first)  # each (piece, name) once, in the first one's order
+    order = first[np.argsort(piece[first], kind="stable")]
+    piece, label = piece[order], np.asarray(labels, dtype=object)[codes[order]]
     out = np.full(n_pieces, "", dtype=object)
     if not piece.size:
         return out
     starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]])
-    for begin, stop in zip(starts.tolist(), [*starts[1:].tolist(), piece.size], strict=True):
-        out[piece[begin]] = "、".join(label[begin:stop])
+    stops = np.r_[starts[1:], piece.size]
+    single = stops - starts == 1
+    out[piece[starts[single]]] = label[starts[single]]
+    for begin, stop in zip(starts[~single].tolist(), stops[~single].tolist(), strict=True):
+        out[piece[begin]] = "、".join(label[begin:stop].tolist())
     return out

@@ -546,13 +546,21 @@ def parse_table(name: str, table: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
+_NONE: Any = None
+"""None as ``na_value`` (pandas accepts it; its type stubs do not list it)."""
+
+
 def _frame(table: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame(columns=list(columns)) if table is None else pd.DataFrame(table).copy()
-    for column in columns:
-        if column not in frame.columns:
-            frame[column] = None
-    frame = frame[list(columns)].astype(object)
-    return frame.where(frame.notna(), None)
+    """``columns`` of ``table`` as objects, missing values (NaN, NaT, NA) as None."""
+    source = pd.DataFrame(columns=list(columns)) if table is None else pd.DataFrame(table)
+    missing = np.full(len(source), None, dtype=object)
+    data = {
+        column: source[column].to_numpy(dtype=object, na_value=_NONE)
+        if column in source.columns
+        else missing.copy()
+        for column in columns
+    }
+    return pd.DataFrame(data, index=source.index, columns=list(columns), dtype=object)
 
 
 def _dates(values: pd.Series) -> pd.Series:

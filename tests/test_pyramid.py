@@ -8,6 +8,7 @@ hold exactly the features :class:`~rivernet.layers.mvt.TileLayer` puts in them.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tests.conftest import SAMPLE
 CHINA = (73.5, 18.0, 134.8, 53.5)
 MAX_TILE_BYTES = 500_000
 _HALF = 20037508.342789244
+AS_OF = "2025-06-30"
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,11 @@ def _reach_ids(tile: bytes, layer: str = "reaches") -> list[int]:
         return []
     decoded = mapbox_vector_tile.decode(tile)
     return sorted(int(f["properties"]["reach_id"]) for f in decoded[layer]["features"])
+
+
+def _features(tile: bytes, layer: str = "coverage") -> list[dict[str, Any]]:
+    features: list[dict[str, Any]] = mapbox_vector_tile.decode(tile)[layer]["features"]
+    return features
 
 
 @pytest.mark.parametrize("z", range(15))
@@ -133,6 +140,34 @@ def test_a_project_keeps_its_pyramid_until_the_network_is_replaced() -> None:
     assert layer_pyramid(project, "reaches") is first
     project.network = project.network
     assert layer_pyramid(project, "reaches") is not first
+
+
+def test_a_new_roster_reuses_the_coverage_features_and_gives_the_tiles_of_a_fresh_build() -> None:
+    project = open_project(SAMPLE)
+    before = layer_pyramid(project, "coverage", as_of=AS_OF, level="county")
+    tile = (12, 3426, 1672)  # over reach 40636257 in 嘉定区
+    assert before.encode(*tile)
+    roster = project.require_roster()
+    on_reach = roster.assignments["reach_id"] == 40636257
+    project.roster = dataclasses.replace(roster, assignments=roster.assignments[~on_reach])
+    after = layer_pyramid(project, "coverage", as_of=AS_OF, level="county")
+    assert after.built is before.built  # the features (generalised levels) are shared
+    fresh = build_pyramid(project, "coverage", as_of=AS_OF, level="county")
+    assert after.encode(*tile) == fresh.encode(*tile) != before.encode(*tile)
+    frame = layer_frame(project, "coverage", as_of=AS_OF, level="county").to_crs(3857)
+    for z in (6, 9, 12, 15):
+        for x, y in _densest_tiles(frame, z, count=3):
+            assert after.encode(z, x, y) == fresh.encode(z, x, y)
+    statuses = {f["properties"]["status"] for f in _features(after.encode(*tile))}
+    assert "gap" in statuses
+
+
+def test_with_properties_needs_one_row_per_feature() -> None:
+    project = open_project(SAMPLE)
+    pyramid = layer_pyramid(project, "coverage", as_of=AS_OF, level="county")
+    frame = layer_frame(project, "coverage", as_of=AS_OF, level="county")
+    with pytest.raises(ValueError, match="rows for a pyramid of"):
+        pyramid.with_properties(frame.iloc[:-1])
 
 
 # --- the prepared sidecar ----------------------------------------------------------------------
