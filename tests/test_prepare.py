@@ -1,7 +1,7 @@
 """Serving at national scale: ``rivernet serve --workers N``, the prepared sidecar, fast start.
 
 Real processes and real HTTP: the server is started as ``rivernet serve`` on a copy of the Taihu
-sample, its workers are real forked processes sharing one listening socket.
+sample, its workers are real forked processes, each accepting on its own socket of the port.
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ The server package is imported only when the command runs, so the library never 
 the web framework at import time.
 
 With ``--workers N`` (N > 1) the project is opened once, in this process, and the process then
-forks N workers that all accept connections on one listening socket (pre-fork, as gunicorn
-does). The read-only arrays of the project (and of its prepared sidecar, see ``rivernet
-prepare``) are shared between the workers by copy-on-write, so N workers take far less memory
-than N servers. Each worker has its own caches and follows the project file on its own (a
-replaced file, ``rivernet roster import``, is reopened by every worker).
+forks N workers that accept connections on the port (pre-fork, as gunicorn does; on Linux each
+worker has a socket of its own on the port, ``SO_REUSEPORT``, so connections are spread evenly,
+see :func:`listen`). The read-only arrays of the project (and of its prepared sidecar, see
+``rivernet prepare``) are shared between the workers by copy-on-write, so N workers take far
+less memory than N servers. Each worker has its own caches and follows the project file on its
+own (a replaced file, ``rivernet roster import``, is reopened by every worker).
 """
 
 from __future__ import annotations
@@ -94,19 +95,54 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level=log_level)
         return
 
-    def worker() -> None:
+    def worker(index: int) -> None:
         config = uvicorn.Config(create_app(settings, served=served), log_level=log_level)
-        uvicorn.Server(config).run(sockets=[listening])
+        uvicorn.Server(config).run(sockets=[listening[index % len(listening)]])
 
-    listening = listen(host, port)
+    listening = listen(host, port, count=workers)
     run_workers(worker, workers)
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (IPv6 when the host is), shared by the workers."""
+def listen(host: str, port: int, *, count: int = 1) -> list[socket.socket]:
+    """Listening TCP sockets on ``host:port`` (IPv6 when the host is), one per worker.
+
+    Where the system has ``SO_REUSEPORT`` (Linux), each of ``count`` workers gets a socket of
+    its own on the same port and the kernel spreads new connections evenly over them. On one
+    shared socket the worker that happens to be idle takes most of them, and since browsers
+    and clients keep their connections open, one worker then answers most of the requests
+    while the others wait. Elsewhere the workers share one socket.
+
+    Parameters
+    ----------
+    host, port
+        Where to listen.
+    count
+        How many workers will accept connections.
+
+    Returns
+    -------
+    list of socket.socket
+        ``count`` sockets (one with no ``SO_REUSEPORT``), inheritable by forked workers.
+
+    Raises
+    ------
+    CommandError
+        If the port is in use (also by another server sharing ports), denied or not here.
+    """
+    shared = count > 1 and hasattr(socket, "SO_REUSEPORT")
+    first = _bound(host, port, reuse_port=False)  # refused if anything listens there
+    if not shared:
+        return [first]
+    first.close()
+    return [_bound(host, port, reuse_port=True) for _ in range(count)]
+
+
+def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host or "0.0.0.0", port))
     except OSError as error:
@@ -128,8 +164,8 @@ def _socket_reason(error: OSError) -> str:
     return messages.text(f"cli_more.listen_{key}", current_lang())
 
 
-def run_workers(worker: Callable[[], None], workers: int) -> None:
-    """Fork ``workers`` processes running ``worker`` and wait for them (pre-fork server).
+def run_workers(worker: Callable[[int], None], workers: int) -> None:
+    """Fork ``workers`` processes running ``worker(index)`` and wait for them (pre-fork server).
 
     Everything allocated before the call (the opened project) is shared with the workers
     copy-on-write; :func:`gc.freeze` keeps the garbage collector from touching (and so
@@ -143,23 +179,24 @@ def run_workers(worker: Callable[[], None], workers: int) -> None:
     gc.collect()
     gc.freeze()
     logger = logging.getLogger("rivernet.serve")
-    children: set[int] = set()
+    children: dict[int, int] = {}
+    """Worker process id -> its index (a replacement takes the index of the one it replaces)."""
     stopping = False
 
-    def spawn() -> None:
+    def spawn(index: int) -> None:
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                worker()
+                worker(index)
             except BaseException:
                 logger.exception("worker %d failed", os.getpid())
                 code = 1
             finally:
                 os._exit(code)
-        children.add(pid)
+        children[pid] = index
 
     def stop(signum: int, frame: Any) -> None:
         nonlocal stopping
@@ -168,10 +205,10 @@ def run_workers(worker: Callable[[], None], workers: int) -> None:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                children.discard(pid)
+                children.pop(pid, None)
 
-    for _ in range(workers):
-        spawn()
+    for index in range(workers):
+        spawn(index)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     started = time.monotonic()
@@ -180,10 +217,12 @@ def run_workers(worker: Callable[[], None], workers: int) -> None:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        children.discard(pid)
+        if pid not in children:
+            continue
+        index = children.pop(pid)
         if not stopping and status != 0 and time.monotonic() - started > 5:
             logger.error("worker %d exited (status %d); starting another", pid, status)
-            spawn()
+            spawn(index)
 
 
 def server_url(public_url: str | None, host: str, port: int) -> str:
