@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -197,6 +198,66 @@ class LRUCache:
             self.bytes = 0
 
 
+class Warmers:
+    """What a worker computed lately, to compute again for a new data version before serving it.
+
+    Routes note the derived results they use (a layer's tile pyramid, the audit of a day) with
+    a function that computes them for a given project. When the live follower
+    (:mod:`rivernet.server.live`) has read a new roster, it runs the functions noted in the
+    last :data:`WARM_WINDOW` seconds on the new project first, and only then serves it: the
+    requests that follow find the results ready instead of all waiting for them, and requests
+    arriving meanwhile are answered from the version served until then.
+
+    Parameters
+    ----------
+    window
+        Seconds a noted result stays worth computing again.
+    limit
+        At most this many results (the most recently used).
+    """
+
+    def __init__(self, *, window: float = 10.0, limit: int = 16) -> None:
+        self.window = window
+        self.limit = limit
+        self._items: OrderedDict[Hashable, tuple[float, Callable[[Project], object]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def note(self, key: Hashable, warm: Callable[[Project], object]) -> None:
+        """Remember that the result ``key`` was used; ``warm(project)`` computes it."""
+        with self._lock:
+            self._items[key] = (time.monotonic(), warm)
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def run(self, project: Project, *, budget: float) -> int:
+        """Compute the results used in the last :attr:`window` seconds for ``project``, the
+        most recent first, for at most ``budget`` seconds.
+
+        Returns
+        -------
+        int
+            How many were computed. A result that fails is skipped (the request asking for
+            it will say why).
+        """
+        started = time.monotonic()
+        with self._lock:
+            recent = [warm for used, warm in reversed(self._items.values())
+                      if started - used <= self.window]  # fmt: skip
+        done = 0
+        for warm in recent:
+            if time.monotonic() - started > budget:
+                break
+            try:
+                warm(project)
+            except Exception:  # the request that needs it will report the error
+                continue
+            done += 1
+        return done
+
+
 @dataclass(eq=False)
 class AppState:
     """What every request may read.
@@ -226,6 +287,9 @@ class AppState:
         holds the requests that need it until then). None when the project was given loaded.
     load_error
         Why the project could not be opened (the server then answers 503), else None.
+    warmers
+        The derived results used lately, computed for a new data version before it is
+        served (:class:`Warmers`).
     """
 
     project: Project
@@ -237,6 +301,7 @@ class AppState:
     prepared: Any = None
     loading: anyio.Event | None = None
     load_error: BaseException | None = None
+    warmers: Warmers = field(default_factory=Warmers)
 
     @property
     def ready(self) -> bool:

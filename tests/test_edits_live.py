@@ -268,3 +268,74 @@ def test_a_worker_still_computing_puts_off_the_next_version_for_at_most_max_defe
         release.set()
         computing.join()
     assert not state.computing()
+
+
+# --- a new version's results are computed before it is served --------------------------------
+
+
+def test_the_results_used_lately_are_ready_before_a_new_version_is_served(
+    jiading: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = jiading
+    state = client.app.state.rivernet  # type: ignore[attr-defined]
+    live = client.app.state.live  # type: ignore[attr-defined]
+    assert client.get(TILE, params={"level": "county"}).status_code == 200
+    assert client.get(SUMMARY, params={"unit": JIADING, "datetime": TODAY}).status_code == 200
+    gap = _gaps(client)[0]
+    store = open_store(str(state.project.store.target))
+    try:
+        edits.appoint(store, Actor(9, "嘉定区河长办", JIADING, "editor"), _appointment(gap, 1))
+    finally:
+        store.close()
+    served: list[Any] = []
+    replace = state.replace_project
+
+    def record(project: Any) -> None:  # what the new project holds when it is swapped in
+        served.append({name: list(values) for name, values in project.results._values.items()})
+        replace(project)
+
+    state.replace_project = record
+    live.checked = time.monotonic() - 10 * live.interval  # another worker's edit, seen at a check
+    assert client.portal.call(live.ensure_fresh)  # type: ignore[union-attr]
+    project = state.project
+    roster = project._versions["roster"]
+    ready = served[0]
+    assert any(roster in versions for versions, _ in ready["tile-pyramid"])
+    assert any(roster in versions for versions, _ in ready["audit"])
+    # and the answers are those of the new version
+    assert client.get(TILE, params={"level": "county"}).headers["Rivernet-Store-Version"] == str(
+        live.version
+    )
+
+
+def test_warmers_run_the_recent_results_first_within_the_window_and_budget() -> None:
+    from rivernet.server.state import Warmers
+
+    warmers = Warmers(window=10.0, limit=3)
+    ran: list[str] = []
+    for name in ("a", "b", "c", "d"):
+        warmers.note(name, lambda project, name=name: ran.append(name))
+    warmers.note("b", lambda project: ran.append("b"))  # used again: most recent
+    warmers.note("bad", lambda project: 1 / 0)  # a failure is skipped
+    assert warmers.run(object(), budget=10.0) == 2  # type: ignore[arg-type]
+    assert ran == ["b", "d"]  # "bad", "b", "d" kept (limit 3); most recent first
+    ran.clear()
+    assert warmers.run(object(), budget=-1.0) == 0  # type: ignore[arg-type]
+    old = Warmers(window=0.0)
+    old.note("x", lambda project: ran.append("x"))
+    time.sleep(0.01)
+    assert old.run(object(), budget=10.0) == 0 and ran == []  # type: ignore[arg-type]
+
+
+def test_a_request_during_a_check_is_answered_from_the_version_served(
+    jiading: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = jiading
+    live = client.app.state.live  # type: ignore[attr-defined]
+
+    async def check_under_way() -> bool:
+        async with live.lock:
+            live.checked = time.monotonic() - 10 * live.interval  # due for a check
+            return bool(await live.ensure_fresh())  # does not wait for the lock held
+
+    assert client.portal.call(check_under_way) is False  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import geopandas as gpd
@@ -26,7 +27,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from rivernet.chiefs import chiefs_at
-from rivernet.coverage import coverage_summary
+from rivernet.coverage import coverage_summary, run_audit
 from rivernet.errors import InputError, NotFoundError
 from rivernet.incidents import incident
 from rivernet.joint_control import partner_summary, partners
@@ -312,6 +313,8 @@ async def _answer(
 ) -> Response:
     """Compute (or reuse) a result and its encoded body in the compute pool, then answer."""
     project = state.project
+    if as_of is not None and project.has_roster:
+        state.warmers.note(("audit", as_of), partial(_audit, as_of=as_of))
 
     def encode() -> Body:
         result = state.cached(key, compute)
@@ -320,6 +323,11 @@ async def _answer(
     media_type, body, headers = await state.computed(("body", key, f), encode)
     parts = (as_of.isoformat() if as_of else "",)
     return cached_response(request, body, media_type, parts, headers=headers)
+
+
+def _audit(project: Project, *, as_of: dt.date) -> object:
+    """The project's audit of a day (what most analysis answers start from)."""
+    return run_audit(project, as_of=as_of, policy=None)
 
 
 def _reach(state: AppState, text: str) -> Any:

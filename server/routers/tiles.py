@@ -63,6 +63,7 @@ __all__ = ["MVT", "TMS", "available_layers", "router"]
 
 if TYPE_CHECKING:  # raster tiles import rasterio (0.2 s) when first drawn, not at start-up
     from rivernet.layers.raster import RasterLayer
+    from rivernet.project import Project
 
 router = APIRouter(tags=["tiles"])
 
@@ -334,8 +335,14 @@ def tile_pyramid(state: AppState, tile: TileRequest) -> LayerPyramid:
     if state.project is None:
         pyramid: LayerPyramid = state.prepared.pyramid(pyramid_key(tile.layer.id, tile.level))
         return pyramid
-    return layer_pyramid(state.project, tile.layer, as_of=tile.as_of, level=tile.level,
-                         prepared=state.prepared)  # fmt: skip
+    prepared = state.prepared
+
+    def build(project: Project) -> LayerPyramid:
+        return layer_pyramid(project, tile.layer, as_of=tile.as_of, level=tile.level,
+                             prepared=prepared)  # fmt: skip
+
+    state.warmers.note(("tile-pyramid", tile.layer.id, tile.as_of, tile.level), build)
+    return build(state.project)
 
 
 def _layer_builder(
