@@ -195,3 +195,19 @@ def test_new_labels_its_progress_in_its_language(
     result = CliRunner().invoke(main, [*args, "--lang", lang] if lang == "en" else args)
     assert isinstance(result.exception, PlannedError)
     assert asked["lang"] == lang
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--version"], "rivernet，版本 "),
+        (["--lang", "en", "--version"], "rivernet, version "),
+        (["--version", "--lang", "en"], "rivernet, version "),
+    ],
+)
+def test_version_is_in_the_chosen_language(args: list[str], expected: str) -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{expected}{version('rivernet')}\n"

@@ -122,10 +122,21 @@ class _Group(HelpGroup):
             ) from None
 
 
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: print ``rivernet，版本 X`` (``rivernet, version X``) and stop."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    click.echo(messages.text("cli_more.version", current_lang(), version=version("rivernet")))
+    ctx.exit()
+
+
 @click.group(cls=_Group)
 @click.option("--quiet", "-q", is_flag=True)
 @click.option("--verbose", "-v", is_flag=True)
-@click.version_option(package_name="rivernet")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version)  # fmt: skip
 @lang_option(group=True)
 @click.pass_context
 def main(ctx: click.Context, quiet: bool, verbose: bool, lang: str | None) -> None:
