@@ -40,6 +40,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from rivernet import messages
 from rivernet._files import replacing
 from rivernet.admin import LEVELS
 from rivernet.errors import InputError, OutOfRangeError, ProjectFileError
@@ -372,7 +373,7 @@ def write_site(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ProjectFileError.from_key(
-            "err_pmtiles.cannot_create", folder=str(folder), reason=str(error.strerror)
+            "err_pmtiles.cannot_create", folder=str(folder), reason=messages.os_reason(error)
         ) from None
     summary = write_pmtiles(project, folder / ARCHIVE_NAME, force=True, **options)
     entries = [layer(name) for name in summary.layers]
@@ -696,7 +697,7 @@ def _writing(target: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        reason = str(error.strerror or error)
+        reason = messages.os_reason(error)
         raise ProjectFileError.from_key(
             "err_pmtiles.write_failed", target=str(target), reason=reason
         ) from None

@@ -33,6 +33,7 @@ are rendered in the language of the message that holds them.
 
 from __future__ import annotations
 
+import errno
 import functools
 import string
 import tomllib
@@ -369,6 +370,27 @@ class Clauses:
 
     def __str__(self) -> str:
         return self.text("en")
+
+
+def os_reason(error: OSError) -> Code | str:
+    """Why an operating-system call failed, for a message's ``reason``: the common errors
+    (no such file, permission denied, disk full...) in words of either language (catalogue
+    section ``os_error``, keyed by the errno name), others in the system's own words.
+
+    Parameters
+    ----------
+    error
+        The error.
+
+    Returns
+    -------
+    Code or str
+        A :class:`Code` rendered in the message's language, or the system's text.
+    """
+    name = errno.errorcode.get(error.errno or -1, "")
+    if name in section("os_error", "en"):
+        return Code("os_error", name)
+    return str(error.strerror or error)
 
 
 def counted(noun: str, n: int) -> Message:

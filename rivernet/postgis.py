@@ -70,9 +70,33 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
         connection: Any = psycopg.connect(url, autocommit=autocommit, row_factory=dict_row)
     except psycopg.OperationalError as error:
         raise ProjectFileError.from_key(
-            "err_postgis.cannot_connect", url=redact(url), reason=str(error).strip()
+            "err_postgis.cannot_connect", url=redact(url), reason=connect_reason(error)
         ) from None
     return connection
+
+
+CONNECT_REASONS = (
+    ("Connection refused", "refused"),
+    ("No such file or directory", "no_socket"),
+    ("password authentication failed", "password"),
+    ("could not translate host name", "no_host"),
+    ("timeout expired", "timeout"),
+)
+"""What libpq says when a connection fails -> the key of its words (section ``pg_reason``)."""
+_MISSING = re.compile(r'(database|role) "([^"]*)" does not exist')
+
+
+def connect_reason(error: Exception) -> Any:
+    """Why a connection failed, in words of either language for the common causes (server not
+    running, no such database or user, wrong password), else libpq's own text."""
+    said = str(error).strip()
+    missing = _MISSING.search(said)
+    if missing is not None:
+        return Message(f"pg_reason.no_{missing.group(1)}", name=missing.group(2))
+    for fragment, key in CONNECT_REASONS:
+        if fragment in said:
+            return Message(f"pg_reason.{key}")
+    return said
 
 
 # --- migrations ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rivernet import messages
 from rivernet.errors import ProjectFileError
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def prepare(
     except OSError as error:
         shutil.rmtree(temp, ignore_errors=True)
         raise ProjectFileError.from_key(
-            "err_prepare.cannot_write", target=str(target), reason=str(error.strerror or error)
+            "err_prepare.cannot_write", target=str(target), reason=messages.os_reason(error)
         ) from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

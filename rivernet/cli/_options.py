@@ -77,6 +77,11 @@ _CLICK_USAGE = (
         ),
         "cli_more.no_such_command",
     ),
+    (
+        re.compile(r"Option '(?P<option>[^']*)' requires (?:an argument|\d+ arguments)\.$"),
+        "cli_more.needs_value",
+    ),
+    (re.compile(r"Option '(?P<option>[^']*)' does not take a value\.$"), "cli_more.no_value"),
 )
 """click's own usage messages that are not typed errors, and their catalogue keys."""
 
@@ -142,13 +147,17 @@ def usage_error(error: click.UsageError, args: list[str]) -> CommandError:
         message = Message("cli_usage.no_such_option", option=error.option_name, did=did)
     elif isinstance(error, click.BadParameter | click.MissingParameter):
         if error.param is not None:
+            from rivernet.cli._help import localize_metavars  # it imports this module
+
             hint = error.param.get_error_hint(error.ctx) if error.ctx else error.param.name or ""
-            hint = hint.replace("'", "")
+            hint = localize_metavars(hint.replace("'", ""), current_lang())
         key = "cli_usage.missing" if isinstance(error, click.MissingParameter) else "cli_usage.bad"
         said: Any = error.message or ""
         kind = error.param.type if error.param is not None else None
         if isinstance(kind, click.Choice) and not isinstance(error, click.MissingParameter):
             said = Message("cli_usage.one_of", choices=choices(f"`{c}`" for c in kind.choices))
+        elif type(said) is str:  # click's own words (ours are catalogue messages)
+            said = path_problem(said)
         message = Message(key, hint=hint, message=said)
     else:
         message = _other_usage(error.format_message())
@@ -156,6 +165,25 @@ def usage_error(error: click.UsageError, args: list[str]) -> CommandError:
     return UsageCommandError(
         messages.text("cli_usage.with_help", current_lang(), message=message, command=command)
     )
+
+
+PATH_PROBLEMS = {"does not exist": "path_missing", "is a file": "path_is_file",
+                 "is a directory": "path_is_folder", "is not readable": "path_not_readable",
+                 "is not writable": "path_not_writable",
+                 "is not executable": "path_not_executable"}  # fmt: skip
+"""click's words for a bad path (``click.Path``) -> the key of ours (section ``cli_more``)."""
+_PATH_PROBLEM = re.compile(r"^\w+ (?P<path>'.*'|\".*\") (?P<problem>" +
+                           "|".join(PATH_PROBLEMS) + r")\.$")  # fmt: skip
+
+
+def path_problem(said: str) -> Any:
+    """click's message about a bad path (``File '/x' is a directory.``) in the command's
+    language; other messages as they are."""
+    found = _PATH_PROBLEM.match(said)
+    if found is None:
+        return said
+    path = found.group("path")[1:-1]
+    return Message(f"cli_more.{PATH_PROBLEMS[found.group('problem')]}", path=path)
 
 
 class DateType(click.ParamType):

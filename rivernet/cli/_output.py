@@ -245,7 +245,7 @@ def _guarded(path: Path, write: Callable[[], Any]) -> None:
     try:
         write()
     except OSError as error:
-        reason = error.strerror or str(error)
+        reason = messages.render(messages.os_reason(error), current_lang())
         raise CommandError.from_key("cli_error.cannot_write", path=path, reason=reason) from None
 
 

@@ -160,7 +160,7 @@ def _socket_reason(error: OSError) -> str:
     known = {errno.EADDRINUSE: "in_use", errno.EACCES: "denied", errno.EADDRNOTAVAIL: "no_address"}
     key = known.get(error.errno or 0)
     if key is None:
-        return error.strerror or str(error)
+        return messages.render(messages.os_reason(error), current_lang())
     return messages.text(f"cli_more.listen_{key}", current_lang())
 
 
