@@ -481,7 +481,9 @@ def test_serve_command_reports_a_missing_project(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(main, ["serve", str(tmp_path / "missing.gpkg")])
     assert result.exit_code != 0
-    assert "does not exist" in result.output and "Traceback" not in result.output
+    assert "missing.gpkg 不存在" in result.output and "Traceback" not in result.output
+    english = CliRunner().invoke(main, ["serve", str(tmp_path / "missing.gpkg"), "--lang", "en"])
+    assert "missing.gpkg does not exist" in english.output
 
 
 def test_server_url() -> None:
