@@ -323,10 +323,7 @@ class LayerPyramid:
             The pyramid.
         """
         mercator = to_web_mercator(frame, name=name)
-        columns = [c for c in frame.columns if c != frame.geometry.name]
-        if properties is not None:
-            columns = [c for c in properties if c in frame.columns]
-        keys, codes, values = _factorise(pd.DataFrame(mercator[columns]))
+        keys, codes, values = _properties(frame, properties)
         geoms = np.asarray(mercator.geometry.values, dtype=object)
         weight = np.zeros(len(geoms)) if importance is None else np.asarray(importance, dtype=float)
         cap = DENSITY_CAP.get(geometry_type, DENSITY_CAP["line"])
@@ -363,11 +360,7 @@ class LayerPyramid:
         """
         if len(frame) != len(self):
             raise ValueError(f"{len(frame)} rows for a pyramid of {len(self)} features")
-        geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
-        columns = [c for c in frame.columns if c != geometry]
-        if properties is not None:
-            columns = [c for c in properties if c in frame.columns]
-        keys, codes, values = _factorise(pd.DataFrame(frame[columns]))
+        keys, codes, values = _properties(frame, properties)
         return dataclasses.replace(self, keys=keys, codes=_narrow(codes), values=values)
 
     def __len__(self) -> int:
@@ -490,6 +483,18 @@ class _Source:
             return _level(self.geoms, self.weight, k, cap=self.cap)
         every = np.arange(len(self.geoms), dtype=np.int64)
         return Level.build(FULL_ZOOM, every, self.geoms, index_zoom=INDEX_MAXZOOM)
+
+
+def _properties(
+    frame: pd.DataFrame, properties: Sequence[str] | None
+) -> tuple[tuple[str, ...], IntArray, ValueTable]:
+    """Keys, value codes and values of a layer's properties (``properties``, else every
+    column but the geometry)."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    columns = [c for c in frame.columns if c != geometry]
+    if properties is not None:
+        columns = [c for c in properties if c in frame.columns]
+    return _factorise(pd.DataFrame(frame[columns]))
 
 
 def _narrow(codes: IntArray) -> NDArray[np.integer[Any]]:

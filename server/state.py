@@ -204,7 +204,7 @@ class Warmers:
     Routes note the derived results they use (a layer's tile pyramid, the audit of a day) with
     a function that computes them for a given project. When the live follower
     (:mod:`rivernet.server.live`) has read a new roster, it runs the functions noted in the
-    last :data:`WARM_WINDOW` seconds on the new project first, and only then serves it: the
+    last ``window`` seconds on the new project first, and only then serves it: the
     requests that follow find the results ready instead of all waiting for them, and requests
     arriving meanwhile are answered from the version served until then.
 
