@@ -17,11 +17,15 @@ wait for CPU (measured: p99 2.4 s between the server's answer and the client rea
 counted as the server's latency.
 
 Every response says which store version it was made from (header ``Rivernet-Store-Version``);
-a write's version is the one its answer carries. A reader sees a write at the first response
-with at least that version it receives after the write's answer; the visibility delay is the
-time between the two. Checked: no write lost or duplicated (every 201 is in the store once, by
-its 文号, and nothing else was written), no 5xx, every write audited once (action ``appoint``
-with its 文号), every reader saw every write within 1 s. Printed: p50/p99 of write latency,
+a write's version is the one its answer carries. A write is committed when its audit row is
+written (the row's ``at``, taken inside the edit's transaction just before the commit; the
+server and the clients share the machine's clock). A reader sees a write at the first response
+with at least that version it receives after the commit; the visibility delay is the time
+between the two. It is measured from the commit and not from the write's answer, because a
+worker may do work between the two (it prepares the new version before answering).
+Checked: no write lost or duplicated (every 201 is in the store once, by its 文号, and nothing
+else was written), no 5xx, every write audited once (action ``appoint`` with its 文号), every
+reader saw every write within 1 s of its commit. Printed: p50/p99 of write latency,
 read latency (tiles, summaries) and visibility delay.
 """
 
@@ -78,6 +82,8 @@ class Log:
     writes: list[dict[str, Any]] = field(default_factory=list)
     reads: list[tuple[int, str, float, float, int, int]] = field(default_factory=list)
     """(reader, kind, sent, received, status, version)."""
+    clock_offset: float = field(default_factory=lambda: time.time() - time.monotonic())
+    """Seconds since the epoch minus the monotonic clock (to place commit times)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -155,8 +161,8 @@ def run(
         f"{writers} writers x {appointments} appointments (POST /assignments) against "
         f"`rivernet serve URL --workers {workers}` on PostGIS while {readers} readers fetch "
         f"coverage tiles and {SUMMARY}; one client process, 127.0.0.1, the server at nice "
-        f"{SERVER_NICE}. A reader sees a write "
-        "at its first response made from the write's store version or later."
+        f"{SERVER_NICE}. Visibility is measured from the write's commit (its audit row's time) "
+        "to a reader's first response made from the write's store version or later."
     )
     written = publish("edits", rows, settings, directory=results_dir, notes=notes)
     return rows, written
@@ -243,11 +249,21 @@ def _stored(store: Any) -> dict[str, Any]:
     mine = assignments[assignments["source_document"].astype(str).str.startswith("压测")]
     audit = [e for e in edits.audit(store, unit=UNIT, limit=100_000)
              if str(e.get("source_document") or "").startswith("压测")]  # fmt: skip
+    appointed = [e for e in audit if e["action"] == "appoint"]
     return {
         "documents": mine["source_document"].astype(str).tolist(),
         "ids": mine["assignment_id"].astype(str).tolist(),
-        "audited": [str(e["source_document"]) for e in audit if e["action"] == "appoint"],
+        "audited": [str(e["source_document"]) for e in appointed],
+        "committed": {str(e["source_document"]): _epoch(str(e["at"])) for e in appointed},
     }
+
+
+def _epoch(at: str) -> float:
+    """Seconds since the epoch of an audit row's ``at`` (ISO, UTC)."""
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _percentiles(values: list[float]) -> tuple[float, float, float]:
@@ -257,8 +273,12 @@ def _percentiles(values: list[float]) -> tuple[float, float, float]:
     return float(np.percentile(array, 50)), float(np.percentile(array, 99)), float(array.max())
 
 
-def _visibility(log: Log, readers: int) -> tuple[list[float], int]:
-    """Delays from each write's answer to each reader's first response showing it; misses."""
+def _visibility(log: Log, readers: int, committed: dict[str, float]) -> tuple[list[float], int]:
+    """Delays from each write's commit to each reader's first response showing it; misses.
+
+    ``committed`` maps a write's 文号 to its commit time (seconds since the epoch, from the
+    audit row), put on the clients' monotonic clock with :attr:`Log.clock_offset`.
+    """
     by_reader: dict[int, list[tuple[float, int]]] = {r: [] for r in range(readers)}
     for reader, _, _, received, status, version in log.reads:
         if status < 500 and version >= 0:
@@ -268,13 +288,14 @@ def _visibility(log: Log, readers: int) -> tuple[list[float], int]:
     for write in log.writes:
         if write["status"] != 201:
             continue
+        at = committed.get(write["document"])
+        commit = write["received"] if at is None else min(at - log.clock_offset, write["received"])
         for seen in by_reader.values():
-            first = next((t for t, v in seen if t >= write["received"] and v >= write["version"]),
-                         None)  # fmt: skip
+            first = next((t for t, v in seen if t >= commit and v >= write["version"]), None)
             if first is None:
                 missed += 1
             else:
-                delays.append(first - write["received"])
+                delays.append(first - commit)
     return delays, missed
 
 
@@ -295,7 +316,7 @@ def _rows(log: Log, stored: dict[str, Any], *, writers: int, appointments: int,
     write_lat = [w["received"] - w["sent"] for w in ok]
     tile_lat = [r[3] - r[2] for r in log.reads if r[1] == "tile" and r[4] < 400]
     summary_lat = [r[3] - r[2] for r in log.reads if r[1] == "summary" and r[4] < 400]
-    delays, missed = _visibility(log, readers)
+    delays, missed = _visibility(log, readers, stored["committed"])
     rows = [
         Row(f"writes: {len(ok)}/{total} answered 201, {len(lost)} lost, {duplicated} "
             f"duplicated, {len(unanswered)} stored unanswered", total, str(len(ok)), "—", None,

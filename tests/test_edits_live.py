@@ -53,6 +53,16 @@ def _appointment(gap: dict[str, Any], number: int) -> dict[str, Any]:
             "valid_from": TODAY, "source_document": f"嘉定河长办〔2026〕{number}号"}  # fmt: skip
 
 
+def _appoint_elsewhere(state: Any, gap: dict[str, Any]) -> None:
+    """Appoint a chief on ``gap`` through another connection to the served store (as another
+    worker would): the server sees it at its next check."""
+    store = open_store(str(state.project.store.target))
+    try:
+        edits.appoint(store, Actor(9, "嘉定区河长办", JIADING, "editor"), _appointment(gap, 1))
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def jiading(
     tmp_path: Path, request: pytest.FixtureRequest
@@ -250,11 +260,7 @@ def test_a_worker_still_computing_puts_off_the_next_version_for_at_most_max_defe
     computing.start()
     try:
         assert started.wait(10) and state.computing()
-        store = open_store(str(state.project.store.target))
-        try:
-            edits.appoint(store, Actor(9, "嘉定区河长办", JIADING, "editor"), _appointment(gap, 1))
-        finally:
-            store.close()
+        _appoint_elsewhere(state, gap)
         before = live.version
         # adopted its version just now and still computing: the check is put off
         live.swapped = live.checked = time.monotonic() - live.interval
@@ -282,11 +288,7 @@ def test_the_results_used_lately_are_ready_before_a_new_version_is_served(
     assert client.get(TILE, params={"level": "county"}).status_code == 200
     assert client.get(SUMMARY, params={"unit": JIADING, "datetime": TODAY}).status_code == 200
     gap = _gaps(client)[0]
-    store = open_store(str(state.project.store.target))
-    try:
-        edits.appoint(store, Actor(9, "嘉定区河长办", JIADING, "editor"), _appointment(gap, 1))
-    finally:
-        store.close()
+    _appoint_elsewhere(state, gap)
     served: list[Any] = []
     replace = state.replace_project
 
@@ -339,3 +341,55 @@ def test_a_request_during_a_check_is_answered_from_the_version_served(
             return bool(await live.ensure_fresh())  # does not wait for the lock held
 
     assert client.portal.call(check_under_way) is False  # type: ignore[union-attr]
+
+
+def test_a_request_waits_for_the_version_being_prepared_and_is_answered_from_it(
+    jiading: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = jiading
+    state = client.app.state.rivernet  # type: ignore[attr-defined]
+    live = client.app.state.live  # type: ignore[attr-defined]
+    gap = _gaps(client)[0]
+    before = live.version
+    _appoint_elsewhere(state, gap)
+    started, release = threading.Event(), threading.Event()
+    run = state.warmers.run
+
+    def slow_warm(project: Any, *, budget: float) -> int:
+        started.set()
+        release.wait(30)
+        return int(run(project, budget=budget))
+
+    state.warmers.run = slow_warm
+    live.checked = time.monotonic() - 10 * live.interval  # another worker's edit, seen at a check
+    check = client.portal.start_task_soon(live.ensure_fresh)  # type: ignore[union-attr]
+    assert started.wait(10) and live.preparing is not None
+    answers: list[Any] = []
+    reader = threading.Thread(target=lambda: answers.append(client.get(TILE)))
+    reader.start()
+    reader.join(0.5)
+    assert reader.is_alive()  # waiting for the new version
+    release.set()
+    reader.join(10)
+    assert check.result(10) is True and live.preparing is None
+    assert answers[0].status_code == 200
+    assert int(answers[0].headers["Rivernet-Store-Version"]) == live.version != before
+
+
+def test_a_request_waits_for_a_version_being_prepared_at_most_prepare_wait(
+    jiading: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    from rivernet.server import live as live_module
+
+    client, _ = jiading
+    live = client.app.state.live  # type: ignore[attr-defined]
+    monkeypatch.setattr(live_module, "PREPARE_WAIT", 0.3)
+    live.preparing = client.portal.call(anyio.Event)  # type: ignore[union-attr]
+    try:
+        started = time.monotonic()
+        assert client.get(TILE).status_code == 200  # a preparation that never ends
+        assert 0.3 <= time.monotonic() - started < 5
+    finally:
+        live.preparing = None
