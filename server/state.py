@@ -205,8 +205,8 @@ class Warmers:
     a function that computes them for a given project. When the live follower
     (:mod:`rivernet.server.live`) has read a new roster, it runs the functions noted in the
     last ``window`` seconds on the new project first, and only then serves it: the
-    requests that follow find the results ready instead of all waiting for them, and requests
-    arriving meanwhile are answered from the version served until then.
+    requests that follow find the results ready instead of all waiting for them (requests
+    arriving meanwhile wait for the new version: see ``LiveFollower.settled``).
 
     Parameters
     ----------
