@@ -63,6 +63,12 @@ def _appoint_elsewhere(state: Any, gap: dict[str, Any]) -> None:
         store.close()
 
 
+def _served(jiading: tuple[TestClient, dict[str, str]]) -> tuple[TestClient, Any, Any]:
+    """The client, its app state and its live follower."""
+    client = jiading[0]
+    return client, client.app.state.rivernet, client.app.state.live  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def jiading(
     tmp_path: Path, request: pytest.FixtureRequest
@@ -247,9 +253,7 @@ def test_the_roster_followed_through_the_audit_equals_the_stored_one(
 def test_a_worker_still_computing_puts_off_the_next_version_for_at_most_max_defer(
     jiading: tuple[TestClient, dict[str, str]], tmp_path: Path
 ) -> None:
-    client, _ = jiading
-    state = client.app.state.rivernet  # type: ignore[attr-defined]
-    live = client.app.state.live  # type: ignore[attr-defined]
+    client, state, live = _served(jiading)
     gap = _gaps(client)[0]
     started, release = threading.Event(), threading.Event()
 
@@ -286,9 +290,7 @@ def test_a_worker_still_computing_puts_off_the_next_version_for_at_most_max_defe
 def test_the_results_used_lately_are_ready_before_a_new_version_is_served(
     jiading: tuple[TestClient, dict[str, str]],
 ) -> None:
-    client, _ = jiading
-    state = client.app.state.rivernet  # type: ignore[attr-defined]
-    live = client.app.state.live  # type: ignore[attr-defined]
+    client, state, live = _served(jiading)
     assert client.get(TILE, params={"level": "county"}).status_code == 200
     assert client.get(SUMMARY, params={"unit": JIADING, "datetime": TODAY}).status_code == 200
     gap = _gaps(client)[0]
@@ -350,9 +352,7 @@ def test_a_request_during_a_check_is_answered_from_the_version_served(
 def test_a_request_waits_for_the_version_being_prepared_and_is_answered_from_it(
     jiading: tuple[TestClient, dict[str, str]],
 ) -> None:
-    client, _ = jiading
-    state = client.app.state.rivernet  # type: ignore[attr-defined]
-    live = client.app.state.live  # type: ignore[attr-defined]
+    client, state, live = _served(jiading)
     gap = _gaps(client)[0]
     before = live.version
     _appoint_elsewhere(state, gap)
@@ -402,9 +402,7 @@ def test_a_request_waits_for_a_version_being_prepared_at_most_prepare_wait(
 def test_the_first_audit_mark_is_not_taken_when_the_store_changed_since_the_roster_was_read(
     jiading: tuple[TestClient, dict[str, str]],
 ) -> None:
-    client, _ = jiading
-    state = client.app.state.rivernet  # type: ignore[attr-defined]
-    live = client.app.state.live  # type: ignore[attr-defined]
+    client, state, live = _served(jiading)
     gap = _gaps(client)[0]
     live.audit_mark = None
     live.first_mark()
