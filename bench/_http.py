@@ -42,6 +42,8 @@ class _Parsed:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.complete = False
+        self.keep_alive = False
+        self.parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -51,6 +53,8 @@ class _Parsed:
 
     def on_message_complete(self) -> None:
         self.complete = True
+        if self.parser is not None:  # only known here: the parser resets after the message
+            self.keep_alive = self.parser.should_keep_alive()
 
 
 class Connection:
@@ -107,7 +111,7 @@ class Connection:
                  f"Content-Length: {len(body)}"]  # fmt: skip
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         parsed = _Parsed()
-        parser = httptools.HttpResponseParser(parsed)
+        parser = parsed.parser = httptools.HttpResponseParser(parsed)
         try:
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
             await writer.drain()
@@ -119,6 +123,6 @@ class Connection:
         except BaseException:
             await self.close()
             raise
-        if not parser.should_keep_alive():
+        if not parsed.keep_alive:
             await self.close()
         return Answer(parser.get_status_code(), parsed.headers, b"".join(parsed.body))

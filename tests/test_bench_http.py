@@ -69,7 +69,7 @@ def test_answers_with_a_length_chunked_and_json_on_one_connection(port: int) -> 
         parts = await connection.get("/chunked")
         posted = await connection.post("/echo", json_body={"文号": "压测〔2026〕1号"},
                                        headers={"Authorization": "Bearer t"})  # fmt: skip
-        same = connection._streams is streams  # kept alive
+        same = streams is not None and connection._streams is streams  # kept alive
         await connection.close()
         return [big, parts, posted, same]
 
